@@ -1,0 +1,300 @@
+"""The `fleetlab` command. Wiring only: parse flags, call the library, print, exit.
+
+Errors raised on purpose (FleetlabError) become a message and a non-zero exit, never a
+traceback; anything unexpected is reported in one line with secrets scrubbed
+(FLEETLAB_DEBUG=1 shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from . import db, marker, migrate, server
+from .config import Settings
+from .crypto import new_key
+from .dsn import DatabaseURL, mask
+from .errors import ConfigError, FleetlabError, ResetRefused
+from .fleet import Fleet
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    settings: Settings | None = None
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings) or 0
+    except FleetlabError as exc:
+        print(f"fleetlab: error: {scrub(str(exc), settings)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fleetlab: interrupted; nothing half-done was kept.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("FLEETLAB_DEBUG"):
+            raise
+        print(
+            f"fleetlab: unexpected error: {type(exc).__name__}: {scrub(str(exc), settings)}\n"
+            "This is a bug in fleetlab; rerun with FLEETLAB_DEBUG=1 for details.",
+            file=sys.stderr,
+        )
+        return 70
+
+
+def scrub(text: str, settings: Settings | None) -> str:
+    """Remove every configured secret from `text`."""
+    secrets: list[str] = []
+    env_url = os.environ.get("DATABASE_URL")
+    for raw in filter(None, [settings.database_url if settings else None, env_url]):
+        try:
+            pw = DatabaseURL.parse(raw).password
+        except FleetlabError:
+            pw = None
+        if pw:
+            secrets.append(pw)
+        text = text.replace(raw, mask(raw))
+    for name in ("FLEETLAB_SECRET_KEY", "FLEETLAB_PREVIOUS_SECRET_KEYS"):
+        value = os.environ.get(name)
+        if value:
+            secrets += [v.strip() for v in value.split(",") if len(v.strip()) >= 4]
+    for s in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(s, "***")
+    return text
+
+
+# -- fleet flags ----------------------------------------------------------------------------
+
+
+def add_fleet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", default=None, help="seed of the keyed generator (same seed, same rows)")
+    p.add_argument("--as-of", default=None, help="reference time for last_seen_at, ISO-8601 (default: now)")
+
+
+def build_fleet(args: argparse.Namespace) -> Fleet:
+    """The fleet the flags ask for; raises SpecError listing every problem."""
+    from .acme import acme_fleet
+
+    problems: list[str] = []
+    seed = 0
+    if args.seed is not None:
+        try:
+            seed = int(args.seed)
+            if seed < 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"--seed must be a non-negative integer, not {args.seed!r}")
+    as_of = datetime.now(UTC).replace(microsecond=0)
+    if args.as_of is not None:
+        try:
+            as_of = datetime.fromisoformat(args.as_of.replace("Z", "+00:00"))
+            if as_of.tzinfo is None:
+                as_of = as_of.replace(tzinfo=UTC)
+        except ValueError:
+            problems.append(f"--as-of must be an ISO-8601 time such as 2026-01-01T00:00:00Z, not {args.as_of!r}")
+    if problems:
+        from .errors import SpecError
+
+        raise SpecError(problems)
+    return acme_fleet(as_of, seed)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def confirm_target(args: argparse.Namespace, what: str):
+    def ask(url: DatabaseURL) -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ResetRefused(
+                f"`fleetlab {what}` would replace database {url.where}; without a terminal to ask, pass --yes."
+            )
+        print(f"This will {what} database {url.database!r} on {url.host or 'the local socket'}"
+              f"{':' + str(url.port) if url.port else ''}; its data will be replaced.", file=sys.stderr)
+        answer = input("Continue? [y/N] ").strip().lower()
+        return answer in ("y", "yes")
+
+    return ask
+
+
+def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
+    from .progress import terminal_progress
+    from .reset import reset
+
+    fleet = build_fleet(args)
+    with terminal_progress(sum(fleet.counts().values())) as progress:
+        result = reset(settings, fleet, confirm=confirm_target(args, "reset"), progress=progress)
+    print_summary("reset", result)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from .progress import terminal_progress
+    from .reset import seed, target
+
+    fleet = build_fleet(args)
+    url = target(settings)
+    if not confirm_target(args, "re-seed")(url):
+        raise ResetRefused("seed cancelled; nothing was changed.")
+    with terminal_progress(sum(fleet.counts().values())) as progress:
+        result = seed(settings, fleet, progress=progress)
+    print_summary("seeded", result)
+    return 0
+
+
+def print_summary(verb: str, result) -> None:
+    print(f"{verb} {result.url.where} in {result.elapsed:.2f}s")
+    for table, n in result.counts.items():
+        print(f"  {table:<14} {n:>10,} rows")
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    url = db.resolve(settings)
+    with db.connect(url, autocommit=True) as conn:
+        if args.dry_run:
+            todo = migrate.pending(conn)
+            if not todo:
+                print("-- nothing to apply: the database is up to date")
+            for m in todo:
+                print(f"-- {m.filename}\nBEGIN;\n{m.sql.rstrip()}\nCOMMIT;\n")
+            return 0
+        done = migrate.apply(
+            conn,
+            lock_timeout=settings.lock_timeout,
+            on_apply=lambda m, ms: print(f"applied {m.filename} ({ms:.0f} ms)"),
+        )
+    if not done:
+        print(f"{url.where} is up to date")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    url = db.resolve(settings)
+    with db.connect(url, autocommit=True) as conn:
+        st = migrate.status(conn)
+        mk = marker.read(conn)
+    print(f"database: {url.where}")
+    if mk is not None:
+        print(f"marker:   fleetlab {mk.fleetlab_version}, created {mk.created_at:%Y-%m-%d %H:%M:%S %Z}"
+              f"{', protected' if mk.protected else ''}")
+    else:
+        print("marker:   none (not created by `fleetlab reset`)")
+    for a in st.applied:
+        print(f"  applied  {a.version}_{a.name}.sql  {a.applied_at:%Y-%m-%d %H:%M:%S}  {a.execution_ms:.0f} ms")
+    for m in st.pending:
+        print(f"  pending  {m.filename}")
+    for d in st.drift:
+        print(f"  DRIFT    {d}")
+    if st.drift:
+        print(f"{len(st.drift)} drift problem(s): `fleetlab migrate` will refuse to run.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
+    url = db.resolve(settings, start=not settings.embedded or not args.no_start)
+    print(url.render(masked=True))
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.embedded:
+        raise ConfigError("DATABASE_URL is set: fleetlab only stops its own embedded server. Unset it to stop that one.")
+    if server.stop(settings.pgdata):
+        print(f"stopped the embedded server in {settings.pgdata}")
+    else:
+        print(f"the embedded server in {settings.pgdata} was not running")
+    return 0
+
+
+def cmd_db_protect(args: argparse.Namespace, settings: Settings) -> int:
+    url = db.resolve(settings)
+    with db.connect(url, autocommit=True) as conn:
+        if marker.read(conn) is None:
+            raise ResetRefused(f"{url.where} has no fleetlab marker; there is nothing to (un)protect.")
+        marker.set_protected(conn, args.protect)
+    print(f"{url.where} is now {'protected: resets will refuse to drop it' if args.protect else 'unprotected'}")
+    return 0
+
+
+def cmd_key_new(args: argparse.Namespace, settings: Settings) -> int:
+    print(new_key())
+    return 0
+
+
+def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
+    from .crypto import password_aad
+    from .reset import keyring
+
+    keys = keyring(settings)
+    url = db.resolve(settings)
+    with db.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT id::text, password_encrypted FROM gateways WHERE gateway_id = %s ORDER BY deleted_at NULLS FIRST",
+            (args.gateway_id,),
+        ).fetchall()
+    if not rows:
+        raise ConfigError(f"no gateway with gateway_id {args.gateway_id!r} in {url.where}.")
+    row_id, token = rows[0]
+    print(keys.decrypt(token, password_aad(row_id)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleetlab",
+        description="A realistic PostgreSQL database of organizations, factories and gateways in one command.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("reset", help="drop, create, migrate and seed the workbench database")
+    add_fleet_args(p)
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_reset)
+
+    p = sub.add_parser("seed", help="replace the rows (truncate + seed in one transaction) without dropping")
+    add_fleet_args(p)
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("migrate", help="apply pending migrations")
+    p.add_argument("--dry-run", action="store_true", help="print the SQL that would run, change nothing")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("status", help="applied and pending migrations, and drift (exit 1 on drift)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("db", help="the database in use: url, stop, protect, unprotect")
+    dbsub = p.add_subparsers(title="db commands", metavar="ACTION")
+    q = dbsub.add_parser("url", help="print the URL in use (password masked)")
+    q.add_argument("--no-start", action="store_true", help="do not start the embedded server")
+    q.set_defaults(func=cmd_db_url)
+    q = dbsub.add_parser("stop", help="stop the embedded server")
+    q.set_defaults(func=cmd_db_stop)
+    q = dbsub.add_parser("protect", help="mark the database protected: resets refuse to drop it")
+    q.set_defaults(func=cmd_db_protect, protect=True)
+    q = dbsub.add_parser("unprotect", help="remove the protection")
+    q.set_defaults(func=cmd_db_protect, protect=False)
+
+    p = sub.add_parser("key", help="secret keys: `fleetlab key new` prints a fresh base64 key")
+    ksub = p.add_subparsers(title="key commands", metavar="ACTION")
+    q = ksub.add_parser("new", help="print a new random AES-256 key (base64) for FLEETLAB_SECRET_KEY")
+    q.set_defaults(func=cmd_key_new)
+
+    p = sub.add_parser("decrypt", help="print a gateway's decrypted password (for inspection)")
+    p.add_argument("gateway_id", help="the gateway's device id, e.g. GW-SPR-001")
+    p.set_defaults(func=cmd_decrypt)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""One front door for configuration: every setting has one name and one environment variable.
+
+| setting              | environment variable            | default                         |
+|----------------------|---------------------------------|---------------------------------|
+| database_url         | DATABASE_URL                    | the embedded server             |
+| home                 | FLEETLAB_HOME                   | ./.fleetlab                     |
+| secret_key           | FLEETLAB_SECRET_KEY             | $FLEETLAB_HOME/secret.key       |
+| previous_secret_keys | FLEETLAB_PREVIOUS_SECRET_KEYS   | none (comma-separated, base64)  |
+| allow_remote_reset   | FLEETLAB_ALLOW_REMOTE_RESET     | off                             |
+| lock_timeout         | FLEETLAB_LOCK_TIMEOUT           | 10 (seconds)                    |
+
+The environment is read here and nowhere else; library functions take a Settings or a URL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+WORKBENCH_DB = "fleetlab"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = field(default=None, repr=False)
+    home: Path = Path(".fleetlab")
+    secret_key: str | None = field(default=None, repr=False)
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    allow_remote_reset: bool = False
+    lock_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        url = env.get("DATABASE_URL") or None
+        home = Path(env.get("FLEETLAB_HOME") or ".fleetlab").expanduser()
+        key = env.get("FLEETLAB_SECRET_KEY") or None
+        previous = tuple(k.strip() for k in (env.get("FLEETLAB_PREVIOUS_SECRET_KEYS") or "").split(",") if k.strip())
+        allow = (env.get("FLEETLAB_ALLOW_REMOTE_RESET") or "").strip().lower()
+        if allow not in ("", "0", "1", "true", "false", "yes", "no"):
+            raise ConfigError("FLEETLAB_ALLOW_REMOTE_RESET must be 1 or 0.")
+        raw_timeout = env.get("FLEETLAB_LOCK_TIMEOUT") or "10"
+        try:
+            timeout = float(raw_timeout)
+            if not 0 < timeout <= 3600:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"FLEETLAB_LOCK_TIMEOUT must be a number of seconds between 0 and 3600, not {raw_timeout!r}."
+            ) from None
+        return cls(
+            database_url=url,
+            home=home,
+            secret_key=key,
+            previous_secret_keys=previous,
+            allow_remote_reset=allow in ("1", "true", "yes"),
+            lock_timeout=timeout,
+        )
+
+    def replace(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def embedded(self) -> bool:
+        """True when fleetlab runs its own server (no DATABASE_URL)."""
+        return self.database_url is None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home.resolve() / "pgdata"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home.resolve() / "secret.key"

@@ -1,0 +1,97 @@
+"""Connections: which server and database to use, and connecting with errors that say what to do."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import psycopg
+
+from . import server
+from .config import WORKBENCH_DB, Settings
+from .dsn import MAINTENANCE_DB, DatabaseURL
+from .errors import ConfigError, DatabaseError, DatabaseUnavailable
+
+
+def resolve(settings: Settings, *, start: bool = True) -> DatabaseURL:
+    """The URL of the workbench database: DATABASE_URL, or the embedded server's `fleetlab` database."""
+    if settings.database_url is not None:
+        url = DatabaseURL.parse(settings.database_url)
+        if not url.dbname:
+            raise ConfigError(
+                f"DATABASE_URL {url} names no database; add one at the end, e.g. …/{WORKBENCH_DB}."
+            )
+        return url
+    if start:
+        base = server.ensure_running(settings.pgdata)
+    else:
+        base = server.running_url(settings.pgdata)
+        if base is None:
+            raise DatabaseUnavailable(
+                f"the embedded server in {settings.pgdata} is not running; `fleetlab reset` starts it."
+            )
+    return base.with_dbname(WORKBENCH_DB)
+
+
+def maintenance(url: DatabaseURL) -> DatabaseURL:
+    """The database to connect to when creating or dropping `url`'s database."""
+    return url.with_dbname(MAINTENANCE_DB)
+
+
+def connect(url: DatabaseURL, *, autocommit: bool = False, **kwargs) -> psycopg.Connection:
+    """Connect to `url`. Failures become DatabaseUnavailable with a message free of secrets."""
+    kw = url.connect_kwargs()
+    kw.setdefault("connect_timeout", 10)
+    kw.setdefault("application_name", "fleetlab")
+    kw.update(kwargs)
+    try:
+        conn = psycopg.connect(autocommit=autocommit, **kw)
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(_explain_connect(url, exc)) from None
+    return conn
+
+
+def _explain_connect(url: DatabaseURL, exc: psycopg.Error) -> str:
+    detail = scrub(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__, url)
+    hint = "Check that the server is running and DATABASE_URL is right, or unset DATABASE_URL to use the embedded server."
+    low = detail.lower()
+    if "does not exist" in low and "database" in low:
+        hint = "Create it with `fleetlab reset`, or point DATABASE_URL at an existing database."
+    elif "password" in low or "authentication" in low:
+        hint = "Check the user and password in DATABASE_URL."
+    return f"cannot connect to PostgreSQL at {url.where}: {detail}. {hint}"
+
+
+def scrub(text: str, url: DatabaseURL | None = None) -> str:
+    """Remove any password of `url` from a server or libpq message."""
+    if url is not None and url.password:
+        text = text.replace(url.password, "***")
+    return text
+
+
+@contextlib.contextmanager
+def translate_errors(url: DatabaseURL | None = None, what: str = "the statement") -> Iterator[None]:
+    """Turn a psycopg error inside the block into DatabaseError with the server's message."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+            raise DatabaseError(f"{what} timed out: {scrub(first_line(exc), url)}") from None
+        raise DatabaseUnavailable(f"lost the connection to PostgreSQL during {what}: {scrub(first_line(exc), url)}") from None
+    except psycopg.Error as exc:
+        raise DatabaseError(f"PostgreSQL rejected {what}: {scrub(first_line(exc), url)}") from None
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def database_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def set_connection_check(conn: psycopg.Connection) -> None:
+    """Make the server notice a dead client during long statements (PostgreSQL 14+)."""
+    if conn.info.server_version >= 140000:
+        conn.execute("SELECT set_config('client_connection_check_interval', '1000', false)")

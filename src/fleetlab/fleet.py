@@ -1,0 +1,61 @@
+"""A fleet: the rows of the three tables as polars frames, ready to COPY.
+
+Columns are those of the tables minus `created_at`/`updated_at` (the database's defaults) and
+minus `password_encrypted` (encrypted at load time from the keyed plaintext, so a preview of a
+fleet never holds a secret).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+ORGANIZATION_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "name": pl.String(),
+    "metadata": pl.String(),  # JSON text
+    "deleted_at": pl.Datetime("us", "UTC"),
+}
+FACTORY_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "organization_id": pl.String(),
+    "name": pl.String(),
+    "location": pl.String(),
+    "timezone": pl.String(),
+    "metadata": pl.String(),
+    "deleted_at": pl.Datetime("us", "UTC"),
+}
+GATEWAY_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "factory_id": pl.String(),
+    "gateway_id": pl.String(),
+    "name": pl.String(),
+    "url": pl.String(),
+    "email": pl.String(),
+    "model": pl.String(),
+    "firmware_version": pl.String(),
+    "last_seen_at": pl.Datetime("us", "UTC"),
+    "metadata": pl.String(),
+    "deleted_at": pl.Datetime("us", "UTC"),
+}
+SCHEMAS = {"organizations": ORGANIZATION_SCHEMA, "factories": FACTORY_SCHEMA, "gateways": GATEWAY_SCHEMA}
+TABLES = ("organizations", "factories", "gateways")
+
+
+@dataclass
+class Fleet:
+    """Generated rows of one scenario. `seed` keys the gateway passwords."""
+
+    organizations: pl.DataFrame
+    factories: pl.DataFrame
+    gateways: pl.DataFrame
+    seed: int = 0
+    scenario: dict[str, Any] = field(default_factory=dict)
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        return {"organizations": self.organizations, "factories": self.factories, "gateways": self.gateways}
+
+    def counts(self) -> dict[str, int]:
+        return {name: frame.height for name, frame in self.frames().items()}

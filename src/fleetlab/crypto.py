@@ -161,3 +161,8 @@ def load_keyring(secret_key: str | None, previous: tuple[str, ...], key_file: Pa
     if mode & 0o077:
         raise SecretError(f"the key file {key_file} is readable by others (mode {mode:o}); run `chmod 600 {key_file}`.")
     return Keyring(decode_key(key_file.read_text(), f"the key file {key_file}"), prev)
+
+
+def decrypt_password(keyring: Keyring, token: str, row_id: str) -> str:
+    """Inspect a stored gateway password: the plaintext of `token` for the gateway row `row_id`."""
+    return keyring.decrypt(token, password_aad(str(row_id)))

@@ -1,0 +1,118 @@
+"""Real PostgreSQL for every test: migrate once into a template, clone it per test.
+
+By default the server is fleetlab's embedded one (its own data directory, so tests never touch
+the workbench); with TEST_DATABASE_URL set, that server is used instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from fleetlab import db, marker, migrate, server
+from fleetlab.config import Settings
+from fleetlab.dsn import DatabaseURL
+
+TEST_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # bytes 0..31, base64: a test key, not a secret
+ROOT = Path(__file__).resolve().parents[1]
+_counter = itertools.count()
+
+
+def _server_url() -> DatabaseURL:
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        return DatabaseURL.parse(external)
+    home = Path(os.environ.get("FLEETLAB_TEST_HOME") or Path(tempfile.gettempdir()) / "fleetlab-test-home")
+    return server.ensure_running(home / "pgdata")
+
+
+@pytest.fixture(scope="session")
+def server_url() -> DatabaseURL:
+    """The maintenance URL of the server the tests use."""
+    return _server_url().with_dbname("postgres")
+
+
+def _create(admin: psycopg.Connection, name: str, template: str | None = None) -> None:
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+    admin.execute(stmt)
+
+
+@pytest.fixture(scope="session")
+def admin(server_url: DatabaseURL):
+    with db.connect(server_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def template_db(admin: psycopg.Connection, server_url: DatabaseURL):
+    """A migrated, marked, empty database to clone; one per test session (named by pid)."""
+    name = f"fltest_tpl_{os.getpid()}"
+    _create(admin, name)
+    with db.connect(server_url.with_dbname(name), autocommit=True) as conn:
+        marker.create(conn)
+        migrate.apply(conn)
+    yield name
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def new_db(admin: psycopg.Connection, server_url: DatabaseURL):
+    """A factory of fresh database names on the test server (dropped afterwards)."""
+    names: list[str] = []
+
+    def make(template: str | None = None, *, create: bool = True) -> DatabaseURL:
+        name = f"fltest_{os.getpid()}_{next(_counter)}"
+        names.append(name)
+        if create:
+            _create(admin, name, template)
+        return server_url.with_dbname(name)
+
+    yield make
+    for name in names:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_build_name(name))))
+
+
+def _build_name(name: str) -> str:
+    from fleetlab.reset import build_name
+
+    return build_name(name)
+
+
+@pytest.fixture
+def db_url(new_db, template_db) -> DatabaseURL:
+    """A freshly cloned, migrated, empty fleetlab database."""
+    return new_db(template_db)
+
+
+@pytest.fixture
+def conn(db_url: DatabaseURL):
+    with db.connect(db_url) as c:
+        yield c
+
+
+@pytest.fixture
+def settings(db_url: DatabaseURL, tmp_path: Path) -> Settings:
+    """Settings pointing at the cloned database, with a fixed test key."""
+    return Settings(database_url=db_url.render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY)
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """Environment for running the CLI in a subprocess against the cloned database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL"))}
+    env.update(
+        DATABASE_URL=settings.database_url or "",
+        FLEETLAB_HOME=str(settings.home),
+        FLEETLAB_SECRET_KEY=TEST_KEY,
+    )
+    return env

@@ -50,8 +50,7 @@ def decode_key(text: str, source: str) -> bytes:
             raw = base64.urlsafe_b64decode(text.strip())
         except (binascii.Error, ValueError):
             raise SecretError(
-                f"{source} is not valid base64. Generate a key with `fleetlab key new` "
-                "(32 random bytes, base64)."
+                f"{source} is not valid base64. Generate a key with `fleetlab key new` (32 random bytes, base64)."
             ) from None
     if len(raw) != KEY_BYTES:
         raise SecretError(

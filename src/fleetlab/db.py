@@ -18,9 +18,7 @@ def resolve(settings: Settings, *, start: bool = True) -> DatabaseURL:
     if settings.database_url is not None:
         url = DatabaseURL.parse(settings.database_url)
         if not url.dbname:
-            raise ConfigError(
-                f"DATABASE_URL {url} names no database; add one at the end, e.g. …/{WORKBENCH_DB}."
-            )
+            raise ConfigError(f"DATABASE_URL {url} names no database; add one at the end, e.g. …/{WORKBENCH_DB}.")
         return url
     if start:
         base = server.ensure_running(settings.pgdata)
@@ -53,7 +51,9 @@ def connect(url: DatabaseURL, *, autocommit: bool = False, **kwargs) -> psycopg.
 
 def _explain_connect(url: DatabaseURL, exc: psycopg.Error) -> str:
     detail = scrub(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__, url)
-    hint = "Check that the server is running and DATABASE_URL is right, or unset DATABASE_URL to use the embedded server."
+    hint = (
+        "Check that the server is running and DATABASE_URL is right, or unset DATABASE_URL to use the embedded server."
+    )
     low = detail.lower()
     if "does not exist" in low and "database" in low:
         hint = "Create it with `fleetlab reset`, or point DATABASE_URL at an existing database."
@@ -77,7 +77,9 @@ def translate_errors(url: DatabaseURL | None = None, what: str = "the statement"
     except psycopg.OperationalError as exc:
         if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
             raise DatabaseError(f"{what} timed out: {scrub(first_line(exc), url)}") from None
-        raise DatabaseUnavailable(f"lost the connection to PostgreSQL during {what}: {scrub(first_line(exc), url)}") from None
+        raise DatabaseUnavailable(
+            f"lost the connection to PostgreSQL during {what}: {scrub(first_line(exc), url)}"
+        ) from None
     except psycopg.Error as exc:
         raise DatabaseError(f"PostgreSQL rejected {what}: {scrub(first_line(exc), url)}") from None
 

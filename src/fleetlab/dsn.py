@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from .errors import ConfigError
 
@@ -63,7 +63,8 @@ class DatabaseURL:
         shown = mask(url)
         m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", url)
         if not m:
-            raise ConfigError(f"DATABASE_URL {shown!r} is not a URL. {_HINT}")
+            # not echoed: a string that is not a URL may be a password pasted in the wrong place
+            raise ConfigError(f"DATABASE_URL is not a URL (it does not start with postgresql://). {_HINT}")
         scheme = m.group(1).lower()
         if scheme.split("+")[0] not in ("postgresql", "postgres"):
             raise ConfigError(f"DATABASE_URL {shown!r} has scheme {scheme!r}, not postgresql. {_HINT}")

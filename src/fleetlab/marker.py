@@ -48,9 +48,7 @@ def read(conn: psycopg.Connection) -> Marker | None:
     """The marker of the connected database, or None if it has none."""
     if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{TABLE}",)).fetchone()[0] is False:
         return None
-    row = conn.execute(
-        f"SELECT created_at, fleetlab_version, protected, scenario, seeded_at FROM {TABLE}"
-    ).fetchone()
+    row = conn.execute(f"SELECT created_at, fleetlab_version, protected, scenario, seeded_at FROM {TABLE}").fetchone()
     return None if row is None else Marker(*row)
 
 

@@ -19,7 +19,8 @@ def terminal_progress(total_rows: int, *, stream=None) -> Iterator[Progress | No
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as RichProgress
 
     bars = RichProgress(
         TextColumn("{task.description:<14}"),

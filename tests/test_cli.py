@@ -1,0 +1,119 @@
+"""The CLI as a user meets it: summaries, confirmation, and errors without tracebacks or secrets."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+
+import pytest
+
+from fleetlab.cli import build_parser
+
+SECRET = "Sup3r-S3cret-pw"
+
+
+def run(env, *args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "fleetlab.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+    )
+
+
+def assert_clean_failure(out, *fragments):
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "Traceback" not in text
+    assert SECRET not in text
+    for f in fragments:
+        assert f in text, text
+
+
+def test_reset_prints_summary(cli_env):
+    out = run(cli_env, "reset", "--yes")
+    assert out.returncode == 0, out.stderr
+    assert "organizations" in out.stdout and "gateways" in out.stdout
+    assert " 6 rows" in out.stdout and " in " in out.stdout
+
+
+def test_reset_without_terminal_needs_yes(cli_env):
+    out = run(cli_env, "reset", stdin="")
+    assert_clean_failure(out, "pass --yes")
+
+
+def test_db_url_masks_password(cli_env):
+    url = cli_env["DATABASE_URL"].replace("postgres@", f"postgres:{SECRET}@", 1)
+    out = run({**cli_env, "DATABASE_URL": url}, "db", "url")
+    assert out.returncode == 0
+    assert SECRET not in out.stdout and ":***@" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        (f"postgresql://fl:{SECRET}@127.0.0.1:1/fleetlab", "cannot connect"),
+        (f"postgresql://fl:{SECRET}@127.0.0.1:notaport/fleetlab", "port must be a number"),
+        (f"mysql://fl:{SECRET}@127.0.0.1/fleetlab", "not postgresql"),
+        (SECRET, "not a URL"),
+        (f"postgresql://fl:{SECRET}@127.0.0.1/fleetlab?sslmode=require&nope=1", "unsupported query parameter"),
+        (f"postgresql://fl:{SECRET}@db.example.invalid/fleetlab", "not this machine"),
+    ],
+)
+@pytest.mark.parametrize("command", [["reset", "--yes"], ["seed", "--yes"], ["migrate"], ["status"]])
+def test_bad_urls_give_clean_errors(cli_env, url, fragment, command):
+    if fragment == "not this machine" and command[0] in ("migrate", "status"):
+        fragment = "cannot connect"
+    out = run({**cli_env, "DATABASE_URL": url}, *command)
+    assert_clean_failure(out, fragment)
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        (SECRET, "not valid base64"),
+        (base64.b64encode(SECRET.encode()).decode(), "decodes to 15 bytes"),
+    ],
+)
+def test_bad_keys_give_clean_errors(cli_env, key, fragment):
+    out = run({**cli_env, "FLEETLAB_SECRET_KEY": key}, "reset", "--yes")
+    assert_clean_failure(out, fragment, "FLEETLAB_SECRET_KEY")
+    assert key not in out.stderr
+
+
+def test_decrypt_helper(cli_env):
+    assert run(cli_env, "reset", "--yes").returncode == 0
+    out = run(cli_env, "decrypt", "GW-SPR-001")
+    assert out.returncode == 0 and len(out.stdout.strip()) == 24
+    assert_clean_failure(run(cli_env, "decrypt", "GW-NOPE"), "no gateway")
+
+
+def test_protect_blocks_reset(cli_env):
+    assert run(cli_env, "reset", "--yes").returncode == 0
+    assert run(cli_env, "db", "protect").returncode == 0
+    assert_clean_failure(run(cli_env, "reset", "--yes"), "protected")
+    assert run(cli_env, "db", "unprotect").returncode == 0
+    assert run(cli_env, "reset", "--yes").returncode == 0
+
+
+def _commands(parser, prefix=()):
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for name, sub in action.choices.items():
+            yield (*prefix, name), action, sub
+            yield from _commands(sub, (*prefix, name))
+
+
+def test_every_command_has_help():
+    parser = build_parser()
+    seen = 0
+    for path, action, sub in _commands(parser):
+        helps = {a.dest: a.help for a in action._choices_actions}
+        assert helps.get(path[-1]), f"`fleetlab {' '.join(path)}` has no help text"
+        for arg in sub._actions:
+            if arg.dest not in ("help",) and arg.option_strings:
+                assert arg.help, f"`fleetlab {' '.join(path)} {arg.option_strings[0]}` has no help"
+        seen += 1
+    assert seen >= 8

@@ -1,0 +1,152 @@
+"""The migration runner: order, one transaction per file, drift refusal, concurrent runners."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from fleetlab import db, migrate
+from fleetlab.errors import LockTimeout, MigrationError
+
+
+@pytest.fixture
+def empty_url(new_db):
+    return new_db()
+
+
+@pytest.fixture
+def mdir(tmp_path):
+    """A private copy of the migrations folder to tamper with."""
+    d = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, d)
+    return d
+
+
+def test_files_keep_original_timestamps():
+    names = [m.filename for m in migrate.discover()]
+    assert names == [
+        "1707345600001_create_organizations.sql",
+        "1707345600002_create_factories.sql",
+        "1707345600003_create_gateways.sql",
+    ]
+
+
+def test_apply_records_each_file(empty_url):
+    with db.connect(empty_url, autocommit=True) as c:
+        assert [m.version for m in migrate.pending(c)] == [1707345600001, 1707345600002, 1707345600003]
+        done = migrate.apply(c)
+        assert len(done) == 3
+        rows = c.execute(
+            "SELECT version, name, checksum, execution_ms >= 0, applied_at IS NOT NULL FROM schema_migrations ORDER BY 1"
+        ).fetchall()
+        assert [(r[0], r[1]) for r in rows] == [(m.version, m.name) for m in done]
+        assert [r[2] for r in rows] == [m.checksum for m in done]
+        assert all(r[3] and r[4] for r in rows)
+        assert migrate.pending(c) == []
+        assert migrate.apply(c) == []  # idempotent
+
+
+def test_failing_migration_rolls_back_whole_and_names_file(empty_url, mdir):
+    (mdir / "1707345600004_broken.sql").write_text(
+        "CREATE TABLE sites (id int);\nINSERT INTO sites VALUES (1);\nSELECT 1/0;\n"
+    )
+    with db.connect(empty_url, autocommit=True) as c:
+        with pytest.raises(MigrationError, match="1707345600004_broken.sql.*division by zero"):
+            migrate.apply(c, mdir)
+        assert c.execute("SELECT to_regclass('sites')").fetchone()[0] is None
+        assert [a.version for a in migrate.applied(c)] == [1707345600001, 1707345600002, 1707345600003]
+
+
+def test_edited_applied_migration_refused(empty_url, mdir):
+    with db.connect(empty_url, autocommit=True) as c:
+        migrate.apply(c, mdir)
+        f = mdir / "1707345600002_create_factories.sql"
+        f.write_text(f.read_text() + "\n-- sneaky edit\n")
+        with pytest.raises(MigrationError, match="1707345600002_create_factories.sql was changed"):
+            migrate.apply(c, mdir)
+        assert not migrate.status(c, mdir).ok
+
+
+def test_missing_applied_migration_refused(empty_url, mdir):
+    with db.connect(empty_url, autocommit=True) as c:
+        migrate.apply(c, mdir)
+        (mdir / "1707345600003_create_gateways.sql").unlink()
+        with pytest.raises(MigrationError, match="1707345600003_create_gateways.sql .*missing"):
+            migrate.pending(c, mdir)
+
+
+def test_new_file_ordered_before_applied_refused(empty_url, mdir):
+    with db.connect(empty_url, autocommit=True) as c:
+        migrate.apply(c, mdir)
+        (mdir / "1707345600002_again.sql").write_text("SELECT 1;")
+        with pytest.raises(MigrationError, match="share version 1707345600002"):
+            migrate.discover(mdir)
+        (mdir / "1707345600002_again.sql").unlink()
+        (mdir / "create-sites.sql").write_text("SELECT 1;")
+        with pytest.raises(MigrationError, match="create-sites.sql is not named"):
+            migrate.discover(mdir)
+        (mdir / "create-sites.sql").unlink()
+        (mdir / "1707345600000_early.sql").write_text("SELECT 1;")
+        with pytest.raises(MigrationError, match="1707345600000_early.sql is not applied but is ordered before"):
+            migrate.apply(c, mdir)
+
+
+def test_concurrent_runners_apply_each_migration_once(empty_url):
+    errors: list[BaseException] = []
+    applied: list[int] = []
+    lock = threading.Lock()
+
+    def run():
+        try:
+            with db.connect(empty_url, autocommit=True) as c:
+                done = migrate.apply(c, lock_timeout=30)
+                with lock:
+                    applied.extend(m.version for m in done)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(applied) == [1707345600001, 1707345600002, 1707345600003]
+    with db.connect(empty_url) as c:
+        assert c.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3
+
+
+def test_waiting_runner_gives_up_with_clear_message(empty_url):
+    with db.connect(empty_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (migrate.MIGRATE_LOCK_KEY,))
+        with (
+            db.connect(empty_url, autocommit=True) as c,
+            pytest.raises(LockTimeout, match="another `fleetlab migrate` is running"),
+        ):
+            migrate.apply(c, lock_timeout=0.3)
+
+
+def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
+    env = {**cli_env, "DATABASE_URL": empty_url.render(masked=False)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "fleetlab.cli", *a], env=env, capture_output=True, text=True)  # noqa: E731
+    out = run("migrate", "--dry-run")
+    assert out.returncode == 0
+    assert "-- 1707345600001_create_organizations.sql" in out.stdout and "CREATE TABLE gateways" in out.stdout
+    with db.connect(empty_url) as c:
+        assert c.execute("SELECT to_regclass('organizations')").fetchone()[0] is None
+    st = run("status")
+    assert st.returncode == 0 and st.stdout.count("pending") == 3
+    assert run("migrate").returncode == 0
+    st = run("status")
+    assert st.returncode == 0 and st.stdout.count("applied") == 3
+    with db.connect(empty_url, autocommit=True) as c:
+        c.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1707345600001")
+    st = run("status")
+    assert st.returncode == 1 and "1707345600001_create_organizations.sql was changed" in st.stdout
+    mig = run("migrate")
+    assert mig.returncode != 0 and "1707345600001_create_organizations.sql" in mig.stderr
+    assert "Traceback" not in mig.stderr

@@ -11,14 +11,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from . import db, marker, migrate, server
 from .config import Settings
 from .crypto import new_key
 from .dsn import DatabaseURL, mask
 from .errors import ConfigError, FleetlabError, ResetRefused
-from .fleet import Fleet
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,36 +73,72 @@ def scrub(text: str, settings: Settings | None) -> str:
 
 
 def add_fleet_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", default=None, help="seed of the keyed generator (same seed, same rows)")
-    p.add_argument("--as-of", default=None, help="reference time for last_seen_at, ISO-8601 (default: now)")
+    g = p.add_argument_group("fleet", "what to load: a scenario, with fields overridden by these flags")
+    g.add_argument("--scenario", default=None, metavar="NAME|PATH",
+                   help="a preset (see `fleetlab scenarios`) or a TOML file (default: default)")
+    g.add_argument("--orgs", default=None, metavar="N", help="organizations (a number, or MIN-MAX)")
+    g.add_argument("--factories-per-org", default=None, metavar="N|MIN-MAX", help="factories per organization")
+    g.add_argument("--gateways-per-factory", default=None, metavar="N|MIN-MAX", help="gateways per factory")
+    g.add_argument("--seed", default=None, metavar="N", help="seed of the keyed generator (same seed, same rows)")
+    g.add_argument("--as-of", default=None, metavar="ISO-8601",
+                   help="reference time for last_seen_at and deleted_at (default: now)")
+    g.add_argument("--locale", default=None, metavar="L[,L...]", help="Faker locale(s), e.g. de_DE or en_US,ja_JP")
 
 
-def build_fleet(args: argparse.Namespace) -> Fleet:
-    """The fleet the flags ask for; raises SpecError listing every problem."""
-    from .acme import acme_fleet
+FLAG_NAMES = {
+    "organizations": "--orgs",
+    "factories_per_organization": "--factories-per-org",
+    "gateways_per_factory": "--gateways-per-factory",
+    "seed": "--seed",
+    "as_of": "--as-of",
+    "locale": "--locale",
+}
+
+
+def build_spec(args: argparse.Namespace):
+    """The FleetSpec the flags ask for; raises SpecError listing every problem (scenario and flags)."""
+    from .errors import SpecError
+    from .scenarios import load_scenario
+    from .spec import FleetSpec
 
     problems: list[str] = []
-    seed = 0
-    if args.seed is not None:
-        try:
-            seed = int(args.seed)
-            if seed < 0:
-                raise ValueError
-        except ValueError:
-            problems.append(f"--seed must be a non-negative integer, not {args.seed!r}")
-    as_of = datetime.now(UTC).replace(microsecond=0)
-    if args.as_of is not None:
-        try:
-            as_of = datetime.fromisoformat(args.as_of.replace("Z", "+00:00"))
-            if as_of.tzinfo is None:
-                as_of = as_of.replace(tzinfo=UTC)
-        except ValueError:
-            problems.append(f"--as-of must be an ISO-8601 time such as 2026-01-01T00:00:00Z, not {args.as_of!r}")
+    try:
+        spec = load_scenario(args.scenario or "default")
+    except SpecError as exc:
+        problems += exc.problems
+        spec = FleetSpec()
+    try:
+        spec = spec.override(
+            organizations=args.orgs,
+            factories_per_organization=args.factories_per_org,
+            gateways_per_factory=args.gateways_per_factory,
+            seed=args.seed,
+            as_of=args.as_of,
+            locale=args.locale,
+            flags=FLAG_NAMES,
+        )
+    except SpecError as exc:
+        problems += exc.problems
     if problems:
-        from .errors import SpecError
-
         raise SpecError(problems)
-    return acme_fleet(as_of, seed)
+    return spec
+
+
+def build_fleet(args: argparse.Namespace):
+    """The fleet the flags ask for (gateways generated while loading); SpecError lists every problem."""
+    from .generator import plan
+
+    return plan(build_spec(args))
+
+
+def cmd_scenarios(args: argparse.Namespace, settings: Settings) -> int:
+    from .scenarios import list_scenarios
+
+    presets = list_scenarios()
+    width = max(map(len, presets))
+    for name, description in presets.items():
+        print(f"{name:<{width}}  {description}")
+    return 0
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -265,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_fleet_args(p)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("scenarios", help="list the preset scenarios for --scenario, one line each")
+    p.set_defaults(func=cmd_scenarios)
 
     p = sub.add_parser("migrate", help="apply pending migrations")
     p.add_argument("--dry-run", action="store_true", help="print the SQL that would run, change nothing")

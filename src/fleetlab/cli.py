@@ -283,6 +283,40 @@ def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    from .query import format_for, read_sql, write_frame
+
+    fmt = format_for(args.output, args.format)
+    if fmt == "parquet" and not args.output and sys.stdout.isatty():
+        raise ConfigError("parquet is binary: give --output FILE, or redirect stdout to a file.")
+    frame = read_sql(args.sql, url=db.resolve(settings), params=args.param or None)
+    if args.output:
+        with open(args.output, "wb") as out:
+            write_frame(frame, fmt, out, max_rows=args.max_rows)
+        print(f"wrote {frame.height:,} rows × {frame.width} columns to {args.output} ({fmt})", file=sys.stderr)
+    else:
+        write_frame(frame, fmt, sys.stdout.buffer, max_rows=args.max_rows)
+        sys.stdout.buffer.flush()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from .checks import run
+    from .crypto import load_keyring
+    from .errors import SecretError
+
+    url = db.resolve(settings)
+    keys, problem = None, ""
+    try:
+        keys = load_keyring(settings.secret_key, settings.previous_secret_keys, settings.key_file, create=False)
+    except SecretError as exc:
+        problem = str(exc)
+    with db.connect(url) as conn, db.translate_errors(url, "the checks"):
+        report = run(conn, keys, where=url.where, key_problem=problem)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fleetlab",
@@ -330,6 +364,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decrypt", help="print a gateway's decrypted password (for inspection)")
     p.add_argument("gateway_id", help="the gateway's device id, e.g. GW-SPR-001")
     p.set_defaults(func=cmd_decrypt)
+
+    p = sub.add_parser("query", help="run one SQL statement and print or write its rows")
+    p.add_argument("sql", help='the SQL, e.g. "select * from gateways where model = $1"')
+    p.add_argument("-p", "--param", action="append", metavar="VALUE",
+                   help="a value for $1, $2, … in order (repeat the flag); text, cast in SQL: $1::uuid")
+    p.add_argument("-f", "--format", choices=("table", "csv", "json", "parquet"), default=None,
+                   help="output format (default: from --output's extension, else table)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--max-rows", type=int, default=50, help="rows the table format shows (-1: all; default 50)")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("check", help="check the fleet's invariants: orphans, unique ids, counts, passwords (exit 1 on failure)")
+    p.set_defaults(func=cmd_check)
     return parser
 
 

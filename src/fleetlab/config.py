@@ -8,6 +8,8 @@
 | previous_secret_keys | FLEETLAB_PREVIOUS_SECRET_KEYS   | none (comma-separated, base64)  |
 | allow_remote_reset   | FLEETLAB_ALLOW_REMOTE_RESET     | off                             |
 | lock_timeout         | FLEETLAB_LOCK_TIMEOUT           | 10 (seconds)                    |
+| libpq_target         | PGHOST, PGHOSTADDR, PGSERVICE   | none (read only so the remote   |
+|                      |                                 | guard sees where libpq would go)|
 
 The environment is read here and nowhere else; library functions take a Settings or a URL.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 WORKBENCH_DB = "fleetlab"
+LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGSERVICE")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class Settings:
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     allow_remote_reset: bool = False
     lock_timeout: float = 10.0
+    # libpq fills a URL's missing host from PGHOST and overrides it with PGHOSTADDR or a service:
+    # the reset guard must judge the server libpq will really reach.
+    libpq_target: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +58,7 @@ class Settings:
             raise ConfigError(
                 f"FLEETLAB_LOCK_TIMEOUT must be a number of seconds between 0 and 3600, not {raw_timeout!r}."
             ) from None
+        libpq_target = tuple((k, env[k]) for k in LIBPQ_TARGET_VARS if env.get(k))
         return cls(
             database_url=url,
             home=home,
@@ -59,6 +66,7 @@ class Settings:
             previous_secret_keys=previous,
             allow_remote_reset=allow in ("1", "true", "yes"),
             lock_timeout=timeout,
+            libpq_target=libpq_target,
         )
 
     def replace(self, **changes) -> Settings:

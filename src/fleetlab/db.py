@@ -9,7 +9,7 @@ import psycopg
 
 from . import server
 from .config import WORKBENCH_DB, Settings
-from .dsn import MAINTENANCE_DB, DatabaseURL
+from .dsn import MAINTENANCE_DB, DatabaseURL, check_name_length
 from .errors import ConfigError, DatabaseError, DatabaseUnavailable
 
 
@@ -38,6 +38,8 @@ def maintenance(url: DatabaseURL) -> DatabaseURL:
 
 def connect(url: DatabaseURL, *, autocommit: bool = False, **kwargs) -> psycopg.Connection:
     """Connect to `url`. Failures become DatabaseUnavailable with a message free of secrets."""
+    # the server would truncate a long name and connect to another database: a wrong target
+    check_name_length(url.database)
     kw = url.connect_kwargs()
     kw.setdefault("connect_timeout", 10)
     kw.setdefault("application_name", "fleetlab")

@@ -166,6 +166,17 @@ class DatabaseURL:
         """True when every host is a Unix socket, localhost or a loopback address."""
         return all(_is_local_host(h) for h in self.hosts)
 
+    def reaches_local(self, libpq_env: dict[str, str] | None = None) -> bool:
+        """True when libpq, given the PGHOST/PGHOSTADDR/PGSERVICE values in `libpq_env`, stays on this machine."""
+        env = libpq_env or {}
+        if env.get("PGSERVICE"):
+            return False  # a service file can name any server
+        if env.get("PGHOSTADDR") and not all(_is_local_host(h.strip()) for h in env["PGHOSTADDR"].split(",")):
+            return False  # hostaddr overrides the host for the connection itself
+        if not self.host and env.get("PGHOST"):
+            return all(_is_local_host(h.strip()) for h in env["PGHOST"].split(","))
+        return self.is_local
+
     @property
     def where(self) -> str:
         """A short description of the server for messages: host[:port]/database."""
@@ -225,16 +236,21 @@ def _is_local_host(host: str) -> bool:
         return False
 
 
-def check_database_name(name: str) -> None:
-    """Refuse names PostgreSQL would truncate or that belong to the cluster itself."""
-    if not name:
-        raise ConfigError("the database name is empty; put one in DATABASE_URL (…/DATABASE).")
+def check_name_length(name: str) -> None:
+    """Refuse a database name PostgreSQL would silently truncate onto another database's name."""
     size = len(name.encode("utf-8"))
     if size > MAX_IDENTIFIER_BYTES:
         raise ConfigError(
             f"the database name {name[:20]!r}… is {size} bytes long; PostgreSQL keeps only "
             f"{MAX_IDENTIFIER_BYTES} bytes and would silently use a truncated name. Choose a shorter one."
         )
+
+
+def check_database_name(name: str) -> None:
+    """Refuse names PostgreSQL would truncate or that belong to the cluster itself."""
+    if not name:
+        raise ConfigError("the database name is empty; put one in DATABASE_URL (…/DATABASE).")
+    check_name_length(name)
     if name in RESERVED_DATABASES:
         raise ConfigError(
             f"refusing to use the database {name!r}: it belongs to the PostgreSQL cluster itself. "

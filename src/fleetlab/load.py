@@ -11,7 +11,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from . import marker
+from . import faults, marker
 from .crypto import Keyring, password_aad
 from .db import first_line, set_connection_check
 from .errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
@@ -42,6 +42,7 @@ def copy_frame(cur: psycopg.Cursor, table: str, frame: pl.DataFrame, progress: P
         for offset in range(0, frame.height, CHUNK_ROWS):
             chunk = frame.slice(offset, CHUNK_ROWS)
             copy.write(chunk.write_csv(include_header=False, null_value="\\N").encode())
+            faults.reached(f"copy:{table}")
             done += chunk.height
             if progress:
                 progress(table, done, total)

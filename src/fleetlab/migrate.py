@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import errors as pgerrors
 
+from . import faults
 from .db import first_line, set_connection_check
 from .errors import LockTimeout, MigrationError
 
@@ -172,14 +173,23 @@ def apply(
             started = time.perf_counter()
             try:
                 with conn.transaction():
+                    # bounded wait for the tables a migration alters, as for the runner's own lock
+                    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
                     conn.execute(m.sql)
+                    faults.reached("migrate:before-record")
                     elapsed_ms = (time.perf_counter() - started) * 1000
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum, execution_ms) VALUES (%s, %s, %s, %s)",
                         (m.version, m.name, m.checksum, elapsed_ms),
                     )
             except psycopg.OperationalError as exc:
-                if isinstance(exc, pgerrors.QueryCanceled | pgerrors.LockNotAvailable):
+                if isinstance(exc, pgerrors.LockNotAvailable):
+                    raise MigrationError(
+                        f"migration {m.filename} waited more than {lock_timeout:g}s for a lock on a table it "
+                        "changes and was rolled back; another session holds that table (an open transaction?). "
+                        "Close it and run `fleetlab migrate` again."
+                    ) from None
+                if isinstance(exc, pgerrors.QueryCanceled):
                     raise MigrationError(f"migration {m.filename} timed out and was rolled back: {first_line(exc)}") from None
                 raise MigrationError(
                     f"lost the connection while applying {m.filename}: {first_line(exc)}. "

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from . import db, marker, migrate
+from . import db, faults, marker, migrate
 from .config import Settings
 from .crypto import Keyring, load_keyring
 from .dsn import DatabaseURL, check_database_name
@@ -42,14 +42,18 @@ class ResetResult:
 
 def target(settings: Settings) -> DatabaseURL:
     """The database a destructive command would act on, after the checks that need no connection."""
+    env = dict(settings.libpq_target)
     if settings.database_url is not None:
         url = DatabaseURL.parse(settings.database_url)
-        if not url.is_local and not settings.allow_remote_reset:
-            raise ResetRefused(
-                f"refusing to reset {url.where}: the host is not this machine. fleetlab resets destroy data; "
-                "if this server really is a disposable development server, set FLEETLAB_ALLOW_REMOTE_RESET=1."
-            )
         check_database_name(url.database)
+    else:
+        url = DatabaseURL(host="/embedded-server-socket")  # a socket: only the libpq variables matter
+    if not url.reaches_local(env) and not settings.allow_remote_reset:
+        via = f" (via {', '.join(f'{k}={v}' for k, v in env.items())})" if env else ""
+        raise ResetRefused(
+            f"refusing to reset {url.where}{via}: the host is not this machine. fleetlab resets destroy data; "
+            "if this server really is a disposable development server, set FLEETLAB_ALLOW_REMOTE_RESET=1."
+        )
     return db.resolve(settings)
 
 
@@ -94,8 +98,10 @@ def reset(
         if db.database_exists(admin, side):
             _check_droppable(admin, url, side)
             _drop(admin, side, url)
+        faults.reached("reset:before-create")
         with db.translate_errors(url, f"CREATE DATABASE {side}"):
             admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(side)))
+        faults.reached("reset:after-create")
         steps["create"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -111,6 +117,7 @@ def reset(
         t = time.perf_counter()
         if db.database_exists(admin, name):
             _drop(admin, name, url)
+        faults.reached("reset:after-drop")
         with db.translate_errors(url, f"renaming {side} to {name}"):
             admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name)))
         steps["swap"] = time.perf_counter() - t

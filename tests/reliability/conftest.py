@@ -1,0 +1,32 @@
+"""Fixtures of the reliability suite: a seeded workbench database and the CLI's environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from fleetlab.acme import acme_fleet
+from fleetlab.reset import reset
+
+from .harness import base_env
+
+AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def env(settings) -> dict[str, str]:
+    """The CLI's environment: DATABASE_URL at the test's database, a fixed key, no PG* variables."""
+    return base_env(
+        DATABASE_URL=settings.database_url,
+        FLEETLAB_HOME=str(settings.home),
+        FLEETLAB_SECRET_KEY=settings.secret_key,
+        FLEETLAB_LOCK_TIMEOUT="5",
+    )
+
+
+@pytest.fixture
+def seeded(settings, db_url):
+    """The test's database, reset with the default fleet (the 'previous data' of the fault tests)."""
+    reset(settings, acme_fleet(AS_OF))
+    return db_url

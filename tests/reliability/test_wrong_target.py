@@ -1,0 +1,221 @@
+"""Section 1 — wrong target: fleetlab never drops or rewrites a database that is not its own."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+from psycopg import sql
+
+from fleetlab import db
+from fleetlab.reset import build_name
+
+from .harness import base_env, cli, cli_inprocess, content_hash, databases, observe
+
+
+class Listener:
+    """A TCP port that counts the connections it receives (to prove none were attempted)."""
+
+    def __init__(self, host: str = "0.0.0.0"):
+        self.sock = socket.socket()
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+def _non_loopback_ip() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.123", 9))  # no packet is sent for UDP connect
+            ip = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if ip.startswith("127.") else ip
+
+
+@pytest.fixture
+def listener():
+    lis = Listener()
+    yield lis
+    lis.close()
+
+
+def test_remote_hosts_refused_before_any_connection(listener, tmp_path):
+    ip = _non_loopback_ip()
+    if ip is None:
+        pytest.skip("this machine has no non-loopback address to listen on")
+    p = listener.port
+    remote = [
+        (f"postgresql://u:pw@{ip}:{p}/fleetlab", {}),
+        (f"postgresql://u:pw@localhost,{ip}:{p}/fleetlab".replace(f"{ip}:{p}", ip) + f"?port={p}", {}),
+        (f"postgresql://u:pw@localhost:{p}/fleetlab?host={ip}", {}),
+        (f"postgresql://u:pw@localhost.{ip}.nip.io:{p}/fleetlab", {}),
+        # libpq fills a missing host from PGHOST and overrides it with PGHOSTADDR
+        ("postgresql:///fleetlab", {"PGHOST": ip, "PGPORT": str(p)}),
+        (f"postgresql://u:pw@localhost:{p}/fleetlab", {"PGHOSTADDR": ip}),
+    ]
+    problems = []
+    for url, extra in remote:
+        for command in (["reset", "--yes"], ["seed", "--yes"]):
+            run = cli_inprocess(command, base_env(DATABASE_URL=url, FLEETLAB_HOME=str(tmp_path), **extra))
+            observe("bad_inputs_tried")
+            if run.returncode == 0 or "FLEETLAB_ALLOW_REMOTE_RESET" not in run.stderr:
+                problems.append(f"{url} {extra} {command}: exit {run.returncode}: {run.stderr.strip()}")
+    assert listener.accepted == 0, f"{listener.accepted} connection(s) reached the remote listener"
+    assert not problems, "\n".join(problems)
+
+    # the listener does see a connection once the refusal is lifted: the check above is meaningful
+    run = cli_inprocess(
+        ["seed", "--yes"],
+        base_env(DATABASE_URL=f"postgresql://u:pw@{ip}:{p}/fleetlab", FLEETLAB_HOME=str(tmp_path),
+                 FLEETLAB_ALLOW_REMOTE_RESET="1", FLEETLAB_SECRET_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+    )
+    assert run.returncode != 0 and not run.traceback
+    assert listener.accepted >= 1
+
+
+def _unmarked(admin, new_db):
+    url = new_db()
+    with db.connect(url, autocommit=True) as c:
+        c.execute("CREATE TABLE precious (id int PRIMARY KEY, note text)")
+        c.execute("INSERT INTO precious VALUES (1, 'the only copy')")
+    return url
+
+
+def test_database_with_tables_and_no_marker_is_kept(admin, new_db, env):
+    url = _unmarked(admin, new_db)
+    env = {**env, "DATABASE_URL": url.render(masked=False)}
+    before = content_hash(url)
+    for command in (["reset", "--yes"], ["seed", "--yes"]):
+        run = cli(command, env)
+        assert run.returncode != 0 and not run.traceback, run.output
+        assert "marker" in run.stderr, run.stderr
+        assert content_hash(url) == before
+
+
+def test_unmarked_database_under_the_side_name_is_kept(admin, new_db, seeded, env):
+    """A database of someone else's that happens to have the build name is not dropped either."""
+    side = seeded.with_dbname(build_name(seeded.database))
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(side.database)))
+    with db.connect(side, autocommit=True) as c:
+        c.execute("CREATE TABLE precious (id int)")
+    before, before_side = content_hash(seeded), content_hash(side)
+    run = cli(["reset", "--yes"], env)
+    assert run.returncode != 0 and not run.traceback and "no fleetlab marker" in run.stderr, run.output
+    assert content_hash(seeded) == before and content_hash(side) == before_side
+
+
+def test_protected_marker_is_kept(seeded, env):
+    assert cli(["db", "protect"], env).returncode == 0
+    before = content_hash(seeded)
+    for command in (["reset", "--yes"], ["seed", "--yes"]):
+        run = cli(command, env)
+        assert run.returncode != 0 and not run.traceback, run.output
+        assert "protected" in run.stderr
+        assert content_hash(seeded) == before
+    assert cli(["db", "unprotect"], env).returncode == 0
+    assert cli(["reset", "--yes"], env).returncode == 0
+
+
+LONG_NAMES = [
+    "a" * 64,
+    "fleetlab_" + "x" * 60,
+    "é" * 32,  # 32 characters, 64 bytes
+    "数据库" * 7 + "a",  # 22 characters, 64 bytes
+]
+
+
+def test_names_postgresql_would_truncate_are_refused(admin, server_url, env):
+    """`aaa…a` (63) is someone's database; `aaa…a_x` would be truncated onto it by PostgreSQL."""
+    kept = "t" * 63
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(kept)))
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(kept)))
+    try:
+        with db.connect(server_url.with_dbname(kept), autocommit=True) as c:
+            c.execute("CREATE TABLE precious (id int)")
+        before = content_hash(server_url.with_dbname(kept))
+        names = [*LONG_NAMES, kept + "_x", kept + "y"]
+        problems = []
+        for name in names:
+            e = {**env, "DATABASE_URL": server_url.with_dbname(name).render(masked=False)}
+            for command in (["reset", "--yes"], ["seed", "--yes"], ["migrate"], ["status"], ["db", "protect"]):
+                run = cli_inprocess(command, e)
+                observe("bad_inputs_tried")
+                if run.returncode == 0 or run.traceback or "63" not in run.stderr:
+                    problems.append(f"{name!r} {command}: exit {run.returncode}: {run.stderr.strip()[:200]}")
+        assert not problems, "\n".join(problems)
+        assert content_hash(server_url.with_dbname(kept)) == before
+    finally:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(kept)))
+
+
+HOSTILE_NAMES = [
+    'fl"quote',
+    "fl'apos",
+    "fl; DROP DATABASE postgres; --",
+    "fl lab",
+    "Fleetlab_Case",
+    "flëet_ü",
+    "数据库",
+    "fl$1",
+    "fl\\back",
+    "fl%pct",
+    "-fl",
+]
+
+
+def test_hostile_names_are_quoted(admin, server_url, env):
+    before = databases(server_url)
+    try:
+        for name in HOSTILE_NAMES:
+            e = {**env, "DATABASE_URL": server_url.with_dbname(name).render(masked=False)}
+            run = cli(["reset", "--yes"], e)
+            assert run.returncode == 0, f"{name!r}: {run.output}"
+            after = databases(server_url)
+            assert after - before == {name}, f"{name!r}: created {after - before}"
+            assert before - after == set(), f"{name!r}: dropped {before - after}"
+            assert cli_inprocess(["seed", "--yes"], e).returncode == 0
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    finally:
+        for name in HOSTILE_NAMES:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+REFUSED_NAMES = ["postgres", "template0", "template1", "", "fl%00nul", "fl%0Anewline"]
+
+
+def test_cluster_and_unusable_names_are_refused(admin, server_url, env):
+    before = databases(server_url)
+    tpl = content_hash(server_url.with_dbname("template1"))
+    problems = []
+    for name in REFUSED_NAMES:
+        url = server_url.render(masked=False).rsplit("/", 1)
+        raw = url[0] + "/" + name + ("?" + url[1].split("?", 1)[1] if "?" in url[1] else "")
+        for command in (["reset", "--yes"], ["seed", "--yes"]):
+            run = cli_inprocess(command, {**env, "DATABASE_URL": raw})
+            observe("bad_inputs_tried")
+            if run.returncode == 0 or run.traceback or not run.stderr.strip():
+                problems.append(f"{name!r} {command}: exit {run.returncode}: {run.output.strip()[:300]}")
+    assert not problems, "\n".join(problems)
+    assert databases(server_url) == before
+    assert content_hash(server_url.with_dbname("template1")) == tpl

@@ -164,9 +164,9 @@ class Background:
 
     def finish(self, timeout: float = 60) -> Run:
         started = time.perf_counter()
-        out, _ = self.proc.communicate(timeout=timeout)
-        self._reader.join(timeout=5)
-        self.stdout = out or ""
+        self.proc.wait(timeout=timeout)
+        self.stdout = self.proc.stdout.read() if self.proc.stdout else ""
+        self._reader.join(timeout=5)  # stderr belongs to the reader thread
         return Run(self.args, self.proc.returncode, self.stdout, "".join(self.stderr), time.perf_counter() - started)
 
 

@@ -1,0 +1,164 @@
+"""Section 4 — kill points: after a client or server dies at any moment, the previous data is whole or absent.
+
+Never a partial fleet; and the next `fleetlab reset` / `seed` succeeds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from fleetlab import db, server
+from fleetlab.reset import build_name
+
+from .harness import Background, base_env, cli, content_hash, databases, fleet_state, observe
+
+RESET_POINTS = [
+    # point, what the previous database must be afterwards
+    ("reset:before-create", "whole"),  # lock taken, old side database dropped, new one not yet created
+    ("reset:after-create", "whole"),  # between create and migrate
+    ("migrate:before-record", "whole"),  # during migrate: the first migration ran, its record not yet written
+    ("copy:organizations", "whole"),
+    ("copy:gateways", "whole"),  # during the gateways COPY
+    ("reset:after-drop", "absent"),  # between the drop of the old database and the rename of the new one
+]
+
+
+def _after_kill(url, before, expect: str) -> None:
+    """Record and check the state left by a kill; `before` is the content hash of the previous data."""
+    observe("kill_points_tried")
+    state = fleet_state(url)
+    if state.startswith("partial"):
+        observe("half_built_databases")
+    now = content_hash(url)
+    whole = now == before
+    if expect == "whole" and not whole and not state.startswith("partial"):
+        observe("rows_lost_or_partial")
+    assert state in ("complete", "absent"), state
+    if expect == "whole":
+        assert whole, f"previous data changed: {state}"
+    else:
+        assert state == "absent"
+
+
+def _recovers(url, env, server_url=None) -> None:
+    run = cli(["reset", "--yes"], env)
+    assert run.returncode == 0, run.output
+    assert fleet_state(url) == "complete"
+    if server_url is not None:
+        assert build_name(url.database) not in databases(server_url)
+    run = cli(["seed", "--yes", "--seed", "5"], env)
+    assert run.returncode == 0, run.output
+    assert fleet_state(url) == "complete"
+
+
+@pytest.mark.parametrize(("point", "expect"), RESET_POINTS, ids=[p for p, _ in RESET_POINTS])
+def test_reset_killed(seeded, env, server_url, point, expect):
+    before = content_hash(seeded)
+    run = cli(["reset", "--yes", "--seed", "9"], {**env, "FLEETLAB_FAULT": point})
+    assert run.returncode == -9, f"{point} was not reached: {run.output}"
+    _after_kill(seeded, before, expect)
+    _recovers(seeded, env, server_url)
+
+
+def test_first_reset_killed_leaves_nothing(new_db, env, server_url):
+    url = new_db(create=False)
+    e = {**env, "DATABASE_URL": url.render(masked=False)}
+    run = cli(["reset", "--yes"], {**e, "FLEETLAB_FAULT": "copy:gateways"})
+    assert run.returncode == -9, run.output
+    _after_kill(url, {"database": "absent"}, "absent")
+    _recovers(url, e, server_url)
+
+
+@pytest.mark.parametrize("point", ["copy:factories", "copy:gateways"])
+def test_seed_killed(seeded, env, point):
+    before = content_hash(seeded)
+    run = cli(["seed", "--yes", "--seed", "9"], {**env, "FLEETLAB_FAULT": point})
+    assert run.returncode == -9, run.output
+    _after_kill(seeded, before, "whole")
+    _recovers(seeded, env)
+
+
+def test_migrate_killed_mid_migration(new_db, env):
+    url = new_db()
+    e = {**env, "DATABASE_URL": url.render(masked=False)}
+    run = cli(["migrate"], {**e, "FLEETLAB_FAULT": "migrate:before-record"})
+    assert run.returncode == -9, run.output
+    observe("kill_points_tried")
+    with db.connect(url, autocommit=True) as c:
+        assert c.execute("SELECT to_regclass('organizations')").fetchone()[0] is None  # rolled back whole
+    run = cli(["migrate"], {**e, "FLEETLAB_LOCK_TIMEOUT": "20"})
+    assert run.returncode == 0, run.output
+    with db.connect(url, autocommit=True) as c:
+        rows, distinct = c.execute("SELECT count(*), count(DISTINCT version) FROM schema_migrations").fetchone()
+    observe("double_applied_migrations", rows - distinct)
+    assert rows == distinct == 3
+
+
+def test_backend_terminated_mid_seed(seeded, env, admin):
+    before = content_hash(seeded)
+    bg = Background(["seed", "--yes", "--seed", "9"], {**env, "FLEETLAB_FAULT_PAUSE": "copy:gateways"})
+    try:
+        bg.wait_for("paused at copy:gateways")
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (seeded.database,),
+        ).fetchone()[0]
+        assert killed >= 1
+    finally:
+        bg.resume()
+    run = bg.finish()
+    assert run.returncode != 0 and not run.traceback, run.output
+    assert "Nothing was changed" in run.stderr or "nothing was changed" in run.stderr, run.stderr
+    _after_kill(seeded, before, "whole")
+    _recovers(seeded, env)
+
+
+def test_reset_backend_terminated_mid_copy(seeded, env, admin):
+    before = content_hash(seeded)
+    side = build_name(seeded.database)
+    bg = Background(["reset", "--yes", "--seed", "9"], {**env, "FLEETLAB_FAULT_PAUSE": "copy:gateways"})
+    try:
+        bg.wait_for("paused at copy:gateways")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (side,)
+        )
+    finally:
+        bg.resume()
+    run = bg.finish()
+    assert run.returncode != 0 and not run.traceback, run.output
+    _after_kill(seeded, before, "whole")
+    _recovers(seeded, env)
+
+
+def test_server_stopped_immediately_mid_seed():
+    """A separate embedded server (never the shared test server), stopped with `pg_ctl stop -m immediate`."""
+    home = Path(tempfile.mkdtemp(prefix="flrel-"))
+    env = base_env(FLEETLAB_HOME=str(home), FLEETLAB_LOCK_TIMEOUT="5")
+    pgdata = home / "pgdata"
+    try:
+        assert cli(["reset", "--yes"], env, timeout=120).returncode == 0
+        url = server.running_url(pgdata).with_dbname("fleetlab")
+        before = content_hash(url)
+        bg = Background(["seed", "--yes", "--seed", "9"], {**env, "FLEETLAB_FAULT_PAUSE": "copy:gateways"})
+        try:
+            bg.wait_for("paused at copy:gateways")
+            server.stop(pgdata, mode="immediate")
+        finally:
+            bg.resume()
+        run = bg.finish()
+        assert run.returncode != 0 and not run.traceback, run.output
+        assert "nothing was changed" in run.stderr.lower(), run.stderr
+        time.sleep(0.2)
+        url = server.ensure_running(pgdata).with_dbname("fleetlab")  # crash recovery
+        _after_kill(url, before, "whole")
+        _recovers(url, env)
+    finally:
+        try:
+            server.stop(pgdata, mode="immediate")
+        finally:
+            shutil.rmtree(home, ignore_errors=True)

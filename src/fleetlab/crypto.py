@@ -130,6 +130,22 @@ class Encryptor:
         blob = nonce + self._aes.encrypt(nonce, plaintext.encode("utf-8"), aad.encode())
         return self._prefix + base64.urlsafe_b64encode(blob).rstrip(b"=").decode()
 
+    @property
+    def prefix(self) -> str:
+        """`v1.<key id>.`: what every value encrypted here starts with."""
+        return self._prefix
+
+    def seal_many(self, plaintexts: list[bytes], aads: list[bytes]) -> list[bytes]:
+        """nonce || ciphertext || tag for each value, fresh random nonces: `encrypt` in bulk, before
+        base64 (the caller encodes and prefixes; see load.encrypt_passwords)."""
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        seal = self._aes.encrypt
+        out = []
+        for i, (plain, aad) in enumerate(zip(plaintexts, aads, strict=True)):
+            nonce = nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]
+            out.append(nonce + seal(nonce, plain, aad))
+        return out
+
 
 def password_aad(row_id: str) -> str:
     """The associated data binding a gateway password to its row."""

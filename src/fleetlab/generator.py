@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from .fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, SCHEMAS, Fleet
+from .load import fixed_width_strings
 from .spec import Count, FleetSpec, known_locales
 
 U64 = np.uint64
@@ -129,16 +130,6 @@ def uuids(a: np.ndarray, b: np.ndarray) -> pl.Series:
                      (slice(16, 20), slice(19, 23)), (slice(20, 32), slice(24, 36))):
         out[:, dst] = hexed[:, src]
     return fixed_width_strings(out)
-
-
-def fixed_width_strings(chars: np.ndarray) -> pl.Series:
-    """A polars String series from an (n, width) uint8 array of ASCII, without a Python loop."""
-    import pyarrow as pa
-
-    n, width = chars.shape
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    arr = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars)))
-    return pl.Series(arr)
 
 
 def entity_uuids(ids: np.ndarray) -> pl.Series:
@@ -313,13 +304,21 @@ class FleetPlan:
         )
 
 
+def scenario_record(spec: FleetSpec) -> dict[str, Any]:
+    """What the marker records about a fleet: the spec's fields at the top (name, seed, as_of,
+    stale_after_hours, ...) and the whole spec under "spec" (`FleetSpec.from_mapping(record["spec"])`
+    gives it back). The top-level "counts" is left to the load, which records the rows it wrote."""
+    full = spec.to_dict()
+    return {**{k: v for k, v in full.items() if k != "counts"}, "spec": full}
+
+
 def plan(spec: FleetSpec) -> FleetPlan | Fleet:
     """The fleet of `spec` with organizations and factories built and gateways to come, chunk by chunk.
 
     The hand-written `acme` source returns its (small) Fleet directly.
     """
     spec = spec.at()
-    scenario = spec.to_dict()
+    scenario = scenario_record(spec)
     if spec.source == "acme":
         from .acme import acme_fleet
 

@@ -146,6 +146,7 @@ def _count_from_mapping(value: Mapping[str, Any], where: str, problems: list[str
     if dist is None:
         if keys == {"poisson"}:
             dist, value = "poisson", {"mean": value["poisson"]}
+            keys = {"mean"}
         elif keys == {"fixed"}:
             return parse_count(value["fixed"], where, problems)
         elif keys == {"min", "max"}:
@@ -345,6 +346,12 @@ class FleetSpec:
     firmware: tuple[tuple[str, float], ...] = DEFAULT_FIRMWARE
 
     def __post_init__(self) -> None:
+        # weighted lists in name order: the draws do not depend on how a file (or a JSONB
+        # round trip, which reorders keys) happened to list them
+        for name in ("locales", "models", "firmware"):
+            value = getattr(self, name)
+            if isinstance(value, tuple | list) and all(isinstance(p, tuple | list) and len(p) == 2 for p in value):
+                object.__setattr__(self, name, tuple(sorted((str(k), w) for k, w in value)))
         problems = self.problems()
         if problems:
             raise SpecError(problems)

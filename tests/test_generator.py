@@ -1,0 +1,155 @@
+"""Generation: keyed determinism, locale fit, fractions, unique active gateway ids, flat chunks."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from fleetlab.generator import generate, plan
+from fleetlab.spec import Count, FleetSpec, known_locales
+
+AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def spec(**changes) -> FleetSpec:
+    base = FleetSpec(seed=42, as_of=AS_OF).override(organizations="5", factories_per_organization="4",
+                                                     gateways_per_factory="10")
+    return FleetSpec.from_mapping({**base.to_dict(), **changes}) if changes else base
+
+
+def frames_equal(a, b) -> bool:
+    return all(a.frames()[t].equals(b.frames()[t]) for t in ("organizations", "factories", "gateways"))
+
+
+def test_counts_and_schema():
+    fleet = generate(spec())
+    assert fleet.counts() == {"organizations": 5, "factories": 20, "gateways": 200}
+    assert fleet.gateways.null_count()["gateway_id"][0] == 0
+    assert set(fleet.factories["organization_id"]) <= set(fleet.organizations["id"])
+    assert set(fleet.gateways["factory_id"]) <= set(fleet.factories["id"])
+    assert fleet.gateways["id"].n_unique() == 200
+    for table in ("organizations", "factories", "gateways"):
+        for text in fleet.frames()[table]["metadata"]:
+            assert isinstance(json.loads(text), dict)
+
+
+def test_same_spec_same_rows():
+    assert frames_equal(generate(spec()), generate(spec()))
+
+
+def test_other_seed_other_rows():
+    a, b = generate(spec()), generate(FleetSpec.from_mapping({**spec().to_dict(), "seed": 43}))
+    assert not set(a.gateways["id"]) & set(b.gateways["id"])
+    assert not a.organizations["name"].equals(b.organizations["name"])
+
+
+def test_more_gateways_keep_the_earlier_ones():
+    small = generate(spec()).gateways
+    big = generate(spec().override(gateways_per_factory="11")).gateways
+    assert big.height == 220
+    kept = big.join(small.select("id"), on="id", how="semi")
+    assert kept.sort("id").equals(small.sort("id"))
+
+
+def test_more_factories_and_orgs_keep_the_earlier_ones():
+    small = generate(spec())
+    big = generate(spec().override(organizations="6", factories_per_organization="5"))
+    for table in ("organizations", "factories", "gateways"):
+        s, b = small.frames()[table], big.frames()[table]
+        assert b.join(s.select("id"), on="id", how="semi").sort("id").equals(s.sort("id")), table
+
+
+def test_chunked_generation_equals_the_whole():
+    s = spec().override(gateways_per_factory="3-17")
+    fleet = generate(s)
+    for rows in (1, 7, 50, 10_000):
+        chunks = list(plan(s).chunks("gateways", rows))
+        assert pl.concat(chunks).equals(fleet.gateways), rows
+
+
+def test_default_scenario_is_acme():
+    from fleetlab.acme import acme_fleet
+
+    fleet = generate(FleetSpec(source="acme", as_of=AS_OF, seed=3))
+    assert frames_equal(fleet, acme_fleet(AS_OF, 3))
+
+
+@pytest.mark.parametrize("locale", ["de_DE", "ja_JP", "fr_FR", "pt_BR"])
+def test_locale_fit(locale):
+    fleet = generate(spec().override(locale=locale))
+    zones = set(known_locales()[locale])
+    assert set(fleet.factories["timezone"]) <= zones
+    country_tld = locale.split("_")[1].lower()
+    meta = fleet.organizations["metadata"].str
+    assert (meta.json_path_match("$.locale") == locale).all()
+    country = meta.json_path_match("$.headquarters")[0].split(", ")[-1]
+    assert fleet.factories["location"].str.ends_with(country).all()
+    # Faker's domains for a locale use its country's TLD or a generic one
+    tlds = set(fleet.gateways["email"].str.extract(r"\.([a-z]+)$"))
+    assert tlds <= {country_tld, "com", "net", "org", "info", "biz", "jp", "de", "fr", "br"}, tlds
+
+
+def test_weighted_locales_each_org_consistent():
+    fleet = generate(spec().override(organizations="40", locale="en_US,de_DE,ja_JP"))
+    orgs = fleet.organizations.select("id", locale=pl.col("metadata").str.json_path_match("$.locale"))
+    assert set(orgs["locale"]) == {"en_US", "de_DE", "ja_JP"}
+    joined = fleet.factories.join(orgs, left_on="organization_id", right_on="id")
+    for loc, tz in joined.select("locale", "timezone").iter_rows():
+        assert tz in known_locales()[loc]
+
+
+def test_fractions_of_last_seen():
+    s = FleetSpec(seed=1, as_of=AS_OF, organizations=Count.fixed(4), factories_per_organization=Count.fixed(10),
+                  gateways_per_factory=Count.fixed(500), online=0.5, stale=0.2, never_seen=0.1, stale_after_hours=12)
+    g = generate(s).gateways
+    n = g.height
+    seen = g["last_seen_at"]
+    online = (seen >= AS_OF - timedelta(minutes=5)).sum()
+    stale = (seen < AS_OF - timedelta(hours=12)).sum()
+    never = seen.is_null().sum()
+    assert abs(online / n - 0.5) < 0.03
+    assert abs(stale / n - 0.2) < 0.03
+    assert abs(never / n - 0.1) < 0.02
+    assert (seen.drop_nulls() <= AS_OF).all()
+
+
+def test_soft_deleted_fractions_and_unique_active_gateway_ids():
+    s = FleetSpec(seed=2, as_of=AS_OF, organizations=Count.fixed(20), factories_per_organization=Count.fixed(10),
+                  gateways_per_factory=Count.fixed(50), deleted_organizations=0.25, deleted_factories=0.1,
+                  deleted_gateways=0.2, reused_gateway_ids=1.0)
+    fleet = generate(s)
+    g = fleet.gateways
+    deleted = g.filter(pl.col("deleted_at").is_not_null())
+    active = g.filter(pl.col("deleted_at").is_null())
+    assert abs(deleted.height / g.height - 0.2) < 0.03
+    assert 0.05 < fleet.factories["deleted_at"].is_not_null().mean() < 0.2
+    assert 1 <= fleet.organizations["deleted_at"].is_not_null().sum() <= 10
+    assert active["gateway_id"].n_unique() == active.height
+    reused = deleted.join(active.select("gateway_id"), on="gateway_id", how="semi")
+    assert reused.height > 0.5 * deleted.height
+    assert (deleted["deleted_at"] < AS_OF).all()
+
+
+def test_count_distributions_are_respected():
+    s = FleetSpec(seed=3, as_of=AS_OF, organizations=Count.fixed(200),
+                  factories_per_organization=Count.uniform(2, 5), gateways_per_factory=Count.poisson(6))
+    p = plan(s)
+    per_org = p.factories.group_by("organization_id").len()["len"]
+    assert per_org.min() >= 2 and per_org.max() <= 5 and per_org.n_unique() == 4
+    mean = p.counts()["gateways"] / p.counts()["factories"]
+    assert 5.5 < mean < 6.5
+
+
+def test_zero_counts():
+    fleet = generate(spec().override(gateways_per_factory="0"))
+    assert fleet.counts() == {"organizations": 5, "factories": 20, "gateways": 0}
+    assert generate(spec().override(organizations="0")).counts() == {"organizations": 0, "factories": 0, "gateways": 0}
+
+
+def test_without_as_of_now_is_fixed_once():
+    fleet = generate(FleetSpec(seed=1))
+    as_of = datetime.fromisoformat(fleet.scenario["as_of"].replace("Z", "+00:00"))
+    assert abs(datetime.now(UTC) - as_of) < timedelta(minutes=5)

@@ -1,0 +1,143 @@
+"""Loading generated fleets: streamed COPY in one transaction, identical rows, all or nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from fleetlab import db
+from fleetlab import load as load_mod
+from fleetlab.crypto import decrypt_password
+from fleetlab.errors import DatabaseError
+from fleetlab.generator import FleetPlan, plan
+from fleetlab.keyed import keyed_password
+from fleetlab.reset import keyring, reset, seed
+from fleetlab.spec import FleetSpec
+
+AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
+COLUMNS = {
+    "organizations": "id, name, metadata::text, deleted_at",
+    "factories": "id, organization_id, name, location, timezone, metadata::text, deleted_at",
+    "gateways": "id, factory_id, gateway_id, name, url, email, model, firmware_version, last_seen_at, metadata::text, deleted_at",
+}
+
+
+def spec(**overrides) -> FleetSpec:
+    base = FleetSpec(seed=42, as_of=AS_OF, deleted_gateways=0.2, reused_gateway_ids=1.0, deleted_factories=0.1)
+    args = {"organizations": "5", "factories_per_organization": "4", "gateways_per_factory": "10", **overrides}
+    return base.override(**args)
+
+
+def rows(url) -> dict[str, list[tuple]]:
+    with db.connect(url) as c:
+        return {t: c.execute(f"SELECT {cols} FROM {t} ORDER BY id").fetchall() for t, cols in COLUMNS.items()}
+
+
+def schema_objects(url) -> list[tuple]:
+    with db.connect(url) as c:
+        return c.execute(
+            """
+            SELECT 'index', indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'
+            UNION ALL
+            SELECT 'constraint', conname, pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE connamespace = 'public'::regnamespace
+            ORDER BY 1, 2
+            """
+        ).fetchall()
+
+
+def test_generated_fleet_loads(settings, db_url):
+    result = seed(settings, plan(spec()))
+    assert result.counts == {"organizations": 5, "factories": 20, "gateways": 200}
+    with db.connect(db_url) as c:
+        recorded = c.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0]
+        assert recorded["counts"] == result.counts
+        assert FleetSpec.from_mapping(recorded["spec"]) == spec()
+        token, row_id = c.execute("SELECT password_encrypted, id::text FROM gateways LIMIT 1").fetchone()
+        active_dupes = c.execute(
+            "SELECT count(*) FROM gateways g JOIN gateways h ON g.gateway_id = h.gateway_id AND g.id <> h.id "
+            "WHERE g.deleted_at IS NOT NULL AND h.deleted_at IS NULL"
+        ).fetchone()[0]
+    assert decrypt_password(keyring(settings), token, row_id) == keyed_password(42, row_id)
+    assert active_dupes > 0  # soft-deleted gateways reusing an active gateway_id went through the index
+
+
+def test_same_command_same_rows_and_keyed_growth(settings, db_url):
+    reset(settings, plan(spec()))
+    first = rows(db_url)
+    reset(settings, plan(spec()))
+    assert rows(db_url) == first
+    reset(settings, plan(spec(gateways_per_factory="11")))
+    grown = rows(db_url)
+    assert len(grown["gateways"]) == 220
+    assert set(first["gateways"]) <= set(grown["gateways"])
+    assert grown["factories"] == first["factories"]
+    reset(settings, plan(FleetSpec.from_mapping({**spec().to_dict(), "seed": 43})))
+    assert not set(rows(db_url)["gateways"]) & set(first["gateways"])
+
+
+def test_bulk_path_rebuilds_indexes_and_constraints(settings, db_url, monkeypatch):
+    before = schema_objects(db_url)
+    monkeypatch.setattr(load_mod, "BULK_ROWS", 0)
+    seed(settings, plan(spec()))
+    assert schema_objects(db_url) == before
+    small = rows(db_url)
+    monkeypatch.setattr(load_mod, "BULK_ROWS", 10**9)
+    seed(settings, plan(spec()))
+    assert rows(db_url) == small
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_failed_load_keeps_the_previous_rows(settings, db_url, monkeypatch, bulk):
+    """A duplicate active gateway_id is only caught by the unique index: row by row, or at the rebuild."""
+    monkeypatch.setattr(load_mod, "BULK_ROWS", 0 if bulk else 10**9)
+    seed(settings, plan(spec()))
+    before, objects = rows(db_url), schema_objects(db_url)
+
+    class Broken(FleetPlan):
+        def chunks(self, table, rows=load_mod.CHUNK_ROWS):
+            for frame in super().chunks(table, rows):
+                if table == "gateways":
+                    frame = frame.with_columns(gateway_id=frame["gateway_id"].gather([0] * frame.height),
+                                               deleted_at=None)
+                yield frame
+
+    good = plan(spec(organizations="6"))
+    broken = Broken(**{k: getattr(good, k) for k in good.__dataclass_fields__})
+    with pytest.raises(DatabaseError, match="rolled back"):
+        seed(settings, broken)
+    assert rows(db_url) == before
+    assert schema_objects(db_url) == objects
+
+
+def test_generator_failure_midway_keeps_the_previous_rows(settings, db_url):
+    seed(settings, plan(spec()))
+    before = rows(db_url)
+
+    class Exploding(FleetPlan):
+        def chunks(self, table, rows=load_mod.CHUNK_ROWS):
+            if table == "gateways":
+                yield next(iter(super().chunks(table, 5)))
+                raise RuntimeError("generator broke")
+            yield from super().chunks(table, rows)
+
+    good = plan(spec(organizations="7"))
+    exploding = Exploding(**{k: getattr(good, k) for k in good.__dataclass_fields__})
+    with pytest.raises(RuntimeError, match="generator broke"):
+        seed(settings, exploding)
+    assert rows(db_url) == before
+
+
+def test_prefetch_stops_its_worker_when_abandoned():
+    produced = []
+
+    def items():
+        for i in range(1000):
+            produced.append(i)
+            yield i
+
+    it = load_mod.prefetch(items(), depth=2)
+    assert next(it) == 0
+    it.close()
+    assert len(produced) < 10

@@ -103,7 +103,7 @@ def build_spec(args: argparse.Namespace):
 
     problems: list[str] = []
     try:
-        spec = load_scenario(args.scenario or "default")
+        spec = load_scenario("default" if args.scenario is None else args.scenario)
     except SpecError as exc:
         problems += exc.problems
         spec = FleetSpec()
@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("db", help="the database in use: url, stop, protect, unprotect")
-    dbsub = p.add_subparsers(title="db commands", metavar="ACTION")
+    dbsub = p.add_subparsers(title="db commands", metavar="ACTION", dest="action", required=True)
     q = dbsub.add_parser("url", help="print the URL in use (password masked)")
     q.add_argument("--no-start", action="store_true", help="do not start the embedded server")
     q.set_defaults(func=cmd_db_url)
@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_db_protect, protect=False)
 
     p = sub.add_parser("key", help="secret keys: `fleetlab key new` prints a fresh base64 key")
-    ksub = p.add_subparsers(title="key commands", metavar="ACTION")
+    ksub = p.add_subparsers(title="key commands", metavar="ACTION", dest="action", required=True)
     q = ksub.add_parser("new", help="print a new random AES-256 key (base64) for FLEETLAB_SECRET_KEY")
     q.set_defaults(func=cmd_key_new)
 

@@ -189,8 +189,25 @@ def mask(url: str) -> str:
     """Hide the password of a URL-ish string, even a malformed one."""
     if not isinstance(url, str):
         return "<not a string>"
-    # userinfo password: scheme://user:PASSWORD@host
-    out = re.sub(r"(://[^:/?#@]*:)[^@]*@", r"\1***@", url)
+    # Mask generously: the input may be malformed (no scheme, unencoded '@' or '/' in the password,
+    # no '@' at all), and whatever follows `user:` may be a password.
+    scheme = re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*://", url)
+    start = scheme.end() if scheme else 0
+    head, sep, query = url[start:].partition("?")
+    at = head.rfind("@")
+    if at >= 0:
+        # userinfo runs to the last '@' before the query: user:PASSWORD (the password may hold '@', '/', ':')
+        user, colon, _ = head[:at].partition(":")
+        if colon:
+            head = f"{user}:***{head[at:]}"
+    else:
+        # no '@': `user:PASSWORD/db` cannot be told from `host:port/db` unless the "port" is a number
+        authority, slash, path = head.partition("/")
+        if not authority.startswith("[") and ":" in authority:
+            host, _, port = authority.partition(":")
+            if not port.isdigit():
+                head = f"{host}:***{slash}{path}"
+    out = url[:start] + head + sep + query
     # password as a query parameter or key=value pair
     out = re.sub(r"(?i)(password\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", out)
     return out

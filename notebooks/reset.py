@@ -186,7 +186,7 @@ def _(fleet, fnb, reset_button):
 def _(fnb, mo, result):
     mo.vstack(
         [
-            mo.md(f"## Done\n\nReset {fnb.volatile(result.url.where)} in {fnb.volatile(f'{result.elapsed:.2f} s')}."),
+            mo.md(fnb.done_message(result)),
             fnb.summary(result),
         ]
     )

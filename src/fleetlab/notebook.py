@@ -236,6 +236,15 @@ def target_description() -> str:
     return str(target(settings).where)
 
 
+def done_message(result) -> str:
+    """Markdown: what a reset loaded, where, and how long it took (the last two marked volatile)."""
+    loaded = ", ".join(f"{n:,} {table}" for table, n in result.counts.items())
+    return (
+        f"## Done\n\nLoaded {loaded} into {volatile(result.url.where)} "
+        f"in {volatile(f'{result.elapsed:.2f} s')}."
+    )
+
+
 def summary(result) -> pl.DataFrame:
     """Rows per table of a ResetResult."""
     return pl.DataFrame({"table": list(result.counts), "rows": list(result.counts.values())})

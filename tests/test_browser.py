@@ -1,0 +1,110 @@
+"""The reset app in a real browser: `marimo run notebooks/reset.py` driven by headless Chromium.
+
+Debian's chromium (/usr/bin/chromium) through the Python playwright package; playwright's own
+browser download is never used. Skipped only when chromium is missing outside CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(os.environ.get("FLEETLAB_SCREENSHOT_DIR") or "/tmp") / "fleetlab-reset-app.png"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason=f"{CHROMIUM} is not installed (apt-get install chromium); under CI=true this test runs",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(cli_env, tmp_path):
+    """`marimo run notebooks/reset.py` on a free loopback port, against the test database."""
+    port = free_port()
+    log = (tmp_path / "marimo.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marimo", "run", "notebooks/reset.py", "--headless", "--host", "127.0.0.1",
+         "--port", str(port), "--no-token", "--no-sandbox", "--no-skew-protection"],
+        cwd=ROOT, env=cli_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"marimo run did not start:\n{(tmp_path / 'marimo.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_reset_app_resets_with_the_counts_set_in_the_form(app_url, settings):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1800})
+            page.goto(app_url)
+            expect(page.get_by_text("would load these rows")).to_be_visible(timeout=60_000)
+            for name, value in [("Organizations", "2"), ("Factories per organization", "2"),
+                                ("Gateways per factory", "3"), ("Seed", "1")]:
+                box = page.get_by_role("textbox", name=name)
+                box.fill(value)
+                box.press("Enter")
+            # the preview follows the form before anything is written
+            expect(page.get_by_text("--orgs 2 --factories-per-org 2 --gateways-per-factory 3 --seed 1")).to_be_visible(
+                timeout=30_000
+            )
+            page.get_by_role("button", name="Reset the database").click()
+            expect(page.get_by_role("heading", name="Done")).to_be_visible(timeout=120_000)
+            # the first rows of each table, read back from the database, come last
+            expect(page.get_by_role("tab", name="gateways")).to_have_count(2, timeout=30_000)
+            done = page.locator("body").inner_text().split("Done", 1)[1]
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+    assert re.search(r"Loaded 2 organizations, 4 factories, 12 gateways into ", done), done[:2000]
+    with psycopg.connect(settings.database_url) as conn:
+        rows = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("organizations", "factories", "gateways")]
+    assert rows == [2, 4, 12]

@@ -27,6 +27,7 @@ def problems_of(fn) -> list[str]:
         ({"min": 2, "max": 4}, Count.uniform(2, 4)),
         ({"distribution": "poisson", "mean": 4.5}, Count.poisson(4.5)),
         ({"poisson": 3}, Count.poisson(3)),
+        ("poisson(4.5)", Count.poisson(4.5)),
         ({"distribution": "fixed", "n": 0}, Count.fixed(0)),
     ],
 )

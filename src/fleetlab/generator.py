@@ -151,6 +151,7 @@ FACTORY_KINDS = {
     "zh": ["工厂", "制造基地", "生产基地"],
     "ko": ["공장", "생산기지"],
 }
+CJK = ("ja", "zh", "ko")  # languages that write a place and "plant" without a space
 LINES = [
     "Press Line", "Paint Shop", "Body Shop", "Final Assembly", "CNC Cell", "Packaging", "Welding Cell",
     "Injection Molding", "Quality Lab", "Warehouse", "Boiler House", "Compressor Room", "Test Bench",
@@ -197,7 +198,10 @@ def pool(locale: str, seed: int) -> Pool:
     companies = [flat(fake.company()) for _ in range(POOL_SIZE)]
     domains = [fake.domain_name() for _ in range(POOL_SIZE)]
     cities = [flat(fake.city()) for _ in range(POOL_SIZE)]
-    streets = [flat(fake.street_address()) for _ in range(POOL_SIZE)]
+    if locale.startswith("ja_"):  # Faker's ja_JP street_address is "<n> <surname> Street"
+        streets = [f"{fake.town()}{fake.chome()}{fake.ban()}{fake.gou()}" for _ in range(POOL_SIZE)]
+    else:
+        streets = [flat(fake.street_address()) for _ in range(POOL_SIZE)]
     postcodes = [flat(fake.postcode()) for _ in range(POOL_SIZE)]
     country_code = locale.split("_")[-1]
     try:
@@ -384,18 +388,21 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
                 "street": p.streets.gather(i),
                 "postcode": p.postcodes.gather(pick(f_keys[r], "postcode", POOL_SIZE)),
                 "kind": p.kinds.gather(pick(f_keys[r], "kind", len(p.kinds))),
-                "tz": p.timezones.gather(pick(f_keys[r], "timezone", len(p.timezones))),
+                # most sites in a country's main zone (Faker lists it first), the rest spread
+                "tz": p.timezones.gather(
+                    np.where(unit(f_keys[r], "main_zone") < 0.7, 0, pick(f_keys[r], "timezone", len(p.timezones)))
+                ),
             }
         )
-        western_order = p.locale.startswith("en_")
-        loc = (
-            pl.concat_str("street", "city", "postcode", separator=", ")
-            if western_order
-            else pl.concat_str(pl.col("street"), pl.concat_str("postcode", "city", separator=" "), separator=", ")
-        )
+        if p.locale.startswith("en_"):
+            loc = pl.concat_str("street", "city", "postcode", separator=", ")
+        elif p.locale.startswith("ja_"):
+            loc = pl.concat_str(pl.lit("〒"), "postcode", pl.lit(" "), "city", "street")
+        else:
+            loc = pl.concat_str(pl.col("street"), pl.concat_str("postcode", "city", separator=" "), separator=", ")
         return frame.select(
             pl.concat_str(
-                pl.concat_str("city", "kind", separator=" "),
+                pl.concat_str("city", "kind", separator="" if p.locale[:2] in CJK else " "),
                 pl.concat_str(loc, pl.lit(p.country), separator=", "),
                 "tz",
                 separator="\x1f",

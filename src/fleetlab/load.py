@@ -28,8 +28,9 @@ from .keyed import keyed_passwords
 if TYPE_CHECKING:
     from .generator import FleetPlan
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 25_000  # rows per COPY chunk: bigger chunks buy no speed, only memory
 BULK_ROWS = 100_000  # from this many rows, indexes and foreign keys are rebuilt after the COPY
+PREFETCH = 2  # chunks rendered ahead of the COPY (each about 15 MB of CSV)
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
 T = TypeVar("T")
@@ -248,15 +249,17 @@ def load(conn: psycopg.Connection, fleet: Fleet | FleetPlan, keyring: Keyring, *
             with conn.cursor() as cur:
                 restore = defer_indexes(cur) if sum(totals.values()) >= BULK_ROWS else []
                 for table in TABLES:
-                    chunks = prefetch(rendered_chunks(fleet, table, keyring))
+                    chunks = prefetch(rendered_chunks(fleet, table, keyring, CHUNK_ROWS), PREFETCH)
                     try:
                         counts[table] = copy_chunks(
                             cur, table, copy_columns(table), chunks, progress, total=totals[table]
                         )
                     finally:
                         chunks.close()
-                for ddl in restore:
+                for i, ddl in enumerate(restore, 1):
                     cur.execute(ddl)
+                    if progress:
+                        progress("indexes", i, len(restore))
             marker.record_seed(conn, {**fleet.scenario, "counts": counts})
     except psycopg.errors.LockNotAvailable:
         raise LockTimeout(

@@ -126,6 +126,9 @@ def parse_count(value: Any, where: str, problems: list[str]) -> Count | None:
         text = value.strip()
         if re.fullmatch(r"-?\d+", text):
             return _bounded(Count.fixed(int(text)), where, problems)
+        m = re.fullmatch(r"poisson\(\s*([0-9]*\.?[0-9]+)\s*\)", text)
+        if m:  # str(Count) of a poisson count, so that a printed count reads back
+            return _bounded(Count.poisson(float(m.group(1))), where, problems)
         m = _RANGE.match(text)
         if m:
             return _bounded(Count.uniform(int(m.group(1)), int(m.group(2))), where, problems)

@@ -407,3 +407,35 @@ def factory_gateways(factory_id: str, url=None, *, include_deleted: bool = False
         url=url,
         params=[factory_id, include_deleted],
     )
+
+
+# -- comparing scenarios --------------------------------------------------------------------
+
+
+def scenario_fleet(name: str, as_of: str | None = None):
+    """The fleet of scenario `name` (at `as_of`, ISO-8601, when given), built but not loaded."""
+    return build_fleet(["--scenario", name, *(["--as-of", as_of] if as_of else [])])
+
+
+def compare_counts(fleets: Mapping[str, Any]) -> pl.DataFrame:
+    """Rows per table of each fleet {label: fleet}, one column per fleet."""
+    from .fleet import TABLES
+
+    return pl.DataFrame({"table": list(TABLES), **{label: [f.counts()[t] for t in TABLES] for label, f in fleets.items()}})
+
+
+def sample_gateways(fleet, n: int = 20_000) -> pl.DataFrame:
+    """Up to `n` gateways of `fleet` (whole factories, in order): enough for a mix, cheap for a million."""
+    chunks = getattr(fleet, "chunks", None)
+    frame = next(iter(chunks("gateways", n)), None) if chunks else fleet.gateways
+    return (frame if frame is not None else pl.DataFrame({"model": [], "firmware_version": []})).head(n)
+
+
+def mix_of(gateways: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Gateways per value of `column`, most common first, with its share."""
+    return (
+        gateways.group_by(column)
+        .len("gateways")
+        .with_columns((pl.col("gateways") / pl.col("gateways").sum()).alias("share"))
+        .sort(["gateways", column], descending=[True, False])
+    )

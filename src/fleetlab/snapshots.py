@@ -28,7 +28,7 @@ NOTEBOOKS = ROOT / "notebooks"
 SNAPSHOTS = NOTEBOOKS / "snapshots"
 SANITIZE = SNAPSHOTS / "sanitize.cfg"
 # In execution order: `reset` resets the database the later ones read.
-SNAPSHOTTED = ("reset", "explore")
+SNAPSHOTTED = ("reset", "explore", "compare")
 SNAPSHOT_ARGS = (
     "--scenario multi-tenant --orgs 3 --factories-per-org 2-3 --gateways-per-factory 2-6 "
     "--seed 7 --as-of 2026-01-01T00:00:00Z"

@@ -302,7 +302,9 @@ def write_frame(frame: pl.DataFrame, fmt: str, out: Any, *, max_rows: int = 50) 
         if fmt == "table":
             import shutil
 
-            width = shutil.get_terminal_size((160, 24)).columns
+            # wrap to a terminal; into a file or a pipe, one line per row
+            tty = getattr(out, "isatty", lambda: False)()
+            width = shutil.get_terminal_size((160, 24)).columns if tty else 65_000
             with pl.Config(tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=width):
                 out.write((str(frame) + "\n").encode())
         elif fmt == "csv":

@@ -1,0 +1,179 @@
+"""`fleetlab check`: a good database passes; each deliberately broken one fails the right check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from fleetlab import checks
+from fleetlab.acme import acme_fleet
+from fleetlab.crypto import Keyring
+from fleetlab.load import load
+from fleetlab.reset import keyring
+
+CHECKS = [
+    "every factory has its organization",
+    "every gateway has its factory",
+    "active gateway_id unique",
+    "counts match the recorded scenario",
+    "every password decrypts",
+]
+
+
+@pytest.fixture
+def keys(settings):
+    return keyring(settings)
+
+
+@pytest.fixture
+def seeded(conn, keys):
+    fleet = acme_fleet(datetime(2026, 1, 1, tzinfo=UTC), seed=3)
+    load(conn, fleet, keys)
+    conn.commit()
+    return fleet
+
+
+def results(conn, keys, **kw) -> dict[str, checks.Result]:
+    report = checks.run(conn, keys, **kw)
+    assert [r.name for r in report.results] == CHECKS
+    return {r.name: r for r in report.results}
+
+
+def failing(conn, keys, **kw) -> set[str]:
+    return {name for name, r in results(conn, keys, **kw).items() if not r.ok}
+
+
+def cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], env=env, capture_output=True, text=True)
+
+
+def test_a_good_database_passes(conn, keys, seeded):
+    report = checks.run(conn, keys, where="here")
+    assert report.ok, report.render()
+    text = report.render()
+    assert text.splitlines()[0] == "fleetlab check of here"
+    assert "6 passwords decrypt" in text and "1 organizations, 3 factories, 6 gateways" in text
+    assert text.endswith("all 5 checks passed.")
+
+
+def test_cli_on_a_good_database(cli_env, seeded):
+    done = cli(cli_env, "check")
+    assert done.returncode == 0, done.stderr
+    assert "all 5 checks passed." in done.stdout and "FAIL" not in done.stdout
+
+
+def test_orphan_gateway(conn, keys, seeded):
+    conn.execute("ALTER TABLE gateways DROP CONSTRAINT gateways_factory_id_fkey")
+    conn.execute(
+        "INSERT INTO gateways (factory_id, gateway_id, name, url, email, password_encrypted)"
+        " VALUES ('99999999-0000-4000-8000-000000000000', 'GW-ORPHAN', 'x', 'x', 'x', 'v1.x.y')"
+    )
+    conn.commit()
+    res = results(conn, keys)
+    assert not res["every gateway has its factory"].ok
+    assert "1 gateways point at a missing factory" in res["every gateway has its factory"].detail
+    assert "99999999-0000-4000-8000-000000000000" in res["every gateway has its factory"].detail
+    assert res["every factory has its organization"].ok and res["active gateway_id unique"].ok
+
+
+def test_orphan_factories(conn, keys, seeded):
+    conn.execute("ALTER TABLE factories DROP CONSTRAINT factories_organization_id_fkey")
+    conn.execute("DELETE FROM organizations")
+    conn.commit()
+    res = results(conn, keys)
+    assert failing(conn, keys) == {"every factory has its organization", "counts match the recorded scenario"}
+    assert res["every factory has its organization"].detail.startswith("3 factories point at a missing organization")
+    assert "organizations 0 (recorded 1)" in res["counts match the recorded scenario"].detail
+
+
+def test_duplicate_active_gateway_id(conn, keys, seeded):
+    conn.execute("DROP INDEX gateways_gateway_id_unique_active")
+    conn.execute("UPDATE gateways SET gateway_id = 'GW-SPR-001' WHERE gateway_id = 'GW-SPR-002'")
+    conn.commit()
+    res = results(conn, keys)
+    assert failing(conn, keys) == {"active gateway_id unique"}
+    assert "GW-SPR-001 ×2" in res["active gateway_id unique"].detail
+
+
+def test_a_soft_deleted_duplicate_is_fine(conn, keys, seeded):
+    conn.execute("UPDATE gateways SET deleted_at = now() WHERE gateway_id = 'GW-SPR-002'")
+    conn.execute("UPDATE gateways SET gateway_id = 'GW-SPR-001' WHERE gateway_id = 'GW-SPR-002'")
+    conn.commit()
+    assert failing(conn, keys) == set()
+
+
+def test_corrupted_and_moved_ciphertexts(conn, keys, seeded):
+    # one altered in place, one copied from another row (its associated data names another row)
+    conn.execute(
+        "UPDATE gateways SET password_encrypted = left(password_encrypted, -4) || 'AAAA' WHERE gateway_id = 'GW-DET-001'"
+    )
+    conn.execute(
+        "UPDATE gateways SET password_encrypted = (SELECT password_encrypted FROM gateways WHERE gateway_id = 'GW-SPR-001')"
+        " WHERE gateway_id = 'GW-AUS-002'"
+    )
+    conn.commit()
+    tokens = [r[0] for r in conn.execute("SELECT password_encrypted FROM gateways").fetchall()]
+    conn.rollback()
+    res = results(conn, keys)
+    assert failing(conn, keys) == {"every password decrypts"}
+    detail = res["every password decrypts"].detail
+    assert detail.startswith("2 of 6 do not decrypt") and "GW-DET-001" in detail and "GW-AUS-002" in detail
+    assert not any(t in detail for t in tokens)
+
+
+def test_wrong_key(conn, seeded):
+    other = Keyring(bytes(range(100, 132)))
+    detail = results(conn, other)["every password decrypts"].detail
+    assert detail.startswith("6 of 6 do not decrypt") and "not in the keyring" in detail
+
+
+def test_counts_differ_from_the_recorded_scenario(conn, keys, seeded):
+    conn.execute("DELETE FROM gateways WHERE gateway_id = 'GW-AUS-002'")
+    conn.commit()
+    res = results(conn, keys)
+    assert failing(conn, keys) == {"counts match the recorded scenario"}
+    assert "gateways 5 (recorded 6)" in res["counts match the recorded scenario"].detail
+
+
+def test_soft_deletes_do_not_change_counts(conn, keys, seeded):
+    conn.execute("UPDATE gateways SET deleted_at = now() WHERE gateway_id = 'GW-AUS-002'")
+    conn.commit()
+    assert failing(conn, keys) == set()
+
+
+def test_unseeded_database_and_missing_key(conn):
+    res = results(conn, None, key_problem="no secret key: set FLEETLAB_SECRET_KEY.")
+    assert not res["counts match the recorded scenario"].ok
+    assert "records no seeded row counts" in res["counts match the recorded scenario"].detail
+    assert res["every password decrypts"].detail == "no secret key: set FLEETLAB_SECRET_KEY."
+    assert res["every gateway has its factory"].ok  # an empty fleet has no orphans
+
+
+def test_no_marker(conn, keys):
+    conn.execute("DROP TABLE fleetlab_marker")
+    conn.commit()
+    assert "no fleetlab marker" in results(conn, keys)["counts match the recorded scenario"].detail
+
+
+def test_cli_on_a_broken_database(cli_env, conn, seeded):
+    conn.execute("DROP INDEX gateways_gateway_id_unique_active")
+    conn.execute("UPDATE gateways SET gateway_id = 'GW-SPR-001' WHERE gateway_id = 'GW-SPR-002'")
+    conn.execute("DELETE FROM gateways WHERE gateway_id = 'GW-AUS-002'")
+    conn.commit()
+    done = cli(cli_env, "check")
+    assert done.returncode == 1
+    assert "FAIL  active gateway_id unique" in done.stdout
+    assert "FAIL  counts match the recorded scenario" in done.stdout
+    assert "2 of 5 checks failed." in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_without_a_key(cli_env, seeded):
+    env = {k: v for k, v in cli_env.items() if k != "FLEETLAB_SECRET_KEY"}
+    done = cli(env, "check")
+    assert done.returncode == 1
+    assert "FAIL  every password decrypts" in done.stdout and "FLEETLAB_SECRET_KEY" in done.stdout
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,210 @@
+"""The canned inspection queries against the Acme fleet, whose statuses are known exactly.
+
+Acme at AS_OF (online within 5 min, stale after 24 h):
+  Springfield: SPR-001 seen 0.5 min ago (online), SPR-002 12 min (recent)
+  Detroit:     DET-001 1 min (online),            DET-002 26 h (stale)
+  Austin:      AUS-001 3 min (online),            AUS-002 never seen
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from fleetlab import inspect as fi
+from fleetlab.acme import acme_fleet
+from fleetlab.errors import ConfigError
+from fleetlab.load import load
+from fleetlab.reset import keyring
+
+OLD_ORG = "0d000000-0000-4000-8000-000000000000"
+AS_OF = datetime(2030, 1, 1, tzinfo=UTC)  # in the future: a default of now() would see every gateway as online
+
+
+@pytest.fixture
+def acme(conn, settings, db_url):
+    fleet = acme_fleet(AS_OF, seed=7)
+    fleet.scenario = {"name": "acme-test", "as_of": "2030-01-01T00:00:00Z", "stale_after_hours": 24}
+    load(conn, fleet, keyring(settings))
+    conn.commit()  # load() leaves its work in the connection's open transaction: commit for other sessions
+    return fleet
+
+
+@pytest.fixture
+def edited(acme, conn):
+    """Acme plus soft deletes: an old GW-SPR-001, the Austin factory, a whole old organization."""
+    t = {"t": AS_OF}
+    conn.execute(
+        """
+        INSERT INTO gateways (factory_id, gateway_id, name, url, email, password_encrypted, model,
+                              firmware_version, last_seen_at, deleted_at)
+        SELECT id, 'GW-SPR-001', 'Old press gateway', 'https://old', 'old@example.com', 'v1.x.y', 'Moxa UC-8210',
+               '0.9', %(t)s - interval '40 days', %(t)s - interval '30 days'
+        FROM factories WHERE name = 'Springfield Plant'
+        """,
+        t,
+    )
+    conn.execute("UPDATE factories SET deleted_at = %(t)s - interval '1 day' WHERE name = 'Austin Facility'", t)
+    conn.execute(
+        "INSERT INTO organizations (id, name, deleted_at) VALUES (%(id)s, 'Old Co', %(t)s - interval '2 days')",
+        {**t, "id": OLD_ORG},
+    )
+    conn.execute("INSERT INTO factories (organization_id, name) VALUES (%s, 'Old Plant')", (OLD_ORG,))
+    conn.commit()
+    return acme
+
+
+def factory_id(fleet, name):
+    return fleet.factories.filter(pl.col("name") == name)["id"][0]
+
+
+def test_fleet_summary(db_url, acme):
+    df = fi.fleet_summary(url=db_url)
+    assert df.height == 1
+    row = df.row(0, named=True)
+    assert row["organization_id"] == acme.organizations["id"][0]
+    assert row["organization"] == "Acme Manufacturing"
+    assert {k: row[k] for k in ("factories", "gateways", "online", "recent", "stale", "never_seen",
+                                "deleted_factories", "deleted_gateways")} == {
+        "factories": 3, "gateways": 6, "online": 3, "recent": 1, "stale": 1, "never_seen": 1,
+        "deleted_factories": 0, "deleted_gateways": 0,
+    }
+    assert row["deleted_at"] is None
+    assert df.schema["gateways"] == pl.Int64 and df.schema["deleted_at"] == pl.Datetime("us", "UTC")
+
+
+def test_clock_defaults_come_from_the_marker_and_can_be_overridden(db_url, acme):
+    one_hour_later = fi.fleet_summary(url=db_url, as_of=AS_OF + timedelta(hours=1)).row(0, named=True)
+    assert (one_hour_later["online"], one_hour_later["recent"], one_hour_later["stale"]) == (0, 4, 1)
+    tight = fi.fleet_summary(url=db_url, stale_after=timedelta(minutes=10)).row(0, named=True)
+    assert (tight["online"], tight["recent"], tight["stale"]) == (3, 0, 2)
+    with pytest.raises(ConfigError, match="timezone-aware"):
+        fi.fleet_summary(url=db_url, as_of=datetime(2030, 1, 1))
+
+
+def test_clock_without_a_recorded_scenario_uses_now_and_24_hours(db_url):
+    from fleetlab.query import connect
+
+    with connect(db_url) as c:
+        clock = fi.clock(c)
+    assert abs(clock.as_of - datetime.now(UTC)) < timedelta(minutes=5)
+    assert clock.stale_after == timedelta(hours=24) and clock.online_within == timedelta(minutes=5)
+
+
+def test_gateways_per_factory(db_url, acme):
+    df = fi.gateways_per_factory(url=db_url)
+    assert df["factory"].to_list() == ["Austin Facility", "Detroit Assembly", "Springfield Plant"]
+    by = {r["factory"]: r for r in df.to_dicts()}
+    assert {k: by["Springfield Plant"][k] for k in ("gateways", "online", "recent", "stale", "never_seen")} == {
+        "gateways": 2, "online": 1, "recent": 1, "stale": 0, "never_seen": 0}
+    assert (by["Detroit Assembly"]["online"], by["Detroit Assembly"]["stale"]) == (1, 1)
+    assert (by["Austin Facility"]["online"], by["Austin Facility"]["never_seen"]) == (1, 1)
+    assert by["Austin Facility"]["factory_id"] == factory_id(acme, "Austin Facility")
+    assert by["Austin Facility"]["timezone"] == "America/Chicago"
+    assert set(df["organization"]) == {"Acme Manufacturing"}
+
+
+def test_stale_gateways(db_url, acme):
+    df = fi.stale_gateways(url=db_url)
+    assert df["gateway_id"].to_list() == ["GW-DET-002"]
+    assert df["silent_for"][0] == timedelta(hours=26)
+    assert df["factory"][0] == "Detroit Assembly" and df["organization"][0] == "Acme Manufacturing"
+    assert df.schema["silent_for"] == pl.Duration("us") and df.schema["last_seen_at"] == pl.Datetime("us", "UTC")
+
+    with_never = fi.stale_gateways(url=db_url, include_never_seen=True)
+    assert with_never["gateway_id"].to_list() == ["GW-AUS-002", "GW-DET-002"]
+    assert with_never["silent_for"][0] is None and with_never["last_seen_at"][0] is None
+
+    ten_minutes = fi.stale_gateways(timedelta(minutes=10), url=db_url)
+    assert ten_minutes["gateway_id"].to_list() == ["GW-DET-002", "GW-SPR-002"]
+    assert fi.stale_gateways(0.1, url=db_url)["gateway_id"].to_list() == ["GW-DET-002", "GW-SPR-002"]  # hours
+
+
+def test_model_and_firmware_distribution(db_url, acme, conn):
+    models = fi.model_distribution(url=db_url)
+    assert models.rows() == [
+        ("Moxa UC-8210", 2, pytest.approx(2 / 6)),
+        ("Siemens SIMATIC IOT2050", 2, pytest.approx(2 / 6)),
+        ("Advantech UNO-2271G", 1, pytest.approx(1 / 6)),
+        ("HMS Ewon Flexy 205", 1, pytest.approx(1 / 6)),
+    ]
+    firmware = fi.firmware_distribution(url=db_url)
+    assert firmware["firmware_version"].to_list() == ["1.3.1", "14.6.2", "2.3.5", "2.4.0", "3.1.2"]
+    assert firmware["gateways"].to_list() == [2, 1, 1, 1, 1] and firmware["share"].sum() == pytest.approx(1.0)
+    by_model = fi.firmware_distribution(url=db_url, by_model=True)
+    assert by_model.columns == ["model", "firmware_version", "gateways", "share"]
+    assert by_model.row(0) == ("Siemens SIMATIC IOT2050", "1.3.1", 2, pytest.approx(2 / 6))
+
+    # a NULL model or firmware is a group of its own, not dropped
+    conn.execute("UPDATE gateways SET model = NULL, firmware_version = NULL WHERE gateway_id = 'GW-AUS-001'")
+    conn.commit()
+    assert fi.model_distribution(url=db_url).row(-1) == (None, 1, pytest.approx(1 / 6))
+    assert fi.firmware_distribution(url=db_url).row(-1) == (None, 1, pytest.approx(1 / 6))
+
+
+def test_gateway_record(db_url, acme):
+    df = fi.gateway_record("GW-SPR-001", url=db_url)
+    assert df.height == 1
+    row = df.row(0, named=True)
+    gw = acme.gateways.filter(pl.col("gateway_id") == "GW-SPR-001").row(0, named=True)
+    assert row["id"] == gw["id"] and row["factory_id"] == gw["factory_id"]
+    assert row["factory_name"] == "Springfield Plant" and row["factory_timezone"] == "America/Chicago"
+    assert row["organization_name"] == "Acme Manufacturing"
+    assert row["organization_id"] == acme.organizations["id"][0]
+    assert row["password_encrypted"].startswith("v1.") and row["last_seen_at"] == AS_OF - timedelta(minutes=0.5)
+    assert fi.gateway_record(gw["id"].upper(), url=db_url)["gateway_id"].to_list() == ["GW-SPR-001"]
+    assert fi.gateway_record("GW-NOPE-999", url=db_url).height == 0
+    with pytest.raises(ConfigError):
+        fi.gateway_record(" ", url=db_url)
+
+
+def test_soft_deleted_rows_are_left_out_by_default(db_url, edited):
+    summary = fi.fleet_summary(url=db_url)
+    assert summary["organization"].to_list() == ["Acme Manufacturing"]
+    acme = summary.row(0, named=True)
+    # Austin (soft-deleted) and its two gateways are out; the old GW-SPR-001 is out
+    assert {k: acme[k] for k in ("factories", "gateways", "online", "recent", "stale", "never_seen",
+                                 "deleted_factories", "deleted_gateways")} == {
+        "factories": 2, "gateways": 4, "online": 2, "recent": 1, "stale": 1, "never_seen": 0,
+        "deleted_factories": 1, "deleted_gateways": 1,
+    }
+    assert fi.gateways_per_factory(url=db_url)["factory"].to_list() == ["Detroit Assembly", "Springfield Plant"]
+    assert fi.stale_gateways(url=db_url, include_never_seen=True)["gateway_id"].to_list() == ["GW-DET-002"]
+    assert fi.model_distribution(url=db_url)["gateways"].sum() == 4
+    assert fi.gateway_record("GW-SPR-001", url=db_url)["name"].to_list() == ["Springfield Press Line 1 Gateway"]
+    assert fi.gateway_record("GW-AUS-001", url=db_url).height == 0  # its factory is soft-deleted
+
+
+def test_include_deleted(db_url, edited):
+    summary = fi.fleet_summary(url=db_url, include_deleted=True)
+    assert summary["organization"].to_list() == ["Acme Manufacturing", "Old Co"]
+    acme, old = summary.to_dicts()
+    assert (acme["factories"], acme["gateways"], acme["stale"], acme["never_seen"]) == (3, 7, 2, 1)
+    assert (old["factories"], old["gateways"]) == (1, 0) and old["deleted_at"] == AS_OF - timedelta(days=2)
+    per_factory = fi.gateways_per_factory(url=db_url, include_deleted=True)
+    assert per_factory["factory"].to_list() == [
+        "Austin Facility", "Detroit Assembly", "Springfield Plant", "Old Plant"]
+    assert per_factory.filter(pl.col("factory") == "Old Plant")["gateways"][0] == 0
+    records = fi.gateway_record("GW-SPR-001", url=db_url, include_deleted=True)
+    assert records["name"].to_list() == ["Springfield Press Line 1 Gateway", "Old press gateway"]
+    assert records["deleted_at"][0] is None and records["deleted_at"][1] == AS_OF - timedelta(days=30)
+    assert fi.model_distribution(url=db_url, include_deleted=True)["gateways"].sum() == 7
+
+
+def test_deleted_rows(db_url, edited):
+    df = fi.deleted_rows(url=db_url)
+    assert df.select("table", "name").rows() == [
+        ("factories", "Austin Facility"), ("organizations", "Old Co"), ("gateways", "Old press gateway")]
+    gw = fi.deleted_rows(url=db_url, table="gateways").row(0, named=True)
+    assert gw["gateway_id"] == "GW-SPR-001" and gw["parent_id"] == factory_id(edited, "Springfield Plant")
+    assert df.schema["id"] == pl.String and df.schema["deleted_at"] == pl.Datetime("us", "UTC")
+    with pytest.raises(ConfigError, match="table must be"):
+        fi.deleted_rows(url=db_url, table="users")
+
+
+def test_empty_database(db_url):
+    assert fi.fleet_summary(url=db_url).height == 0
+    assert fi.deleted_rows(url=db_url).height == 0
+    assert fi.model_distribution(url=db_url).columns == ["model", "gateways", "share"]

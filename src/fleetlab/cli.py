@@ -40,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if os.environ.get("FLEETLAB_DEBUG"):
             raise
+        if type(exc).__module__.startswith("psycopg"):
+            # the server refused or failed (a timeout, a dropped connection): not a bug, say what it said
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"fleetlab: error: PostgreSQL: {scrub(detail, settings)}", file=sys.stderr)
+            return 1
         print(
             f"fleetlab: unexpected error: {type(exc).__name__}: {scrub(str(exc), settings)}\n"
             "This is a bug in fleetlab; rerun with FLEETLAB_DEBUG=1 for details.",

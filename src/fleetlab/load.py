@@ -266,6 +266,11 @@ def load(conn: psycopg.Connection, fleet: Fleet | FleetPlan, keyring: Keyring, *
             f"another session holds a lock on the fleet tables of {conn.info.dbname!r}; gave up after "
             f"{lock_timeout:g}s and changed nothing. Close that session (or its open transaction) and try again."
         ) from None
+    except psycopg.errors.QueryCanceled as exc:
+        raise DatabaseError(
+            f"seeding was cancelled by the server and rolled back, nothing was changed: {first_line(exc)} "
+            "(a statement_timeout set for this user, database or in PGOPTIONS?)"
+        ) from None
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"lost the connection while seeding: {first_line(exc)}. Nothing was changed.") from None
     except psycopg.Error as exc:

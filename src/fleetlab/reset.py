@@ -66,6 +66,7 @@ def build_name(name: str) -> str:
     return "fleetlab_build_" + hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
+@db.translate_errors(None, "the reset")  # the steps without their own wording
 def reset(
     settings: Settings,
     fleet: Fleet | Callable[[], Fleet],
@@ -126,6 +127,7 @@ def reset(
     return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps)
 
 
+@db.translate_errors(None, "the seed")
 def seed(settings: Settings, fleet: Fleet | Callable[[], Fleet], *, progress: Progress | None = None) -> ResetResult:
     """Replace the rows of the workbench database with `fleet` (truncate + COPY, one transaction)."""
     started = time.perf_counter()

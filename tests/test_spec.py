@@ -156,3 +156,8 @@ def test_count_override_turns_acme_into_generated():
 
 def test_naive_as_of_means_utc():
     assert FleetSpec().override(as_of="2026-01-01T00:00:00").as_of == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_too_many_factories_is_refused_before_generating():
+    problems = problems_of(lambda: FleetSpec().override(organizations="100000", factories_per_organization="1000"))
+    assert len(problems) == 1 and "factories in total" in problems[0]

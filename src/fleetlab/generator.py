@@ -104,6 +104,11 @@ def poisson_quantile(u: np.ndarray, mean: float) -> np.ndarray:
     """The Poisson(mean) quantile of `u` (inverse CDF, so a keyed uniform gives a keyed draw)."""
     if mean <= 0:
         return np.zeros(len(u), dtype=np.int64)
+    if mean > 10_000:  # the normal approximation is exact enough here, and needs no huge table
+        from statistics import NormalDist
+
+        z = np.array([NormalDist().inv_cdf(x) for x in np.clip(u, 1e-12, 1 - 1e-12)])
+        return np.maximum(np.rint(mean + math.sqrt(mean) * z), 0).astype(np.int64)
     hi = int(mean + 12 * math.sqrt(mean) + 20)
     k = np.arange(hi + 1)
     logpmf = k * math.log(mean) - mean - np.array([math.lgamma(i + 1) for i in k])

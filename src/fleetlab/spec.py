@@ -310,6 +310,16 @@ def parse_seed(value: Any, where: str, problems: list[str]) -> int | None:
     return value
 
 
+MAX_FACTORIES = 20_000_000
+
+
+def _upper(count: Count) -> int:
+    """A practical upper bound of a count's draws."""
+    if count.kind == "poisson":
+        return int(count.mean + 10 * math.sqrt(count.mean) + 10)
+    return count.high
+
+
 FRACTIONS = (
     "online",
     "stale",
@@ -373,6 +383,13 @@ class FleetSpec:
                 out.append(f"counts.{name} must be a Count")
             else:
                 _bounded(count, f"counts.{name}", out)
+        counts = [self.organizations, self.factories_per_organization]
+        if all(isinstance(c, Count) for c in counts) and _upper(counts[0]) * _upper(counts[1]) > MAX_FACTORIES:
+            out.append(
+                f"counts: up to {_upper(counts[0]) * _upper(counts[1]):,} factories in total; fleetlab holds the "
+                f"factories in memory while gateways stream, so at most {MAX_FACTORIES:,} (ask for more gateways "
+                "per factory instead)"
+            )
         for name in FRACTIONS:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not (0.0 <= v <= 1.0):

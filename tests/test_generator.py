@@ -68,6 +68,14 @@ def test_chunked_generation_equals_the_whole():
     for rows in (1, 7, 50, 10_000):
         chunks = list(plan(s).chunks("gateways", rows))
         assert pl.concat(chunks).equals(fleet.gateways), rows
+        assert max(c.height for c in chunks) <= rows
+
+
+def test_one_huge_factory_is_cut_into_chunks():
+    s = spec().override(organizations="1", factories_per_organization="2", gateways_per_factory="0-3000")
+    chunks = list(plan(s).chunks("gateways", 1000))
+    assert max(c.height for c in chunks) <= 1000
+    assert pl.concat(chunks).equals(generate(s).gateways)
 
 
 def test_default_scenario_is_acme():

@@ -22,13 +22,13 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from .fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, SCHEMAS, Fleet
+from .fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet
 from .load import fixed_width_strings
 from .spec import Count, FleetSpec, known_locales
 
@@ -189,7 +189,7 @@ class Pool:
     country_code: str
 
 
-@cache
+@lru_cache(maxsize=32)
 def pool(locale: str, seed: int) -> Pool:
     """The pools for `locale`: Faker seeded by (seed, locale), so they are keyed like the rows."""
     from faker import Faker
@@ -291,19 +291,23 @@ class FleetPlan:
             return
         n = self._parents["n_gateways"]
         ends = np.cumsum(n)
-        start = 0
-        while start < len(n):
-            base = ends[start - 1] if start else 0
-            stop = int(np.searchsorted(ends, base + rows, side="left")) + 1
-            stop = min(max(stop, start + 1), len(n))
-            part = {k: v[start:stop] for k, v in self._parents.items()}
-            frame = _gateways(self.spec, part, self.factories["id"], self._org_domains)
-            if frame.height:
-                yield frame
-            start = stop
+        begins = ends - n
+        total = int(ends[-1]) if len(n) else 0
+        # chunks cut the fleet's gateway sequence at fixed offsets, through factories if need be,
+        # so one huge factory does not make one huge chunk
+        for a in range(0, total, rows):
+            b = min(a + rows, total)
+            first = int(np.searchsorted(ends, a, side="right"))
+            last = int(np.searchsorted(ends, b - 1, side="right"))
+            sel = np.arange(first, last + 1)
+            start = np.maximum(a - begins[sel], 0)
+            stop = np.minimum(b - begins[sel], n[sel])
+            part = {k: v[sel] for k, v in self._parents.items()}
+            yield _gateways(self.spec, part, start, stop - start, self.factories["id"], self._org_domains)
 
     def materialize(self) -> Fleet:
-        gateways = [c for c in self.chunks("gateways", 1_000_000)]
+        """The whole fleet as frames (what `generate` returns)."""
+        gateways = list(self.chunks("gateways", 1_000_000))
         return Fleet(
             organizations=self.organizations,
             factories=self.factories,
@@ -468,15 +472,19 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
 
 
 def _gateways(
-    spec: FleetSpec, parents: dict[str, np.ndarray], factory_ids: pl.Series, org_domains: pl.Series
+    spec: FleetSpec,
+    parents: dict[str, np.ndarray],
+    first: np.ndarray,
+    count: np.ndarray,
+    factory_ids: pl.Series,
+    org_domains: pl.Series,
 ) -> pl.DataFrame:
-    """Gateways of the factories in `parents` (a slice of the plan's per-factory arrays)."""
-    n = parents["n_gateways"]
-    total = int(n.sum())
+    """Gateways first .. first + count - 1 of each factory in `parents` (the plan's per-factory arrays)."""
+    total = int(count.sum())
     if total == 0:
         return pl.DataFrame(schema=GATEWAY_SCHEMA)
-    rep = np.repeat(np.arange(len(n)), n)
-    g = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
+    rep = np.repeat(np.arange(len(count)), count)
+    g = first[rep] + np.arange(total) - np.repeat(np.cumsum(count) - count, count)
     keys = child(parents["keys"][rep], g, "gateway")
     ids = child(parents["ids"][rep], g, "gateway")
     org = parents["org"][rep]
@@ -578,4 +586,4 @@ def generate(spec: FleetSpec) -> Fleet:
     return p if isinstance(p, Fleet) else p.materialize()
 
 
-__all__ = ["FleetPlan", "generate", "plan", "SCHEMAS"]
+__all__ = ["FleetPlan", "generate", "plan", "scenario_record"]

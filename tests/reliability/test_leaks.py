@@ -183,7 +183,7 @@ def test_notebook_output_holds_no_secret(tmp_path):
     """The notebooks run as scripts with a wrong DATABASE_URL: their whole output is free of the password."""
     problems = []
     for nb in NOTEBOOKS:
-        for url in (BAD_URLS[0], BAD_URLS[14], BAD_URLS[-1]):
+        for url in (BAD_URLS[14], BAD_URLS[-1]):  # refused by the server; malformed
             env = base_env(DATABASE_URL=url, FLEETLAB_HOME=str(tmp_path), PGCONNECT_TIMEOUT="3")
             proc = subprocess.run([sys.executable, str(nb)], env=env, capture_output=True, text=True, timeout=120)
             found = leaked(proc.stdout + proc.stderr, SECRETS)

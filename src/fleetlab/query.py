@@ -43,7 +43,7 @@ import pyarrow as pa
 
 from . import db
 from .config import Settings
-from .dsn import DatabaseURL
+from .dsn import DatabaseURL, check_name_length
 from .errors import ConfigError, DatabaseError, DatabaseUnavailable
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def connect(url: URLLike = None) -> Iterator[adbc_driver_manager.dbapi.Connectio
     import adbc_driver_postgresql.dbapi
 
     target = resolve_url(url)
+    check_name_length(target.database)  # PostgreSQL would truncate it onto another database's name
     params = dict(target.params)
     params.setdefault("connect_timeout", "10")
     params.setdefault("application_name", "fleetlab")

@@ -90,7 +90,9 @@ def cli_inprocess(args: list[str], env: dict[str, str]) -> Run:
     """
     from fleetlab.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
+    # text streams over bytes, as sys.stdout is (some commands write binary to .buffer)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="replace", write_through=True)
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="replace", write_through=True)
     saved = dict(os.environ)
     started = time.perf_counter()
     os.environ.clear()
@@ -107,7 +109,10 @@ def cli_inprocess(args: list[str], env: dict[str, str]) -> Run:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return Run(list(args), code, out.getvalue(), err.getvalue(), time.perf_counter() - started)
+    out.flush()
+    err.flush()
+    text = [s.buffer.getvalue().decode("utf-8", "replace") for s in (out, err)]
+    return Run(list(args), code, text[0], text[1], time.perf_counter() - started)
 
 
 def base_env(**extra: str) -> dict[str, str]:

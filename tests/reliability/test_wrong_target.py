@@ -73,11 +73,14 @@ def test_remote_hosts_refused_before_any_connection(listener, tmp_path):
         # libpq fills a missing host from PGHOST and overrides it with PGHOSTADDR
         ("postgresql:///fleetlab", {"PGHOST": ip, "PGPORT": str(p)}),
         (f"postgresql://u:pw@localhost:{p}/fleetlab", {"PGHOSTADDR": ip}),
+        ("postgresql://u:pw@localhost/fleetlab", {"PGSERVICE": "production"}),
+        (None, {"PGHOSTADDR": ip}),  # the embedded server's socket is overridden by hostaddr too
     ]
     problems = []
     for url, extra in remote:
         for command in (["reset", "--yes"], ["seed", "--yes"]):
-            run = cli_inprocess(command, base_env(DATABASE_URL=url, FLEETLAB_HOME=str(tmp_path), **extra))
+            e = base_env(FLEETLAB_HOME=str(tmp_path), **extra) | ({"DATABASE_URL": url} if url else {})
+            run = cli_inprocess(command, e)
             observe("bad_inputs_tried")
             if run.returncode == 0 or "FLEETLAB_ALLOW_REMOTE_RESET" not in run.stderr:
                 problems.append(f"{url} {extra} {command}: exit {run.returncode}: {run.stderr.strip()}")
@@ -158,7 +161,8 @@ def test_names_postgresql_would_truncate_are_refused(admin, server_url, env):
         problems = []
         for name in names:
             e = {**env, "DATABASE_URL": server_url.with_dbname(name).render(masked=False)}
-            for command in (["reset", "--yes"], ["seed", "--yes"], ["migrate"], ["status"], ["db", "protect"]):
+            for command in (["reset", "--yes"], ["seed", "--yes"], ["migrate"], ["status"], ["db", "protect"],
+                            ["query", "create table intruder (id int)"], ["check"], ["decrypt", "GW-SPR-001"]):
                 run = cli_inprocess(command, e)
                 observe("bad_inputs_tried")
                 if run.returncode == 0 or run.traceback or "63" not in run.stderr:

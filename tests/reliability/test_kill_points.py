@@ -6,6 +6,7 @@ Never a partial fleet; and the next `fleetlab reset` / `seed` succeeds.
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -162,3 +163,21 @@ def test_server_stopped_immediately_mid_seed():
             server.stop(pgdata, mode="immediate")
         finally:
             shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", ["reset", "seed"])
+def test_interrupted_mid_copy(seeded, env, command):
+    """Ctrl-C during the gateways COPY: exit 130 with a message, the previous data whole."""
+    before = content_hash(seeded)
+    bg = Background([command, "--yes", "--seed", "9"], {**env, "FLEETLAB_FAULT_PAUSE": "copy:gateways"})
+    try:
+        bg.wait_for("paused at copy:gateways")
+        bg.proc.send_signal(signal.SIGINT)
+    finally:
+        time.sleep(0.2)
+        bg.resume()
+    run = bg.finish()
+    assert run.returncode == 130 and not run.traceback, run.output
+    assert "interrupted" in run.stderr
+    _after_kill(seeded, before, "whole")
+    _recovers(seeded, env)

@@ -209,6 +209,9 @@ def test_engine_for_sqlalchemy_and_marimo(db_url, rows):
         with eng.connect() as c:
             df = pl.read_database("select gateway_id from gateways order by gateway_id", c)
         assert df["gateway_id"].to_list() == ["GW-A", "GW-B"]
+        with eng.connect() as c:
+            ts = pl.read_database("select last_seen_at from gateways order by gateway_id", c)
+        assert ts["last_seen_at"][0] == T1 and ts.schema["last_seen_at"].time_zone == "UTC"
         assert eng.dialect.name == "postgresql" and eng.dialect.driver == "psycopg"
     finally:
         eng.dispose()

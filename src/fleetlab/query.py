@@ -343,5 +343,8 @@ def engine(url: URLLike = None, **kwargs: Any) -> sqlalchemy.Engine:
         query=query,
     )
     connect_args = {"connect_timeout": 10, "application_name": "fleetlab", **kwargs.pop("connect_args", {})}
+    if "options" not in query:
+        # timestamptz then reads as UTC here too, as it does through read_sql
+        connect_args.setdefault("options", "-c TimeZone=UTC")
     kwargs.setdefault("pool_pre_ping", True)
     return sqlalchemy.create_engine(sa_url, connect_args=connect_args, **kwargs)

@@ -66,7 +66,14 @@ GATEWAYS = [
 def acme_fleet(as_of: datetime, seed: int = 0) -> Fleet:
     """The original seed's fleet. `as_of` anchors `last_seen_at`; `seed` keys the UUIDs."""
     org_id = keyed_uuid(seed, "org", 0)
-    orgs = [{"id": org_id, "name": ORGANIZATION["name"], "metadata": json.dumps(ORGANIZATION["metadata"]), "deleted_at": None}]
+    orgs = [
+        {
+            "id": org_id,
+            "name": ORGANIZATION["name"],
+            "metadata": json.dumps(ORGANIZATION["metadata"]),
+            "deleted_at": None,
+        }
+    ]
     factories, gateways = [], []
     for f, (factory, devices) in enumerate(zip(FACTORIES, GATEWAYS, strict=True)):
         factory_id = keyed_uuid(seed, "org", 0, "factory", f)

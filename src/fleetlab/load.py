@@ -238,6 +238,8 @@ def load(conn: psycopg.Connection, fleet: Fleet | FleetPlan, keyring: Keyring, *
         )
     conn.rollback()
     set_connection_check(conn)
+    if not conn.autocommit:
+        conn.commit()  # so the block below is the outermost transaction and commits, not a savepoint
     counts: dict[str, int] = {}
     try:
         with conn.transaction():

@@ -190,7 +190,9 @@ def apply(
                         "Close it and run `fleetlab migrate` again."
                     ) from None
                 if isinstance(exc, pgerrors.QueryCanceled):
-                    raise MigrationError(f"migration {m.filename} timed out and was rolled back: {first_line(exc)}") from None
+                    raise MigrationError(
+                        f"migration {m.filename} timed out and was rolled back: {first_line(exc)}"
+                    ) from None
                 raise MigrationError(
                     f"lost the connection while applying {m.filename}: {first_line(exc)}. "
                     "Its transaction was rolled back; run `fleetlab migrate` again."
@@ -208,7 +210,9 @@ def apply(
 
 def _refuse_drift(st: Status) -> None:
     if st.drift:
-        raise MigrationError("the migration history does not match the files:\n" + "\n".join(f"  - {d}" for d in st.drift))
+        raise MigrationError(
+            "the migration history does not match the files:\n" + "\n".join(f"  - {d}" for d in st.drift)
+        )
 
 
 @contextmanager
@@ -219,7 +223,9 @@ def advisory_lock(conn: psycopg.Connection, key: int, timeout: float, holder: st
     try:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
     except (pgerrors.LockNotAvailable, pgerrors.QueryCanceled):
-        raise LockTimeout(f"{holder}; gave up after waiting {timeout:g}s. Wait for it to finish and try again.") from None
+        raise LockTimeout(
+            f"{holder}; gave up after waiting {timeout:g}s. Wait for it to finish and try again."
+        ) from None
     finally:
         conn.execute("SELECT set_config('lock_timeout', '0', false)")
     try:

@@ -123,6 +123,7 @@ def reset(
             admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name)))
         steps["swap"] = time.perf_counter() - t
     finally:
+        _release_reset_lock(admin)
         admin.close()
     return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps)
 
@@ -137,7 +138,12 @@ def seed(settings: Settings, fleet: Fleet | Callable[[], Fleet], *, progress: Pr
     with db.connect(url) as conn:
         m = marker.read(conn)
         conn.rollback()
-        if m is not None and m.protected:
+        if m is None:
+            raise ResetRefused(
+                f"database {url.where} has no fleetlab marker, so it was not made by fleetlab; refusing to "
+                "replace its rows. Create the workbench with `fleetlab reset`."
+            )
+        if m.protected:
             raise ResetRefused(f"database {url.where} is marked protected; refusing to replace its rows.")
         pend = migrate.status(conn)
         if pend.pending or pend.drift:
@@ -155,6 +161,16 @@ def _connect_admin(url: DatabaseURL) -> psycopg.Connection:
         if "does not exist" not in str(exc):
             raise
         return db.connect(url.with_dbname("template1"), autocommit=True)
+
+
+def _release_reset_lock(admin: psycopg.Connection) -> None:
+    # explicitly: a closed session's locks are released only once its backend has exited,
+    # which may be after the next reset in this process already asked for the lock
+    if not admin.closed and not admin.broken:
+        try:
+            admin.execute("SELECT pg_advisory_unlock_all()")
+        except psycopg.Error:
+            pass
 
 
 def _take_reset_lock(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:

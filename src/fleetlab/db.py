@@ -52,16 +52,25 @@ def connect(url: DatabaseURL, *, autocommit: bool = False, **kwargs) -> psycopg.
 
 
 def _explain_connect(url: DatabaseURL, exc: psycopg.Error) -> str:
-    detail = scrub(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__, url)
+    # libpq puts the cause ("Connection refused", "password authentication failed …") on one line
+    # and its own hint on the next: keep both, on one line, without libpq's "connection failed:" prefix
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    detail = " ".join(ln if ln.endswith((".", "?", "!", ":")) else ln + "." for ln in lines[:-1])
+    detail = (detail + " " + lines[-1] if lines else "").strip().removeprefix("connection failed: ")
+    detail = detail.replace("FATAL:  ", "") or type(exc).__name__
+    detail = scrub(detail.rstrip(".?") if detail.endswith(".") else detail, url)
     hint = (
         "Check that the server is running and DATABASE_URL is right, or unset DATABASE_URL to use the embedded server."
     )
     low = detail.lower()
-    if "does not exist" in low and "database" in low:
+    if "does not exist" in low and "role" in low:
+        hint = "Check the user name in DATABASE_URL."
+    elif "does not exist" in low and "database" in low:
         hint = "Create it with `fleetlab reset`, or point DATABASE_URL at an existing database."
     elif "password" in low or "authentication" in low:
         hint = "Check the user and password in DATABASE_URL."
-    return f"cannot connect to PostgreSQL at {url.where}: {detail}. {hint}"
+    sep = "" if detail.endswith(("?", "!")) else "."
+    return f"cannot connect to PostgreSQL at {url.where}: {detail}{sep} {hint}"
 
 
 def scrub(text: str, url: DatabaseURL | None = None) -> str:

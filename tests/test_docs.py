@@ -1,0 +1,46 @@
+"""The README stays true: its commands exist, parse, and name files that exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from fleetlab.cli import build_parser
+from fleetlab.scenarios import list_scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+BLOCKS = "\n".join(re.findall(r"```bash\n(.*?)```", README, flags=re.S))
+COMMANDS = [line.split("#")[0].strip() for line in BLOCKS.splitlines() if line.strip().startswith("uv run ")]
+
+
+def test_the_two_setup_commands_come_first():
+    assert COMMANDS[:2] == ["uv run fleetlab reset", "uv run pytest"]
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith("uv run fleetlab")])
+def test_fleetlab_commands_parse(command):
+    argv = shlex.split(command)[3:]
+    args = build_parser().parse_args(argv)  # SystemExit on an unknown flag fails the test
+    assert args.func
+    scenario = getattr(args, "scenario", None)
+    if scenario and not scenario.endswith(".toml"):
+        assert scenario in list_scenarios()
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith(("uv run python", "uv run marimo"))])
+def test_referenced_files_exist(command):
+    paths = [p for p in shlex.split(command) if p.endswith(".py")]
+    assert paths and all((ROOT / p).is_file() for p in paths), command
+
+
+def test_documented_environment_variables_are_read_by_config():
+    config = (ROOT / "src" / "fleetlab" / "config.py").read_text()
+    for name in set(re.findall(r"`((?:FLEETLAB|DATABASE)_[A-Z_]+)`", README)) - {
+        "FLEETLAB_FAULT",
+        "FLEETLAB_FAULT_PAUSE",
+    }:
+        assert f'"{name}"' in config, name

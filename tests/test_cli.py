@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from fleetlab.cli import build_parser
+from fleetlab.dsn import DatabaseURL
 
 SECRET = "Sup3r-S3cret-pw"
 
@@ -117,3 +118,34 @@ def test_every_command_has_help():
                 assert arg.help, f"`fleetlab {' '.join(path)} {arg.option_strings[0]}` has no help"
         seen += 1
     assert seen >= 8
+
+
+@pytest.mark.parametrize(("answer", "expected_rc"), [("n", 1), ("y", 0)])
+def test_interactive_reset_shows_target_and_asks(cli_env, answer, expected_rc):
+    import os
+    import pty
+    import select
+    import time
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetlab.cli", "reset"],
+        env=cli_env,
+        stdin=child,
+        stdout=subprocess.PIPE,
+        stderr=child,
+        text=True,
+    )
+    os.close(child)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"Continue? [y/N]" not in seen and time.monotonic() < deadline:
+        if select.select([main], [], [], 1)[0]:
+            seen += os.read(main, 4096)
+    os.write(main, f"{answer}\n".encode())
+    out, _ = proc.communicate(timeout=60)
+    os.close(main)
+    url = DatabaseURL.parse(cli_env["DATABASE_URL"])
+    assert f"database {url.database!r} on {url.host or 'the local socket'}" in seen.decode()
+    assert proc.returncode == expected_rc
+    assert ("gateways" in out) is (answer == "y")

@@ -159,7 +159,9 @@ def confirm_target(args: argparse.Namespace, what: str):
             )
         print(f"This will {what} database {url.database!r} on {url.host or 'the local socket'}"
               f"{':' + str(url.port) if url.port else ''}; its data will be replaced.", file=sys.stderr)
-        answer = input("Continue? [y/N] ").strip().lower()
+        # the question goes to stderr, like the target above: stdout may be redirected to a file
+        print("Continue? [y/N] ", end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline().strip().lower()
         return answer in ("y", "yes")
 
     return ask

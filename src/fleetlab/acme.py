@@ -14,6 +14,7 @@ import polars as pl
 
 from .fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet
 from .keyed import keyed_uuid
+from .spec import FleetSpec, scenario_record
 
 ORGANIZATION = {
     "name": "Acme Manufacturing",
@@ -123,3 +124,11 @@ def acme_fleet(as_of: datetime, seed: int = 0) -> Fleet:
         seed=seed,
         scenario={"name": "default"},
     )
+
+
+def from_spec(spec: FleetSpec) -> Fleet:
+    """The Acme fleet for a spec whose source is "acme" (its seed and as_of), with the marker's record."""
+    spec = spec.at()
+    fleet = acme_fleet(spec.as_of, spec.seed)
+    fleet.scenario = scenario_record(spec)
+    return fleet

@@ -131,7 +131,7 @@ def build_spec(args: argparse.Namespace):
 
 def build_fleet(args: argparse.Namespace):
     """The fleet the flags ask for (gateways generated while loading); SpecError lists every problem."""
-    from .generator import plan
+    from .fleet import plan
 
     return plan(build_spec(args))
 

@@ -59,3 +59,16 @@ class Fleet:
 
     def counts(self) -> dict[str, int]:
         return {name: frame.height for name, frame in self.frames().items()}
+
+
+def plan(spec) -> Fleet:
+    """The fleet of `spec`, ready to load: the hand-written Acme rows, or a generator plan whose
+    gateways are made chunk by chunk. The generator (and numpy) is imported only when needed,
+    which keeps the default reset quick to start."""
+    if spec.source == "acme":
+        from .acme import from_spec
+
+        return from_spec(spec)
+    from .generator import plan as generated
+
+    return generated(spec)

@@ -30,7 +30,7 @@ import polars as pl
 
 from .fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet
 from .load import fixed_width_strings
-from .spec import Count, FleetSpec, known_locales
+from .spec import Count, FleetSpec, known_locales, scenario_record
 
 U64 = np.uint64
 GOLDEN = 0x9E3779B97F4A7C15
@@ -317,14 +317,6 @@ class FleetPlan:
         )
 
 
-def scenario_record(spec: FleetSpec) -> dict[str, Any]:
-    """What the marker records about a fleet: the spec's fields at the top (name, seed, as_of,
-    stale_after_hours, ...) and the whole spec under "spec" (`FleetSpec.from_mapping(record["spec"])`
-    gives it back). The top-level "counts" is left to the load, which records the rows it wrote."""
-    full = spec.to_dict()
-    return {**{k: v for k, v in full.items() if k != "counts"}, "spec": full}
-
-
 def plan(spec: FleetSpec) -> FleetPlan | Fleet:
     """The fleet of `spec` with organizations and factories built and gateways to come, chunk by chunk.
 
@@ -333,11 +325,9 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
     spec = spec.at()
     scenario = scenario_record(spec)
     if spec.source == "acme":
-        from .acme import acme_fleet
+        from .acme import from_spec
 
-        fleet = acme_fleet(spec.as_of, spec.seed)
-        fleet.scenario = scenario
-        return fleet
+        return from_spec(spec)
     locales = [loc for loc, _ in spec.locales]
     weights = [w for _, w in spec.locales]
 

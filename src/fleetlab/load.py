@@ -12,10 +12,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
 import polars as pl
 import psycopg
-import pyarrow as pa
 from psycopg import sql
 
 from . import faults, marker
@@ -26,10 +24,13 @@ from .fleet import SCHEMAS, TABLES, Fleet
 from .keyed import keyed_passwords
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .generator import FleetPlan
 
 CHUNK_ROWS = 25_000  # rows per COPY chunk: bigger chunks buy no speed, only memory
 BULK_ROWS = 100_000  # from this many rows, indexes and foreign keys are rebuilt after the COPY
+SMALL_ROWS = 1_000  # below this, passwords are base64-encoded row by row
 PREFETCH = 2  # chunks rendered ahead of the COPY (each about 15 MB of CSV)
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
@@ -49,7 +50,9 @@ def encrypt_passwords(gateways: pl.DataFrame, seed: int, keyring: Keyring) -> pl
     plains = keyed_passwords(seed, ids)
     blobs = enc.seal_many(plains, [password_aad(rid).encode() for rid in ids])
     width = len(blobs[0])
-    if any(len(b) != width for b in blobs):  # never for keyed passwords; kept general
+    # row by row for small fleets (the bulk path's numpy import costs more than it saves)
+    # and for unequal widths (never for keyed passwords; kept general)
+    if len(blobs) < SMALL_ROWS or any(len(b) != width for b in blobs):
         return pl.Series(
             "password_encrypted",
             [enc.prefix + base64.urlsafe_b64encode(b).rstrip(b"=").decode() for b in blobs],
@@ -64,6 +67,8 @@ def b64_rows(blob: bytes, n: int, width: int) -> pl.Series:
     Each row is padded with zero bytes to a multiple of 3, so the rows' encodings line up in one
     b64encode call; the padding only adds characters past the unpadded encoding, cut off here.
     """
+    import numpy as np  # here, not at the top: a small reset should not pay for importing it
+
     pad = (-width) % 3
     rows = np.zeros((n, width + pad), dtype=np.uint8)
     rows[:, :width] = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)
@@ -73,6 +78,9 @@ def b64_rows(blob: bytes, n: int, width: int) -> pl.Series:
 
 def fixed_width_strings(chars: np.ndarray) -> pl.Series:
     """A polars String series from an (n, width) uint8 array of ASCII, without a Python loop."""
+    import numpy as np
+    import pyarrow as pa
+
     n, width = chars.shape
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
     data = np.ascontiguousarray(chars)

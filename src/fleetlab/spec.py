@@ -605,3 +605,11 @@ def _build(values: dict[str, Any], problems: list[str]) -> FleetSpec:
 
 
 SPEC_FIELDS = tuple(f.name for f in fields(FleetSpec))
+
+
+def scenario_record(spec: FleetSpec) -> dict[str, Any]:
+    """What the marker records about a fleet: the spec's fields at the top (name, seed, as_of,
+    stale_after_hours, ...) and the whole spec under "spec" (`FleetSpec.from_mapping(record["spec"])`
+    gives it back). The top-level "counts" is left to the load, which records the rows it wrote."""
+    full = spec.to_dict()
+    return {**{k: v for k, v in full.items() if k != "counts"}, "spec": full}

@@ -58,8 +58,9 @@ def last_seen_ages(buckets: pl.DataFrame, as_of: datetime) -> alt.Chart:
         alt.Chart(buckets, title=f"Time since last seen, as of {as_of:%Y-%m-%d %H:%M} UTC")
         .mark_bar()
         .encode(
-            x=alt.X("age:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("gateways:Q", title="gateways"),
+            # horizontal: the bucket names ("1 h – 1 day", "never seen") are too long to stand side by side
+            y=alt.Y("age:N", sort=order, title=None),
+            x=alt.X("gateways:Q", title="gateways"),
             color=alt.condition(alt.datum.age == NEVER, alt.value("#9e9e9e"), alt.value("#1565c0")),
             tooltip=["age", "gateways"],
         )

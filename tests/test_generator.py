@@ -161,3 +161,13 @@ def test_without_as_of_now_is_fixed_once():
     fleet = generate(FleetSpec(seed=1))
     as_of = datetime.fromisoformat(fleet.scenario["as_of"].replace("Z", "+00:00"))
     assert abs(datetime.now(UTC) - as_of) < timedelta(minutes=5)
+
+
+def test_factories_of_an_organization_never_share_a_site():
+    from fleetlab.scenarios import load_scenario
+
+    spec = load_scenario("multi-tenant").override(factories_per_organization="30", seed="3", locale="en_US")
+    factories = generate(spec).factories.with_columns(street=pl.col("location").str.split(", ").list.first())
+    shared = factories.group_by("organization_id", "street").len().filter(pl.col("len") > 1)
+    assert factories.height == 25 * 30
+    assert shared.height == 0

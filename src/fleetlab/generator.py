@@ -35,6 +35,7 @@ from .spec import Count, FleetSpec, known_locales, scenario_record
 U64 = np.uint64
 GOLDEN = 0x9E3779B97F4A7C15
 POOL_SIZE = 512
+SITE_STRIDE = 97  # odd, so coprime with POOL_SIZE
 CHUNK_ROWS = 50_000
 ONLINE_MINUTES = 5  # "online": seen within this many minutes of as_of
 STALE_MAX_DAYS = 90  # stale gateways were last seen between the threshold and this long ago
@@ -380,7 +381,10 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
     nf = len(f_org)
 
     def site(p: Pool, r: np.ndarray) -> pl.Series:
-        i = pick(f_keys[r], "site", POOL_SIZE)
+        # an organization's sites walk the pool from a keyed start with an odd stride, so its
+        # factories never share a city and street (up to POOL_SIZE of them), and a factory's
+        # site still depends only on its organization and its own index
+        i = (pick(org_keys[f_org[r]], "site", POOL_SIZE) + f_idx[r] * SITE_STRIDE) % POOL_SIZE
         frame = pl.DataFrame(
             {
                 "city": p.cities.gather(i),

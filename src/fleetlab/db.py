@@ -47,17 +47,18 @@ def connect(url: DatabaseURL, *, autocommit: bool = False, **kwargs) -> psycopg.
     try:
         conn = psycopg.connect(autocommit=autocommit, **kw)
     except psycopg.Error as exc:
-        raise DatabaseUnavailable(_explain_connect(url, exc)) from None
+        raise DatabaseUnavailable(explain_connect(url, str(exc))) from None
     return conn
 
 
-def _explain_connect(url: DatabaseURL, exc: psycopg.Error) -> str:
+def explain_connect(url: DatabaseURL, error: str) -> str:
+    """A connection failure's message (libpq's text in `error`) with a hint, free of secrets."""
     # libpq puts the cause ("Connection refused", "password authentication failed …") on one line
     # and its own hint on the next: keep both, on one line, without libpq's "connection failed:" prefix
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
     detail = " ".join(ln if ln.endswith((".", "?", "!", ":")) else ln + "." for ln in lines[:-1])
     detail = (detail + " " + lines[-1] if lines else "").strip().removeprefix("connection failed: ")
-    detail = detail.replace("FATAL:  ", "") or type(exc).__name__
+    detail = detail.replace("FATAL:  ", "") or "no reason given"
     detail = scrub(detail.rstrip(".?") if detail.endswith(".") else detail, url)
     hint = (
         "Check that the server is running and DATABASE_URL is right, or unset DATABASE_URL to use the embedded server."

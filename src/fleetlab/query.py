@@ -271,12 +271,9 @@ def server_message(exc: BaseException) -> str:
 
 
 def _explain_connect(url: DatabaseURL, exc: BaseException) -> str:
-    detail = db.scrub(_DRIVER_PREFIX.sub("", str(exc)).replace("Failed to connect: ", "").strip(), url)
-    detail = detail.replace(url.render(masked=False), url.render())
-    return (
-        f"cannot connect to PostgreSQL at {url.where}: {detail.splitlines()[0] if detail else type(exc).__name__}. "
-        "Check that the server is running and DATABASE_URL is right, or unset DATABASE_URL to use the embedded server."
-    )
+    # the driver prefixes libpq's text and may echo the URI it was given: strip both, then word it like db.connect
+    text = _DRIVER_PREFIX.sub("", str(exc)).replace("Failed to connect: ", "")
+    return db.explain_connect(url, text.replace(url.render(masked=False), url.render()))
 
 
 # -- writing --------------------------------------------------------------------------------

@@ -87,12 +87,6 @@ def fixed_width_strings(chars: np.ndarray) -> pl.Series:
     return pl.Series(pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data)))
 
 
-def copy_frame(cur: psycopg.Cursor, table: str, frame: pl.DataFrame, progress: Progress | None = None, *, total: int | None = None, done: int = 0) -> int:
-    """COPY `frame` into `table` as CSV in chunks; returns the rows written."""
-    chunks = ((_csv(chunk), chunk.height) for chunk in _slices(frame, CHUNK_ROWS))
-    return copy_chunks(cur, table, frame.columns, chunks, progress, total=frame.height if total is None else total, done=done)
-
-
 def copy_chunks(
     cur: psycopg.Cursor,
     table: str,

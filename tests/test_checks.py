@@ -15,6 +15,7 @@ from fleetlab.load import load
 from fleetlab.reset import keyring
 
 CHECKS = [
+    "schema is the platform's",
     "every factory has its organization",
     "every gateway has its factory",
     "active gateway_id unique",
@@ -56,13 +57,13 @@ def test_a_good_database_passes(conn, keys, seeded):
     text = report.render()
     assert text.splitlines()[0] == "fleetlab check of here"
     assert "6 passwords decrypt" in text and "1 organizations, 3 factories, 6 gateways" in text
-    assert text.endswith("all 5 checks passed.")
+    assert text.endswith("all 6 checks passed.")
 
 
 def test_cli_on_a_good_database(cli_env, seeded):
     done = cli(cli_env, "check")
     assert done.returncode == 0, done.stderr
-    assert "all 5 checks passed." in done.stdout and "FAIL" not in done.stdout
+    assert "all 6 checks passed." in done.stdout and "FAIL" not in done.stdout
 
 
 def test_orphan_gateway(conn, keys, seeded):
@@ -84,17 +85,20 @@ def test_orphan_factories(conn, keys, seeded):
     conn.execute("DELETE FROM organizations")
     conn.commit()
     res = results(conn, keys)
-    assert failing(conn, keys) == {"every factory has its organization", "counts match the recorded scenario"}
+    assert failing(conn, keys) == {
+        "schema is the platform's", "every factory has its organization", "counts match the recorded scenario"
+    }
+    assert "factories.factories_organization_id_fkey: missing" in res["schema is the platform's"].detail
     assert res["every factory has its organization"].detail.startswith("3 factories point at a missing organization")
     assert "organizations 0 (recorded 1)" in res["counts match the recorded scenario"].detail
 
 
 def test_duplicate_active_gateway_id(conn, keys, seeded):
-    conn.execute("DROP INDEX gateways_gateway_id_unique_active")
+    conn.execute("DROP INDEX gateways_gateway_id_unique_idx")
     conn.execute("UPDATE gateways SET gateway_id = 'GW-SPR-001' WHERE gateway_id = 'GW-SPR-002'")
     conn.commit()
     res = results(conn, keys)
-    assert failing(conn, keys) == {"active gateway_id unique"}
+    assert failing(conn, keys) == {"active gateway_id unique", "schema is the platform's"}
     assert "GW-SPR-001 ×2" in res["active gateway_id unique"].detail
 
 
@@ -105,23 +109,42 @@ def test_a_soft_deleted_duplicate_is_fine(conn, keys, seeded):
     assert failing(conn, keys) == set()
 
 
-def test_corrupted_and_moved_ciphertexts(conn, keys, seeded):
-    # one altered in place, one copied from another row (its associated data names another row)
-    conn.execute(
-        "UPDATE gateways SET password_encrypted = left(password_encrypted, -4) || 'AAAA' WHERE gateway_id = 'GW-DET-001'"
-    )
-    conn.execute(
-        "UPDATE gateways SET password_encrypted = (SELECT password_encrypted FROM gateways WHERE gateway_id = 'GW-SPR-001')"
-        " WHERE gateway_id = 'GW-AUS-002'"
-    )
+def test_corrupted_ciphertexts(conn, keys, seeded):
+    # one with its ciphertext altered, one with its tag altered, one cut short
+    for gateway_id, field in (("GW-DET-001", "encrypted"), ("GW-AUS-002", "authTag")):
+        conn.execute(
+            "UPDATE gateways SET password_encrypted = jsonb_set(password_encrypted::jsonb, %s, "
+            "to_jsonb('AAAA' || substr(password_encrypted::jsonb ->> %s, 5)))::text WHERE gateway_id = %s",
+            ([field], field, gateway_id),
+        )
+    conn.execute("UPDATE gateways SET password_encrypted = left(password_encrypted, 30) WHERE gateway_id = 'GW-SPR-002'")
     conn.commit()
     tokens = [r[0] for r in conn.execute("SELECT password_encrypted FROM gateways").fetchall()]
     conn.rollback()
     res = results(conn, keys)
     assert failing(conn, keys) == {"every password decrypts"}
     detail = res["every password decrypts"].detail
-    assert detail.startswith("2 of 6 do not decrypt") and "GW-DET-001" in detail and "GW-AUS-002" in detail
+    assert detail.startswith("3 of 6 do not decrypt") and all(g in detail for g in ("GW-DET-001", "GW-AUS-002", "GW-SPR-002"))
+    assert "not valid JSON" in detail and "does not authenticate" in detail
     assert not any(t in detail for t in tokens)
+
+
+def test_a_value_copied_from_another_row_decrypts(conn, keys, seeded):
+    """The platform's format binds no row (no associated data): a copied value is that row's password."""
+    conn.execute(
+        "UPDATE gateways SET password_encrypted = (SELECT password_encrypted FROM gateways WHERE gateway_id = 'GW-SPR-001')"
+        " WHERE gateway_id = 'GW-AUS-002'"
+    )
+    conn.commit()
+    assert failing(conn, keys) == set()
+
+
+def test_a_renamed_index_breaks_the_schema_check(conn, keys, seeded):
+    conn.execute("ALTER INDEX gateways_last_seen_at_idx RENAME TO gateways_last_seen_at_index")
+    conn.commit()
+    res = results(conn, keys)
+    assert failing(conn, keys) == {"schema is the platform's"}
+    assert "gateways.gateways_last_seen_at_idx: missing" in res["schema is the platform's"].detail
 
 
 def test_wrong_key(conn, seeded):
@@ -136,6 +159,19 @@ def test_counts_differ_from_the_recorded_scenario(conn, keys, seeded):
     res = results(conn, keys)
     assert failing(conn, keys) == {"counts match the recorded scenario"}
     assert "gateways 5 (recorded 6)" in res["counts match the recorded scenario"].detail
+
+
+def test_rows_added_since_the_seed_pass(conn, keys, seeded):
+    """The platform adds gateways through its API: a database in use grows."""
+    conn.execute(
+        "INSERT INTO gateways (factory_id, gateway_id, name, url, email, password_encrypted) "
+        "SELECT factory_id, 'GW-NEW-001', 'New Gateway', 'ws://10.0.0.9:5000', 'ops@example.com', password_encrypted "
+        "FROM gateways WHERE gateway_id = 'GW-SPR-001'"
+    )
+    conn.commit()
+    res = results(conn, keys)
+    assert failing(conn, keys) == set()
+    assert "added since the seed (by the platform or by hand): 1 gateways" in res["counts match the recorded scenario"].detail
 
 
 def test_soft_deletes_do_not_change_counts(conn, keys, seeded):
@@ -159,7 +195,7 @@ def test_no_marker(conn, keys):
 
 
 def test_cli_on_a_broken_database(cli_env, conn, seeded):
-    conn.execute("DROP INDEX gateways_gateway_id_unique_active")
+    conn.execute("DROP INDEX gateways_gateway_id_unique_idx")
     conn.execute("UPDATE gateways SET gateway_id = 'GW-SPR-001' WHERE gateway_id = 'GW-SPR-002'")
     conn.execute("DELETE FROM gateways WHERE gateway_id = 'GW-AUS-002'")
     conn.commit()
@@ -167,7 +203,7 @@ def test_cli_on_a_broken_database(cli_env, conn, seeded):
     assert done.returncode == 1
     assert "FAIL  active gateway_id unique" in done.stdout
     assert "FAIL  counts match the recorded scenario" in done.stdout
-    assert "2 of 5 checks failed." in done.stdout
+    assert "3 of 6 checks failed." in done.stdout
     assert "Traceback" not in done.stderr
 
 

@@ -88,7 +88,11 @@ def test_bad_keys_give_clean_errors(cli_env, key, fragment):
 def test_decrypt_helper(cli_env):
     assert run(cli_env, "reset", "--yes").returncode == 0
     out = run(cli_env, "decrypt", "GW-SPR-001")
-    assert out.returncode == 0 and len(out.stdout.strip()) == 24
+    assert out.returncode == 0 and out.stdout.strip() == "admin123"  # the original seed's password
+    generated = run(cli_env, "reset", "--yes", "--orgs", "1")
+    assert generated.returncode == 0, generated.stderr
+    out = run(cli_env, "decrypt", "GW-0000-000-0000")
+    assert out.returncode == 0 and len(out.stdout.strip()) == 24  # keyed per gateway
     assert_clean_failure(run(cli_env, "decrypt", "GW-NOPE"), "no gateway")
 
 

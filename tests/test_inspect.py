@@ -1,9 +1,9 @@
-"""The canned inspection queries against the Acme fleet, whose statuses are known exactly.
+"""The canned inspection queries against the original seed, whose statuses are known exactly.
 
-Acme at AS_OF (online within 5 min, stale after 24 h):
-  Springfield: SPR-001 seen 0.5 min ago (online), SPR-002 12 min (recent)
-  Detroit:     DET-001 1 min (online),            DET-002 26 h (stale)
-  Austin:      AUS-001 3 min (online),            AUS-002 never seen
+The original seed at AS_OF (online within 5 min; the fixture records stale after 45 min):
+  Springfield: SPR-001 seen 15 min ago (recent), SPR-002 never seen
+  Detroit:     DET-001 5 min (online),           DET-002 60 min (stale)
+  Austin:      AUS-001 30 min (recent),          AUS-002 never seen
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ AS_OF = datetime(2030, 1, 1, tzinfo=UTC)  # in the future: a default of now() wo
 @pytest.fixture
 def acme(conn, settings, db_url):
     fleet = acme_fleet(AS_OF, seed=7)
-    fleet.scenario = {"name": "acme-test", "as_of": "2030-01-01T00:00:00Z", "stale_after_hours": 24}
+    fleet.scenario = {"name": "acme-test", "as_of": "2030-01-01T00:00:00Z", "stale_after_hours": 0.75}
     load(conn, fleet, keyring(settings))
     conn.commit()  # load() leaves its work in the connection's open transaction: commit for other sessions
     return fleet
@@ -68,7 +68,7 @@ def test_fleet_summary(db_url, acme):
     assert row["organization"] == "Acme Manufacturing"
     assert {k: row[k] for k in ("factories", "gateways", "online", "recent", "stale", "never_seen",
                                 "deleted_factories", "deleted_gateways")} == {
-        "factories": 3, "gateways": 6, "online": 3, "recent": 1, "stale": 1, "never_seen": 1,
+        "factories": 3, "gateways": 6, "online": 1, "recent": 2, "stale": 1, "never_seen": 2,
         "deleted_factories": 0, "deleted_gateways": 0,
     }
     assert row["deleted_at"] is None
@@ -77,9 +77,11 @@ def test_fleet_summary(db_url, acme):
 
 def test_clock_defaults_come_from_the_marker_and_can_be_overridden(db_url, acme):
     one_hour_later = fi.fleet_summary(url=db_url, as_of=AS_OF + timedelta(hours=1)).row(0, named=True)
-    assert (one_hour_later["online"], one_hour_later["recent"], one_hour_later["stale"]) == (0, 4, 1)
+    assert (one_hour_later["online"], one_hour_later["recent"], one_hour_later["stale"]) == (0, 0, 4)
     tight = fi.fleet_summary(url=db_url, stale_after=timedelta(minutes=10)).row(0, named=True)
-    assert (tight["online"], tight["recent"], tight["stale"]) == (3, 0, 2)
+    assert (tight["online"], tight["recent"], tight["stale"]) == (1, 0, 3)
+    loose = fi.fleet_summary(url=db_url, stale_after=timedelta(hours=24)).row(0, named=True)
+    assert (loose["online"], loose["recent"], loose["stale"]) == (1, 3, 0)
     with pytest.raises(ConfigError, match="timezone-aware"):
         fi.fleet_summary(url=db_url, as_of=datetime(2030, 1, 1))
 
@@ -98,9 +100,9 @@ def test_gateways_per_factory(db_url, acme):
     assert df["factory"].to_list() == ["Austin Facility", "Detroit Assembly", "Springfield Plant"]
     by = {r["factory"]: r for r in df.to_dicts()}
     assert {k: by["Springfield Plant"][k] for k in ("gateways", "online", "recent", "stale", "never_seen")} == {
-        "gateways": 2, "online": 1, "recent": 1, "stale": 0, "never_seen": 0}
+        "gateways": 2, "online": 0, "recent": 1, "stale": 0, "never_seen": 1}
     assert (by["Detroit Assembly"]["online"], by["Detroit Assembly"]["stale"]) == (1, 1)
-    assert (by["Austin Facility"]["online"], by["Austin Facility"]["never_seen"]) == (1, 1)
+    assert (by["Austin Facility"]["recent"], by["Austin Facility"]["never_seen"]) == (1, 1)
     assert by["Austin Facility"]["factory_id"] == factory_id(acme, "Austin Facility")
     assert by["Austin Facility"]["timezone"] == "America/Chicago"
     assert set(df["organization"]) == {"Acme Manufacturing"}
@@ -109,33 +111,28 @@ def test_gateways_per_factory(db_url, acme):
 def test_stale_gateways(db_url, acme):
     df = fi.stale_gateways(url=db_url)
     assert df["gateway_id"].to_list() == ["GW-DET-002"]
-    assert df["silent_for"][0] == timedelta(hours=26)
+    assert df["silent_for"][0] == timedelta(hours=1)
     assert df["factory"][0] == "Detroit Assembly" and df["organization"][0] == "Acme Manufacturing"
     assert df.schema["silent_for"] == pl.Duration("us") and df.schema["last_seen_at"] == pl.Datetime("us", "UTC")
 
     with_never = fi.stale_gateways(url=db_url, include_never_seen=True)
-    assert with_never["gateway_id"].to_list() == ["GW-AUS-002", "GW-DET-002"]
+    assert with_never["gateway_id"].to_list() == ["GW-AUS-002", "GW-SPR-002", "GW-DET-002"]
     assert with_never["silent_for"][0] is None and with_never["last_seen_at"][0] is None
 
     ten_minutes = fi.stale_gateways(timedelta(minutes=10), url=db_url)
-    assert ten_minutes["gateway_id"].to_list() == ["GW-DET-002", "GW-SPR-002"]
-    assert fi.stale_gateways(0.1, url=db_url)["gateway_id"].to_list() == ["GW-DET-002", "GW-SPR-002"]  # hours
+    assert ten_minutes["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-001", "GW-SPR-001"]
+    assert fi.stale_gateways(0.4, url=db_url)["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-001"]  # hours
 
 
 def test_model_and_firmware_distribution(db_url, acme, conn):
     models = fi.model_distribution(url=db_url)
-    assert models.rows() == [
-        ("Moxa UC-8210", 2, pytest.approx(2 / 6)),
-        ("Siemens SIMATIC IOT2050", 2, pytest.approx(2 / 6)),
-        ("Advantech UNO-2271G", 1, pytest.approx(1 / 6)),
-        ("HMS Ewon Flexy 205", 1, pytest.approx(1 / 6)),
-    ]
+    assert models.rows() == [("CTC-GW-100", 3, pytest.approx(0.5)), ("CTC-GW-200", 3, pytest.approx(0.5))]
     firmware = fi.firmware_distribution(url=db_url)
-    assert firmware["firmware_version"].to_list() == ["1.3.1", "14.6.2", "2.3.5", "2.4.0", "3.1.2"]
-    assert firmware["gateways"].to_list() == [2, 1, 1, 1, 1] and firmware["share"].sum() == pytest.approx(1.0)
+    assert firmware["firmware_version"].to_list() == ["v2.0.5", "v2.1.0", "v2.2.1"]
+    assert firmware["gateways"].to_list() == [2, 2, 2] and firmware["share"].sum() == pytest.approx(1.0)
     by_model = fi.firmware_distribution(url=db_url, by_model=True)
     assert by_model.columns == ["model", "firmware_version", "gateways", "share"]
-    assert by_model.row(0) == ("Siemens SIMATIC IOT2050", "1.3.1", 2, pytest.approx(2 / 6))
+    assert by_model.row(0) == ("CTC-GW-100", "v2.0.5", 1, pytest.approx(1 / 6))
 
     # a NULL model or firmware is a group of its own, not dropped
     conn.execute("UPDATE gateways SET model = NULL, firmware_version = NULL WHERE gateway_id = 'GW-AUS-001'")
@@ -153,7 +150,7 @@ def test_gateway_record(db_url, acme):
     assert row["factory_name"] == "Springfield Plant" and row["factory_timezone"] == "America/Chicago"
     assert row["organization_name"] == "Acme Manufacturing"
     assert row["organization_id"] == acme.organizations["id"][0]
-    assert row["password_encrypted"].startswith("v1.") and row["last_seen_at"] == AS_OF - timedelta(minutes=0.5)
+    assert row["password_encrypted"].startswith('{"encrypted":"') and row["last_seen_at"] == AS_OF - timedelta(minutes=15)
     assert fi.gateway_record(gw["id"].upper(), url=db_url)["gateway_id"].to_list() == ["GW-SPR-001"]
     assert fi.gateway_record("GW-NOPE-999", url=db_url).height == 0
     with pytest.raises(ConfigError):
@@ -167,13 +164,13 @@ def test_soft_deleted_rows_are_left_out_by_default(db_url, edited):
     # Austin (soft-deleted) and its two gateways are out; the old GW-SPR-001 is out
     assert {k: acme[k] for k in ("factories", "gateways", "online", "recent", "stale", "never_seen",
                                  "deleted_factories", "deleted_gateways")} == {
-        "factories": 2, "gateways": 4, "online": 2, "recent": 1, "stale": 1, "never_seen": 0,
+        "factories": 2, "gateways": 4, "online": 1, "recent": 1, "stale": 1, "never_seen": 1,
         "deleted_factories": 1, "deleted_gateways": 1,
     }
     assert fi.gateways_per_factory(url=db_url)["factory"].to_list() == ["Detroit Assembly", "Springfield Plant"]
-    assert fi.stale_gateways(url=db_url, include_never_seen=True)["gateway_id"].to_list() == ["GW-DET-002"]
+    assert fi.stale_gateways(url=db_url, include_never_seen=True)["gateway_id"].to_list() == ["GW-SPR-002", "GW-DET-002"]
     assert fi.model_distribution(url=db_url)["gateways"].sum() == 4
-    assert fi.gateway_record("GW-SPR-001", url=db_url)["name"].to_list() == ["Springfield Press Line 1 Gateway"]
+    assert fi.gateway_record("GW-SPR-001", url=db_url)["name"].to_list() == ["North Wing Gateway"]
     assert fi.gateway_record("GW-AUS-001", url=db_url).height == 0  # its factory is soft-deleted
 
 
@@ -181,14 +178,14 @@ def test_include_deleted(db_url, edited):
     summary = fi.fleet_summary(url=db_url, include_deleted=True)
     assert summary["organization"].to_list() == ["Acme Manufacturing", "Old Co"]
     acme, old = summary.to_dicts()
-    assert (acme["factories"], acme["gateways"], acme["stale"], acme["never_seen"]) == (3, 7, 2, 1)
+    assert (acme["factories"], acme["gateways"], acme["stale"], acme["never_seen"]) == (3, 7, 2, 2)
     assert (old["factories"], old["gateways"]) == (1, 0) and old["deleted_at"] == AS_OF - timedelta(days=2)
     per_factory = fi.gateways_per_factory(url=db_url, include_deleted=True)
     assert per_factory["factory"].to_list() == [
         "Austin Facility", "Detroit Assembly", "Springfield Plant", "Old Plant"]
     assert per_factory.filter(pl.col("factory") == "Old Plant")["gateways"][0] == 0
     records = fi.gateway_record("GW-SPR-001", url=db_url, include_deleted=True)
-    assert records["name"].to_list() == ["Springfield Press Line 1 Gateway", "Old press gateway"]
+    assert records["name"].to_list() == ["North Wing Gateway", "Old press gateway"]
     assert records["deleted_at"][0] is None and records["deleted_at"][1] == AS_OF - timedelta(days=30)
     assert fi.model_distribution(url=db_url, include_deleted=True)["gateways"].sum() == 7
 

@@ -32,14 +32,15 @@ def test_files_keep_original_timestamps():
         "1707345600001_create_organizations.sql",
         "1707345600002_create_factories.sql",
         "1707345600003_create_gateways.sql",
+        "1707345600004_match_platform_schema.sql",
     ]
 
 
 def test_apply_records_each_file(empty_url):
     with db.connect(empty_url, autocommit=True) as c:
-        assert [m.version for m in migrate.pending(c)] == [1707345600001, 1707345600002, 1707345600003]
+        assert [m.version for m in migrate.pending(c)] == [1707345600001, 1707345600002, 1707345600003, 1707345600004]
         done = migrate.apply(c)
-        assert len(done) == 3
+        assert len(done) == 4
         rows = c.execute(
             "SELECT version, name, checksum, execution_ms >= 0, applied_at IS NOT NULL FROM schema_migrations ORDER BY 1"
         ).fetchall()
@@ -51,14 +52,14 @@ def test_apply_records_each_file(empty_url):
 
 
 def test_failing_migration_rolls_back_whole_and_names_file(empty_url, mdir):
-    (mdir / "1707345600004_broken.sql").write_text(
+    (mdir / "1707345600090_broken.sql").write_text(
         "CREATE TABLE sites (id int);\nINSERT INTO sites VALUES (1);\nSELECT 1/0;\n"
     )
     with db.connect(empty_url, autocommit=True) as c:
-        with pytest.raises(MigrationError, match="1707345600004_broken.sql.*division by zero"):
+        with pytest.raises(MigrationError, match="1707345600090_broken.sql.*division by zero"):
             migrate.apply(c, mdir)
         assert c.execute("SELECT to_regclass('sites')").fetchone()[0] is None
-        assert [a.version for a in migrate.applied(c)] == [1707345600001, 1707345600002, 1707345600003]
+        assert [a.version for a in migrate.applied(c)] == [1707345600001, 1707345600002, 1707345600003, 1707345600004]
 
 
 def test_edited_applied_migration_refused(empty_url, mdir):
@@ -115,9 +116,9 @@ def test_concurrent_runners_apply_each_migration_once(empty_url):
     for t in threads:
         t.join()
     assert errors == []
-    assert sorted(applied) == [1707345600001, 1707345600002, 1707345600003]
+    assert sorted(applied) == [m.version for m in migrate.discover()]
     with db.connect(empty_url) as c:
-        assert c.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3
+        assert c.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(migrate.discover())
 
 
 def test_waiting_runner_gives_up_with_clear_message(empty_url):
@@ -139,10 +140,10 @@ def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
     with db.connect(empty_url) as c:
         assert c.execute("SELECT to_regclass('organizations')").fetchone()[0] is None
     st = run("status")
-    assert st.returncode == 0 and st.stdout.count("pending") == 3
+    assert st.returncode == 0 and st.stdout.count("pending") == len(migrate.discover())
     assert run("migrate").returncode == 0
     st = run("status")
-    assert st.returncode == 0 and st.stdout.count("applied") == 3
+    assert st.returncode == 0 and st.stdout.count("applied") == len(migrate.discover())
     with db.connect(empty_url, autocommit=True) as c:
         c.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1707345600001")
     st = run("status")

@@ -7,6 +7,8 @@ import time
 import psycopg
 import pytest
 
+from fleetlab.schema import WIDTHS
+
 COMMON = {
     "id": ("uuid", "NO", "gen_random_uuid()"),
     "metadata": ("jsonb", "NO", "'{}'::jsonb"),
@@ -47,9 +49,8 @@ def test_columns_types_nullability_defaults(conn, table):
     ).fetchall()
     got = {r[0]: (r[1], r[2], r[3]) for r in rows}
     assert got == EXPECTED[table]
-    for name, _, _, _, length in rows:
-        if name in ("name", "gateway_id", "url", "email", "location", "model"):
-            assert length == 255, name
+    widths = {name: length for name, _, _, _, length in rows if length is not None}
+    assert widths == {c: w for (t, c), w in WIDTHS.items() if t == table}  # the platform's: 500, 100, 50 ...
 
 
 def _indexes(conn, table):
@@ -133,13 +134,14 @@ def test_trigger_moves_updated_at(db_url, table):
 
 
 def test_one_shared_trigger_function(conn):
-    funcs = conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'set_updated_at'").fetchone()[0]
+    """The platform's names: update_updated_at_column(), and update_<table>_updated_at on each table."""
+    funcs = conn.execute("SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace").fetchall()
     triggers = conn.execute(
-        "SELECT tgrelid::regclass::text FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
-        "WHERE p.proname = 'set_updated_at' AND NOT tgisinternal ORDER BY 1"
+        "SELECT tgrelid::regclass::text, tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+        "WHERE p.proname = 'update_updated_at_column' AND NOT tgisinternal ORDER BY 1"
     ).fetchall()
-    assert funcs == 1
-    assert [t[0] for t in triggers] == ["factories", "gateways", "organizations"]
+    assert funcs == [("update_updated_at_column",)]
+    assert triggers == [(t, f"update_{t}_updated_at") for t in ("factories", "gateways", "organizations")]
 
 
 def test_active_gateway_id_unique_but_reusable_after_soft_delete(conn):

@@ -1,8 +1,10 @@
-"""The original seed: Acme Manufacturing, three plants, two gateways each.
+"""The original seed (the platform's `seed.ts`), value for value: Acme Manufacturing, three plants,
+two gateways each, every gateway's password `admin123`.
 
-The values are those of the original TypeScript seed, with real locations and IANA time
-zones, and `last_seen_at` spread relative to `as_of` so the fleet shows online, recently
-seen and silent gateways.
+Rows are created at the scenario's `as_of` (the original seeds "now"), and `last_seen_at` keeps the
+original's offsets from that moment (15 minutes, never, 5 minutes, 1 hour, 30 minutes, never). The
+UUIDs are keyed by the seed, so the same scenario gives the same rows; the ciphertexts differ on
+every load (a fresh nonce per row, where the original reuses one value for all six).
 """
 
 from __future__ import annotations
@@ -16,69 +18,63 @@ from .fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet
 from .keyed import keyed_uuid
 from .spec import FleetSpec, scenario_record
 
-ORGANIZATION = {
-    "name": "Acme Manufacturing",
-    "metadata": {
-        "industry": "automotive components",
-        "plan": "enterprise",
-        "headquarters": "Chicago, IL, USA",
-        "contact_email": "ops@acme-manufacturing.com",
-    },
-}
+PASSWORD = "admin123"
+EMAIL = "admin@example.com"
+
+ORGANIZATION = {"name": "Acme Manufacturing", "metadata": {"industry": "Manufacturing", "founded": 1995}}
 
 FACTORIES = [
     {
         "name": "Springfield Plant",
-        "location": "2200 S Dirksen Pkwy, Springfield, IL 62703, USA",
+        "location": "Building 3, Springfield, IL",
         "timezone": "America/Chicago",
-        "metadata": {"code": "SPR", "lines": 4, "shifts": 3, "area_m2": 18500, "iso50001": True},
+        "metadata": {"manager": "John Smith", "phone": "555-0101"},
     },
     {
         "name": "Detroit Assembly",
-        "location": "1500 E Jefferson Ave, Detroit, MI 48207, USA",
+        "location": "1200 Industrial Pkwy, Detroit, MI",
         "timezone": "America/Detroit",
-        "metadata": {"code": "DET", "lines": 6, "shifts": 3, "area_m2": 32000, "iso50001": True},
+        "metadata": {"shifts": ["6am-2pm", "2pm-10pm", "10pm-6am"], "capacity": 5000},
     },
     {
         "name": "Austin Facility",
-        "location": "9600 Great Hills Trail, Austin, TX 78759, USA",
+        "location": "500 Tech Blvd, Austin, TX",
         "timezone": "America/Chicago",
-        "metadata": {"code": "AUS", "lines": 2, "shifts": 2, "area_m2": 9400, "iso50001": False},
+        "metadata": {"type": "R&D"},
     },
 ]
 
-# per factory, two gateways: (suffix, line name, model, firmware, protocol, minutes since last seen)
+# per factory, two gateways: (gateway_id, name, url, model, firmware, minutes before creation last seen, metadata)
 GATEWAYS = [
     [
-        ("001", "Press Line 1", "Siemens SIMATIC IOT2050", "1.3.1", "opc-ua", 0.5),
-        ("002", "Paint Shop", "Moxa UC-8210", "2.4.0", "modbus-tcp", 12),
+        ("GW-SPR-001", "North Wing Gateway", "ws://192.168.1.100:5000", "CTC-GW-100", "v2.1.0", 15,
+         {"zone": "North Wing", "floor": 1}),
+        ("GW-SPR-002", "South Wing Gateway", "ws://192.168.1.101:5000", "CTC-GW-200", "v2.2.1", None,
+         {"zone": "South Wing", "floor": 2}),
     ],
     [
-        ("001", "Body Shop", "Advantech UNO-2271G", "3.1.2", "opc-ua", 1),
-        ("002", "Final Assembly", "Siemens SIMATIC IOT2050", "1.3.1", "mqtt", 60 * 26),
+        ("GW-DET-001", "Main Floor Gateway", "ws://192.168.2.100:5000", "CTC-GW-100", "v2.0.5", 5,
+         {"area": "Main Floor", "line": "A"}),
+        ("GW-DET-002", "Assembly Line Gateway", "ws://192.168.2.101:5000", "CTC-GW-200", "v2.1.0", 60,
+         {"area": "Assembly", "line": "B"}),
     ],
     [
-        ("001", "CNC Cell A", "HMS Ewon Flexy 205", "14.6.2", "modbus-tcp", 3),
-        ("002", "Packaging", "Moxa UC-8210", "2.3.5", "mqtt", None),
+        ("GW-AUS-001", "Lab Gateway", "ws://192.168.3.100:5000", "CTC-GW-100", "v2.2.1", 30,
+         {"room": "Lab 5A"}),
+        ("GW-AUS-002", "Server Room Gateway", "ws://192.168.3.101:5000", "CTC-GW-200", "v2.0.5", None,
+         {"room": "Server Room", "rack": "R1"}),
     ],
 ]
 
 
 def acme_fleet(as_of: datetime, seed: int = 0) -> Fleet:
-    """The original seed's fleet. `as_of` anchors `last_seen_at`; `seed` keys the UUIDs."""
+    """The original seed's fleet, created at `as_of`; `seed` keys the UUIDs."""
     org_id = keyed_uuid(seed, "org", 0)
-    orgs = [
-        {
-            "id": org_id,
-            "name": ORGANIZATION["name"],
-            "metadata": json.dumps(ORGANIZATION["metadata"]),
-            "deleted_at": None,
-        }
-    ]
+    created = {"created_at": as_of, "updated_at": as_of, "deleted_at": None}
+    orgs = [{"id": org_id, "name": ORGANIZATION["name"], "metadata": json.dumps(ORGANIZATION["metadata"]), **created}]
     factories, gateways = [], []
     for f, (factory, devices) in enumerate(zip(FACTORIES, GATEWAYS, strict=True)):
         factory_id = keyed_uuid(seed, "org", 0, "factory", f)
-        code = factory["metadata"]["code"]
         factories.append(
             {
                 "id": factory_id,
@@ -87,34 +83,23 @@ def acme_fleet(as_of: datetime, seed: int = 0) -> Fleet:
                 "location": factory["location"],
                 "timezone": factory["timezone"],
                 "metadata": json.dumps(factory["metadata"]),
-                "deleted_at": None,
+                **created,
             }
         )
-        for g, (suffix, line, model, firmware, protocol, minutes) in enumerate(devices):
-            device = f"GW-{code}-{suffix}"
-            host = f"gw-{code.lower()}-{suffix}.acme-manufacturing.com"
-            octet = 10 + f * 10 + g
+        for g, (device, name, url, model, firmware, minutes, metadata) in enumerate(devices):
             gateways.append(
                 {
                     "id": keyed_uuid(seed, "org", 0, "factory", f, "gateway", g),
                     "factory_id": factory_id,
                     "gateway_id": device,
-                    "name": f"{factory['name'].split()[0]} {line} Gateway",
-                    "url": f"https://{host}:8443",
-                    "email": f"{device.lower()}@acme-manufacturing.com",
+                    "name": name,
+                    "url": url,
+                    "email": EMAIL,
                     "model": model,
                     "firmware_version": firmware,
                     "last_seen_at": None if minutes is None else as_of - timedelta(minutes=minutes),
-                    "metadata": json.dumps(
-                        {
-                            "protocol": protocol,
-                            "ip": f"10.{f + 1}.{octet}.{20 + g}",
-                            "mac": f"00:1b:1b:{f:02x}:{octet:02x}:{g + 1:02x}",
-                            "line": line,
-                            "tags": [code.lower(), protocol, "production"],
-                        }
-                    ),
-                    "deleted_at": None,
+                    "metadata": json.dumps(metadata),
+                    **created,
                 }
             )
     return Fleet(
@@ -123,11 +108,12 @@ def acme_fleet(as_of: datetime, seed: int = 0) -> Fleet:
         gateways=pl.DataFrame(gateways, schema=GATEWAY_SCHEMA),
         seed=seed,
         scenario={"name": "default"},
+        password=PASSWORD,
     )
 
 
 def from_spec(spec: FleetSpec) -> Fleet:
-    """The Acme fleet for a spec whose source is "acme" (its seed and as_of), with the marker's record."""
+    """The original seed's fleet for a spec whose source is "acme" (its seed and as_of), with the marker's record."""
     spec = spec.at()
     fleet = acme_fleet(spec.as_of, spec.seed)
     fleet.scenario = scenario_record(spec)

@@ -65,7 +65,7 @@ def scrub(text: str, settings: Settings | None) -> str:
         if pw:
             secrets.append(pw)
         text = text.replace(raw, mask(raw))
-    for name in ("FLEETLAB_SECRET_KEY", "FLEETLAB_PREVIOUS_SECRET_KEYS"):
+    for name in ("FLEETLAB_SECRET_KEY", "ENCRYPTION_KEY", "FLEETLAB_PREVIOUS_SECRET_KEYS"):
         value = os.environ.get(name)
         if value:
             secrets += [v.strip() for v in value.split(",") if len(v.strip()) >= 4]
@@ -272,11 +272,26 @@ def cmd_key_new(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
-    from .crypto import password_aad
-    from .reset import keyring
+def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from .progress import terminal_progress
+    from .rotate import rotate
 
-    keys = keyring(settings)
+    keys = settings.keyring(create=False)
+    url = db.resolve(settings)
+    with db.connect(url) as conn, db.translate_errors(url, "the rotation"):
+        if marker.read(conn) is None:
+            raise ResetRefused(f"{url.where} has no fleetlab marker; fleetlab rotates passwords only in databases it made.")
+        total = conn.execute("SELECT count(*) FROM gateways").fetchone()[0]
+        with terminal_progress(total) as progress:
+            done = rotate(conn, keys, lock_timeout=settings.lock_timeout, progress=progress)
+    legacy = f" ({done.from_v1:,} from fleetlab's earlier v1 format)" if done.from_v1 else ""
+    print(f"re-encrypted {done.rewritten:,} of {done.total:,} gateway passwords under key {done.key_id}{legacy}; "
+          f"{done.total - done.rewritten:,} were already under it")
+    return 0
+
+
+def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
+    keys = settings.keyring(create=False)
     url = db.resolve(settings)
     with db.connect(url) as conn:
         rows = conn.execute(
@@ -286,7 +301,7 @@ def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
     if not rows:
         raise ConfigError(f"no gateway with gateway_id {args.gateway_id!r} in {url.where}.")
     row_id, token = rows[0]
-    print(keys.decrypt(token, password_aad(row_id)))
+    print(keys.decrypt(token, row_id))
     return 0
 
 
@@ -309,13 +324,12 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from .checks import run
-    from .crypto import load_keyring
     from .errors import SecretError
 
     url = db.resolve(settings)
     keys, problem = None, ""
     try:
-        keys = load_keyring(settings.secret_key, settings.previous_secret_keys, settings.key_file, create=False)
+        keys = settings.keyring(create=False)
     except SecretError as exc:
         problem = str(exc)
     with db.connect(url) as conn, db.translate_errors(url, "the checks"):
@@ -363,10 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = dbsub.add_parser("unprotect", help="remove the protection")
     q.set_defaults(func=cmd_db_protect, protect=False)
 
-    p = sub.add_parser("key", help="secret keys: `fleetlab key new` prints a fresh base64 key")
+    p = sub.add_parser("key", help="secret keys: `key new` prints a fresh base64 key, `key rotate` re-encrypts")
     ksub = p.add_subparsers(title="key commands", metavar="ACTION", dest="action", required=True)
-    q = ksub.add_parser("new", help="print a new random AES-256 key (base64) for FLEETLAB_SECRET_KEY")
+    q = ksub.add_parser("new", help="print a new random AES-256 key (base64) for FLEETLAB_SECRET_KEY or ENCRYPTION_KEY")
     q.set_defaults(func=cmd_key_new)
+    q = ksub.add_parser("rotate", help="re-encrypt every gateway password under the current key, in the platform's format")
+    q.set_defaults(func=cmd_key_rotate)
 
     p = sub.add_parser("decrypt", help="print a gateway's decrypted password (for inspection)")
     p.add_argument("gateway_id", help="the gateway's device id, e.g. GW-SPR-001")

@@ -4,7 +4,10 @@
 |----------------------|---------------------------------|---------------------------------|
 | database_url         | DATABASE_URL                    | the embedded server             |
 | home                 | FLEETLAB_HOME                   | ./.fleetlab                     |
-| secret_key           | FLEETLAB_SECRET_KEY             | $FLEETLAB_HOME/secret.key       |
+| secret_key           | FLEETLAB_SECRET_KEY             | ENCRYPTION_KEY, else            |
+|                      |                                 | $FLEETLAB_HOME/secret.key       |
+| platform_key         | ENCRYPTION_KEY (the platform's) | none; FLEETLAB_SECRET_KEY wins, |
+|                      |                                 | this one then still decrypts    |
 | previous_secret_keys | FLEETLAB_PREVIOUS_SECRET_KEYS   | none (comma-separated, base64)  |
 | allow_remote_reset   | FLEETLAB_ALLOW_REMOTE_RESET     | off                             |
 | lock_timeout         | FLEETLAB_LOCK_TIMEOUT           | 10 (seconds)                    |
@@ -32,6 +35,7 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)
     home: Path = Path(".fleetlab")
     secret_key: str | None = field(default=None, repr=False)
+    platform_key: str | None = field(default=None, repr=False)
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     allow_remote_reset: bool = False
     lock_timeout: float = 10.0
@@ -45,6 +49,7 @@ class Settings:
         url = env.get("DATABASE_URL") or None
         home = Path(env.get("FLEETLAB_HOME") or ".fleetlab").expanduser()
         key = env.get("FLEETLAB_SECRET_KEY") or None
+        platform_key = env.get("ENCRYPTION_KEY") or None
         previous = tuple(k.strip() for k in (env.get("FLEETLAB_PREVIOUS_SECRET_KEYS") or "").split(",") if k.strip())
         allow = (env.get("FLEETLAB_ALLOW_REMOTE_RESET") or "").strip().lower()
         if allow not in ("", "0", "1", "true", "false", "yes", "no"):
@@ -63,6 +68,7 @@ class Settings:
             database_url=url,
             home=home,
             secret_key=key,
+            platform_key=platform_key,
             previous_secret_keys=previous,
             allow_remote_reset=allow in ("1", "true", "yes"),
             lock_timeout=timeout,
@@ -80,6 +86,14 @@ class Settings:
     @property
     def pgdata(self) -> Path:
         return self.home.resolve() / "pgdata"
+
+    def keyring(self, *, create: bool):
+        """The keys for gateway passwords (see crypto.load_keyring); `create` makes a missing key file."""
+        from .crypto import load_keyring
+
+        return load_keyring(
+            self.secret_key, self.previous_secret_keys, self.key_file, create=create, platform_key=self.platform_key
+        )
 
     @property
     def key_file(self) -> Path:

@@ -1,15 +1,22 @@
-"""Gateway passwords, encrypted for real: AES-256-GCM with a key id for rotation.
+"""Gateway passwords, encrypted for real, in the platform's own format.
 
-A stored value looks like `v1.<key id>.<base64url(nonce || ciphertext || tag)>`:
-- a fresh 12-byte random nonce per value, so equal passwords give different ciphertexts;
-- associated data that binds the value to its row (`gateways:<row id>:password`), so a
-  ciphertext copied to another row does not decrypt;
-- the key id (a fingerprint of the key, not the key) picks the key out of a keyring, so
-  rows written under an earlier key stay readable after a rotation.
+The platform (RoninSTi/mti-monorepo, `encryption.ts` / `GatewayRepository.ts`) stores in
+`gateways.password_encrypted` the JSON text of
 
-Keys are 32 random bytes, base64-encoded, from FLEETLAB_SECRET_KEY (previous ones in
-FLEETLAB_PREVIOUS_SECRET_KEYS) or, for the embedded default, a key file under FLEETLAB_HOME
-created with mode 0600. Key material never appears in messages.
+    {"encrypted":"<base64 ciphertext>","iv":"<base64 12-byte nonce>","authTag":"<base64 16-byte tag>"}
+
+AES-256-GCM, no associated data, the key 32 bytes given base64-encoded in `ENCRYPTION_KEY`. fleetlab
+writes exactly that (same key order, compact JSON, standard base64 with padding), a fresh random
+nonce per value, plus one extra field the platform ignores: `"kid"`, a public fingerprint of the
+key, so rows written under an earlier key stay readable after a rotation. Values without `kid`
+(written by the platform) are tried against every key of the keyring.
+
+fleetlab's earlier format, `v1.<key id>.<base64url(nonce || ciphertext || tag)>` with associated
+data `gateways:<row id>:password`, is still read (and `fleetlab key rotate` rewrites it).
+
+Keys are 32 random bytes, base64-encoded: FLEETLAB_SECRET_KEY or the platform's ENCRYPTION_KEY,
+earlier ones in FLEETLAB_PREVIOUS_SECRET_KEYS, or, for the embedded default, a key file under
+FLEETLAB_HOME created with mode 0600. Key material never appears in messages.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass, field
@@ -29,9 +38,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .errors import SecretError
 
-VERSION = "v1"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 KEY_BYTES = 32
+LEGACY_VERSION = "v1"
+# the platform's JSON.stringify of {encrypted, iv, authTag}, then fleetlab's key id: three {} to fill
+_TEMPLATE = '{{"encrypted":"{}","iv":"{}","authTag":"{}","kid":"%s"}}'
+_B64 = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
 
 
 def key_id(key: bytes) -> str:
@@ -61,8 +74,33 @@ def decode_key(text: str, source: str) -> bytes:
 
 
 def new_key() -> str:
-    """A fresh random key, base64-encoded."""
+    """A fresh random key, base64-encoded (the form the platform's ENCRYPTION_KEY takes)."""
     return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str, what: str) -> bytes:
+    """Standard or URL-safe base64, padding optional (Node's Buffer.from(…, 'base64') reads both)."""
+    if not isinstance(text, str) or not _B64.match(text):
+        raise SecretError(f"the stored password's {what} is not valid base64: it was altered.")
+    text = text.rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretError(f"the stored password's {what} is not valid base64: it was altered.") from None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A decrypted stored password: the plaintext, the id of the key that opened it, its format."""
+
+    plaintext: str = field(repr=False)
+    key_id: str
+    format: str  # "json" (the platform's) or "v1" (fleetlab's earlier one)
+    has_kid: bool
 
 
 @dataclass(frozen=True)
@@ -87,26 +125,93 @@ class Keyring:
     def encryptor(self) -> Encryptor:
         return Encryptor(self.current)
 
-    def encrypt(self, plaintext: str, aad: str) -> str:
-        return self.encryptor().encrypt(plaintext, aad)
+    def encrypt(self, plaintext: str) -> str:
+        """The platform's JSON for `plaintext` under the current key, with a fresh nonce."""
+        return self.encryptor().encrypt(plaintext)
 
-    def decrypt(self, token: str, aad: str) -> str:
-        """The plaintext of `token`, or SecretError if it was tampered with or the key is unknown."""
-        parts = token.split(".") if isinstance(token, str) else []
-        if len(parts) != 3 or parts[0] != VERSION:
-            raise SecretError("not a fleetlab ciphertext (expected v1.<key id>.<data>).")
+    def decrypt(self, token: str, row_id: str | None = None) -> str:
+        """The plaintext of a stored password, or SecretError (altered, or no key opens it).
+
+        `row_id` (the gateway row's id) is needed only by fleetlab's earlier `v1.` values.
+        """
+        return self.open(token, row_id).plaintext
+
+    def open(self, token: str, row_id: str | None = None) -> Opened:
+        """Like decrypt, and say which key opened the value and in which format it was stored."""
+        if not isinstance(token, str):
+            raise SecretError("the stored password is not text.")
+        text = token.strip()
+        if text.startswith("{"):
+            return self._open_json(text)
+        if text.startswith(LEGACY_VERSION + "."):
+            if row_id is None:
+                raise SecretError("this value is in fleetlab's earlier v1 format, which needs the gateway row's id.")
+            return self._open_v1(text, password_aad(str(row_id)))
+        raise SecretError(
+            "not an encrypted password: expected the platform's JSON {\"encrypted\", \"iv\", \"authTag\"} "
+            "(or fleetlab's earlier v1.<key id>.<data>)."
+        )
+
+    def _open_json(self, text: str) -> Opened:
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            raise SecretError("the stored password is not valid JSON: it was altered or truncated.") from None
+        if not isinstance(obj, dict):
+            raise SecretError("the stored password is not a JSON object with encrypted, iv and authTag.")
+        missing = [k for k in ("encrypted", "iv", "authTag") if not isinstance(obj.get(k), str) or not obj.get(k)]
+        if missing:
+            raise SecretError(f"the stored password has no {', '.join(missing)} (the platform's format needs all three).")
+        ciphertext = _unb64(obj["encrypted"], "ciphertext")
+        nonce = _unb64(obj["iv"], "iv")
+        tag = _unb64(obj["authTag"], "authTag")
+        if len(tag) != TAG_BYTES:
+            raise SecretError(f"the stored password's authTag is {len(tag)} bytes, not {TAG_BYTES}: it was altered.")
+        if not 8 <= len(nonce) <= 128:
+            raise SecretError(f"the stored password's iv is {len(nonce)} bytes: it was altered.")
+        kid = obj.get("kid")
+        if kid is not None:
+            key = self._by_id().get(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise SecretError(
+                    f"this value was encrypted with key {str(kid)[:16]}, which is not in the keyring; set that key in "
+                    "FLEETLAB_SECRET_KEY (or ENCRYPTION_KEY) or FLEETLAB_PREVIOUS_SECRET_KEYS."
+                )
+            candidates = [key]
+        else:  # written by the platform: whichever of our keys authenticates it
+            candidates = [self.current, *self.previous]
+        for key in candidates:
+            try:
+                plain = AESGCM(key).decrypt(nonce, ciphertext + tag, None)
+            except InvalidTag:
+                continue
+            return Opened(_utf8(plain), key_id(key), "json", kid is not None)
+        if kid is not None:
+            raise SecretError(
+                "the ciphertext does not authenticate: it was altered, or encrypted with another key of the same id."
+            )
+        raise SecretError(
+            f"the ciphertext does not authenticate with any key of the keyring ({1 + len(self.previous)} key(s)): "
+            "it was altered, or written with another key; give the platform's ENCRYPTION_KEY to fleetlab "
+            "(as ENCRYPTION_KEY, FLEETLAB_SECRET_KEY or in FLEETLAB_PREVIOUS_SECRET_KEYS)."
+        )
+
+    def _open_v1(self, text: str, aad: str) -> Opened:
+        parts = text.split(".")
+        if len(parts) != 3:
+            raise SecretError("not a fleetlab v1 ciphertext (expected v1.<key id>.<data>).")
         kid, data = parts[1], parts[2]
         key = self._by_id().get(kid)
         if key is None:
             raise SecretError(
-                f"this value was encrypted with key {kid}, which is not in the keyring; set that key in "
+                f"this value was encrypted with key {kid[:16]}, which is not in the keyring; set that key in "
                 "FLEETLAB_SECRET_KEY or FLEETLAB_PREVIOUS_SECRET_KEYS."
             )
         try:
             blob = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
         except (binascii.Error, ValueError):
             raise SecretError("the ciphertext is not valid base64: it was altered.") from None
-        if len(blob) < NONCE_BYTES + 16:
+        if len(blob) < NONCE_BYTES + TAG_BYTES:
             raise SecretError("the ciphertext is too short: it was altered or truncated.")
         try:
             plain = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad.encode())
@@ -115,7 +220,14 @@ class Keyring:
                 "the ciphertext does not authenticate: it was altered, belongs to another row, or was "
                 "encrypted with another key of the same id."
             ) from None
+        return Opened(_utf8(plain), kid, "v1", True)
+
+
+def _utf8(plain: bytes) -> str:
+    try:
         return plain.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError("the decrypted password is not UTF-8 text.") from None
 
 
 class Encryptor:
@@ -123,50 +235,64 @@ class Encryptor:
 
     def __init__(self, key: bytes):
         self._aes = AESGCM(key)
-        self._prefix = f"{VERSION}.{key_id(key)}."
+        self.key_id = key_id(key)
+        self.template = _TEMPLATE % self.key_id
 
-    def encrypt(self, plaintext: str, aad: str) -> str:
-        nonce = os.urandom(NONCE_BYTES)
-        blob = nonce + self._aes.encrypt(nonce, plaintext.encode("utf-8"), aad.encode())
-        return self._prefix + base64.urlsafe_b64encode(blob).rstrip(b"=").decode()
+    def encrypt(self, plaintext: str, nonce: bytes | None = None) -> str:
+        """The stored form of `plaintext`. `nonce` is for test vectors only: never reuse one."""
+        if not plaintext:
+            raise SecretError("a gateway password must not be empty (the platform cannot decrypt an empty one).")
+        nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
+        sealed = self._aes.encrypt(nonce, plaintext.encode("utf-8"), None)
+        return self.template.format(_b64(sealed[:-TAG_BYTES]), _b64(nonce), _b64(sealed[-TAG_BYTES:]))
 
-    @property
-    def prefix(self) -> str:
-        """`v1.<key id>.`: what every value encrypted here starts with."""
-        return self._prefix
-
-    def seal_many(self, plaintexts: list[bytes], aads: list[bytes]) -> list[bytes]:
-        """nonce || ciphertext || tag for each value, fresh random nonces: `encrypt` in bulk, before
-        base64 (the caller encodes and prefixes; see load.encrypt_passwords)."""
+    def seal_many(self, plaintexts: list[bytes]) -> tuple[bytes, list[bytes]]:
+        """Fresh random nonces (joined, 12 bytes each) and ciphertext || tag per value: `encrypt` in
+        bulk before base64 (the caller encodes into `template`; see load.encrypt_passwords)."""
         nonces = os.urandom(NONCE_BYTES * len(plaintexts))
         seal = self._aes.encrypt
-        out = []
-        for i, (plain, aad) in enumerate(zip(plaintexts, aads, strict=True)):
-            nonce = nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]
-            out.append(nonce + seal(nonce, plain, aad))
-        return out
+        return nonces, [
+            seal(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES], plain, None) for i, plain in enumerate(plaintexts)
+        ]
 
 
 def password_aad(row_id: str) -> str:
-    """The associated data binding a gateway password to its row."""
+    """The associated data of fleetlab's earlier v1 format, which bound a password to its row."""
     return f"gateways:{row_id}:password"
 
 
-def load_keyring(secret_key: str | None, previous: tuple[str, ...], key_file: Path | None, *, create: bool) -> Keyring:
-    """The keyring from the environment's keys or, without FLEETLAB_SECRET_KEY, the key file.
+def load_keyring(
+    secret_key: str | None,
+    previous: tuple[str, ...],
+    key_file: Path | None,
+    *,
+    create: bool,
+    platform_key: str | None = None,
+) -> Keyring:
+    """The keyring from the environment's keys or, without one, the key file.
 
-    With `create`, a missing key file is generated (mode 0600).
+    FLEETLAB_SECRET_KEY (`secret_key`) wins over the platform's ENCRYPTION_KEY (`platform_key`); when
+    both are set and differ, ENCRYPTION_KEY still decrypts. With `create`, a missing key file is
+    generated (mode 0600).
     """
-    prev = tuple(decode_key(p, f"key #{i + 1} of FLEETLAB_PREVIOUS_SECRET_KEYS") for i, p in enumerate(previous))
+    prev = [decode_key(p, f"key #{i + 1} of FLEETLAB_PREVIOUS_SECRET_KEYS") for i, p in enumerate(previous)]
+    platform = decode_key(platform_key, "ENCRYPTION_KEY") if platform_key is not None else None
     if secret_key is not None:
-        return Keyring(decode_key(secret_key, "FLEETLAB_SECRET_KEY"), prev)
+        current = decode_key(secret_key, "FLEETLAB_SECRET_KEY")
+        if platform is not None and platform != current:
+            prev.insert(0, platform)
+        return Keyring(current, tuple(prev))
+    if platform is not None:
+        return Keyring(platform, tuple(prev))
     if key_file is None:
-        raise SecretError("no secret key: set FLEETLAB_SECRET_KEY (generate one with `fleetlab key new`).")
+        raise SecretError(
+            "no secret key: set FLEETLAB_SECRET_KEY or ENCRYPTION_KEY (generate one with `fleetlab key new`)."
+        )
     if not key_file.exists():
         if not create:
             raise SecretError(
-                f"no secret key: {key_file} does not exist and FLEETLAB_SECRET_KEY is not set. "
-                "Run `fleetlab reset` to create one, or set FLEETLAB_SECRET_KEY."
+                f"no secret key: {key_file} does not exist and neither FLEETLAB_SECRET_KEY nor ENCRYPTION_KEY is "
+                "set. Run `fleetlab reset` to create one, or set FLEETLAB_SECRET_KEY."
             )
         key_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -175,9 +301,9 @@ def load_keyring(secret_key: str | None, previous: tuple[str, ...], key_file: Pa
     mode = stat.S_IMODE(key_file.stat().st_mode)
     if mode & 0o077:
         raise SecretError(f"the key file {key_file} is readable by others (mode {mode:o}); run `chmod 600 {key_file}`.")
-    return Keyring(decode_key(key_file.read_text(), f"the key file {key_file}"), prev)
+    return Keyring(decode_key(key_file.read_text(), f"the key file {key_file}"), tuple(prev))
 
 
-def decrypt_password(keyring: Keyring, token: str, row_id: str) -> str:
-    """Inspect a stored gateway password: the plaintext of `token` for the gateway row `row_id`."""
-    return keyring.decrypt(token, password_aad(str(row_id)))
+def decrypt_password(keyring: Keyring, token: str, row_id: str | None = None) -> str:
+    """Inspect a stored gateway password: its plaintext (`row_id` only for fleetlab's earlier v1 values)."""
+    return keyring.decrypt(token, None if row_id is None else str(row_id))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 
 _KILL = os.environ.get("FLEETLAB_FAULT") or None
 _PAUSE = os.environ.get("FLEETLAB_FAULT_PAUSE") or None
@@ -32,6 +33,11 @@ def reached(point: str) -> None:
     if point == _KILL:
         os.kill(os.getpid(), signal.SIGKILL)
     if point == _PAUSE:
+        # a resume that arrives after this pause was cut short (a Ctrl-C while waiting) must not
+        # kill the process, through another thread or during interpreter shutdown (which resets
+        # Python-level handlers to the default): ignore it. Blocked, it still wakes sigtimedwait.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
         print(f"fleetlab-fault: paused at {point} pid={os.getpid()}", file=sys.stderr, flush=True)
         signal.sigtimedwait({signal.SIGUSR1}, 60)

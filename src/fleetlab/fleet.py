@@ -1,8 +1,8 @@
 """A fleet: the rows of the three tables as polars frames, ready to COPY.
 
-Columns are those of the tables minus `created_at`/`updated_at` (the database's defaults) and
-minus `password_encrypted` (encrypted at load time from the keyed plaintext, so a preview of a
-fleet never holds a secret).
+Columns are those of the tables minus `password_encrypted` (encrypted at load time from the
+plaintext, so a preview of a fleet never holds a secret). `created_at` and `updated_at` come from
+the scenario too (not the database's `now()`), so the same scenario gives the same rows.
 """
 
 from __future__ import annotations
@@ -12,11 +12,16 @@ from typing import Any
 
 import polars as pl
 
+TIMESTAMPS: dict[str, pl.DataType] = {
+    "created_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"),
+    "deleted_at": pl.Datetime("us", "UTC"),
+}
 ORGANIZATION_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
     "name": pl.String(),
     "metadata": pl.String(),  # JSON text
-    "deleted_at": pl.Datetime("us", "UTC"),
+    **TIMESTAMPS,
 }
 FACTORY_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
@@ -25,7 +30,7 @@ FACTORY_SCHEMA: dict[str, pl.DataType] = {
     "location": pl.String(),
     "timezone": pl.String(),
     "metadata": pl.String(),
-    "deleted_at": pl.Datetime("us", "UTC"),
+    **TIMESTAMPS,
 }
 GATEWAY_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
@@ -38,7 +43,7 @@ GATEWAY_SCHEMA: dict[str, pl.DataType] = {
     "firmware_version": pl.String(),
     "last_seen_at": pl.Datetime("us", "UTC"),
     "metadata": pl.String(),
-    "deleted_at": pl.Datetime("us", "UTC"),
+    **TIMESTAMPS,
 }
 SCHEMAS = {"organizations": ORGANIZATION_SCHEMA, "factories": FACTORY_SCHEMA, "gateways": GATEWAY_SCHEMA}
 TABLES = ("organizations", "factories", "gateways")
@@ -46,13 +51,15 @@ TABLES = ("organizations", "factories", "gateways")
 
 @dataclass
 class Fleet:
-    """Generated rows of one scenario. `seed` keys the gateway passwords."""
+    """Generated rows of one scenario. `seed` keys the gateway passwords, unless `password` gives
+    one plaintext for every gateway (the original seed's)."""
 
     organizations: pl.DataFrame
     factories: pl.DataFrame
     gateways: pl.DataFrame
     seed: int = 0
     scenario: dict[str, Any] = field(default_factory=dict)
+    password: str | None = field(default=None, repr=False)
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {"organizations": self.organizations, "factories": self.factories, "gateways": self.gateways}

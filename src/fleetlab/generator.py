@@ -40,6 +40,12 @@ CHUNK_ROWS = 50_000
 ONLINE_MINUTES = 5  # "online": seen within this many minutes of as_of
 STALE_MAX_DAYS = 90  # stale gateways were last seen between the threshold and this long ago
 DELETED_MAX_DAYS = 365
+# an organization joined 500-2000 days before as_of; its factories up to 60 days after it, their
+# gateways up to 60 days after the factory: always before any last_seen_at or deleted_at
+ORG_AGE_DAYS = (500, 2000)
+ONBOARDING_DAYS = 60
+WSS_SHARE = 0.2  # gateways reached through a TLS endpoint (wss://host); the rest ws://<ip>:5000 on the plant LAN
+DAY_US = 86_400_000_000
 
 # -- keyed hashing ------------------------------------------------------------------------------
 
@@ -254,6 +260,17 @@ def _us(dt: datetime) -> int:
     return int(dt.timestamp()) * 1_000_000 + dt.microsecond
 
 
+def _created(parent_us: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Creation times (µs) of children onboarded up to ONBOARDING_DAYS after their parents."""
+    return parent_us + (unit(keys, "created_at") * ONBOARDING_DAYS * DAY_US).astype(np.int64)
+
+
+def _times(created_us: np.ndarray, deleted: pl.Series) -> dict[str, pl.Series]:
+    """created_at, updated_at (the soft delete is the last update) and deleted_at columns."""
+    created = pl.Series(created_us, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    return {"created_at": created, "updated_at": deleted.fill_null(created), "deleted_at": deleted}
+
+
 def _timestamps(as_of_us: int, ago_us: np.ndarray, keep: np.ndarray) -> pl.Series:
     """as_of - ago where `keep`, else NULL, as a UTC microsecond Datetime series."""
     values = pl.Series(as_of_us - ago_us.astype(np.int64), dtype=pl.Int64)
@@ -275,6 +292,7 @@ class FleetPlan:
     _org_domains: pl.Series = field(repr=False)
     seed: int = 0
     scenario: dict[str, Any] = field(default_factory=dict)
+    password: str | None = field(default=None, repr=False)  # None: keyed per gateway
 
     def counts(self) -> dict[str, int]:
         return {
@@ -304,7 +322,7 @@ class FleetPlan:
             start = np.maximum(a - begins[sel], 0)
             stop = np.minimum(b - begins[sel], n[sel])
             part = {k: v[sel] for k, v in self._parents.items()}
-            yield _gateways(self.spec, part, start, stop - start, self.factories["id"], self._org_domains)
+            yield _gateways(self.spec, part, start, stop - start, self.factories, self._org_domains)
 
     def materialize(self) -> Fleet:
         """The whole fleet as frames (what `generate` returns)."""
@@ -346,6 +364,8 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
     day = 86_400_000_000
     org_deleted = unit(org_keys, "deleted") < spec.deleted_organizations
     org_deleted_ago = day + (unit(org_keys, "deleted_at") * (DELETED_MAX_DAYS - 1) * day).astype(np.int64)
+    lo, hi = ORG_AGE_DAYS
+    org_created = as_of_us - ((lo + unit(org_keys, "created_at") * (hi - lo)) * DAY_US).astype(np.int64)
     organizations = pl.DataFrame(
         {
             "id": entity_uuids(org_ids),
@@ -356,7 +376,7 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
             "country": org_country,
             "domain": org_domain,
             "locale": pl.Series(locales, dtype=pl.String).gather(org_locale),
-            "deleted_at": _timestamps(as_of_us, org_deleted_ago, org_deleted),
+            **_times(org_created, _timestamps(as_of_us, org_deleted_ago, org_deleted)),
         }
     ).select(
         "id",
@@ -368,6 +388,8 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
             headquarters=pl.concat_str("hq", "country", separator=", "),
             contact_email=pl.concat_str(pl.lit("ops@"), "domain"),
         ).struct.json_encode().alias("metadata"),
+        "created_at",
+        "updated_at",
         "deleted_at",
     ).cast(ORGANIZATION_SCHEMA)  # type: ignore[arg-type]
 
@@ -418,6 +440,7 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
     )
     f_deleted = unit(f_keys, "deleted") < spec.deleted_factories
     f_deleted_ago = day + (unit(f_keys, "deleted_at") * (DELETED_MAX_DAYS - 1) * day).astype(np.int64)
+    f_created = _created(org_created[f_org], f_keys)
     org_id_strings = organizations["id"]
     factories = pl.DataFrame(
         {
@@ -433,7 +456,7 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
             "shifts": pl.Series(1 + pick(f_keys, "shifts", 3)),
             "area_m2": pl.Series(2_000 + 100 * pick(f_keys, "area", 400)),
             "iso50001": pl.Series(unit(f_keys, "iso50001") < 0.4),
-            "deleted_at": _timestamps(as_of_us, f_deleted_ago, f_deleted),
+            **_times(f_created, _timestamps(as_of_us, f_deleted_ago, f_deleted)),
         }
     ).select(
         "id",
@@ -442,8 +465,16 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
         "location",
         "timezone",
         pl.struct("code", "lines", "shifts", "area_m2", "iso50001").struct.json_encode().alias("metadata"),
+        "created_at",
+        "updated_at",
         "deleted_at",
     ).cast(FACTORY_SCHEMA)  # type: ignore[arg-type]
+    # Faker's pools repeat some cities: an organization's second "Springfield Plant" becomes
+    # "Springfield Plant 2", so the platform's name-ordered lists see distinct names
+    seen = pl.int_range(pl.len()).over("organization_id", "name")
+    factories = factories.with_columns(
+        pl.when(seen > 0).then(pl.format("{} {}", "name", seen + 1)).otherwise("name").alias("name")
+    )
 
     n_gw = counts_for(f_keys, "gateways", spec.gateways_per_factory)
     parents = {
@@ -453,6 +484,7 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
         "idx": f_idx,
         "n_gateways": n_gw,
         "factory_row": np.arange(nf),
+        "created_us": f_created,
     }
     return FleetPlan(
         spec=spec,
@@ -470,7 +502,7 @@ def _gateways(
     parents: dict[str, np.ndarray],
     first: np.ndarray,
     count: np.ndarray,
-    factory_ids: pl.Series,
+    factories: pl.DataFrame,
     org_domains: pl.Series,
 ) -> pl.DataFrame:
     """Gateways first .. first + count - 1 of each factory in `parents` (the plan's per-factory arrays)."""
@@ -532,7 +564,8 @@ def _gateways(
     frame = pl.DataFrame(
         {
             "id": entity_uuids(ids),
-            "factory_id": factory_ids.gather(frow),
+            "factory_id": factories["id"].gather(frow),
+            "site": factories["name"].gather(frow),
             "gid": "GW-" + num(org).str.zfill(4) + "-" + num(fac).str.zfill(3) + "-" + num(gid_index).str.zfill(4),
             "line": pl.Series(LINES).gather(line),
             "slug": pl.Series([x.lower().replace(" ", "-") for x in LINES]).gather(line),
@@ -547,7 +580,8 @@ def _gateways(
             + num(((h_ip >> U64(24)) % U64(253)) + U64(1)),
             "mac": pl.Series(MAC_VENDORS).gather(model % len(MAC_VENDORS))
             + ":" + byte(h_mac, 0) + ":" + byte(h_mac, 8) + ":" + byte(h_mac, 16),
-            "deleted_at": _timestamps(as_of_us, deleted_ago, deleted),
+            "wss": pl.Series(unit(keys, "tls") < WSS_SHARE),
+            **_times(_created(parents["created_us"][rep], keys), _timestamps(as_of_us, deleted_ago, deleted)),
         }
     )
     lower = pl.col("gid").str.to_lowercase()
@@ -555,8 +589,14 @@ def _gateways(
         "id",
         "factory_id",
         pl.col("gid").alias("gateway_id"),
-        pl.concat_str("line", pl.lit(" "), "n", pl.lit(" Gateway")).alias("name"),
-        pl.concat_str(pl.lit("https://"), lower, pl.lit("."), "domain", pl.lit(":8443")).alias("url"),
+        # distinct within the factory (the number), and rarely shared across the fleet (the site):
+        # the platform pages its gateway lists ordered by name
+        pl.concat_str("site", pl.lit(" "), "line", pl.lit(" "), "n", pl.lit(" Gateway")).alias("name"),
+        # the platform's acquisition client takes only ws:// and wss:// URLs
+        pl.when("wss")
+        .then(pl.concat_str(pl.lit("wss://"), lower, pl.lit("."), "domain"))
+        .otherwise(pl.concat_str(pl.lit("ws://"), "ip", pl.lit(":5000")))
+        .alias("url"),
         pl.concat_str(lower, pl.lit("@"), "domain").alias("email"),
         "model",
         "firmware_version",
@@ -567,6 +607,8 @@ def _gateways(
             '{{"protocol":"{}","ip":"{}","mac":"{}","line":"{}","tags":["{}","{}","{}"]}}',
             "protocol", "ip", "mac", "line", "protocol", "slug", "env",
         ).alias("metadata"),
+        "created_at",
+        "updated_at",
         "deleted_at",
     )
 

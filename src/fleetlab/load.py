@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from . import faults, marker
-from .crypto import Keyring, password_aad
+from .crypto import NONCE_BYTES, TAG_BYTES, Keyring
 from .db import first_line, set_connection_check
 from .errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
 from .fleet import SCHEMAS, TABLES, Fleet
@@ -37,43 +37,60 @@ Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
 T = TypeVar("T")
 
 
-def encrypt_passwords(gateways: pl.DataFrame, seed: int, keyring: Keyring) -> pl.Series:
-    """The password_encrypted column for `gateways`: keyed plaintexts, fresh nonces.
+def encrypt_passwords(gateways: pl.DataFrame, seed: int, keyring: Keyring, password: str | None = None) -> pl.Series:
+    """The password_encrypted column for `gateways`, in the platform's JSON, fresh nonces.
 
-    Same values as `Encryptor.encrypt(keyed_password(seed, id), password_aad(id))` row by row,
-    with the hashing, nonces and base64 done in bulk: only the AES-GCM call stays per row.
+    The plaintext is `password` for every row when given (the original seed's `admin123`), else
+    keyed per row (`keyed_password(seed, id)`). Same values as `Encryptor.encrypt` row by row, with
+    the hashing, nonces and base64 done in bulk: only the AES-GCM call stays per row.
     """
     ids = gateways["id"].to_list()
     if not ids:
         return pl.Series("password_encrypted", [], dtype=pl.String)
     enc = keyring.encryptor()
-    plains = keyed_passwords(seed, ids)
-    blobs = enc.seal_many(plains, [password_aad(rid).encode() for rid in ids])
-    width = len(blobs[0])
+    plains = [password.encode()] * len(ids) if password is not None else keyed_passwords(seed, ids)
+    nonces, sealed = enc.seal_many(plains)
+    width = len(sealed[0])
     # row by row for small fleets (the bulk path's numpy import costs more than it saves)
     # and for unequal widths (never for keyed passwords; kept general)
-    if len(blobs) < SMALL_ROWS or any(len(b) != width for b in blobs):
-        return pl.Series(
-            "password_encrypted",
-            [enc.prefix + base64.urlsafe_b64encode(b).rstrip(b"=").decode() for b in blobs],
-            dtype=pl.String,
-        )
-    return (enc.prefix + b64_rows(b"".join(blobs), len(blobs), width)).alias("password_encrypted")
-
-
-def b64_rows(blob: bytes, n: int, width: int) -> pl.Series:
-    """URL-safe base64 (no padding) of each `width`-byte row of `blob`, vectorised.
-
-    Each row is padded with zero bytes to a multiple of 3, so the rows' encodings line up in one
-    b64encode call; the padding only adds characters past the unpadded encoding, cut off here.
-    """
+    if len(sealed) < SMALL_ROWS or any(len(b) != width for b in sealed):
+        b64 = base64.b64encode
+        values = [
+            enc.template.format(b64(ct[:-TAG_BYTES]).decode(), b64(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]).decode(),
+                                b64(ct[-TAG_BYTES:]).decode())
+            for i, ct in enumerate(sealed)
+        ]
+        return pl.Series("password_encrypted", values, dtype=pl.String)
     import numpy as np  # here, not at the top: a small reset should not pay for importing it
 
+    n = len(sealed)
+    rows = np.frombuffer(b"".join(sealed), dtype=np.uint8).reshape(n, width)
+    frame = pl.DataFrame(
+        {
+            "encrypted": b64_rows(rows[:, : width - TAG_BYTES]),
+            "iv": b64_rows(np.frombuffer(nonces, dtype=np.uint8).reshape(n, NONCE_BYTES)),
+            "tag": b64_rows(rows[:, width - TAG_BYTES :]),
+        }
+    )
+    return frame.select(pl.format(enc.template, "encrypted", "iv", "tag").alias("password_encrypted")).to_series()
+
+
+def b64_rows(rows: np.ndarray) -> pl.Series:
+    """Standard base64, padded, of each row of an (n, width) uint8 array, vectorised.
+
+    Each row is padded with zero bytes to a multiple of 3, so the rows' encodings line up in one
+    b64encode call; the zero padding encodes as 'A's where base64 puts '=': set those back.
+    """
+    import numpy as np
+
+    n, width = rows.shape
     pad = (-width) % 3
-    rows = np.zeros((n, width + pad), dtype=np.uint8)
-    rows[:, :width] = np.frombuffer(blob, dtype=np.uint8).reshape(n, width)
-    chars = np.frombuffer(base64.urlsafe_b64encode(rows.tobytes()), dtype=np.uint8).reshape(n, -1)
-    return fixed_width_strings(chars[:, : (width * 4 + 2) // 3])
+    padded = np.zeros((n, width + pad), dtype=np.uint8)
+    padded[:, :width] = rows
+    chars = np.frombuffer(base64.b64encode(padded.tobytes()), dtype=np.uint8).reshape(n, -1).copy()
+    if pad:
+        chars[:, -pad:] = ord("=")
+    return fixed_width_strings(chars)
 
 
 def fixed_width_strings(chars: np.ndarray) -> pl.Series:
@@ -133,7 +150,7 @@ def rendered_chunks(fleet: Fleet, table: str, keyring: Keyring, rows: int = CHUN
     for frame in frames:
         frame = frame.select(columns)
         if table == "gateways":
-            frame = frame.with_columns(encrypt_passwords(frame, fleet.seed, keyring))
+            frame = frame.with_columns(encrypt_passwords(frame, fleet.seed, keyring, fleet.password))
         yield _csv(frame), frame.height
 
 

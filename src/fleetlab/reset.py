@@ -23,7 +23,7 @@ from psycopg import sql
 
 from . import db, faults, marker, migrate
 from .config import Settings
-from .crypto import Keyring, load_keyring
+from .crypto import Keyring
 from .dsn import DatabaseURL, check_database_name
 from .errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
 from .fleet import Fleet
@@ -58,7 +58,7 @@ def target(settings: Settings) -> DatabaseURL:
 
 
 def keyring(settings: Settings) -> Keyring:
-    return load_keyring(settings.secret_key, settings.previous_secret_keys, settings.key_file, create=True)
+    return settings.keyring(create=True)
 
 
 def build_name(name: str) -> str:

@@ -32,7 +32,11 @@ The mapping form (the TOML layout, and what `to_dict()` returns for the marker):
     [mix.models]                    # weights
     "Siemens SIMATIC IOT2050" = 3
     [mix.firmware]
-    "1.3.1" = 2
+    "v1.3.1" = 2
+
+Text must fit the platform's schema (`fleetlab.schema.WIDTHS`: a model name at most 100
+characters, a firmware version at most 50) and hold no NUL character; `as_of` lies between 1950
+and 9000. A spec that cannot be stored is refused before any database is touched.
 """
 
 from __future__ import annotations
@@ -59,14 +63,18 @@ DEFAULT_MODELS: tuple[tuple[str, float], ...] = (
     ("Phoenix Contact PLCnext AXC F 2152", 1.0),
     ("Beckhoff CX7000", 0.5),
 )
-DEFAULT_FIRMWARE: tuple[tuple[str, float], ...] = (
-    ("1.3.1", 3.0),
-    ("2.4.0", 3.0),
-    ("2.3.5", 1.5),
-    ("3.1.2", 2.0),
-    ("14.6.2", 1.0),
-    ("0.9.8-beta", 0.2),
+DEFAULT_FIRMWARE: tuple[tuple[str, float], ...] = (  # the platform's vX.Y.Z style
+    ("v1.3.1", 3.0),
+    ("v2.4.0", 3.0),
+    ("v2.3.5", 1.5),
+    ("v3.1.2", 2.0),
+    ("v14.6.2", 1.0),
+    ("v0.9.8-beta", 0.2),
 )
+# as_of and every time derived from it (years of history before it) must fit a timestamptz and a
+# Python datetime: a generous window around today
+AS_OF_MIN = datetime(1950, 1, 1, tzinfo=UTC)
+AS_OF_MAX = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -304,7 +312,24 @@ def parse_as_of(value: Any, where: str, problems: list[str]) -> datetime | None:
     else:
         problems.append(f"{where}: expected an ISO-8601 time such as 2026-01-01T00:00:00Z, not {value!r}")
         return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    try:
+        dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        dt = None
+    if dt is None or not AS_OF_MIN <= dt < AS_OF_MAX:
+        problems.append(f"{where}: {value!r} is outside the times fleetlab generates for (1950 to 9000)")
+        return None
+    return dt
+
+
+def _text_problems(value: str, where: str, width: int | None) -> list[str]:
+    """Why `value` cannot be stored in a column of `width` characters (or in JSONB, without one)."""
+    out = []
+    if "\x00" in value:
+        out.append(f"{where}: {value[:40]!r} holds a NUL character, which PostgreSQL text cannot store")
+    if width is not None and len(value) > width:
+        out.append(f"{where}: {value[:40]!r}… is {len(value)} characters; the platform's column holds {width}")
+    return out
 
 
 def parse_seed(value: Any, where: str, problems: list[str]) -> int | None:
@@ -421,6 +446,23 @@ class FleetSpec:
             mix = getattr(self, name)
             if not mix or sum(w for _, w in mix) <= 0 or any(w < 0 for _, w in mix):
                 out.append(f"mix.{name} needs at least one entry with a positive weight, and none negative")
+        out += self._storable()
+        return out
+
+    def _storable(self) -> list[str]:
+        """Text the database could not hold: widths from the schema, no NUL anywhere (marker JSONB too)."""
+        from .schema import WIDTHS
+
+        out: list[str] = []
+        for field_name in ("name", "description"):
+            value = getattr(self, field_name)
+            if isinstance(value, str):
+                out += _text_problems(value, field_name, None)
+        for mix_name, column in (("models", "model"), ("firmware", "firmware_version")):
+            for value, _ in getattr(self, mix_name):
+                out += _text_problems(value, f"mix.{mix_name}", WIDTHS[("gateways", column)])
+        if isinstance(self.as_of, datetime) and self.as_of.tzinfo is not None and not AS_OF_MIN <= self.as_of < AS_OF_MAX:
+            out.append(f"as_of {self.as_of.isoformat()} is outside the times fleetlab generates for (1950 to 9000)")
         return out
 
     # -- mapping form -----------------------------------------------------------------------

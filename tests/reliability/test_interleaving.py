@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from fleetlab import db
+from fleetlab import db, migrate
 
 from .harness import Background, cli, fleet_state, observe
 
@@ -29,7 +29,7 @@ def test_second_reset_stops_quickly_while_one_runs(seeded, env):
     assert state == "complete"
 
 
-MIGRATIONS = 3
+MIGRATIONS = len(migrate.discover())
 
 
 def test_ten_concurrent_migrate_apply_each_migration_once(new_db, env):

@@ -37,7 +37,7 @@ def test_migration_waiting_on_a_table_lock_gives_up(new_db, tmp_path):
     url = new_db()
     with db.connect(url, autocommit=True) as c:
         migrate.apply(c, folder)
-    (folder / "1707345600004_add_column.sql").write_text("ALTER TABLE gateways ADD COLUMN site_id int;")
+    (folder / "1707345600090_add_column.sql").write_text("ALTER TABLE gateways ADD COLUMN site_id int;")
     with db.connect(url) as other, db.connect(url, autocommit=True) as c:
         other.execute("SELECT count(*) FROM gateways")  # ACCESS SHARE until rollback
         c.execute("SET statement_timeout = '15s'")  # a backstop so a regression fails instead of hanging
@@ -46,10 +46,10 @@ def test_migration_waiting_on_a_table_lock_gives_up(new_db, tmp_path):
             migrate.apply(c, folder, lock_timeout=1)
         elapsed = time.perf_counter() - started
         other.rollback()
-        assert "1707345600004_add_column.sql" in str(exc.value), str(exc.value)
+        assert "1707345600090_add_column.sql" in str(exc.value), str(exc.value)
         assert elapsed < 10, f"waited {elapsed:.1f}s on a 1s lock timeout"
-        assert [a.version for a in migrate.applied(c)][-1] == 1707345600003
-        assert [m.filename for m in migrate.apply(c, folder, lock_timeout=1)] == ["1707345600004_add_column.sql"]
+        assert [a.version for a in migrate.applied(c)][-1] == 1707345600004
+        assert [m.filename for m in migrate.apply(c, folder, lock_timeout=1)] == ["1707345600090_add_column.sql"]
 
 
 @pytest.mark.parametrize("command", [["seed", "--yes"], ["reset", "--yes"], ["migrate"], ["status"]])

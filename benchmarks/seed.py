@@ -113,7 +113,6 @@ def naive(settings, sample: int) -> tuple[float, int]:
     from faker import Faker
 
     from fleetlab import db
-    from fleetlab.crypto import password_aad
     from fleetlab.reset import keyring, target
 
     fake = Faker("en_US")
@@ -152,11 +151,11 @@ def naive(settings, sample: int) -> tuple[float, int]:
                         factory_ids[i // per_factory],
                         device,
                         f"{fake.word().title()} Line Gateway",
-                        fake.url(),
+                        f"ws://{fake.ipv4_private()}:5000",
                         fake.company_email(),
-                        enc.encrypt(fake.password(length=24), password_aad(gid)),
+                        enc.encrypt(fake.password(length=24)),
                         fake.random_element(["Siemens SIMATIC IOT2050", "Moxa UC-8210", "Advantech UNO-2271G"]),
-                        fake.numerify("#.#.#"),
+                        fake.numerify("v#.#.#"),
                         fake.date_time_between(as_of - timedelta(days=30), as_of, tzinfo=UTC),
                         json.dumps({"protocol": fake.random_element(["opc-ua", "mqtt", "modbus-tcp"]),
                                     "ip": fake.ipv4_private(), "mac": fake.mac_address(),

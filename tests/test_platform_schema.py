@@ -83,7 +83,8 @@ def test_an_existing_database_upgrades_in_place(new_db, first_three):
     url = _old_database(new_db, first_three)
     with db.connect(url, autocommit=True) as c:
         assert differences(describe(c))  # the old names and widths
-        assert [m.filename for m in migrate.apply(c)] == ["1707345600004_match_platform_schema.sql"]
+        assert [m.filename for m in migrate.apply(c)] == [
+            "1707345600004_match_platform_schema.sql", "1707345600005_record_platform_migrations.sql"]
         assert differences(describe(c)) == []
         row = c.execute("SELECT gateway_id, model, password_encrypted LIKE 'v1.%', updated_at FROM gateways").fetchone()
         assert row[:3] == ("GW-OLD-1", "Siemens SIMATIC IOT2050", True)

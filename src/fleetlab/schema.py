@@ -20,9 +20,10 @@ import json
 import sys
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
+if TYPE_CHECKING:  # the widths are read on every spec's validation: no driver import for them
+    import psycopg
 
 # varchar(N) columns of the platform's schema: (table, column) → N
 WIDTHS: dict[tuple[str, str], int] = {
@@ -61,53 +62,40 @@ def describe(conn: psycopg.Connection) -> dict[str, Any]:
         (skip,),
     ).fetchall():
         columns.setdefault(table, []).append([name, typ, notnull, default])
-    constraints = [
-        list(r)
-        for r in conn.execute(
-            """
-            SELECT c.relname, k.conname, pg_get_constraintdef(k.oid)
-            FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relname <> ALL(%s)
-              AND k.contype <> 'n'  -- PostgreSQL 18 lists NOT NULL as constraints; columns say it already
-            ORDER BY 1, 2
-            """,
-            (skip,),
-        ).fetchall()
-    ]
-    indexes = [
-        list(r)
-        for r in conn.execute(
-            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
-            "AND tablename <> ALL(%s) ORDER BY 1, 2",
-            (skip,),
-        ).fetchall()
-    ]
-    triggers = [
-        list(r)
-        for r in conn.execute(
-            """
-            SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid)
-            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND NOT t.tgisinternal AND c.relname <> ALL(%s)
-            ORDER BY 1, 2
-            """,
-            (skip,),
-        ).fetchall()
-    ]
-    functions = [
-        list(r)
-        for r in conn.execute(
-            """
-            SELECT p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid),
-                   l.lanname, p.provolatile, p.prosrc
-            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
-            WHERE n.nspname = 'public'
-            ORDER BY 1, 2
-            """
-        ).fetchall()
-    ]
+    def rows(query: str, params: tuple = (skip,)) -> list[list[Any]]:
+        return [list(r) for r in conn.execute(query, params).fetchall()]
+
+    constraints = rows(
+        """
+        SELECT c.relname, k.conname, pg_get_constraintdef(k.oid)
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relname <> ALL(%s)
+          AND k.contype <> 'n'  -- PostgreSQL 18 lists NOT NULL as constraints; columns say it already
+        ORDER BY 1, 2
+        """
+    )
+    indexes = rows(
+        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+        "AND tablename <> ALL(%s) ORDER BY 1, 2"
+    )
+    triggers = rows(
+        """
+        SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid)
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND NOT t.tgisinternal AND c.relname <> ALL(%s)
+        ORDER BY 1, 2
+        """
+    )
+    functions = rows(
+        """
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid),
+               l.lanname, p.provolatile, p.prosrc
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+        WHERE n.nspname = 'public'
+        ORDER BY 1, 2
+        """,
+        (),
+    )
     if not conn.autocommit:
         conn.rollback()
     return {

@@ -48,7 +48,7 @@ def test_migration_waiting_on_a_table_lock_gives_up(new_db, tmp_path):
         other.rollback()
         assert "1707345600090_add_column.sql" in str(exc.value), str(exc.value)
         assert elapsed < 10, f"waited {elapsed:.1f}s on a 1s lock timeout"
-        assert [a.version for a in migrate.applied(c)][-1] == 1707345600004
+        assert [a.version for a in migrate.applied(c)][-1] == migrate.discover()[-1].version
         assert [m.filename for m in migrate.apply(c, folder, lock_timeout=1)] == ["1707345600090_add_column.sql"]
 
 

@@ -21,6 +21,7 @@ CHECKS = [
     "active gateway_id unique",
     "counts match the recorded scenario",
     "every password decrypts",
+    "values the platform accepts",
 ]
 
 
@@ -57,13 +58,13 @@ def test_a_good_database_passes(conn, keys, seeded):
     text = report.render()
     assert text.splitlines()[0] == "fleetlab check of here"
     assert "6 passwords decrypt" in text and "1 organizations, 3 factories, 6 gateways" in text
-    assert text.endswith("all 6 checks passed.")
+    assert text.endswith("all 7 checks passed.")
 
 
 def test_cli_on_a_good_database(cli_env, seeded):
     done = cli(cli_env, "check")
     assert done.returncode == 0, done.stderr
-    assert "all 6 checks passed." in done.stdout and "FAIL" not in done.stdout
+    assert "all 7 checks passed." in done.stdout and "FAIL" not in done.stdout
 
 
 def test_orphan_gateway(conn, keys, seeded):
@@ -139,6 +140,21 @@ def test_a_value_copied_from_another_row_decrypts(conn, keys, seeded):
     assert failing(conn, keys) == set()
 
 
+def test_values_the_platform_would_refuse(conn, keys, seeded):
+    conn.execute("UPDATE gateways SET url = 'https://gw.example.com' WHERE gateway_id = 'GW-SPR-001'")
+    conn.execute("UPDATE gateways SET email = 'no..dots@example.com', name = 'North Wing Gateway' "
+                 "WHERE gateway_id = 'GW-SPR-002'")
+    conn.execute("UPDATE factories SET metadata = '[1, 2]' WHERE name = 'Austin Facility'")
+    conn.commit()
+    res = results(conn, keys)
+    assert failing(conn, keys) == {"values the platform accepts"}
+    detail = res["values the platform accepts"].detail
+    assert "1 gateways with url is not a ws:// or wss:// URL the acquisition client takes (e.g. 'https://gw.example.com')" in detail
+    assert "1 gateways with email is not an address the API accepts (e.g. 'no..dots@example.com')" in detail
+    assert "2 gateways with a name another gateway of its factory has (e.g. 'North Wing Gateway'" in detail
+    assert "1 factories with metadata is not a JSON object" in detail
+
+
 def test_a_renamed_index_breaks_the_schema_check(conn, keys, seeded):
     conn.execute("ALTER INDEX gateways_last_seen_at_idx RENAME TO gateways_last_seen_at_index")
     conn.commit()
@@ -203,7 +219,7 @@ def test_cli_on_a_broken_database(cli_env, conn, seeded):
     assert done.returncode == 1
     assert "FAIL  active gateway_id unique" in done.stdout
     assert "FAIL  counts match the recorded scenario" in done.stdout
-    assert "3 of 6 checks failed." in done.stdout
+    assert "3 of 7 checks failed." in done.stdout
     assert "Traceback" not in done.stderr
 
 

@@ -212,3 +212,15 @@ def test_unstorable_scenarios_refused_before_any_database(tmp_path, cli_env, adm
         "SELECT count(*) FROM pg_database WHERE datname = ANY(%s)", ([target, build_name(target)],)
     ).fetchone()[0]
     assert made == 0
+
+
+@pytest.mark.parametrize("scenario", ["international", "multi-tenant"])
+def test_the_database_check_agrees_on_loaded_presets(conn, settings, scenario):
+    """The SQL form of the rules (`fleetlab check`) passes what the frame form passed."""
+    from fleetlab import checks
+    from fleetlab.fleet import plan
+
+    load(conn, plan(load_scenario(scenario).override(as_of=AS_OF)), keyring(settings))
+    conn.commit()
+    result = checks.platform_values(conn)
+    assert result.ok, result.detail

@@ -65,6 +65,7 @@ def run(conn: psycopg.Connection, keyring: Keyring | None, *, where: str = "", k
         lambda: unique_active_gateway_ids(conn),
         lambda: counts_match_marker(conn),
         lambda: passwords_decrypt(conn, keyring, key_problem),
+        lambda: platform_values(conn),
     ):
         try:
             report.results.append(check())
@@ -84,6 +85,23 @@ def schema_matches_platform(conn: psycopg.Connection) -> Result:
         return Result(name, True, "tables, columns, indexes, triggers and function as the platform's migrations make them")
     more = f" and {len(diff) - EXAMPLES} more" if len(diff) > EXAMPLES else ""
     return Result(name, False, f"{len(diff)} difference(s): {'; '.join(diff[:EXAMPLES])}{more} (run `fleetlab migrate`?)")
+
+
+def platform_values(conn: psycopg.Connection) -> Result:
+    """Every row holds values the platform's API and acquisition client accept (fleetlab.platform)."""
+    from .platform import SQL_RULES
+
+    name = "values the platform accepts"
+    broken = []
+    for table, what, bad, show in SQL_RULES:
+        n, examples = conn.execute(  # no parameters: the rules' LIKE patterns hold % signs
+            f"SELECT count(*), (array_agg(t.{show}::text ORDER BY t.id))[1:{EXAMPLES}] FROM {table} t WHERE {bad}"
+        ).fetchone()
+        if n:
+            broken.append(f"{n:,} {table} with {what} (e.g. {', '.join(map(repr, examples))})")
+    if broken:
+        return Result(name, False, "; ".join(broken))
+    return Result(name, True, "ids, URLs, e-mail addresses, metadata and names as its API and client take them")
 
 
 def orphans(conn: psycopg.Connection, table: str, column: str, parent: str) -> Result:

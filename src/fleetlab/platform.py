@@ -25,6 +25,25 @@ EMAIL = r"^[A-Za-z0-9_'+\-\.]*[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za
 # and path, no fragment (the `ws` library refuses one) and no white space
 GATEWAY_URL = r"^wss?://[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[^\s#]*)?$"
 EXAMPLES = 2
+TABLES = ("organizations", "factories", "gateways")
+
+def _lit(pattern: str) -> str:
+    """A SQL string literal (standard_conforming_strings: backslashes stay as they are)."""
+    return "'" + pattern.replace("'", "''") + "'"
+
+
+# (table, what is wrong, SQL condition of a bad row, column to quote): the widths are the schema's own
+SQL_RULES: list[tuple[str, str, str, str]] = [
+    *((t, "id is not an RFC UUID", f"id::text !~ {_lit(UUID)}", "id") for t in TABLES),
+    *((t, "metadata is not a JSON object", "jsonb_typeof(metadata) <> 'object'", "id") for t in TABLES),
+    ("factories", "an empty name", "name = ''", "id"),
+    ("gateways", "an empty gateway_id or name", "gateway_id = '' OR name = ''", "id"),
+    ("gateways", "url is not a ws:// or wss:// URL the acquisition client takes", f"url !~ {_lit(GATEWAY_URL)}", "url"),
+    ("gateways", "email is not an address the API accepts",
+     f"email !~ {_lit(EMAIL)} OR email LIKE '.%' OR email LIKE '%..%'", "email"),
+    ("gateways", "a name another gateway of its factory has",
+     "EXISTS (SELECT 1 FROM gateways o WHERE o.factory_id = t.factory_id AND o.name = t.name AND o.id <> t.id)", "name"),
+]
 
 
 def problems(fleet) -> list[str]:

@@ -145,6 +145,8 @@ def test_values_the_platform_would_refuse(conn, keys, seeded):
     conn.execute("UPDATE gateways SET email = 'no..dots@example.com', name = 'North Wing Gateway' "
                  "WHERE gateway_id = 'GW-SPR-002'")
     conn.execute("UPDATE factories SET metadata = '[1, 2]' WHERE name = 'Austin Facility'")
+    # the platform's API answers 500 for a whole list holding an id that is not an RFC UUID
+    conn.execute("INSERT INTO organizations (id, name) VALUES ('11111111-1111-1111-1111-111111111111', 'Odd Id')")
     conn.commit()
     res = results(conn, keys)
     assert failing(conn, keys) == {"values the platform accepts"}
@@ -153,6 +155,7 @@ def test_values_the_platform_would_refuse(conn, keys, seeded):
     assert "1 gateways with email is not an address the API accepts (e.g. 'no..dots@example.com')" in detail
     assert "2 gateways with a name another gateway of its factory has (e.g. 'North Wing Gateway'" in detail
     assert "1 factories with metadata is not a JSON object" in detail
+    assert "1 organizations with id is not an RFC UUID (e.g. '11111111-1111-1111-1111-111111111111')" in detail
 
 
 def test_a_renamed_index_breaks_the_schema_check(conn, keys, seeded):

@@ -31,6 +31,7 @@ import re
 import secrets
 import stat
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -84,13 +85,18 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str, what: str) -> bytes:
     """Standard or URL-safe base64, padding optional (Node's Buffer.from(…, 'base64') reads both)."""
-    if not isinstance(text, str) or not _B64.match(text):
-        raise SecretError(f"the stored password's {what} is not valid base64: it was altered.")
-    text = text.rstrip("=").replace("-", "+").replace("_", "/")
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise SecretError(f"the stored password's {what} is not valid base64: it was altered.") from None
+    if isinstance(text, str):
+        try:
+            return binascii.a2b_base64(text, strict_mode=True)  # the common case: standard, padded
+        except (binascii.Error, ValueError):
+            pass
+        if _B64.match(text):
+            text = text.rstrip("=").replace("-", "+").replace("_", "/")
+            try:
+                return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                pass
+    raise SecretError(f"the stored password's {what} is not valid base64: it was altered.")
 
 
 @dataclass(frozen=True)
@@ -117,10 +123,16 @@ class Keyring:
     def __repr__(self) -> str:
         return f"Keyring(current_id={self.current_id!r}, previous={len(self.previous)})"
 
+    @cached_property
     def _by_id(self) -> dict[str, bytes]:
         keys = {key_id(k): k for k in self.previous}
         keys[self.current_id] = self.current
         return keys
+
+    @cached_property
+    def _ciphers(self) -> dict[bytes, AESGCM]:
+        """One AESGCM per key, made once: checking a million rows must not redo the key schedule."""
+        return {k: AESGCM(k) for k in (self.current, *self.previous)}
 
     def encryptor(self) -> Encryptor:
         return Encryptor(self.current)
@@ -159,19 +171,20 @@ class Keyring:
             raise SecretError("the stored password is not valid JSON: it was altered or truncated.") from None
         if not isinstance(obj, dict):
             raise SecretError("the stored password is not a JSON object with encrypted, iv and authTag.")
-        missing = [k for k in ("encrypted", "iv", "authTag") if not isinstance(obj.get(k), str) or not obj.get(k)]
-        if missing:
+        encrypted, iv, auth_tag = obj.get("encrypted"), obj.get("iv"), obj.get("authTag")
+        if not (encrypted and iv and auth_tag):  # the platform's own test; non-strings fail in _unb64
+            missing = [k for k, v in (("encrypted", encrypted), ("iv", iv), ("authTag", auth_tag)) if not v]
             raise SecretError(f"the stored password has no {', '.join(missing)} (the platform's format needs all three).")
-        ciphertext = _unb64(obj["encrypted"], "ciphertext")
-        nonce = _unb64(obj["iv"], "iv")
-        tag = _unb64(obj["authTag"], "authTag")
+        ciphertext = _unb64(encrypted, "ciphertext")
+        nonce = _unb64(iv, "iv")
+        tag = _unb64(auth_tag, "authTag")
         if len(tag) != TAG_BYTES:
             raise SecretError(f"the stored password's authTag is {len(tag)} bytes, not {TAG_BYTES}: it was altered.")
         if not 8 <= len(nonce) <= 128:
             raise SecretError(f"the stored password's iv is {len(nonce)} bytes: it was altered.")
         kid = obj.get("kid")
         if kid is not None:
-            key = self._by_id().get(kid) if isinstance(kid, str) else None
+            key = self._by_id.get(kid) if isinstance(kid, str) else None
             if key is None:
                 raise SecretError(
                     f"this value was encrypted with key {str(kid)[:16]}, which is not in the keyring; set that key in "
@@ -182,7 +195,7 @@ class Keyring:
             candidates = [self.current, *self.previous]
         for key in candidates:
             try:
-                plain = AESGCM(key).decrypt(nonce, ciphertext + tag, None)
+                plain = self._ciphers[key].decrypt(nonce, ciphertext + tag, None)
             except InvalidTag:
                 continue
             return Opened(_utf8(plain), key_id(key), "json", kid is not None)
@@ -201,7 +214,7 @@ class Keyring:
         if len(parts) != 3:
             raise SecretError("not a fleetlab v1 ciphertext (expected v1.<key id>.<data>).")
         kid, data = parts[1], parts[2]
-        key = self._by_id().get(kid)
+        key = self._by_id.get(kid)
         if key is None:
             raise SecretError(
                 f"this value was encrypted with key {kid[:16]}, which is not in the keyring; set that key in "
@@ -214,7 +227,7 @@ class Keyring:
         if len(blob) < NONCE_BYTES + TAG_BYTES:
             raise SecretError("the ciphertext is too short: it was altered or truncated.")
         try:
-            plain = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad.encode())
+            plain = self._ciphers[key].decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad.encode())
         except InvalidTag:
             raise SecretError(
                 "the ciphertext does not authenticate: it was altered, belongs to another row, or was "

@@ -34,7 +34,10 @@ def _lit(pattern: str) -> str:
 
 # (table, what is wrong, SQL condition of a bad row, column to quote): the widths are the schema's own
 SQL_RULES: list[tuple[str, str, str, str]] = [
-    *((t, "id is not an RFC UUID", f"id::text !~ {_lit(UUID)}", "id") for t in TABLES),
+    # the version nibble (1-8) and the variant bits (10), read from the bytes: no text conversion
+    *((t, "id is not an RFC UUID",
+       "NOT ((get_byte(uuid_send(id), 6) >> 4) BETWEEN 1 AND 8 AND (get_byte(uuid_send(id), 8) >> 6) = 2)", "id")
+      for t in TABLES),
     *((t, "metadata is not a JSON object", "jsonb_typeof(metadata) <> 'object'", "id") for t in TABLES),
     ("factories", "an empty name", "name = ''", "id"),
     ("gateways", "an empty gateway_id or name", "gateway_id = '' OR name = ''", "id"),
@@ -42,7 +45,7 @@ SQL_RULES: list[tuple[str, str, str, str]] = [
     ("gateways", "email is not an address the API accepts",
      f"email !~ {_lit(EMAIL)} OR email LIKE '.%' OR email LIKE '%..%'", "email"),
     ("gateways", "a name another gateway of its factory has",
-     "EXISTS (SELECT 1 FROM gateways o WHERE o.factory_id = t.factory_id AND o.name = t.name AND o.id <> t.id)", "name"),
+     "(factory_id, name) IN (SELECT factory_id, name FROM gateways GROUP BY 1, 2 HAVING count(*) > 1)", "name"),
 ]
 
 

@@ -83,7 +83,7 @@ def schema_matches_platform(conn: psycopg.Connection) -> Result:
     diff = differences(describe(conn))
     if not diff:
         return Result(name, True, "tables, columns, indexes, triggers and function as the platform's migrations make them")
-    more = f" and {len(diff) - EXAMPLES} more" if len(diff) > EXAMPLES else ""
+    more = f" and {len(diff) - EXAMPLES:,} more" if len(diff) > EXAMPLES else ""
     return Result(name, False, f"{len(diff)} difference(s): {'; '.join(diff[:EXAMPLES])}{more} (run `fleetlab migrate`?)")
 
 
@@ -115,7 +115,7 @@ def orphans(conn: psycopg.Connection, table: str, column: str, parent: str) -> R
         total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         return Result(name, True, f"{total:,} {table}, none orphaned")
     examples = ", ".join(f"{r[0]} (→ {r[1]})" for r in rows[:EXAMPLES])
-    more = f" and {len(rows) - EXAMPLES} more" if len(rows) > EXAMPLES else ""
+    more = f" and {len(rows) - EXAMPLES:,} more" if len(rows) > EXAMPLES else ""
     return Result(name, False, f"{len(rows):,} {table} point at a missing {_SINGULAR[parent]}: {examples}{more}")
 
 
@@ -130,7 +130,7 @@ def unique_active_gateway_ids(conn: psycopg.Connection) -> Result:
         n = conn.execute("SELECT count(*) FROM gateways WHERE deleted_at IS NULL").fetchone()[0]
         return Result(name, True, f"{n:,} active gateways, each gateway_id once")
     examples = ", ".join(f"{g} ×{n}" for g, n in rows[:EXAMPLES])
-    more = f" and {len(rows) - EXAMPLES} more" if len(rows) > EXAMPLES else ""
+    more = f" and {len(rows) - EXAMPLES:,} more" if len(rows) > EXAMPLES else ""
     return Result(name, False, f"{len(rows):,} gateway_id(s) shared by active gateways: {examples}{more}")
 
 
@@ -177,6 +177,6 @@ def passwords_decrypt(conn: psycopg.Connection, keyring: Keyring | None, key_pro
                 reasons[reason] = reasons.get(reason, 0) + 1
     if not failures:
         return Result(name, True, f"{total:,} passwords decrypt")
-    examples = ", ".join(failures[:EXAMPLES]) + (f" and {len(failures) - EXAMPLES} more" if len(failures) > EXAMPLES else "")
+    examples = ", ".join(failures[:EXAMPLES]) + (f" and {len(failures) - EXAMPLES:,} more" if len(failures) > EXAMPLES else "")
     why = "; ".join(f"{n:,}× {r}" for r, n in reasons.items())
     return Result(name, False, f"{len(failures):,} of {total:,} do not decrypt ({examples}): {why}")

@@ -82,7 +82,7 @@ def rotate(
                     if progress:
                         progress("passwords", done, total)
             if failures:
-                examples = ", ".join(failures[:EXAMPLES]) + (f" and {len(failures) - EXAMPLES} more" if len(failures) > EXAMPLES else "")
+                examples = ", ".join(failures[:EXAMPLES]) + (f" and {len(failures) - EXAMPLES:,} more" if len(failures) > EXAMPLES else "")
                 why = "; ".join(f"{n:,}× {r}" for r, n in reasons.items())
                 raise SecretError(
                     f"{len(failures):,} of {total:,} passwords do not decrypt with the keyring ({examples}): {why}. "

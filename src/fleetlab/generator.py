@@ -361,7 +361,7 @@ def plan(spec: FleetSpec) -> FleetPlan | Fleet:
     org_city = _per_locale(org_locale, locales, spec.seed, lambda p, r: p.cities.gather(pick(org_keys[r], "hq", POOL_SIZE)))
     org_country = _per_locale(org_locale, locales, spec.seed, lambda p, r: pl.Series([p.country] * len(r), dtype=pl.String))
     as_of_us = _us(spec.as_of)
-    day = 86_400_000_000
+    day = DAY_US
     org_deleted = unit(org_keys, "deleted") < spec.deleted_organizations
     org_deleted_ago = day + (unit(org_keys, "deleted_at") * (DELETED_MAX_DAYS - 1) * day).astype(np.int64)
     lo, hi = ORG_AGE_DAYS

@@ -125,7 +125,7 @@ def test_corrupted_ciphertexts(conn, keys, seeded):
     res = results(conn, keys)
     assert failing(conn, keys) == {"every password decrypts"}
     detail = res["every password decrypts"].detail
-    assert detail.startswith("3 of 6 do not decrypt") and all(g in detail for g in ("GW-DET-001", "GW-AUS-002", "GW-SPR-002"))
+    assert detail.startswith("3 of 6 passwords do not decrypt") and all(g in detail for g in ("GW-DET-001", "GW-AUS-002", "GW-SPR-002"))
     assert "not valid JSON" in detail and "does not authenticate" in detail
     assert not any(t in detail for t in tokens)
 
@@ -169,7 +169,7 @@ def test_a_renamed_index_breaks_the_schema_check(conn, keys, seeded):
 def test_wrong_key(conn, seeded):
     other = Keyring(bytes(range(100, 132)))
     detail = results(conn, other)["every password decrypts"].detail
-    assert detail.startswith("6 of 6 do not decrypt") and "not in the keyring" in detail
+    assert detail.startswith("6 of 6 passwords do not decrypt") and "not in the keyring" in detail
 
 
 def test_counts_differ_from_the_recorded_scenario(conn, keys, seeded):

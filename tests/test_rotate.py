@@ -59,7 +59,7 @@ def test_check_passes_with_the_platforms_key_among_the_keys(conn, mixed):
     without = checks.run(conn, Keyring(base64.b64decode(TEST_KEY)))
     failed = {r.name: r.detail for r in without.failed}
     assert list(failed) == ["every password decrypts"]
-    assert "1 of 7 do not decrypt (GW-API-001)" in failed["every password decrypts"]
+    assert "1 of 7 passwords do not decrypt (GW-API-001)" in failed["every password decrypts"]
     assert "ENCRYPTION_KEY" in failed["every password decrypts"]
 
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from . import marker
-from .crypto import Keyring
-from .errors import SecretError
+from .crypto import Keyring, Tally
 from .fleet import TABLES
 
 EXAMPLES = 3  # ids quoted per failing check
@@ -163,20 +162,12 @@ def passwords_decrypt(conn: psycopg.Connection, keyring: Keyring | None, key_pro
     name = "every password decrypts"
     if keyring is None:
         return Result(name, False, key_problem or "no secret key to decrypt with.")
-    total, failures, reasons = 0, [], {}
+    tally = Tally()
     with conn.cursor(name="fleetlab_check_passwords") as cur:
         cur.itersize = BATCH
         cur.execute("SELECT id::text, gateway_id, password_encrypted FROM gateways ORDER BY id")
         for row_id, gateway_id, token in cur:
-            total += 1
-            try:
-                keyring.decrypt(token, row_id)
-            except SecretError as exc:
-                failures.append(gateway_id)
-                reason = str(exc).rstrip(".")
-                reasons[reason] = reasons.get(reason, 0) + 1
-    if not failures:
-        return Result(name, True, f"{total:,} passwords decrypt")
-    examples = ", ".join(failures[:EXAMPLES]) + (f" and {len(failures) - EXAMPLES:,} more" if len(failures) > EXAMPLES else "")
-    why = "; ".join(f"{n:,}× {r}" for r, n in reasons.items())
-    return Result(name, False, f"{len(failures):,} of {total:,} do not decrypt ({examples}): {why}")
+            tally.open(keyring, token, row_id, gateway_id)
+    if not tally.failed:
+        return Result(name, True, f"{tally.total:,} passwords decrypt")
+    return Result(name, False, tally.summary(EXAMPLES))

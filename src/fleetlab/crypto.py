@@ -269,6 +269,34 @@ class Encryptor:
         ]
 
 
+@dataclass
+class Tally:
+    """Stored passwords that did not open, for a one-line report: which gateways, and why how often."""
+
+    total: int = 0
+    failed: list[str] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def open(self, keyring: Keyring, token: str, row_id: str, gateway_id: str) -> Opened | None:
+        """keyring.open, counted: None (and the reason noted) when the value does not open."""
+        self.total += 1
+        try:
+            return keyring.open(token, row_id)
+        except SecretError as exc:
+            self.failed.append(gateway_id)
+            reason = str(exc).rstrip(".")
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+            return None
+
+    def summary(self, examples: int = 3) -> str:
+        """'2 of 6 passwords do not decrypt (GW-A, GW-B): 2× <reason>'."""
+        shown = ", ".join(self.failed[:examples])
+        if len(self.failed) > examples:
+            shown += f" and {len(self.failed) - examples:,} more"
+        why = "; ".join(f"{n:,}× {r}" for r, n in self.reasons.items())
+        return f"{len(self.failed):,} of {self.total:,} passwords do not decrypt ({shown}): {why}"
+
+
 def password_aad(row_id: str) -> str:
     """The associated data of fleetlab's earlier v1 format, which bound a password to its row."""
     return f"gateways:{row_id}:password"

@@ -10,7 +10,7 @@ import psycopg
 from . import server
 from .config import WORKBENCH_DB, Settings
 from .dsn import MAINTENANCE_DB, DatabaseURL, check_name_length
-from .errors import ConfigError, DatabaseError, DatabaseUnavailable
+from .errors import ConfigError, DatabaseError, DatabaseUnavailable, LockTimeout
 
 
 def resolve(settings: Settings, *, start: bool = True) -> DatabaseURL:
@@ -94,6 +94,28 @@ def translate_errors(url: DatabaseURL | None = None, what: str = "the statement"
         ) from None
     except psycopg.Error as exc:
         raise DatabaseError(f"PostgreSQL rejected {what}: {scrub(first_line(exc), url)}") from None
+
+
+@contextlib.contextmanager
+def all_or_nothing(conn: psycopg.Connection, doing: str, *, lock_timeout: float, holder: str) -> Iterator[None]:
+    """Word the errors of one transaction that was rolled back: `doing` ("seeding") failed, was
+    cancelled, lost its connection, or gave up waiting for a lock on `holder`; nothing was changed."""
+    try:
+        yield
+    except psycopg.errors.LockNotAvailable:
+        raise LockTimeout(
+            f"another session holds a lock on {holder} of {conn.info.dbname!r}; gave up after "
+            f"{lock_timeout:g}s and changed nothing. Close that session (or its open transaction) and try again."
+        ) from None
+    except psycopg.errors.QueryCanceled as exc:
+        raise DatabaseError(
+            f"{doing} was cancelled by the server and rolled back, nothing was changed: {first_line(exc)} "
+            "(a statement_timeout set for this user, database or in PGOPTIONS?)"
+        ) from None
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(f"lost the connection while {doing}: {first_line(exc)}. Nothing was changed.") from None
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{doing} failed and was rolled back, nothing was changed: {first_line(exc)}") from None
 
 
 def first_line(exc: BaseException) -> str:

@@ -18,8 +18,8 @@ from psycopg import sql
 
 from . import faults, marker
 from .crypto import NONCE_BYTES, TAG_BYTES, Keyring
-from .db import first_line, set_connection_check
-from .errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
+from .db import all_or_nothing, set_connection_check
+from .errors import ResetRefused
 from .fleet import SCHEMAS, TABLES, Fleet
 from .keyed import keyed_passwords
 
@@ -260,39 +260,24 @@ def load(conn: psycopg.Connection, fleet: Fleet | FleetPlan, keyring: Keyring, *
     if not conn.autocommit:
         conn.commit()  # so the block below is the outermost transaction and commits, not a savepoint
     counts: dict[str, int] = {}
-    try:
-        with conn.transaction():
-            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
-            conn.execute("TRUNCATE organizations, factories, gateways")
-            conn.execute("SELECT set_config('lock_timeout', '0', true)")
-            totals = fleet.counts()
-            with conn.cursor() as cur:
-                restore = defer_indexes(cur) if sum(totals.values()) >= BULK_ROWS else []
-                for table in TABLES:
-                    chunks = prefetch(rendered_chunks(fleet, table, keyring, CHUNK_ROWS), PREFETCH)
-                    try:
-                        counts[table] = copy_chunks(
-                            cur, table, copy_columns(table), chunks, progress, total=totals[table]
-                        )
-                    finally:
-                        chunks.close()
-                for i, ddl in enumerate(restore, 1):
-                    cur.execute(ddl)
-                    if progress:
-                        progress("indexes", i, len(restore))
-            marker.record_seed(conn, {**fleet.scenario, "counts": counts})
-    except psycopg.errors.LockNotAvailable:
-        raise LockTimeout(
-            f"another session holds a lock on the fleet tables of {conn.info.dbname!r}; gave up after "
-            f"{lock_timeout:g}s and changed nothing. Close that session (or its open transaction) and try again."
-        ) from None
-    except psycopg.errors.QueryCanceled as exc:
-        raise DatabaseError(
-            f"seeding was cancelled by the server and rolled back, nothing was changed: {first_line(exc)} "
-            "(a statement_timeout set for this user, database or in PGOPTIONS?)"
-        ) from None
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"lost the connection while seeding: {first_line(exc)}. Nothing was changed.") from None
-    except psycopg.Error as exc:
-        raise DatabaseError(f"seeding failed and was rolled back, nothing was changed: {first_line(exc)}") from None
+    with all_or_nothing(conn, "seeding", lock_timeout=lock_timeout, holder="the fleet tables"), conn.transaction():
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
+        conn.execute("TRUNCATE organizations, factories, gateways")
+        conn.execute("SELECT set_config('lock_timeout', '0', true)")
+        totals = fleet.counts()
+        with conn.cursor() as cur:
+            restore = defer_indexes(cur) if sum(totals.values()) >= BULK_ROWS else []
+            for table in TABLES:
+                chunks = prefetch(rendered_chunks(fleet, table, keyring, CHUNK_ROWS), PREFETCH)
+                try:
+                    counts[table] = copy_chunks(
+                        cur, table, copy_columns(table), chunks, progress, total=totals[table]
+                    )
+                finally:
+                    chunks.close()
+            for i, ddl in enumerate(restore, 1):
+                cur.execute(ddl)
+                if progress:
+                    progress("indexes", i, len(restore))
+        marker.record_seed(conn, {**fleet.scenario, "counts": counts})
     return counts

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from .crypto import Keyring
-from .db import first_line
-from .errors import DatabaseError, LockTimeout, SecretError
+from .crypto import Keyring, Tally
+from .db import all_or_nothing
+from .errors import SecretError
 
 BATCH = 10_000
 EXAMPLES = 3
@@ -46,57 +46,41 @@ def rotate(
     """Re-encrypt, under `keyring.current`, every gateway password that is not already there."""
     conn.rollback()
     enc = keyring.encryptor()
-    try:
-        with conn.transaction():
-            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
-            conn.execute("LOCK TABLE gateways IN SHARE ROW EXCLUSIVE MODE")
-            total = conn.execute("SELECT count(*) FROM gateways").fetchone()[0]
-            conn.execute(
-                "CREATE TEMPORARY TABLE fleetlab_rotated (id uuid, password_encrypted text NOT NULL) ON COMMIT DROP"
+    with all_or_nothing(conn, "rotating the passwords", lock_timeout=lock_timeout, holder="the gateways table"), conn.transaction():
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
+        conn.execute("LOCK TABLE gateways IN SHARE ROW EXCLUSIVE MODE")
+        total = conn.execute("SELECT count(*) FROM gateways").fetchone()[0]
+        conn.execute(
+            "CREATE TEMPORARY TABLE fleetlab_rotated (id uuid, password_encrypted text NOT NULL) ON COMMIT DROP"
+        )
+        tally = Tally()
+        rewritten = from_v1 = 0
+        with conn.cursor(name="fleetlab_rotate") as cur:
+            cur.execute("SELECT id::text, gateway_id, password_encrypted FROM gateways ORDER BY id")
+            while rows := cur.fetchmany(BATCH):
+                batch = io.StringIO()
+                for row_id, gateway_id, token in rows:
+                    opened = tally.open(keyring, token, row_id, gateway_id)
+                    if opened is None:
+                        continue
+                    if opened.format == "json" and opened.key_id == enc.key_id:
+                        continue  # readable by the platform and fleetlab with the current key already
+                    from_v1 += opened.format == "v1"
+                    rewritten += 1
+                    # ids are UUIDs, values JSON of base64 and hex: nothing to escape for COPY text
+                    batch.write(f"{row_id}\t{enc.encrypt(opened.plaintext)}\n")
+                if batch.tell() and not tally.failed:
+                    with conn.cursor() as w, w.copy("COPY fleetlab_rotated (id, password_encrypted) FROM STDIN") as copy:
+                        copy.write(batch.getvalue())
+                if progress:
+                    progress("passwords", tally.total, total)
+        if tally.failed:
+            raise SecretError(
+                f"{tally.summary(EXAMPLES)}. Nothing was rotated: add the key they were written with to "
+                "FLEETLAB_PREVIOUS_SECRET_KEYS."
             )
-            failures: list[str] = []
-            reasons: dict[str, int] = {}
-            rewritten = from_v1 = done = 0
-            with conn.cursor(name="fleetlab_rotate") as cur:
-                cur.execute("SELECT id::text, gateway_id, password_encrypted FROM gateways ORDER BY id")
-                while rows := cur.fetchmany(BATCH):
-                    batch = io.StringIO()
-                    for row_id, gateway_id, token in rows:
-                        try:
-                            opened = keyring.open(token, row_id)
-                        except SecretError as exc:
-                            failures.append(gateway_id)
-                            reason = str(exc).rstrip(".")
-                            reasons[reason] = reasons.get(reason, 0) + 1
-                            continue
-                        if opened.format == "json" and opened.key_id == enc.key_id:
-                            continue  # readable by the platform and fleetlab with the current key already
-                        from_v1 += opened.format == "v1"
-                        rewritten += 1
-                        # ids are UUIDs, values JSON of base64 and hex: nothing to escape for COPY text
-                        batch.write(f"{row_id}\t{enc.encrypt(opened.plaintext)}\n")
-                    done += len(rows)
-                    if batch.tell() and not failures:
-                        with conn.cursor() as w, w.copy("COPY fleetlab_rotated (id, password_encrypted) FROM STDIN") as copy:
-                            copy.write(batch.getvalue())
-                    if progress:
-                        progress("passwords", done, total)
-            if failures:
-                examples = ", ".join(failures[:EXAMPLES]) + (f" and {len(failures) - EXAMPLES:,} more" if len(failures) > EXAMPLES else "")
-                why = "; ".join(f"{n:,}× {r}" for r, n in reasons.items())
-                raise SecretError(
-                    f"{len(failures):,} of {total:,} passwords do not decrypt with the keyring ({examples}): {why}. "
-                    "Nothing was rotated: add the key they were written with to FLEETLAB_PREVIOUS_SECRET_KEYS."
-                )
-            if rewritten:
-                _apply(conn)
-    except psycopg.errors.LockNotAvailable:
-        raise LockTimeout(
-            f"another session holds the gateways table of {conn.info.dbname!r}; gave up after {lock_timeout:g}s "
-            "and rotated nothing. Close that session (or its open transaction) and try again."
-        ) from None
-    except psycopg.Error as exc:
-        raise DatabaseError(f"the rotation failed and was rolled back, nothing was changed: {first_line(exc)}") from None
+        if rewritten:
+            _apply(conn)
     return Rotation(total=total, rewritten=rewritten, from_v1=from_v1, key_id=enc.key_id)
 
 

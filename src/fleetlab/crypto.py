@@ -256,7 +256,10 @@ class Encryptor:
         if not plaintext:
             raise SecretError("a gateway password must not be empty (the platform cannot decrypt an empty one).")
         nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
-        sealed = self._aes.encrypt(nonce, plaintext.encode("utf-8"), None)
+        return self.stored(nonce, self._aes.encrypt(nonce, plaintext.encode("utf-8"), None))
+
+    def stored(self, nonce: bytes, sealed: bytes) -> str:
+        """The stored JSON of a nonce and its ciphertext || tag (what `seal_many` returns per value)."""
         return self.template.format(_b64(sealed[:-TAG_BYTES]), _b64(nonce), _b64(sealed[-TAG_BYTES:]))
 
     def seal_many(self, plaintexts: list[bytes]) -> tuple[bytes, list[bytes]]:

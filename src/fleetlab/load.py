@@ -54,12 +54,7 @@ def encrypt_passwords(gateways: pl.DataFrame, seed: int, keyring: Keyring, passw
     # row by row for small fleets (the bulk path's numpy import costs more than it saves)
     # and for unequal widths (never for keyed passwords; kept general)
     if len(sealed) < SMALL_ROWS or any(len(b) != width for b in sealed):
-        b64 = base64.b64encode
-        values = [
-            enc.template.format(b64(ct[:-TAG_BYTES]).decode(), b64(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]).decode(),
-                                b64(ct[-TAG_BYTES:]).decode())
-            for i, ct in enumerate(sealed)
-        ]
+        values = [enc.stored(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES], ct) for i, ct in enumerate(sealed)]
         return pl.Series("password_encrypted", values, dtype=pl.String)
     import numpy as np  # here, not at the top: a small reset should not pay for importing it
 

@@ -23,9 +23,10 @@ import time
 import polars as pl
 from psycopg import sql
 
-from fleetlab import db, marker, migrate
-from fleetlab.config import Settings
-from fleetlab.query import engine, read_sql
+from fleetlab.read.engine import engine
+from fleetlab.read.query import read_sql
+from fleetlab.store import db, marker, migrate
+from fleetlab.store.config import Settings
 
 BENCH_DB = "fleetlab_bench_query"
 QUERY = "select * from gateways"

@@ -35,7 +35,7 @@ AS_OF = "2026-01-01T00:00:00Z"
 
 def bench_spec(gateways: int):
     """The large preset's shape scaled to about `gateways` gateways (exactly, for multiples of 10,000)."""
-    from fleetlab.scenarios import load_scenario
+    from fleetlab.model.scenarios import load_scenario
 
     per_factory = min(200, gateways)
     factories = max(1, math.ceil(gateways / per_factory))
@@ -47,7 +47,7 @@ def bench_spec(gateways: int):
 
 
 def settings_for(home: Path):
-    from fleetlab.config import Settings
+    from fleetlab.store.config import Settings
 
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["FLEETLAB_HOME"] = str(home)
@@ -56,8 +56,8 @@ def settings_for(home: Path):
 
 def phase_fleetlab(args) -> None:
     """Child process: generate and load, print seconds, rows and peak RSS as JSON."""
-    from fleetlab.generator import plan
-    from fleetlab.reset import seed
+    from fleetlab.build.fleets import plan
+    from fleetlab.store.reset import seed
 
     settings = settings_for(Path(args.home))
     started = time.perf_counter()
@@ -73,14 +73,15 @@ def raw_copy(settings, gateways: int, workdir: Path, *, defer: bool) -> tuple[fl
     With `defer`, indexes and foreign keys are dropped and rebuilt around the COPY, as fleetlab's
     load does for large fleets: the fastest COPY there is, so the strictest limit to compare with.
     """
-    from fleetlab import db
-    from fleetlab.fleet import TABLES
-    from fleetlab.generator import plan
-    from fleetlab.load import copy_columns, defer_indexes, rendered_chunks
-    from fleetlab.reset import keyring, target
+    from fleetlab.build.fleets import plan
+    from fleetlab.model.fleet import copy_columns
+    from fleetlab.model.tables import TABLES
+    from fleetlab.store import db
+    from fleetlab.store.load import defer_indexes, rendered_chunks
+    from fleetlab.store.reset import target
 
     fleet = plan(bench_spec(gateways))
-    keys = keyring(settings)
+    keys = settings.keyring(create=True)
     files = {}
     for table in TABLES:
         files[table] = workdir / f"{table}.csv"
@@ -112,13 +113,13 @@ def naive(settings, sample: int) -> tuple[float, int]:
     """What one would write first: Faker per row, executemany, one transaction."""
     from faker import Faker
 
-    from fleetlab import db
-    from fleetlab.reset import keyring, target
+    from fleetlab.store import db
+    from fleetlab.store.reset import target
 
     fake = Faker("en_US")
     Faker.seed(0)
     random.seed(0)
-    enc = keyring(settings).encryptor()
+    enc = settings.keyring(create=True).encryptor()
     as_of = datetime(2026, 1, 1, tzinfo=UTC)
     per_factory = 200
     n_factories = max(1, math.ceil(sample / per_factory))
@@ -182,9 +183,9 @@ def main() -> int:
         phase_fleetlab(args)
         return 0
 
-    from fleetlab import reset as reset_mod
-    from fleetlab.generator import plan
-    from fleetlab.scenarios import load_scenario
+    from fleetlab.build.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store import reset as reset_mod
 
     home = Path(args.home)
     settings = settings_for(home)

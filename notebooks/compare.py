@@ -13,10 +13,10 @@ def _():
 
 @app.cell
 def _():
-    from fleetlab import charts
-    from fleetlab import notebook as fnb
+    from fleetlab.app import charts, compare
+    from fleetlab.app import notebook as fnb
 
-    return charts, fnb
+    return charts, compare, fnb
 
 
 @app.cell(hide_code=True)
@@ -60,40 +60,40 @@ def _(fnb, left, mo, right):
 
 
 @app.cell
-def _(as_of, fnb, left, right):
+def _(as_of, compare, left, right):
     fleets = {
-        f"left: {left.value}": fnb.scenario_fleet(left.value, as_of),
-        f"right: {right.value}": fnb.scenario_fleet(right.value, as_of),
+        f"left: {left.value}": compare.scenario_fleet(left.value, as_of),
+        f"right: {right.value}": compare.scenario_fleet(right.value, as_of),
     }
     return (fleets,)
 
 
 @app.cell
-def _(fleets, fnb):
-    fnb.compare_counts(fleets)
+def _(compare, fleets):
+    compare.compare_counts(fleets)
     return
 
 
 @app.cell
-def _(fleets, fnb):
-    samples = {label: fnb.sample_gateways(fleet) for label, fleet in fleets.items()}
+def _(compare, fleets):
+    samples = {label: compare.sample_gateways(fleet) for label, fleet in fleets.items()}
     return (samples,)
 
 
 @app.cell
-def _(charts, fnb, mo, samples):
+def _(charts, compare, mo, samples):
     mo.hstack(
-        [charts.mix(fnb.mix_of(g, "model"), "model", f"Models, {label}") for label, g in samples.items()],
+        [charts.mix(compare.mix_of(g, "model"), "model", f"Models, {label}") for label, g in samples.items()],
         widths="equal",
     )
     return
 
 
 @app.cell
-def _(charts, fnb, mo, samples):
+def _(charts, compare, mo, samples):
     mo.hstack(
         [
-            charts.mix(fnb.mix_of(g, "firmware_version"), "firmware_version", f"Firmware, {label}")
+            charts.mix(compare.mix_of(g, "firmware_version"), "firmware_version", f"Firmware, {label}")
             for label, g in samples.items()
         ],
         widths="equal",

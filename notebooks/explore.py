@@ -13,10 +13,10 @@ def _():
 
 @app.cell
 def _():
-    from fleetlab import charts
-    from fleetlab import inspect as fleet
-    from fleetlab import notebook as fnb
-    from fleetlab.query import engine
+    from fleetlab.app import charts
+    from fleetlab.app import notebook as fnb
+    from fleetlab.read import inspect as fleet
+    from fleetlab.read.engine import engine
 
     return charts, engine, fleet, fnb
 
@@ -33,8 +33,8 @@ def _(mo):
 
 
 @app.cell
-def _(fnb):
-    context = fnb.fleet_context()
+def _(fleet):
+    context = fleet.fleet_context()
     return (context,)
 
 
@@ -89,8 +89,8 @@ def _(mo):
 
 
 @app.cell
-def _(charts, context, fnb):
-    ages = charts.age_buckets(fnb.last_seen(), context["clock"].as_of)
+def _(charts, context, fleet):
+    ages = charts.age_buckets(fleet.last_seen(), context["clock"].as_of)
     charts.last_seen_ages(ages, context["clock"].as_of)
     return
 
@@ -144,9 +144,9 @@ def _(fnb, mo, per_factory):
 
 
 @app.cell
-def _(factory, fnb, mo):
+def _(factory, fleet, mo):
     mo.stop(factory.value is None, mo.md("No factory in this fleet."))
-    fnb.factory_gateways(factory.value)
+    fleet.factory_gateways(factory.value)
     return
 
 

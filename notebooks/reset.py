@@ -13,9 +13,10 @@ def _():
 
 @app.cell
 def _():
-    from fleetlab import notebook as fnb
+    from fleetlab.app import notebook as fnb
+    from fleetlab.read.inspect import first_rows
 
-    return (fnb,)
+    return first_rows, fnb
 
 
 @app.cell(hide_code=True)
@@ -57,99 +58,35 @@ def _(args, fnb, scenario):
 
 
 @app.cell
-def _(defaults, mo):
-    orgs = mo.ui.text(value=defaults["orgs"], label="Organizations", placeholder="N or MIN-MAX")
-    return (orgs,)
-
-
-@app.cell
-def _(defaults, mo):
-    factories_per_org = mo.ui.text(
-        value=defaults["factories_per_org"], label="Factories per organization", placeholder="N or MIN-MAX"
-    )
-    return (factories_per_org,)
-
-
-@app.cell
-def _(defaults, mo):
-    gateways_per_factory = mo.ui.text(
-        value=defaults["gateways_per_factory"], label="Gateways per factory", placeholder="N or MIN-MAX"
-    )
-    return (gateways_per_factory,)
-
-
-@app.cell
-def _(defaults, mo):
-    seed = mo.ui.text(value=defaults["seed"], label="Seed", placeholder="0")
-    return (seed,)
-
-
-@app.cell
-def _(defaults, mo):
-    locale = mo.ui.text(value=defaults["locale"], label="Locale(s)", placeholder="en_US or en_US,de_DE")
-    return (locale,)
-
-
-@app.cell
-def _(defaults, mo):
-    as_of = mo.ui.text(value=defaults["as_of"], label="As of", placeholder="now, or 2026-01-01T00:00:00Z")
-    return (as_of,)
+def _(defaults, fnb):
+    # one field per fleet option (the table in fleetlab.app.options): its value is {option: text}
+    form = fnb.fleet_form(defaults)
+    return (form,)
 
 
 @app.cell(hide_code=True)
-def _(
-    as_of,
-    factories_per_org,
-    fnb,
-    gateways_per_factory,
-    locale,
-    mo,
-    orgs,
-    scenario,
-    seed,
-):
+def _(fnb, form, mo, scenario):
     mo.vstack(
         [
             mo.md("## The fleet"),
             mo.hstack([scenario, mo.md(fnb.scenario_names().get(scenario.value, ""))], justify="start"),
-            mo.hstack([orgs, factories_per_org, gateways_per_factory], justify="start"),
-            mo.hstack([seed, locale, as_of], justify="start"),
+            fnb.form_rows(form),
         ]
     )
     return
 
 
 @app.cell
-def _(
-    as_of,
-    factories_per_org,
-    fnb,
-    gateways_per_factory,
-    locale,
-    orgs,
-    scenario,
-    seed,
-):
-    fleet_argv = fnb.form_argv(
-        scenario.value,
-        {
-            "orgs": orgs.value,
-            "factories_per_org": factories_per_org.value,
-            "gateways_per_factory": gateways_per_factory.value,
-            "seed": seed.value,
-            "locale": locale.value,
-            "as_of": as_of.value,
-        },
-    )
-    fleet = fnb.stop_on_error(lambda: fnb.build_fleet(fleet_argv), "Cannot build this fleet")
-    return fleet, fleet_argv
+def _(fnb, form, scenario):
+    fleet = fnb.stop_on_error(lambda: fnb.build_fleet(scenario.value, form.value), "Cannot build this fleet")
+    return (fleet,)
 
 
 @app.cell(hide_code=True)
-def _(fleet, fleet_argv, fnb, mo):
+def _(fleet, fnb, form, mo, scenario):
     mo.vstack(
         [
-            mo.md(f"## Preview\n\n`fleetlab reset {' '.join(fleet_argv)}` would load these rows (nothing is written yet):"),
+            mo.md(f"## Preview\n\n`{fnb.command_line(scenario.value, form.value)}` would load these rows (nothing is written yet):"),
             fnb.counts_frame(fleet.counts()),
         ]
     )
@@ -187,19 +124,19 @@ def _(fnb, mo, result):
     mo.vstack(
         [
             mo.md(fnb.done_message(result)),
-            fnb.summary(result),
+            fnb.counts_frame(result.counts),
         ]
     )
     return
 
 
 @app.cell
-def _(fnb, mo, result):
-    fnb.tabs(fnb.first_rows(result.url))
+def _(first_rows, fnb, result):
+    fnb.tabs(first_rows(result.url))
     return
 
 
 if __name__ == "__main__":
-    from fleetlab.notebook import run_script
+    from fleetlab.app.notebook import run_script
 
     raise SystemExit(run_script(app))

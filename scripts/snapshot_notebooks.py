@@ -3,7 +3,7 @@
 Each snapshot (`notebooks/snapshots/<name>.ipynb`) is exported from its marimo source and
 executed in an IPython kernel against the database `fleetlab_snapshots` on the workbench's
 server (the embedded one, or DATABASE_URL's), which the reset notebook resets with the fixed
-scenario `fleetlab.snapshots.SNAPSHOT_ARGS`. Commit the result; never edit a snapshot by hand.
+scenario `notebook_snapshots.SNAPSHOT_ARGS` (scripts/notebook_snapshots.py). Commit the result; never edit a snapshot by hand.
 
 `--check` only verifies that every snapshot's code matches its marimo source (exit 1 if not).
 """
@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fleetlab import db, snapshots
-from fleetlab.config import Settings
+import notebook_snapshots as snapshots
+
 from fleetlab.errors import FleetlabError
+from fleetlab.store import db
+from fleetlab.store.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:

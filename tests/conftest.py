@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fleetlab import db, marker, migrate, server
-from fleetlab.config import Settings
-from fleetlab.dsn import DatabaseURL
+from fleetlab.store import db, marker, migrate, server
+from fleetlab.store.config import Settings
+from fleetlab.store.dsn import DatabaseURL
 
 TEST_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # bytes 0..31, base64: a test key, not a secret
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +83,7 @@ def new_db(admin: psycopg.Connection, server_url: DatabaseURL):
 
 
 def _build_name(name: str) -> str:
-    from fleetlab.reset import build_name
+    from fleetlab.store.reset import build_name
 
     return build_name(name)
 

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fleetlab import checks
-from fleetlab.acme import acme_fleet
-from fleetlab.crypto import Keyring
-from fleetlab.load import load
-from fleetlab.reset import keyring
+from fleetlab.build.acme import acme_fleet
+from fleetlab.store import checks
+from fleetlab.store.crypto import Keyring
+from fleetlab.store.load import load
 
 CHECKS = [
     "schema is the platform's",
@@ -27,7 +26,7 @@ CHECKS = [
 
 @pytest.fixture
 def keys(settings):
-    return keyring(settings)
+    return settings.keyring(create=True)
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def failing(conn, keys, **kw) -> set[str]:
 
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "fleetlab.app.cli", *args], env=env, capture_output=True, text=True)
 
 
 def test_a_good_database_passes(conn, keys, seeded):

@@ -8,15 +8,15 @@ import sys
 
 import pytest
 
-from fleetlab.cli import build_parser
-from fleetlab.dsn import DatabaseURL
+from fleetlab.app.cli import build_parser
+from fleetlab.store.dsn import DatabaseURL
 
 SECRET = "Sup3r-S3cret-pw"
 
 
 def run(env, *args, stdin=None):
     return subprocess.run(
-        [sys.executable, "-m", "fleetlab.cli", *args],
+        [sys.executable, "-m", "fleetlab.app.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -133,7 +133,7 @@ def test_interactive_reset_shows_target_and_asks(cli_env, answer, expected_rc):
 
     main, child = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fleetlab.cli", "reset"],
+        [sys.executable, "-m", "fleetlab.app.cli", "reset"],
         env=cli_env,
         stdin=child,
         stdout=subprocess.PIPE,

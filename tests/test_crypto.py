@@ -12,16 +12,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from fleetlab.crypto import (
-    Encryptor,
-    Keyring,
-    decrypt_password,
-    key_id,
-    load_keyring,
-    new_key,
-    password_aad,
-)
 from fleetlab.errors import SecretError
+from fleetlab.store.crypto import Encryptor, Keyring, decrypt_password, key_id, load_keyring, new_key, password_aad
 
 KEY = bytes(range(32))
 OTHER = bytes(range(1, 33))

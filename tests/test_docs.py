@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetlab.cli import build_parser
-from fleetlab.scenarios import list_scenarios
+from fleetlab.app.cli import build_parser
+from fleetlab.model.scenarios import list_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -38,7 +38,7 @@ def test_referenced_files_exist(command):
 
 
 def test_documented_environment_variables_are_read_by_config():
-    config = (ROOT / "src" / "fleetlab" / "config.py").read_text()
+    config = (ROOT / "src" / "fleetlab" / "store" / "config.py").read_text()
     for name in set(re.findall(r"`((?:FLEETLAB|DATABASE)_[A-Z_]+)`", README)) - {
         "FLEETLAB_FAULT",
         "FLEETLAB_FAULT_PAUSE",

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from fleetlab.generator import generate, plan
-from fleetlab.spec import Count, FleetSpec, known_locales
+from fleetlab.build.fleets import generate, plan
+from fleetlab.model.counts import Count
+from fleetlab.model.spec import FleetSpec
+from fleetlab.model.values import known_locales
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -79,7 +81,7 @@ def test_one_huge_factory_is_cut_into_chunks():
 
 
 def test_default_scenario_is_acme():
-    from fleetlab.acme import acme_fleet
+    from fleetlab.build.acme import acme_fleet
 
     fleet = generate(FleetSpec(source="acme", as_of=AS_OF, seed=3))
     assert frames_equal(fleet, acme_fleet(AS_OF, 3))
@@ -164,7 +166,7 @@ def test_without_as_of_now_is_fixed_once():
 
 
 def test_factories_of_an_organization_never_share_a_site():
-    from fleetlab.scenarios import load_scenario
+    from fleetlab.model.scenarios import load_scenario
 
     spec = load_scenario("multi-tenant").override(factories_per_organization="30", seed="3", locale="en_US")
     factories = generate(spec).factories.with_columns(street=pl.col("location").str.split(", ").list.first())

@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from fleetlab import inspect as fi
-from fleetlab.acme import acme_fleet
+from fleetlab.build.acme import acme_fleet
 from fleetlab.errors import ConfigError
-from fleetlab.load import load
-from fleetlab.reset import keyring
+from fleetlab.read import inspect as fi
+from fleetlab.store.load import load
 
 OLD_ORG = "0d000000-0000-4000-8000-000000000000"
 AS_OF = datetime(2030, 1, 1, tzinfo=UTC)  # in the future: a default of now() would see every gateway as online
@@ -27,7 +26,7 @@ AS_OF = datetime(2030, 1, 1, tzinfo=UTC)  # in the future: a default of now() wo
 def acme(conn, settings, db_url):
     fleet = acme_fleet(AS_OF, seed=7)
     fleet.scenario = {"name": "acme-test", "as_of": "2030-01-01T00:00:00Z", "stale_after_hours": 0.75}
-    load(conn, fleet, keyring(settings))
+    load(conn, fleet, settings.keyring(create=True))
     conn.commit()  # load() leaves its work in the connection's open transaction: commit for other sessions
     return fleet
 
@@ -87,7 +86,7 @@ def test_clock_defaults_come_from_the_marker_and_can_be_overridden(db_url, acme)
 
 
 def test_clock_without_a_recorded_scenario_uses_now_and_24_hours(db_url):
-    from fleetlab.query import connect
+    from fleetlab.read.query import connect
 
     with connect(db_url) as c:
         clock = fi.clock(c)

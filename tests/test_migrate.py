@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from fleetlab import db, migrate
 from fleetlab.errors import LockTimeout, MigrationError
+from fleetlab.store import db, migrate
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_waiting_runner_gives_up_with_clear_message(empty_url):
 
 def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
     env = {**cli_env, "DATABASE_URL": empty_url.render(masked=False)}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "fleetlab.cli", *a], env=env, capture_output=True, text=True)  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "fleetlab.app.cli", *a], env=env, capture_output=True, text=True)  # noqa: E731
     out = run("migrate", "--dry-run")
     assert out.returncode == 0
     assert "-- 1707345600001_create_organizations.sql" in out.stdout and "CREATE TABLE gateways" in out.stdout

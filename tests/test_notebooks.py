@@ -13,11 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import notebook_snapshots as snapshots
 import psycopg
 import pytest
 
-from fleetlab import notebook, snapshots
-from fleetlab.reset import reset
+from fleetlab.app import notebook, options
+from fleetlab.app.cli import build_fleet
+from fleetlab.errors import ConfigError
+from fleetlab.store.reset import reset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -35,7 +38,7 @@ def counts(url: str) -> tuple[int, int, int]:
 
 
 def reset_with(settings, argv: list[str]) -> None:
-    reset(settings, notebook.build_fleet(argv))
+    reset(settings, build_fleet(notebook.parser().parse_args(argv)))
 
 
 # -- headless runs --------------------------------------------------------------------------
@@ -78,17 +81,27 @@ def test_marimo_check_is_clean():
 
 
 def test_form_passes_only_the_fields_that_differ_from_the_scenario():
-    own = notebook.scenario_fields("default")
+    own = notebook.form_defaults("default")
     # unchanged counts would turn the hand-written default fleet into a generated one
-    assert notebook.form_argv("default", own) == ["--scenario", "default"]
-    changed = {**own, "orgs": "2", "seed": " 5 "}
-    assert notebook.form_argv("default", changed) == ["--scenario", "default", "--orgs", "2", "--seed", "5"]
+    assert options.changed("default", own) == {}
+    assert notebook.build_fleet("default", own).scenario["source"] == "acme"
+    changed = {**own, "organizations": "2", "seed": " 5 "}
+    assert options.changed("default", changed) == {"organizations": "2", "seed": "5"}
+    assert notebook.command_line("default", changed) == "fleetlab reset --scenario default --orgs 2 --seed 5"
+    assert notebook.build_fleet("default", changed).counts()["organizations"] == 2
+
+
+def test_form_fields_and_flags_come_from_one_table():
+    flags = {a.option_strings[0] for a in notebook.parser()._actions if a.option_strings}
+    assert {o.flag for o in options.OPTIONS} <= flags
+    assert list(notebook.form_defaults("multi-tenant")) == [o.name for o in options.OPTIONS]
 
 
 def test_marimo_cli_args_become_the_same_flags():
-    assert notebook._words({"orgs": 2, "factories-per-org": "2-3", "verbose": True}) == [
-        "--orgs", "2", "--factories-per-org", "2-3", "--verbose",
-    ]
+    given = notebook.from_cli_args({"orgs": 2, "factories-per-org": "2-3", "scenario": "multi-tenant"})
+    assert given == notebook.parser().parse_args(["--orgs", "2", "--factories-per-org", "2-3", "--scenario", "multi-tenant"])
+    with pytest.raises(ConfigError, match="unrecognized arguments: --verbose"):
+        notebook.from_cli_args({"verbose": True})
 
 
 # -- snapshots ------------------------------------------------------------------------------
@@ -104,8 +117,8 @@ def test_an_edited_notebook_makes_its_snapshot_stale(tmp_path):
     copy = tmp_path / "reset.py"
     shutil.copy(NOTEBOOKS / "reset.py", copy)
     text = copy.read_text()
-    assert 'label="Seed"' in text
-    copy.write_text(text.replace('label="Seed"', 'label="Random seed"'))
+    assert 'label="Scenario"' in text
+    copy.write_text(text.replace('label="Scenario"', 'label="Scenario name"'))
     problems = snapshots.differences(copy, snapshots.SNAPSHOTS / "reset.ipynb")
     assert len(problems) == 1 and "differs" in problems[0]
 

@@ -1,30 +1,83 @@
-"""The wheel carries what an installed fleetlab needs to reset: migrations, the platform's schema, presets."""
+"""The wheel works on its own: built, installed in a fresh virtualenv outside the repository, it resets.
+
+It carries what an installed fleetlab needs (migrations, the platform's schema, the presets) and
+none of the development tooling (scripts, tests, notebooks, benchmarks).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from fleetlab import migrate
+from fleetlab import __version__
+from fleetlab.store import migrate
+
+from .conftest import TEST_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "fleetlab"
+needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv builds the wheel (CI installs it)")
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv builds the wheel (CI installs it)")
-def test_wheel_ships_the_migrations_byte_for_byte(tmp_path):
-    done = subprocess.run(["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(ROOT)],
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(["uv", "build", "--wheel", "--out-dir", str(out), str(ROOT)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    (wheel,) = tmp_path.glob("fleetlab-*.whl")
+    (built,) = out.glob("fleetlab-*.whl")
+    assert built.name.startswith(f"fleetlab-{__version__}-")
+    return built
+
+
+@needs_uv
+def test_wheel_ships_the_package_data_and_no_dev_tooling(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-        for m in migrate.discover(ROOT / "migrations"):
-            packaged = f"fleetlab/migrations/{m.filename}"
-            assert packaged in names
-            assert z.read(packaged) == m.path.read_bytes()  # same checksums as a checkout's history
-        assert "fleetlab/platform_schema.json" in names
-        assert {f"fleetlab/scenarios/{p.name}" for p in (ROOT / "src/fleetlab/scenarios").glob("*.toml")} <= names
+    for m in migrate.discover():
+        packaged = f"fleetlab/store/migrations/{m.filename}"
+        assert packaged in names
+    assert "fleetlab/store/platform_schema.json" in names
+    assert {f"fleetlab/model/scenarios/{p.name}" for p in (PACKAGE / "model/scenarios").glob("*.toml")} <= names
+    modules = {n for n in names if n.startswith("fleetlab/") and n.endswith(".py")}
+    assert modules == {f"fleetlab/{p.relative_to(PACKAGE)}" for p in PACKAGE.rglob("*.py")}
+    # nothing but the package (and its metadata): no snapshot tooling, tests or notebooks
+    assert {n.split("/")[0] for n in names} == {"fleetlab", f"fleetlab-{__version__}.dist-info"}
+
+
+@needs_uv
+def test_the_installed_wheel_resets_outside_the_repository(wheel, tmp_path, new_db):
+    venv = tmp_path / "venv"
+    subprocess.run(["uv", "venv", "--quiet", "--python", "3.11", str(venv)], check=True, capture_output=True, timeout=300)
+    python = venv / "bin" / "python"
+    done = subprocess.run(["uv", "pip", "install", "--quiet", "--python", str(python), str(wheel)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    away = tmp_path / "elsewhere"  # no checkout in sight: the package's own files must do
+    away.mkdir()
+    url = new_db(create=False).render(masked=False)  # the reset creates it
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "VIRTUAL_ENV", "PYTHON"))}
+    env.update(DATABASE_URL=url, FLEETLAB_HOME=str(away / "home"), FLEETLAB_SECRET_KEY=TEST_KEY)
+
+    def fleetlab(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(venv / "bin" / "fleetlab"), *args], cwd=away, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    where = subprocess.run([str(python), "-c", "import fleetlab.store.migrate as m; print(m.MIGRATIONS_DIR)"],
+                           cwd=away, env=env, capture_output=True, text=True, timeout=60)
+    assert where.returncode == 0 and str(venv) in where.stdout, where.stderr
+    done = fleetlab("reset", "--yes", "--scenario", "multi-tenant", "--orgs", "2", "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM organizations").fetchone()[0] == 2
+        applied = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+    assert applied == len(migrate.discover())
+    checked = fleetlab("check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "all 7 checks passed" in checked.stdout

@@ -19,12 +19,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from fleetlab import generate, load_scenario, platform
-from fleetlab.acme import acme_fleet
-from fleetlab.crypto import load_keyring
-from fleetlab.load import load
-from fleetlab.reset import build_name, keyring
-from fleetlab.scenarios import list_scenarios
+from fleetlab import generate, load_scenario
+from fleetlab.build.acme import acme_fleet
+from fleetlab.model import platform
+from fleetlab.model.scenarios import list_scenarios
+from fleetlab.store.crypto import load_keyring
+from fleetlab.store.load import load
+from fleetlab.store.reset import build_name
 
 SEED = json.loads((Path(__file__).parent / "fixtures" / "platform_seed.json").read_text(encoding="utf-8"))
 AS_OF = "2026-03-01T12:00:00Z"
@@ -117,7 +118,7 @@ def test_the_platforms_seeded_passwords_decrypt():
 
 
 def test_default_reset_rows_in_the_database(conn, settings):
-    keys = keyring(settings)
+    keys = settings.keyring(create=True)
     fleet = acme_fleet(datetime(2026, 3, 1, 12, tzinfo=UTC), seed=5)
     load(conn, fleet, keys)
     conn.commit()
@@ -153,10 +154,10 @@ for (const line of lines) {
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (CI machines have it)")
 @pytest.mark.parametrize("scenario", ["default", "stale-fleet"])
 def test_node_decrypts_every_password_a_load_wrote(conn, settings, scenario):
-    from fleetlab.fleet import plan
-    from fleetlab.keyed import keyed_password
+    from fleetlab.build.fleets import plan
+    from fleetlab.build.keyed import keyed_password
 
-    keys = keyring(settings)
+    keys = settings.keyring(create=True)
     fleet = plan(load_scenario(scenario).override(as_of=AS_OF))
     load(conn, fleet, keys)  # the stale-fleet's 433 rows take the bulk (vectorised) encryption path too
     conn.commit()
@@ -172,12 +173,12 @@ def test_node_decrypts_every_password_a_load_wrote(conn, settings, scenario):
 
 def test_bulk_encryption_matches_the_platform_format(settings):
     """The vectorised path (1,000 rows and more) writes the same layout as the row-by-row one."""
-    from fleetlab.load import encrypt_passwords
+    from fleetlab.store.load import encrypt_passwords
 
-    keys = keyring(settings)
+    keys = settings.keyring(create=True)
     ids = pl.DataFrame({"id": [f"00000000-0000-4000-8000-{i:012d}" for i in range(1500)]})
     values = encrypt_passwords(ids, 3, keys).to_list()
-    from fleetlab.keyed import keyed_password
+    from fleetlab.build.keyed import keyed_password
 
     for row_id, value in zip(ids["id"], values, strict=True):
         obj = json.loads(value)
@@ -204,7 +205,7 @@ def test_unstorable_scenarios_refused_before_any_database(tmp_path, cli_env, adm
     path.write_text('name = "bad"\n' + toml + "\n", encoding="utf-8")
     target = "fltest_never_created_" + str(os.getpid())
     env = {**cli_env, "DATABASE_URL": cli_env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + target}
-    done = subprocess.run([sys.executable, "-m", "fleetlab.cli", "reset", "--yes", "--scenario", str(path)],
+    done = subprocess.run([sys.executable, "-m", "fleetlab.app.cli", "reset", "--yes", "--scenario", str(path)],
                           env=env, capture_output=True, text=True)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
@@ -217,10 +218,10 @@ def test_unstorable_scenarios_refused_before_any_database(tmp_path, cli_env, adm
 @pytest.mark.parametrize("scenario", ["international", "multi-tenant"])
 def test_the_database_check_agrees_on_loaded_presets(conn, settings, scenario):
     """The SQL form of the rules (`fleetlab check`) passes what the frame form passed."""
-    from fleetlab import checks
-    from fleetlab.fleet import plan
+    from fleetlab.build.fleets import plan
+    from fleetlab.store import checks
 
-    load(conn, plan(load_scenario(scenario).override(as_of=AS_OF)), keyring(settings))
+    load(conn, plan(load_scenario(scenario).override(as_of=AS_OF)), settings.keyring(create=True))
     conn.commit()
     result = checks.platform_values(conn)
     assert result.ok, result.detail

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fleetlab import db, marker, migrate
 from fleetlab.errors import MigrationError
-from fleetlab.schema import WIDTHS, describe, differences, reference
+from fleetlab.model.tables import WIDTHS
+from fleetlab.store import db, marker, migrate
+from fleetlab.store.schema import describe, differences, reference
 
 from .test_crypto import v1_token
 

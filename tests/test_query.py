@@ -10,10 +10,11 @@ import polars as pl
 import psycopg
 import pytest
 
-from fleetlab import query
-from fleetlab.dsn import DatabaseURL
+from fleetlab.app import output
 from fleetlab.errors import ConfigError, DatabaseError, DatabaseUnavailable
-from fleetlab.query import engine, read_sql
+from fleetlab.read.engine import engine
+from fleetlab.read.query import read_sql
+from fleetlab.store.dsn import DatabaseURL
 
 ORG_A = "0a000000-0000-4000-8000-00000000000a"
 ORG_B = "0b000000-0000-4000-8000-00000000000b"
@@ -226,7 +227,7 @@ def test_write_frame_formats(db_url, rows, fmt, tmp_path):
     df = read_sql("select id, gateway_id, last_seen_at, metadata from gateways order by gateway_id", url=db_url)
     path = tmp_path / f"out.{fmt}"
     with open(path, "wb") as out:
-        query.write_frame(df, fmt, out)
+        output.write_frame(df, fmt, out)
     if fmt == "csv":
         assert pl.read_csv(path)["gateway_id"].to_list() == ["GW-A", "GW-B"]
     elif fmt == "json":
@@ -245,7 +246,7 @@ def cli(env, *args):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "fleetlab.cli", "query", *args], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "fleetlab.app.cli", "query", *args], env=env, capture_output=True, text=True)
 
 
 def test_cli_query_formats_and_parameters(cli_env, rows, tmp_path):

@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 from psycopg import sql
 
-from fleetlab import db, marker
-from fleetlab.acme import acme_fleet
-from fleetlab.config import Settings
-from fleetlab.crypto import decrypt_password
+from fleetlab.build.acme import acme_fleet
 from fleetlab.errors import ConfigError, LockTimeout, ResetRefused
-from fleetlab.reset import RESET_LOCK_CLASS, build_name, keyring, reset, seed
+from fleetlab.store import db, marker
+from fleetlab.store.config import Settings
+from fleetlab.store.crypto import decrypt_password
+from fleetlab.store.reset import RESET_LOCK_CLASS, build_name, reset, seed
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -46,7 +46,7 @@ def test_reset_loads_the_original_seed(settings):
         assert len({r[4] for r in rows}) == 5  # four last-seen offsets, two never seen
         assert sum(r[4] is None for r in rows) == 2
         assert all(isinstance(r[3], dict) and r[3] for r in rows)
-        keys = keyring(settings)
+        keys = settings.keyring(create=True)
         for row_id, _, token, _, _ in rows:
             assert json.loads(token)["kid"] == keys.current_id
             assert "PLACEHOLDER" not in token

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from fleetlab import checks
-from fleetlab.acme import acme_fleet
-from fleetlab.crypto import Keyring, key_id
-from fleetlab.load import load
-from fleetlab.reset import keyring
-from fleetlab.rotate import rotate
+from fleetlab.build.acme import acme_fleet
+from fleetlab.store import checks
+from fleetlab.store.crypto import Keyring, key_id
+from fleetlab.store.load import load
+from fleetlab.store.rotate import rotate
 
 from .conftest import TEST_KEY
 from .test_crypto import v1_token
@@ -27,14 +26,14 @@ NEW_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "fleetlab.app.cli", *args], env=env, capture_output=True, text=True)
 
 
 @pytest.fixture
 def mixed(conn, settings):
     """The default fleet under TEST_KEY, then one gateway written by the platform (its vector, its key)
     and one left in fleetlab's v1 format."""
-    load(conn, acme_fleet(datetime(2026, 1, 1, tzinfo=UTC)), keyring(settings))
+    load(conn, acme_fleet(datetime(2026, 1, 1, tzinfo=UTC)), settings.keyring(create=True))
     conn.commit()
     vector = VECTORS["platform_encrypt"][4]  # a key of its own, a non-ASCII password
     spr = conn.execute("SELECT id::text FROM gateways WHERE gateway_id = 'GW-SPR-001'").fetchone()[0]

@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 
 import pytest
 
+from fleetlab.build.fleets import generate, plan
 from fleetlab.errors import SpecError
-from fleetlab.generator import generate, plan
-from fleetlab.scenarios import list_scenarios, load_scenario
-from fleetlab.spec import Count
+from fleetlab.model.counts import Count
+from fleetlab.model.scenarios import list_scenarios, load_scenario
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 PRESETS = {"default", "multi-tenant", "stale-fleet", "international", "large"}
 
 
 def run(env, *args):
-    return subprocess.run([sys.executable, "-m", "fleetlab.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "fleetlab.app.cli", *args], env=env, capture_output=True, text=True,
                           timeout=300)
 
 
@@ -38,7 +38,7 @@ def test_presets_generate(name):
 
 
 def test_default_is_exactly_the_acme_seed():
-    from fleetlab.acme import acme_fleet
+    from fleetlab.build.acme import acme_fleet
 
     fleet = generate(load_scenario("default").override(as_of=AS_OF))
     expected = acme_fleet(AS_OF, 0)

@@ -7,7 +7,7 @@ import time
 import psycopg
 import pytest
 
-from fleetlab.schema import WIDTHS
+from fleetlab.model.tables import WIDTHS
 
 COMMON = {
     "id": ("uuid", "NO", "gen_random_uuid()"),
@@ -121,7 +121,7 @@ def test_orphans_rejected(conn):
 
 @pytest.mark.parametrize("table", ["organizations", "factories", "gateways"])
 def test_trigger_moves_updated_at(db_url, table):
-    from fleetlab import db
+    from fleetlab.store import db
 
     with db.connect(db_url, autocommit=True) as c:
         _org_factory_gateway(c)

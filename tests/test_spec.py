@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from fleetlab.errors import SpecError
-from fleetlab.spec import Count, FleetSpec, parse_count
+from fleetlab.model.counts import Count, parse_count
+from fleetlab.model.spec import FleetSpec
 
 
 def problems_of(fn) -> list[str]:

@@ -1,7 +1,14 @@
 """fleetlab: a realistic PostgreSQL database of organizations → factories → gateways in one command.
 
-The public names are imported lazily, so `import fleetlab` stays fast for the CLI.
-(No export shares its name with a submodule: `fleetlab.reset` is the module, `fleetlab.reset.reset` the function.)
+The public API is what this module exports (imported lazily, so `import fleetlab` stays fast for
+the CLI); everything else lives in layers whose imports run one way only (tests/test_layers.py):
+
+    model  →  build  →  store  →  read  →  app
+    (what a fleet is)  (spec → fleet)  (PostgreSQL: server, migrations, load, reset, checks)
+                                       (rows out as polars)  (CLI, notebook helpers, charts)
+
+A module may import from its own layer and the layers before it, never after; `errors` and
+`_version` sit under all of them.
 """
 
 from __future__ import annotations
@@ -9,21 +16,27 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _EXPORTS = {
-    "Settings": "fleetlab.config",
-    "DatabaseURL": "fleetlab.dsn",
+    # configuration and connections
+    "Settings": "fleetlab.store.config",
+    "DatabaseURL": "fleetlab.store.dsn",
     "FleetlabError": "fleetlab.errors",
-    "Fleet": "fleetlab.fleet",
-    "decrypt_password": "fleetlab.crypto",
-    # generator (issue: configurable fleets)
-    "FleetSpec": "fleetlab.spec",
-    "generate": "fleetlab.generator",
-    "load_scenario": "fleetlab.scenarios",
-    # queries (issue: typed polars frames)
-    "read_sql": "fleetlab.query",
-    "engine": "fleetlab.query",
+    # fleets: specs, scenarios, generation
+    "FleetSpec": "fleetlab.model.spec",
+    "Fleet": "fleetlab.model.fleet",
+    "load_scenario": "fleetlab.model.scenarios",
+    "list_scenarios": "fleetlab.model.scenarios",
+    "generate": "fleetlab.build.fleets",
+    "plan": "fleetlab.build.fleets",
+    # the database
+    "reset": "fleetlab.store.reset",
+    "seed": "fleetlab.store.reset",
+    "decrypt_password": "fleetlab.store.crypto",
+    # queries as typed polars frames
+    "read_sql": "fleetlab.read.query",
+    "engine": "fleetlab.read.engine",
 }
 
 __all__ = ["__version__", *_EXPORTS]

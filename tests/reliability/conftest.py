@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fleetlab.acme import acme_fleet
-from fleetlab.reset import reset
+from fleetlab.build.acme import acme_fleet
+from fleetlab.store.reset import reset
 
 from .harness import base_env
 

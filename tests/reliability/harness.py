@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from fleetlab import db
-from fleetlab.dsn import DatabaseURL
+from fleetlab.store import db
+from fleetlab.store.dsn import DatabaseURL
 
 METRICS = (
     "bad_inputs_tried",
@@ -72,7 +72,7 @@ def cli(args: list[str], env: dict[str, str], *, timeout: float = 60, stdin: str
     """Run `fleetlab ARGS` in a fresh Python process (the real console entry point)."""
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "fleetlab.cli", *args],
+        [sys.executable, "-m", "fleetlab.app.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -88,7 +88,7 @@ def cli_inprocess(args: list[str], env: dict[str, str]) -> Run:
     The same code as the console script minus interpreter start-up, for the large corpora.
     An exception escaping main() is written out as the traceback a user would have seen.
     """
-    from fleetlab.cli import main
+    from fleetlab.app.cli import main
 
     # text streams over bytes, as sys.stdout is (some commands write binary to .buffer)
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="replace", write_through=True)
@@ -128,7 +128,7 @@ class Background:
     def __init__(self, args: list[str], env: dict[str, str]):
         self.args = args
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fleetlab.cli", *args],
+            [sys.executable, "-m", "fleetlab.app.cli", *args],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -216,7 +216,7 @@ def content_hash(url: DatabaseURL) -> dict[str, str]:
 
 def fleet_state(url: DatabaseURL) -> str:
     """'absent', 'complete' (marker, every migration, the recorded counts, no orphans) or 'partial: …'."""
-    from fleetlab import marker, migrate
+    from fleetlab.store import marker, migrate
 
     try:
         conn = db.connect(url, autocommit=True)

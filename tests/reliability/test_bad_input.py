@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetlab.reset import build_name
+from fleetlab.store.reset import build_name
 
 from .harness import cli, cli_inprocess, content_hash, databases, judge, observe
 

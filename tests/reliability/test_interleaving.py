@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from fleetlab import db, migrate
+from fleetlab.store import db, migrate
 
 from .harness import Background, cli, fleet_state, observe
 
@@ -36,7 +36,7 @@ def test_ten_concurrent_migrate_apply_each_migration_once(new_db, env):
     url = new_db()  # an empty database: every migration pending
     e = {**env, "DATABASE_URL": url.render(masked=False), "FLEETLAB_LOCK_TIMEOUT": "30"}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "fleetlab.cli", "migrate"], env=e, stdout=subprocess.PIPE,
+        subprocess.Popen([sys.executable, "-m", "fleetlab.app.cli", "migrate"], env=e, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
         for _ in range(10)
     ]
@@ -53,8 +53,8 @@ def test_ten_concurrent_migrate_apply_each_migration_once(new_db, env):
 
 HOLD_LOCK = """
 import sys
-from fleetlab import db, migrate
-from fleetlab.dsn import DatabaseURL
+from fleetlab.store import db, migrate
+from fleetlab.store.dsn import DatabaseURL
 conn = db.connect(DatabaseURL.parse(sys.argv[1]), autocommit=True)
 with migrate.advisory_lock(conn, migrate.MIGRATE_LOCK_KEY, 5, "test"):
     print("locked", flush=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetlab import db, migrate, server
-from fleetlab.reset import build_name
+from fleetlab.store import db, migrate, server
+from fleetlab.store.reset import build_name
 
 from .harness import Background, base_env, cli, content_hash, databases, fleet_state, observe
 

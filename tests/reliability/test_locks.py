@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from fleetlab import db, migrate
 from fleetlab.errors import MigrationError
+from fleetlab.store import db, migrate
 
 from .harness import cli, content_hash, fleet_state, observe
 

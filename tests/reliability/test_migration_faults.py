@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from fleetlab import db, migrate
 from fleetlab.errors import MigrationError
+from fleetlab.store import db, migrate
 
 from .harness import content_hash, observe
 

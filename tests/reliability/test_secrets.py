@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from fleetlab import db
-from fleetlab.crypto import Keyring, decode_key, key_id, load_keyring, new_key
 from fleetlab.errors import SecretError
+from fleetlab.store import db
+from fleetlab.store.crypto import Keyring, decode_key, key_id, load_keyring, new_key
 
 from .harness import cli, observe
 

@@ -8,8 +8,8 @@ import threading
 import pytest
 from psycopg import sql
 
-from fleetlab import db
-from fleetlab.reset import build_name
+from fleetlab.store import db
+from fleetlab.store.reset import build_name
 
 from .harness import base_env, cli, cli_inprocess, content_hash, databases, observe
 

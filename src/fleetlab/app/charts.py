@@ -1,0 +1,82 @@
+"""Altair charts of a fleet, built from the frames of `fleetlab.read.inspect` (marimo renders them natively)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import altair as alt
+import polars as pl
+
+STATUSES = ["online", "recent", "stale", "never_seen"]
+STATUS_COLORS = ["#2e7d32", "#9ccc65", "#ef6c00", "#9e9e9e"]
+# Age buckets of last_seen_at: (label, upper bound); a bucket holds ages up to its bound.
+AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
+    ("≤ 5 min", timedelta(minutes=5)),
+    ("5 min – 1 h", timedelta(hours=1)),
+    ("1 h – 1 day", timedelta(days=1)),
+    ("1 – 7 days", timedelta(days=7)),
+    ("7 – 30 days", timedelta(days=30)),
+    ("> 30 days", None),
+]
+NEVER = "never seen"
+
+
+def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Chart:
+    """Stacked bars: each factory's active gateways by status (the `top` largest factories)."""
+    frame = per_factory.sort(["gateways", "factory"], descending=[True, False]).head(top)
+    long = frame.select(["organization", "factory", *STATUSES]).unpivot(
+        index=["organization", "factory"], on=STATUSES, variable_name="status", value_name="gateways"
+    )
+    return (
+        alt.Chart(long, title=f"Gateways per factory (largest {min(top, frame.height)})")
+        .mark_bar()
+        .encode(
+            x=alt.X("gateways:Q", title="gateways"),
+            y=alt.Y("factory:N", sort="-x", title=None),
+            color=alt.Color("status:N", sort=STATUSES, scale=alt.Scale(domain=STATUSES, range=STATUS_COLORS)),
+            tooltip=["organization", "factory", "status", "gateways"],
+        )
+    )
+
+
+def age_buckets(last_seen: pl.Series, as_of: datetime) -> pl.DataFrame:
+    """Gateways per age of `last_seen_at` relative to `as_of`, in the AGE_BUCKETS (plus never seen)."""
+    ages = (pl.lit(as_of, dtype=pl.Datetime("us", "UTC")) - pl.col("last_seen_at")).alias("age")
+    frame = pl.DataFrame({"last_seen_at": last_seen}).select(ages)
+    expr = pl.when(pl.col("age").is_null()).then(pl.lit(NEVER))
+    for label, bound in AGE_BUCKETS:
+        expr = expr.when(pl.col("age") <= bound).then(pl.lit(label)) if bound else expr.otherwise(pl.lit(label))
+    counted = frame.select(expr.alias("age")).group_by("age").len("gateways")
+    order = pl.DataFrame({"age": [label for label, _ in AGE_BUCKETS] + [NEVER]}).with_row_index("order")
+    return order.join(counted, on="age", how="left").with_columns(pl.col("gateways").fill_null(0)).drop("order")
+
+
+def last_seen_ages(buckets: pl.DataFrame, as_of: datetime) -> alt.Chart:
+    """Bars of `age_buckets`."""
+    order = buckets["age"].to_list()
+    return (
+        alt.Chart(buckets, title=f"Time since last seen, as of {as_of:%Y-%m-%d %H:%M} UTC")
+        .mark_bar()
+        .encode(
+            # horizontal: the bucket names ("1 h – 1 day", "never seen") are too long to stand side by side
+            y=alt.Y("age:N", sort=order, title=None),
+            x=alt.X("gateways:Q", title="gateways"),
+            color=alt.condition(alt.datum.age == NEVER, alt.value("#9e9e9e"), alt.value("#1565c0")),
+            tooltip=["age", "gateways"],
+        )
+    )
+
+
+def mix(distribution: pl.DataFrame, column: str, title: str) -> alt.Chart:
+    """Horizontal bars of a `model_distribution` / `firmware_distribution` frame by `column`."""
+    count = "gateways" if "gateways" in distribution.columns else distribution.columns[-1]
+    frame = distribution.with_columns(pl.col(column).fill_null("(none)"))
+    return (
+        alt.Chart(frame, title=title)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{count}:Q", title="gateways"),
+            y=alt.Y(f"{column}:N", sort="-x", title=None),
+            tooltip=[column, count],
+        )
+    )

@@ -1,0 +1,55 @@
+"""Writing a frame for people and files: `fleetlab query`'s table, csv, json and parquet outputs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:  # the CLI imports FORMATS at start-up: no polars for that
+    import polars as pl
+
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def format_for(path: str | None, fmt: str | None = None) -> str:
+    """The output format: `fmt` if given, else from the file's extension, else table."""
+    if fmt:
+        return fmt
+    suffix = (path or "").rsplit(".", 1)[-1].lower() if path and "." in path else ""
+    return {"csv": "csv", "json": "json", "parquet": "parquet", "pq": "parquet"}.get(suffix, "table")
+
+
+def write_frame(frame: pl.DataFrame, fmt: str, out: Any, *, max_rows: int = 50) -> None:
+    """Write `frame` to the binary file object `out` as table, csv, json (an array of objects) or parquet.
+
+    max_rows: rows shown by the table format (-1: all); the other formats write every row.
+    """
+    import polars as pl
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    try:
+        if fmt == "table":
+            import shutil
+
+            # wrap to a terminal; into a file or a pipe, one line per row
+            tty = getattr(out, "isatty", lambda: False)()
+            width = shutil.get_terminal_size((160, 24)).columns if tty else 65_000
+            with pl.Config(tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=width):
+                out.write((str(frame) + "\n").encode())
+        elif fmt == "csv":
+            frame.write_csv(out)
+        elif fmt == "json":
+            frame.write_json(out)
+            out.write(b"\n")
+        else:
+            frame.write_parquet(out)
+    except pl.exceptions.PolarsError as exc:
+        raise ConfigError(f"cannot write this result as {fmt}: {exc}. Cast the column in SQL (e.g. col::text).") from None
+
+
+def print_summary(verb: str, result) -> None:
+    print(f"{verb} {result.url.where} in {result.elapsed:.2f}s")
+    for table, n in result.counts.items():
+        print(f"  {table:<14} {n:>10,} rows")

@@ -1,0 +1,30 @@
+"""The front door of the build layer: the one place a spec becomes a fleet.
+
+- `plan(spec)`: the fleet ready to load (`fleetlab.model.fleet.Loadable`). The original seed's
+  hand-written rows (`source = "acme"`) are a small `Fleet`; a generated fleet is a plan whose
+  gateways are made chunk by chunk while they load. numpy and Faker are imported only for a
+  generated fleet, which keeps the default reset quick to start.
+- `generate(spec)`: the whole fleet as polars frames, without touching a database (a preview).
+  With `spec.as_of` unset, "now" is fixed once for the whole fleet.
+"""
+
+from __future__ import annotations
+
+from ..model.fleet import Fleet, Loadable
+from ..model.spec import FleetSpec
+
+
+def plan(spec: FleetSpec) -> Loadable:
+    """The fleet of `spec`, ready to load: the original seed's rows, or a generator plan."""
+    if spec.source == "acme":
+        from .acme import from_spec
+
+        return from_spec(spec)
+    from .generator import plan as generated
+
+    return generated(spec)
+
+
+def generate(spec: FleetSpec) -> Fleet:
+    """The fleet of `spec` as polars frames (nothing is written)."""
+    return plan(spec).materialize()

@@ -1,0 +1,264 @@
+"""Generated fleets: organizations and factories built at once, gateways chunk by chunk.
+
+Every value of an entity derives from (seed, the entity's path) through `fleetlab.build.hashing`,
+so the same spec gives the same rows on every run and machine, and adding a gateway, a factory or
+a field changes no existing row. Names, places and companies come from per-locale Faker pools
+(`fleetlab.build.pools`), picked by keyed index with numpy and polars string expressions.
+
+`plan(spec)` returns a `FleetPlan` (a `fleetlab.model.fleet.Loadable`): organizations and
+factories as frames, gateways produced by `FleetPlan.chunks("gateways", rows)` when loaded, so
+loading 10 million gateways keeps memory flat. `fleetlab.build.fleets` is the front door.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..model.fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet
+from ..model.spec import FleetSpec, scenario_record
+from .columns import entity_uuids
+from .gateways import gateways
+from .hashing import child, counts_for, pick, root, unit, weighted
+from .pools import CJK, INDUSTRIES, PLANS, POOL_SIZE, Pool, per_locale
+from .times import DAY_US, created, soft_deleted, times, us
+
+SITE_STRIDE = 97  # odd, so coprime with POOL_SIZE: an organization's sites never repeat
+CHUNK_ROWS = 50_000
+# an organization joined 500-2000 days before as_of; its factories up to ONBOARDING_DAYS after it,
+# their gateways up to that long after the factory: always before any last_seen_at or deleted_at
+ORG_AGE_DAYS = (500, 2000)
+
+
+@dataclass
+class FleetPlan:
+    """A generated fleet whose gateways are produced chunk by chunk (flat memory when loading).
+
+    A `fleetlab.model.fleet.Loadable`.
+    """
+
+    spec: FleetSpec
+    organizations: pl.DataFrame
+    factories: pl.DataFrame
+    _parents: dict[str, np.ndarray] = field(repr=False)
+    _org_domains: pl.Series = field(repr=False)
+    seed: int = 0
+    scenario: dict[str, Any] = field(default_factory=dict)
+    password: str | None = field(default=None, repr=False)  # None: keyed per gateway
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "organizations": self.organizations.height,
+            "factories": self.factories.height,
+            "gateways": int(self._parents["n_gateways"].sum()),
+        }
+
+    def chunks(self, table: str, rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
+        """The rows of `table` in frames of about `rows` rows (gateways: whole factories per chunk)."""
+        if table != "gateways":
+            frame = self.organizations if table == "organizations" else self.factories
+            for offset in range(0, frame.height, rows):
+                yield frame.slice(offset, rows)
+            return
+        n = self._parents["n_gateways"]
+        ends = np.cumsum(n)
+        begins = ends - n
+        total = int(ends[-1]) if len(n) else 0
+        # chunks cut the fleet's gateway sequence at fixed offsets, through factories if need be,
+        # so one huge factory does not make one huge chunk
+        for a in range(0, total, rows):
+            b = min(a + rows, total)
+            first = int(np.searchsorted(ends, a, side="right"))
+            last = int(np.searchsorted(ends, b - 1, side="right"))
+            sel = np.arange(first, last + 1)
+            start = np.maximum(a - begins[sel], 0)
+            stop = np.minimum(b - begins[sel], n[sel])
+            part = {k: v[sel] for k, v in self._parents.items()}
+            yield gateways(self.spec, part, start, stop - start, self.factories, self._org_domains)
+
+    def materialize(self) -> Fleet:
+        """The whole fleet as frames (what `generate` returns)."""
+        parts = list(self.chunks("gateways", 1_000_000))
+        return Fleet(
+            organizations=self.organizations,
+            factories=self.factories,
+            gateways=pl.concat(parts) if parts else pl.DataFrame(schema=GATEWAY_SCHEMA),
+            seed=self.seed,
+            scenario=self.scenario,
+        )
+
+
+def plan(spec: FleetSpec) -> FleetPlan:
+    """The generated fleet of `spec`: organizations and factories built, gateways to come chunk by chunk."""
+    spec = spec.at()
+    orgs = _organizations(spec)
+    factories, parents = _factories(spec, orgs)
+    return FleetPlan(
+        spec=spec,
+        organizations=orgs.frame,
+        factories=factories,
+        _parents=parents,
+        _org_domains=orgs.domains,
+        seed=spec.seed,
+        scenario=scenario_record(spec),
+    )
+
+
+@dataclass(frozen=True)
+class _Organizations:
+    """The organizations' frame and the per-row arrays their factories derive from."""
+
+    frame: pl.DataFrame
+    keys: np.ndarray  # value lane
+    ids: np.ndarray  # id lane
+    locale: np.ndarray  # index into the spec's locales
+    created_us: np.ndarray
+    domains: pl.Series
+
+
+def _organizations(spec: FleetSpec) -> _Organizations:
+    locales = [loc for loc, _ in spec.locales]
+    n_orgs = int(counts_for(root(spec.seed, "values"), "organizations", spec.organizations)[0])
+    o = np.arange(n_orgs)
+    keys = child(root(spec.seed, "values"), o, "org")
+    ids = child(root(spec.seed, "ids"), o, "org")
+    locale = weighted(keys, "locale", [w for _, w in spec.locales]) if n_orgs else np.zeros(0, dtype=np.int64)
+
+    def from_pool(fn) -> pl.Series:
+        return per_locale(locale, locales, spec.seed, fn)
+
+    company = from_pool(lambda p, r: p.companies.gather(pick(keys[r], "company", POOL_SIZE)))
+    domain = from_pool(lambda p, r: p.domains.gather(pick(keys[r], "domain", POOL_SIZE)))
+    city = from_pool(lambda p, r: p.cities.gather(pick(keys[r], "hq", POOL_SIZE)))
+    country = from_pool(lambda p, r: pl.Series([p.country] * len(r), dtype=pl.String))
+    as_of_us = us(spec.as_of)
+    lo, hi = ORG_AGE_DAYS
+    created_us = as_of_us - ((lo + unit(keys, "created_at") * (hi - lo)) * DAY_US).astype(np.int64)
+    _, deleted_at = soft_deleted(keys, spec.deleted_organizations, as_of_us)
+    frame = pl.DataFrame(
+        {
+            "id": entity_uuids(ids),
+            "name": company,
+            "industry": pl.Series(INDUSTRIES).gather(pick(keys, "industry", len(INDUSTRIES))),
+            "plan": pl.Series(PLANS[0]).gather(weighted(keys, "plan", PLANS[1])),
+            "hq": city,
+            "country": country,
+            "domain": domain,
+            "locale": pl.Series(locales, dtype=pl.String).gather(locale),
+            **times(created_us, deleted_at),
+        }
+    ).select(
+        "id",
+        "name",
+        pl.struct(
+            pl.col("industry"),
+            pl.col("plan"),
+            pl.col("locale"),
+            headquarters=pl.concat_str("hq", "country", separator=", "),
+            contact_email=pl.concat_str(pl.lit("ops@"), "domain"),
+        ).struct.json_encode().alias("metadata"),
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    ).cast(ORGANIZATION_SCHEMA)  # type: ignore[arg-type]
+    return _Organizations(frame, keys, ids, locale, created_us, domain)
+
+
+def _factories(spec: FleetSpec, orgs: _Organizations) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+    """The factories' frame, and the per-factory arrays their gateways derive from."""
+    n_fac = counts_for(orgs.keys, "factories", spec.factories_per_organization)
+    f_org = np.repeat(np.arange(len(orgs.keys)), n_fac)
+    f_idx = np.arange(len(f_org)) - np.repeat(np.cumsum(n_fac) - n_fac, n_fac)
+    f_keys = child(orgs.keys[f_org], f_idx, "factory")
+    f_ids = child(orgs.ids[f_org], f_idx, "factory")
+    nf = len(f_org)
+
+    def site(p: Pool, r: np.ndarray) -> pl.Series:
+        # an organization's sites walk the pool from a keyed start with an odd stride, so its
+        # factories never share a city and street (up to POOL_SIZE of them), and a factory's
+        # site still depends only on its organization and its own index
+        i = (pick(orgs.keys[f_org[r]], "site", POOL_SIZE) + f_idx[r] * SITE_STRIDE) % POOL_SIZE
+        return _site(p, i, f_keys[r])
+
+    locales = [loc for loc, _ in spec.locales]
+    site_parts = per_locale(orgs.locale[f_org], locales, spec.seed, site).str.split_exact("\x1f", 2)
+    sites = pl.DataFrame({"s": site_parts}).unnest("s") if nf else pl.DataFrame(
+        {"field_0": [], "field_1": [], "field_2": []}, schema={f"field_{i}": pl.String for i in range(3)}
+    )
+    f_created = created(orgs.created_us[f_org], f_keys)
+    _, deleted_at = soft_deleted(f_keys, spec.deleted_factories, us(spec.as_of))
+    factories = pl.DataFrame(
+        {
+            "id": entity_uuids(f_ids),
+            "organization_id": orgs.frame["id"].gather(f_org) if nf else pl.Series([], dtype=pl.String),
+            "name": sites["field_0"],
+            "location": sites["field_1"],
+            "timezone": sites["field_2"],
+            "code": pl.Series(f_org, dtype=pl.Int64).cast(pl.String).str.zfill(4)
+            + "-"
+            + pl.Series(f_idx, dtype=pl.Int64).cast(pl.String).str.zfill(3),
+            "lines": pl.Series(1 + pick(f_keys, "lines", 8)),
+            "shifts": pl.Series(1 + pick(f_keys, "shifts", 3)),
+            "area_m2": pl.Series(2_000 + 100 * pick(f_keys, "area", 400)),
+            "iso50001": pl.Series(unit(f_keys, "iso50001") < 0.4),
+            **times(f_created, deleted_at),
+        }
+    ).select(
+        "id",
+        "organization_id",
+        "name",
+        "location",
+        "timezone",
+        pl.struct("code", "lines", "shifts", "area_m2", "iso50001").struct.json_encode().alias("metadata"),
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    ).cast(FACTORY_SCHEMA)  # type: ignore[arg-type]
+    # Faker's pools repeat some cities: an organization's second "Springfield Plant" becomes
+    # "Springfield Plant 2", so the platform's name-ordered lists see distinct names
+    seen = pl.int_range(pl.len()).over("organization_id", "name")
+    factories = factories.with_columns(
+        pl.when(seen > 0).then(pl.format("{} {}", "name", seen + 1)).otherwise("name").alias("name")
+    )
+    parents = {
+        "keys": f_keys,
+        "ids": f_ids,
+        "org": f_org,
+        "idx": f_idx,
+        "n_gateways": counts_for(f_keys, "gateways", spec.gateways_per_factory),
+        "factory_row": np.arange(nf),
+        "created_us": f_created,
+    }
+    return factories, parents
+
+
+def _site(p: Pool, i: np.ndarray, keys: np.ndarray) -> pl.Series:
+    """Factory sites from pool `p` (entries `i`): name, location and time zone joined by \\x1f."""
+    frame = pl.DataFrame(
+        {
+            "city": p.cities.gather(i),
+            "street": p.streets.gather(i),
+            "postcode": p.postcodes.gather(pick(keys, "postcode", POOL_SIZE)),
+            "kind": p.kinds.gather(pick(keys, "kind", len(p.kinds))),
+            # most sites in a country's main zone (Faker lists it first), the rest spread
+            "tz": p.timezones.gather(np.where(unit(keys, "main_zone") < 0.7, 0, pick(keys, "timezone", len(p.timezones)))),
+        }
+    )
+    if p.locale.startswith("en_"):
+        loc = pl.concat_str("street", "city", "postcode", separator=", ")
+    elif p.locale.startswith("ja_"):
+        loc = pl.concat_str(pl.lit("〒"), "postcode", pl.lit(" "), "city", "street")
+    else:
+        loc = pl.concat_str(pl.col("street"), pl.concat_str("postcode", "city", separator=" "), separator=", ")
+    return frame.select(
+        pl.concat_str(
+            pl.concat_str("city", "kind", separator="" if p.locale[:2] in CJK else " "),
+            pl.concat_str(loc, pl.lit(p.country), separator=", "),
+            "tz",
+            separator="\x1f",
+        )
+    ).to_series()

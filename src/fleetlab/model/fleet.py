@@ -1,0 +1,113 @@
+"""A fleet: the rows of the three tables as polars frames, and what a loader needs of one.
+
+Columns (`SCHEMAS`) are those of the tables minus `password_encrypted`, which is encrypted at load
+time from the plaintext, so a preview of a fleet never holds a secret. `created_at` and
+`updated_at` come from the scenario too (not the database's `now()`), so the same scenario gives
+the same rows.
+
+Two kinds of fleet are `Loadable`: a `Fleet` (every row in memory, e.g. the original seed's) and a
+generator plan (`fleetlab.build.generator.FleetPlan`: organizations and factories in memory,
+gateways made chunk by chunk while they load). Loading, previews and samples use only the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import polars as pl
+
+from .tables import TABLES
+
+TIMESTAMPS: dict[str, pl.DataType] = {
+    "created_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"),
+    "deleted_at": pl.Datetime("us", "UTC"),
+}
+ORGANIZATION_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "name": pl.String(),
+    "metadata": pl.String(),  # JSON text
+    **TIMESTAMPS,
+}
+FACTORY_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "organization_id": pl.String(),
+    "name": pl.String(),
+    "location": pl.String(),
+    "timezone": pl.String(),
+    "metadata": pl.String(),
+    **TIMESTAMPS,
+}
+GATEWAY_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "factory_id": pl.String(),
+    "gateway_id": pl.String(),
+    "name": pl.String(),
+    "url": pl.String(),
+    "email": pl.String(),
+    "model": pl.String(),
+    "firmware_version": pl.String(),
+    "last_seen_at": pl.Datetime("us", "UTC"),
+    "metadata": pl.String(),
+    **TIMESTAMPS,
+}
+SCHEMAS = dict(zip(TABLES, (ORGANIZATION_SCHEMA, FACTORY_SCHEMA, GATEWAY_SCHEMA), strict=True))
+
+
+def copy_columns(table: str) -> list[str]:
+    """The columns a load writes into `table`: the frame's, and the encrypted password for gateways."""
+    return [*SCHEMAS[table], "password_encrypted"] if table == "gateways" else list(SCHEMAS[table])
+
+
+class Loadable(Protocol):
+    """Something `fleetlab.store.load` can write: rows per table, in chunks, with what keys the passwords.
+
+    `seed` keys each gateway's password unless `password` gives one plaintext for all of them (the
+    original seed's); `scenario` is what the marker records about the fleet.
+    """
+
+    seed: int
+    scenario: dict[str, Any]
+    password: str | None
+
+    def counts(self) -> dict[str, int]: ...
+
+    def chunks(self, table: str, rows: int) -> Iterator[pl.DataFrame]: ...
+
+    def materialize(self) -> Fleet: ...
+
+
+@dataclass
+class Fleet:
+    """Rows of one scenario, every one in memory. `seed` keys the gateway passwords, unless
+    `password` gives one plaintext for every gateway (the original seed's)."""
+
+    organizations: pl.DataFrame
+    factories: pl.DataFrame
+    gateways: pl.DataFrame
+    seed: int = 0
+    scenario: dict[str, Any] = field(default_factory=dict)
+    password: str | None = field(default=None, repr=False)
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        return {"organizations": self.organizations, "factories": self.factories, "gateways": self.gateways}
+
+    def counts(self) -> dict[str, int]:
+        return {name: frame.height for name, frame in self.frames().items()}
+
+    def chunks(self, table: str, rows: int) -> Iterator[pl.DataFrame]:
+        """The rows of `table` in slices of `rows`."""
+        frame = self.frames()[table]
+        for offset in range(0, frame.height, rows):
+            yield frame.slice(offset, rows)
+
+    def materialize(self) -> Fleet:
+        return self
+
+
+def head(fleet: Loadable, table: str, n: int) -> pl.DataFrame:
+    """The first `n` rows of `table` in `fleet` (made, not loaded: for previews and samples)."""
+    return next(iter(fleet.chunks(table, n)), pl.DataFrame(schema=SCHEMAS[table])).head(n)
+

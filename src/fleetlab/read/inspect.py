@@ -1,0 +1,291 @@
+"""Canned questions about a fleet, each answered as a polars frame (through `fleetlab.read.query`).
+
+Every function takes `url=` (default: the workbench database) and reads through one ADBC connection.
+
+**Active rows.** By default only active rows count: a row is active when its own `deleted_at` is
+NULL *and* so is every ancestor's (a gateway of a soft-deleted factory is not in the active
+fleet). These are the rows the partial `WHERE deleted_at IS NULL` indexes serve.
+`include_deleted=True` counts soft-deleted rows as if they were active; the `deleted_*` columns
+always count rows whose own `deleted_at` is set.
+
+**Connectivity** of a gateway, relative to a reference time `as_of`:
+
+| status     | meaning                                                            |
+|------------|--------------------------------------------------------------------|
+| online     | last seen within `online_within` (5 minutes) before `as_of`, or later |
+| recent     | last seen earlier than that, but not more than `stale_after` ago    |
+| stale      | last seen more than `stale_after` before `as_of`                    |
+| never_seen | `last_seen_at` is NULL                                             |
+
+`as_of` defaults to the `as_of` of the scenario recorded in the database's marker (a generated
+fleet is a snapshot at that instant, so its statuses do not drift with the wall clock), else now;
+`stale_after` defaults to the scenario's `stale_after_hours`, else 24 hours. These are the
+definitions the generator (`fleetlab.model.spec`) draws its online/stale/never-seen fractions with.
+Pass `as_of=datetime.now(UTC)` for the wall clock's view.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from ..errors import ConfigError
+from ..model.tables import TABLES
+from .clock import STATUS, clock, recorded_scenario
+from .query import URLLike, connect, fetch, read_sql
+
+# Columns a notebook never shows: set by the database at load time (volatile) or secret.
+HIDDEN_COLUMNS = ("created_at", "updated_at", "password_encrypted")
+
+
+def _gateways_with_parents(include_deleted: str) -> str:
+    """FROM gateways g with its factory f and organization o: only active rows (the gateway and both
+    parents not soft-deleted) unless the boolean parameter `include_deleted` (e.g. "$4") is true."""
+    return f"""
+    FROM gateways g
+    JOIN factories f ON f.id = g.factory_id
+    JOIN organizations o ON o.id = f.organization_id
+    WHERE ({include_deleted}::boolean OR (g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL))"""
+
+
+# one row per factory: its gateways by status. $4: include_deleted
+_PER_FACTORY = f"""
+    per_factory AS (
+        SELECT g.factory_id,
+               count(*) FILTER (WHERE counted) AS gateways,
+               count(*) FILTER (WHERE counted AND status = 'online') AS online,
+               count(*) FILTER (WHERE counted AND status = 'recent') AS recent,
+               count(*) FILTER (WHERE counted AND status = 'stale') AS stale,
+               count(*) FILTER (WHERE counted AND status = 'never_seen') AS never_seen,
+               count(*) FILTER (WHERE g.deleted_at IS NOT NULL) AS deleted_gateways
+        FROM (SELECT g.factory_id, g.deleted_at, ($4::boolean OR g.deleted_at IS NULL) AS counted,
+                     {STATUS} AS status
+              FROM gateways g) g
+        GROUP BY g.factory_id
+    )"""
+
+
+def fleet_summary(
+    *,
+    url: URLLike = None,
+    as_of: datetime | None = None,
+    stale_after: timedelta | float | None = None,
+    include_deleted: bool = False,
+) -> pl.DataFrame:
+    """One row per organization: factories, gateways, online / recent / stale / never seen, soft-deleted.
+
+    Columns: organization_id, organization, factories, gateways, online, recent, stale, never_seen,
+    deleted_factories, deleted_gateways, deleted_at (of the organization).
+    """
+    sql = f"""
+    WITH {_PER_FACTORY}
+    SELECT o.id AS organization_id, o.name AS organization,
+           count(f.id) FILTER (WHERE f.counted) AS factories,
+           coalesce(sum(p.gateways) FILTER (WHERE f.counted), 0)::bigint AS gateways,
+           coalesce(sum(p.online) FILTER (WHERE f.counted), 0)::bigint AS online,
+           coalesce(sum(p.recent) FILTER (WHERE f.counted), 0)::bigint AS recent,
+           coalesce(sum(p.stale) FILTER (WHERE f.counted), 0)::bigint AS stale,
+           coalesce(sum(p.never_seen) FILTER (WHERE f.counted), 0)::bigint AS never_seen,
+           count(f.id) FILTER (WHERE f.deleted_at IS NOT NULL) AS deleted_factories,
+           coalesce(sum(p.deleted_gateways), 0)::bigint AS deleted_gateways,
+           o.deleted_at
+    FROM organizations o
+    LEFT JOIN (SELECT *, ($4::boolean OR deleted_at IS NULL) AS counted FROM factories) f
+           ON f.organization_id = o.id
+    LEFT JOIN per_factory p ON p.factory_id = f.id
+    WHERE $4::boolean OR o.deleted_at IS NULL
+    GROUP BY o.id
+    ORDER BY o.name, o.id
+    """
+    return _run(sql, url, as_of, stale_after, include_deleted)
+
+
+def gateways_per_factory(
+    *,
+    url: URLLike = None,
+    as_of: datetime | None = None,
+    stale_after: timedelta | float | None = None,
+    include_deleted: bool = False,
+) -> pl.DataFrame:
+    """One row per factory (those without gateways too): its gateways by status.
+
+    Columns: organization_id, organization, factory_id, factory, location, timezone, gateways,
+    online, recent, stale, never_seen, deleted_gateways, deleted_at (of the factory).
+    """
+    sql = f"""
+    WITH {_PER_FACTORY}
+    SELECT o.id AS organization_id, o.name AS organization, f.id AS factory_id, f.name AS factory,
+           f.location, f.timezone,
+           coalesce(p.gateways, 0) AS gateways, coalesce(p.online, 0) AS online,
+           coalesce(p.recent, 0) AS recent, coalesce(p.stale, 0) AS stale,
+           coalesce(p.never_seen, 0) AS never_seen, coalesce(p.deleted_gateways, 0) AS deleted_gateways,
+           f.deleted_at
+    FROM factories f
+    JOIN organizations o ON o.id = f.organization_id
+    LEFT JOIN per_factory p ON p.factory_id = f.id
+    WHERE $4::boolean OR (f.deleted_at IS NULL AND o.deleted_at IS NULL)
+    ORDER BY o.name, o.id, f.name, f.id
+    """
+    return _run(sql, url, as_of, stale_after, include_deleted)
+
+
+def stale_gateways(
+    stale_after: timedelta | float | None = None,
+    *,
+    url: URLLike = None,
+    as_of: datetime | None = None,
+    include_never_seen: bool = False,
+    include_deleted: bool = False,
+) -> pl.DataFrame:
+    """Gateways not seen for more than `stale_after` (a timedelta or hours) before `as_of`, most silent first.
+
+    include_never_seen: also list gateways never seen (last_seen_at NULL; they come first).
+    Columns: id, gateway_id, name, model, firmware_version, last_seen_at, silent_for (Duration,
+    null when never seen), factory_id, factory, organization_id, organization, deleted_at.
+    """
+    sql = f"""
+    SELECT g.id, g.gateway_id, g.name, g.model, g.firmware_version, g.last_seen_at,
+           (extract(epoch FROM $1::timestamptz - g.last_seen_at) * 1000000)::bigint AS silent_for,
+           f.id AS factory_id, f.name AS factory, o.id AS organization_id, o.name AS organization,
+           g.deleted_at
+    {_gateways_with_parents("$4")}
+      AND (g.last_seen_at < $1::timestamptz - make_interval(secs => $3::float8)
+           OR ($5::boolean AND g.last_seen_at IS NULL))
+    ORDER BY g.last_seen_at NULLS FIRST, g.gateway_id, g.id
+    """
+    frame = _run(sql, url, as_of, stale_after, include_deleted, [include_never_seen])
+    return frame.with_columns(pl.col("silent_for").cast(pl.Duration("us")))
+
+
+def model_distribution(*, url: URLLike = None, include_deleted: bool = False) -> pl.DataFrame:
+    """Gateways per model (a NULL model is its own group), most common first.
+
+    Columns: model, gateways, share (of all counted gateways, 0..1).
+    """
+    return _distribution(["model"], url, include_deleted)
+
+
+def firmware_distribution(*, url: URLLike = None, by_model: bool = False, include_deleted: bool = False) -> pl.DataFrame:
+    """Gateways per firmware version (per model and version with by_model), most common first.
+
+    Columns: [model,] firmware_version, gateways, share (of all counted gateways, 0..1).
+    """
+    return _distribution(["model", "firmware_version"] if by_model else ["firmware_version"], url, include_deleted)
+
+
+def _distribution(columns: list[str], url: URLLike, include_deleted: bool) -> pl.DataFrame:
+    cols = ", ".join(f"g.{c}" for c in columns)
+    sql = f"""
+    SELECT {cols}, count(*) AS gateways,
+           (count(*)::float8 / sum(count(*)) OVER ())::float8 AS share
+    {_gateways_with_parents("$1")}
+    GROUP BY {cols}
+    ORDER BY gateways DESC, {", ".join(f"g.{c} NULLS LAST" for c in columns)}
+    """
+    with connect(url) as conn:
+        return fetch(conn, sql, [bool(include_deleted)])
+
+
+def gateway_record(gateway_id: str, *, url: URLLike = None, include_deleted: bool = False) -> pl.DataFrame:
+    """A gateway's full record with its factory and organization, by device id (GW-…) or row id.
+
+    One row per match: one active gateway at most, and with include_deleted also the
+    soft-deleted rows that used the same device id. Empty when nothing matches.
+    Columns: the gateway's (password_encrypted is the ciphertext), then factory_* and organization_*.
+    """
+    if not isinstance(gateway_id, str) or not gateway_id.strip():
+        raise ConfigError("give a gateway's device id (e.g. GW-SPR-001) or its row id (a uuid).")
+    sql = f"""
+    SELECT g.*,
+           f.name AS factory_name, f.location AS factory_location, f.timezone AS factory_timezone,
+           f.metadata AS factory_metadata, f.created_at AS factory_created_at,
+           f.updated_at AS factory_updated_at, f.deleted_at AS factory_deleted_at,
+           o.id AS organization_id, o.name AS organization_name, o.metadata AS organization_metadata,
+           o.created_at AS organization_created_at, o.updated_at AS organization_updated_at,
+           o.deleted_at AS organization_deleted_at
+    {_gateways_with_parents("$2")}
+      AND (g.gateway_id = $1 OR g.id::text = lower($1))
+    ORDER BY g.deleted_at NULLS FIRST, g.id
+    """
+    with connect(url) as conn:
+        return fetch(conn, sql, [gateway_id.strip(), bool(include_deleted)])
+
+
+def deleted_rows(*, url: URLLike = None, table: str | None = None) -> pl.DataFrame:
+    """Soft-deleted rows of the three tables (or of one `table`), most recently deleted first.
+
+    Columns: table, id, name, gateway_id (gateways only), parent_id (organization_id of a
+    factory, factory_id of a gateway), deleted_at.
+    """
+    if table is not None and table not in TABLES:
+        raise ConfigError(f"table must be one of {', '.join(TABLES)}, not {table!r}.")
+    sql = """
+    SELECT * FROM (
+        SELECT 'organizations' AS "table", id, name, NULL::varchar AS gateway_id, NULL::uuid AS parent_id, deleted_at
+        FROM organizations WHERE deleted_at IS NOT NULL
+        UNION ALL
+        SELECT 'factories', id, name, NULL, organization_id, deleted_at
+        FROM factories WHERE deleted_at IS NOT NULL
+        UNION ALL
+        SELECT 'gateways', id, name, gateway_id, factory_id, deleted_at
+        FROM gateways WHERE deleted_at IS NOT NULL
+    ) d
+    WHERE $1::text IS NULL OR d."table" = $1::text
+    ORDER BY deleted_at DESC, "table", id
+    """
+    with connect(url) as conn:
+        return fetch(conn, sql, [table])
+
+
+def _run(
+    sql: str,
+    url: URLLike,
+    as_of: datetime | None,
+    stale_after: timedelta | float | None,
+    include_deleted: bool,
+    extra: list[Any] | None = None,
+) -> pl.DataFrame:
+    with connect(url) as conn:
+        c = clock(conn, as_of, stale_after)
+        return fetch(conn, sql, [*c.params(), bool(include_deleted), *(extra or [])])
+
+
+# -- what the notebooks show ----------------------------------------------------------------
+
+
+def fleet_context(url: URLLike = None) -> dict[str, Any]:
+    """What the workbench holds: the recorded scenario and the Clock statuses are computed with."""
+    with connect(url) as conn:
+        return {"scenario": recorded_scenario(conn), "clock": clock(conn)}
+
+
+def first_rows(url: URLLike = None, n: int = 5) -> dict[str, pl.DataFrame]:
+    """The first `n` rows of each table (stable order), without volatile or secret columns."""
+    out = {}
+    with connect(url) as conn:
+        for table in TABLES:
+            frame = fetch(conn, f"SELECT * FROM {table} ORDER BY id LIMIT {int(n)}")
+            out[table] = frame.drop([c for c in HIDDEN_COLUMNS if c in frame.columns])
+    return out
+
+
+def last_seen(url: URLLike = None) -> pl.Series:
+    """`last_seen_at` of the active gateways (nulls: never seen)."""
+    return read_sql(f"SELECT g.last_seen_at {_gateways_with_parents('$1')}", url=url, params=[False])["last_seen_at"]
+
+
+def factory_gateways(factory_id: str, url: URLLike = None, *, include_deleted: bool = False) -> pl.DataFrame:
+    """The gateways of one factory, by device id (no secrets, no volatile columns)."""
+    return read_sql(
+        """
+        SELECT gateway_id, name, model, firmware_version, last_seen_at, url, email,
+               metadata->>'protocol' AS protocol, metadata->>'ip' AS ip, deleted_at, id
+        FROM gateways
+        WHERE factory_id = $1::uuid AND ($2::boolean OR deleted_at IS NULL)
+        ORDER BY gateway_id, deleted_at NULLS FIRST, id
+        """,
+        url=url,
+        params=[factory_id, include_deleted],
+    )

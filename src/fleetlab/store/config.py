@@ -1,0 +1,129 @@
+"""One front door for configuration: every setting has one name and one environment variable.
+
+| setting              | environment variable            | default                         |
+|----------------------|---------------------------------|---------------------------------|
+| database_url         | DATABASE_URL                    | the embedded server             |
+| home                 | FLEETLAB_HOME                   | ./.fleetlab                     |
+| secret_key           | FLEETLAB_SECRET_KEY             | ENCRYPTION_KEY, else            |
+|                      |                                 | $FLEETLAB_HOME/secret.key       |
+| platform_key         | ENCRYPTION_KEY (the platform's) | none; FLEETLAB_SECRET_KEY wins, |
+|                      |                                 | this one then still decrypts    |
+| previous_secret_keys | FLEETLAB_PREVIOUS_SECRET_KEYS   | none (comma-separated, base64)  |
+| allow_remote_reset   | FLEETLAB_ALLOW_REMOTE_RESET     | off                             |
+| lock_timeout         | FLEETLAB_LOCK_TIMEOUT           | 10 (seconds)                    |
+| libpq_target         | PGHOST, PGHOSTADDR, PGSERVICE   | none (read only so the remote   |
+|                      |                                 | guard sees where libpq would go)|
+| notebook_args        | FLEETLAB_NOTEBOOK_ARGS          | none (a notebook's flags in a   |
+|                      |                                 | plain kernel, e.g. under nbval) |
+| (debugging())        | FLEETLAB_DEBUG                  | off: errors without traceback   |
+
+The environment is read here and nowhere else (the test-only fault hooks of `fleetlab.store.faults`
+aside); library functions take a Settings or a URL. `secrets()` lists what must never be printed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..errors import ConfigError
+
+WORKBENCH_DB = "fleetlab"
+LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGSERVICE")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = field(default=None, repr=False)
+    home: Path = Path(".fleetlab")
+    secret_key: str | None = field(default=None, repr=False)
+    platform_key: str | None = field(default=None, repr=False)
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    allow_remote_reset: bool = False
+    lock_timeout: float = 10.0
+    # libpq fills a URL's missing host from PGHOST and overrides it with PGHOSTADDR or a service:
+    # the reset guard must judge the server libpq will really reach.
+    libpq_target: tuple[tuple[str, str], ...] = ()
+    notebook_args: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        url = env.get("DATABASE_URL") or None
+        home = Path(env.get("FLEETLAB_HOME") or ".fleetlab").expanduser()
+        key = env.get("FLEETLAB_SECRET_KEY") or None
+        platform_key = env.get("ENCRYPTION_KEY") or None
+        previous = tuple(k.strip() for k in (env.get("FLEETLAB_PREVIOUS_SECRET_KEYS") or "").split(",") if k.strip())
+        allow = (env.get("FLEETLAB_ALLOW_REMOTE_RESET") or "").strip().lower()
+        if allow not in ("", "0", "1", "true", "false", "yes", "no"):
+            raise ConfigError("FLEETLAB_ALLOW_REMOTE_RESET must be 1 or 0.")
+        raw_timeout = env.get("FLEETLAB_LOCK_TIMEOUT") or "10"
+        try:
+            timeout = float(raw_timeout)
+            if not 0 < timeout <= 3600:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"FLEETLAB_LOCK_TIMEOUT must be a number of seconds between 0 and 3600, not {raw_timeout!r}."
+            ) from None
+        libpq_target = tuple((k, env[k]) for k in LIBPQ_TARGET_VARS if env.get(k))
+        return cls(
+            database_url=url,
+            home=home,
+            secret_key=key,
+            platform_key=platform_key,
+            previous_secret_keys=previous,
+            allow_remote_reset=allow in ("1", "true", "yes"),
+            lock_timeout=timeout,
+            libpq_target=libpq_target,
+            notebook_args=env.get("FLEETLAB_NOTEBOOK_ARGS") or "",
+        )
+
+    def replace(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def embedded(self) -> bool:
+        """True when fleetlab runs its own server (no DATABASE_URL)."""
+        return self.database_url is None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home.resolve() / "pgdata"
+
+    def keyring(self, *, create: bool):
+        """The keys for gateway passwords (see crypto.load_keyring); `create` makes a missing key file."""
+        from .crypto import load_keyring
+
+        return load_keyring(
+            self.secret_key, self.previous_secret_keys, self.key_file, create=create, platform_key=self.platform_key
+        )
+
+    @property
+    def key_file(self) -> Path:
+        return self.home.resolve() / "secret.key"
+
+
+def secrets(env: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret configured in the environment, for scrubbing what is printed: DATABASE_URL's
+    password (the whole value when it does not parse) and the keys. Never raises."""
+    from .dsn import DatabaseURL
+
+    env = os.environ if env is None else env
+    out: list[str] = []
+    raw = env.get("DATABASE_URL")
+    if raw:
+        try:
+            out.append(DatabaseURL.parse(raw).password or "")
+        except ConfigError:
+            out.append(raw)
+    for name in ("FLEETLAB_SECRET_KEY", "ENCRYPTION_KEY", "FLEETLAB_PREVIOUS_SECRET_KEYS"):
+        out += [v.strip() for v in (env.get(name) or "").split(",") if len(v.strip()) >= 4]
+    return [s for s in out if s]
+
+
+def debugging(env: Mapping[str, str] | None = None) -> bool:
+    """FLEETLAB_DEBUG is set: show the traceback of an unexpected error. Never raises."""
+    return bool((os.environ if env is None else env).get("FLEETLAB_DEBUG"))

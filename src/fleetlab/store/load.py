@@ -1,0 +1,235 @@
+"""Loading a fleet: TRUNCATE and COPY organizations → factories → gateways in one transaction.
+
+A failure, a lock timeout or a killed client leaves the previous rows in place: never a partial fleet.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from ..build.keyed import keyed_passwords
+from ..errors import ResetRefused
+from ..model.fleet import SCHEMAS, Loadable, copy_columns
+from ..model.tables import TABLES
+from . import faults, marker
+from .crypto import NONCE_BYTES, TAG_BYTES, Keyring
+from .db import all_or_nothing, set_connection_check
+
+CHUNK_ROWS = 25_000  # rows per COPY chunk: bigger chunks buy no speed, only memory
+BULK_ROWS = 100_000  # from this many rows, indexes and foreign keys are rebuilt after the COPY
+SMALL_ROWS = 1_000  # below this, passwords are base64-encoded row by row
+PREFETCH = 2  # chunks rendered ahead of the COPY (each about 15 MB of CSV)
+
+Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
+T = TypeVar("T")
+
+
+def encrypt_passwords(gateways: pl.DataFrame, seed: int, keyring: Keyring, password: str | None = None) -> pl.Series:
+    """The password_encrypted column for `gateways`, in the platform's JSON, fresh nonces.
+
+    The plaintext is `password` for every row when given (the original seed's `admin123`), else
+    keyed per row (`keyed_password(seed, id)`). Same values as `Encryptor.encrypt` row by row, with
+    the hashing, nonces and base64 done in bulk: only the AES-GCM call stays per row.
+    """
+    ids = gateways["id"].to_list()
+    if not ids:
+        return pl.Series("password_encrypted", [], dtype=pl.String)
+    enc = keyring.encryptor()
+    plains = [password.encode()] * len(ids) if password is not None else keyed_passwords(seed, ids)
+    nonces, sealed = enc.seal_many(plains)
+    width = len(sealed[0])
+    # row by row for small fleets (the bulk path's numpy import costs more than it saves)
+    # and for unequal widths (never for keyed passwords; kept general)
+    if len(sealed) < SMALL_ROWS or any(len(b) != width for b in sealed):
+        values = [enc.stored(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES], ct) for i, ct in enumerate(sealed)]
+        return pl.Series("password_encrypted", values, dtype=pl.String)
+    import numpy as np  # here, not at the top: a small reset should not pay for importing it
+
+    from ..build.columns import b64_rows
+
+    n = len(sealed)
+    rows = np.frombuffer(b"".join(sealed), dtype=np.uint8).reshape(n, width)
+    frame = pl.DataFrame(
+        {
+            "encrypted": b64_rows(rows[:, : width - TAG_BYTES]),
+            "iv": b64_rows(np.frombuffer(nonces, dtype=np.uint8).reshape(n, NONCE_BYTES)),
+            "tag": b64_rows(rows[:, width - TAG_BYTES :]),
+        }
+    )
+    return frame.select(pl.format(enc.template, "encrypted", "iv", "tag").alias("password_encrypted")).to_series()
+
+
+def copy_chunks(
+    cur: psycopg.Cursor,
+    table: str,
+    columns: list[str],
+    chunks: Iterable[tuple[bytes, int]],
+    progress: Progress | None = None,
+    *,
+    total: int,
+    done: int = 0,
+) -> int:
+    """COPY pre-rendered CSV chunks (bytes, rows) into `table`; returns the rows written."""
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(sql.Identifier(table), cols)
+    with cur.copy(stmt) as copy:
+        for data, rows in chunks:
+            copy.write(data)
+            faults.reached(f"copy:{table}")
+            done += rows
+            if progress:
+                progress(table, done, total)
+    return done
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_csv(buf, include_header=False, null_value="\\N")
+    return buf.getvalue()
+
+
+def rendered_chunks(fleet: Loadable, table: str, keyring: Keyring, rows: int = CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
+    """The rows of `table` as CSV chunks ready for COPY, passwords encrypted (gateways).
+
+    The fleet makes its rows chunk by chunk (a generator plan generates them as they are asked
+    for), so memory stays flat however large the fleet.
+    """
+    columns = list(SCHEMAS[table])
+    for frame in fleet.chunks(table, rows):
+        frame = frame.select(columns)
+        if table == "gateways":
+            frame = frame.with_columns(encrypt_passwords(frame, fleet.seed, keyring, fleet.password))
+        yield _csv(frame), frame.height
+
+
+class _Done:
+    pass
+
+
+def prefetch(chunks: Iterator[T], depth: int = 3) -> Iterator[T]:
+    """Run `chunks` in a worker thread, `depth` items ahead of the consumer.
+
+    Generation, encryption and CSV rendering then overlap with the COPY: while this thread
+    waits on the socket (GIL released), the worker builds the next chunk. Errors in the worker
+    are re-raised here; a consumer that stops early stops the worker.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in chunks:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_Done())
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    worker = threading.Thread(target=work, name="fleetlab-render", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if isinstance(item, _Done):
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+def defer_indexes(cur: psycopg.Cursor) -> list[str]:
+    """Drop the fleet tables' keys, foreign keys and indexes; return the DDL that puts them back,
+    to run after the COPY in the same transaction.
+
+    PostgreSQL's own advice for bulk loads ("Populating a Database"): building an index once from
+    a million rows, by sorting, is several times faster than growing it row by row, and one
+    validating query per foreign key is faster than a trigger per row. Run it only after the
+    TRUNCATE (which holds ACCESS EXCLUSIVE locks on the three tables), so no other session ever
+    sees the tables without them; a failure anywhere, including a duplicate found while a unique
+    index is rebuilt, rolls the whole transaction back, definitions included.
+    """
+    cur.execute("SELECT set_config('maintenance_work_mem', '256MB', true)")
+    tables = "('organizations'::regclass, 'factories'::regclass, 'gateways'::regclass)"
+    constraints = cur.execute(
+        f"""
+        SELECT contype, conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+        FROM pg_constraint
+        WHERE contype IN ('p', 'u', 'f') AND conrelid IN {tables}
+        ORDER BY contype = 'f' DESC, 2, 3
+        """
+    ).fetchall()
+    indexes = cur.execute(
+        f"""
+        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        WHERE i.indrelid IN {tables}
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        ORDER BY 1
+        """
+    ).fetchall()
+    # dropped: foreign keys first (they depend on the keys); restored: keys, indexes, foreign keys
+    keys, fkeys = [], []
+    for kind, table, name, ddl in constraints:
+        cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
+        add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
+        (fkeys if kind == "f" else keys).append(add.as_string(cur) + ddl)
+    for name, _ in indexes:
+        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+    return [*keys, *(ddl for _, ddl in indexes), *fkeys]
+
+
+def load(conn: psycopg.Connection, fleet: Loadable, keyring: Keyring, *, lock_timeout: float = 10.0, progress: Progress | None = None) -> dict[str, int]:
+    """Replace the three tables' rows with `fleet`, all in one transaction. Returns rows per table.
+
+    `fleet` is any Loadable: a Fleet (frames), or a generator plan whose gateways are generated
+    chunk by chunk while the COPY runs. The marker records `fleet.scenario` and the row counts.
+    """
+    if marker.read(conn) is None:
+        conn.rollback()
+        raise ResetRefused(
+            f"database {conn.info.dbname!r} has no fleetlab marker; refusing to truncate its tables. "
+            "Create it with `fleetlab reset`."
+        )
+    conn.rollback()
+    set_connection_check(conn)
+    if not conn.autocommit:
+        conn.commit()  # so the block below is the outermost transaction and commits, not a savepoint
+    counts: dict[str, int] = {}
+    with all_or_nothing(conn, "seeding", lock_timeout=lock_timeout, holder="the fleet tables"), conn.transaction():
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
+        conn.execute("TRUNCATE organizations, factories, gateways")
+        conn.execute("SELECT set_config('lock_timeout', '0', true)")
+        totals = fleet.counts()
+        with conn.cursor() as cur:
+            restore = defer_indexes(cur) if sum(totals.values()) >= BULK_ROWS else []
+            for table in TABLES:
+                chunks = prefetch(rendered_chunks(fleet, table, keyring, CHUNK_ROWS), PREFETCH)
+                try:
+                    counts[table] = copy_chunks(
+                        cur, table, copy_columns(table), chunks, progress, total=totals[table]
+                    )
+                finally:
+                    chunks.close()
+            for i, ddl in enumerate(restore, 1):
+                cur.execute(ddl)
+                if progress:
+                    progress("indexes", i, len(restore))
+        marker.record_seed(conn, {**fleet.scenario, "counts": counts})
+    return counts

@@ -1,0 +1,74 @@
+"""The marker: a one-row table that says "this database was made by fleetlab".
+
+A reset drops only databases that carry it (or hold no tables at all), and never one whose
+marker says `protected`. The seed records its scenario there, so `fleetlab check` can compare.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from .._version import __version__
+
+TABLE = "fleetlab_marker"
+
+DDL = f"""
+CREATE TABLE {TABLE} (
+    id                boolean     PRIMARY KEY DEFAULT true CHECK (id),
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    fleetlab_version  text        NOT NULL,
+    protected         boolean     NOT NULL DEFAULT false,
+    scenario          jsonb,
+    seeded_at         timestamptz
+);
+COMMENT ON TABLE {TABLE} IS 'Created by fleetlab: this database may be dropped by `fleetlab reset`.';
+"""
+
+
+@dataclass(frozen=True)
+class Marker:
+    created_at: datetime
+    fleetlab_version: str
+    protected: bool
+    scenario: dict[str, Any] | None
+    seeded_at: datetime | None
+
+
+def create(conn: psycopg.Connection) -> None:
+    conn.execute(DDL)
+    conn.execute(f"INSERT INTO {TABLE} (fleetlab_version) VALUES (%s)", (__version__,))
+
+
+def read(conn: psycopg.Connection) -> Marker | None:
+    """The marker of the connected database, or None if it has none."""
+    if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{TABLE}",)).fetchone()[0] is False:
+        return None
+    row = conn.execute(f"SELECT created_at, fleetlab_version, protected, scenario, seeded_at FROM {TABLE}").fetchone()
+    return None if row is None else Marker(*row)
+
+
+def user_tables(conn: psycopg.Connection) -> list[str]:
+    """Tables, views and sequences outside the system schemas."""
+    rows = conn.execute(
+        """
+        SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+          AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+        ORDER BY 1 LIMIT 6
+        """
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def set_protected(conn: psycopg.Connection, protected: bool) -> None:
+    conn.execute(f"UPDATE {TABLE} SET protected = %s", (protected,))
+
+
+def record_seed(conn: psycopg.Connection, scenario: dict[str, Any]) -> None:
+    conn.execute(f"UPDATE {TABLE} SET scenario = %s::jsonb, seeded_at = now()", (json.dumps(scenario, default=str),))

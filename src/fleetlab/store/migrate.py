@@ -1,0 +1,236 @@
+"""Append-only SQL migrations: `pending()`, `applied()`, `apply()`.
+
+Each migration is a file `src/fleetlab/store/migrations/<version>_<name>.sql`. Applying one runs the file and
+records it in `schema_migrations` in the same transaction. A session-level advisory lock
+serialises concurrent runners. The history is checked before anything runs: an applied file
+that changed, vanished, or a new file ordered before an applied one is refused by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from ..errors import LockTimeout, MigrationError
+from . import faults
+from .db import first_line, set_connection_check
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # in the package: a checkout and a wheel alike
+
+MIGRATE_LOCK_KEY = 0x666C_6D69  # "flmi": one advisory lock key per database
+_NAME = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.sql$")
+
+TRACKING_DDL = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version       bigint      PRIMARY KEY,
+    name          text        NOT NULL,
+    checksum      text        NOT NULL,
+    applied_at    timestamptz NOT NULL DEFAULT now(),
+    execution_ms  double precision NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+    sql: str = field(repr=False)
+    checksum: str
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    version: int
+    name: str
+    checksum: str
+    applied_at: datetime
+    execution_ms: float
+
+
+@dataclass
+class Status:
+    applied: list[AppliedMigration]
+    pending: list[Migration]
+    drift: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.drift
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files in `directory`, ordered by version."""
+    if not directory.is_dir():
+        raise MigrationError(f"the migrations folder {directory} does not exist.")
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.iterdir()):
+        if path.suffix != ".sql":
+            continue
+        m = _NAME.match(path.name)
+        if not m:
+            raise MigrationError(
+                f"migration file {path.name} is not named <version>_<name>.sql (e.g. 1707345600004_add_sites.sql)."
+            )
+        version = int(m.group(1))
+        if version in found:
+            raise MigrationError(f"migration files {found[version].filename} and {path.name} share version {version}.")
+        data = path.read_bytes()
+        found[version] = Migration(
+            version=version,
+            name=m.group(2),
+            path=path,
+            sql=data.decode("utf-8"),
+            checksum=hashlib.sha256(data).hexdigest(),
+        )
+    return [found[v] for v in sorted(found)]
+
+
+def applied(conn: psycopg.Connection) -> list[AppliedMigration]:
+    """The migrations recorded in `schema_migrations` (empty if the table does not exist)."""
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return []
+    rows = conn.execute(
+        "SELECT version, name, checksum, applied_at, execution_ms FROM schema_migrations ORDER BY version"
+    ).fetchall()
+    if not conn.autocommit:
+        conn.commit()
+    return [AppliedMigration(*r) for r in rows]
+
+
+def status(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> Status:
+    """Applied, pending and drift (the problems that make `apply()` refuse)."""
+    files = discover(directory)
+    done = applied(conn)
+    by_version = {m.version: m for m in files}
+    drift: list[str] = []
+    for a in done:
+        m = by_version.get(a.version)
+        if m is None:
+            drift.append(
+                f"{a.version}_{a.name}.sql was applied on {a.applied_at:%Y-%m-%d %H:%M} but is missing from "
+                f"{directory}; restore it (migrations are append-only)."
+            )
+        elif m.checksum != a.checksum:
+            drift.append(
+                f"{m.filename} was changed after it was applied (checksum differs); revert the edit and put "
+                "the change in a new migration."
+            )
+    applied_versions = {a.version for a in done}
+    last = max(applied_versions, default=None)
+    pending = [m for m in files if m.version not in applied_versions]
+    for m in pending:
+        if last is not None and m.version < last:
+            drift.append(
+                f"{m.filename} is not applied but is ordered before the applied migration {last}; "
+                "give it a version after the last applied one."
+            )
+    return Status(applied=done, pending=pending, drift=drift)
+
+
+def pending(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migrations not yet applied (raises MigrationError on drift)."""
+    st = status(conn, directory)
+    _refuse_drift(st)
+    return st.pending
+
+
+def apply(
+    conn: psycopg.Connection,
+    directory: Path = MIGRATIONS_DIR,
+    *,
+    lock_timeout: float = 10.0,
+    on_apply: Callable[[Migration, float], None] | None = None,
+) -> list[Migration]:
+    """Apply every pending migration, each in its own transaction with its record.
+
+    Waits at most `lock_timeout` seconds for a concurrent runner to finish.
+    Returns the migrations applied by this call.
+    """
+    conn.autocommit = True
+    with advisory_lock(conn, MIGRATE_LOCK_KEY, lock_timeout, "another `fleetlab migrate` is running on this database"):
+        conn.execute(TRACKING_DDL)
+        todo = pending(conn, directory)
+        done: list[Migration] = []
+        for m in todo:
+            started = time.perf_counter()
+            try:
+                with conn.transaction():
+                    # bounded wait for the tables a migration alters, as for the runner's own lock
+                    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
+                    conn.execute(m.sql)
+                    faults.reached("migrate:before-record")
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum, execution_ms) VALUES (%s, %s, %s, %s)",
+                        (m.version, m.name, m.checksum, elapsed_ms),
+                    )
+            except psycopg.OperationalError as exc:
+                if isinstance(exc, pgerrors.LockNotAvailable):
+                    raise MigrationError(
+                        f"migration {m.filename} waited more than {lock_timeout:g}s for a lock on a table it "
+                        "changes and was rolled back; another session holds that table (an open transaction?). "
+                        "Close it and run `fleetlab migrate` again."
+                    ) from None
+                if isinstance(exc, pgerrors.QueryCanceled):
+                    raise MigrationError(
+                        f"migration {m.filename} timed out and was rolled back: {first_line(exc)}"
+                    ) from None
+                raise MigrationError(
+                    f"lost the connection while applying {m.filename}: {first_line(exc)}. "
+                    "Its transaction was rolled back; run `fleetlab migrate` again."
+                ) from None
+            except psycopg.Error as exc:
+                raise MigrationError(
+                    f"migration {m.filename} failed and was rolled back: {first_line(exc)}. "
+                    "Fix the file (it is not applied yet) and run `fleetlab migrate` again."
+                ) from None
+            done.append(m)
+            if on_apply:
+                on_apply(m, elapsed_ms)
+        return done
+
+
+def _refuse_drift(st: Status) -> None:
+    if st.drift:
+        raise MigrationError(
+            "the migration history does not match the files:\n" + "\n".join(f"  - {d}" for d in st.drift)
+        )
+
+
+@contextmanager
+def advisory_lock(conn: psycopg.Connection, key: int, timeout: float, holder: str) -> Iterator[None]:
+    """Hold a session-level advisory lock, waiting at most `timeout` seconds for it."""
+    set_connection_check(conn)
+    conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",))
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    except (pgerrors.LockNotAvailable, pgerrors.QueryCanceled):
+        raise LockTimeout(
+            f"{holder}; gave up after waiting {timeout:g}s. Wait for it to finish and try again."
+        ) from None
+    finally:
+        conn.execute("SELECT set_config('lock_timeout', '0', false)")
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.broken:
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.Error:
+                pass

@@ -1,0 +1,205 @@
+"""Reset: build a fresh database beside the old one (create, migrate, seed), then swap it in.
+
+The new database is built under a side name and renamed over the old one at the very end, so
+a reset that fails or is killed leaves the previous database complete (or, in the instant
+between drop and rename, no database at all): never a half-built one.
+
+Guards, in order, before anything is dropped:
+- a non-local host is refused before any connection unless FLEETLAB_ALLOW_REMOTE_RESET=1;
+- names PostgreSQL would truncate (over 63 bytes) and the cluster's own databases are refused;
+- a reset lock in the maintenance database stops two resets of the same database interleaving;
+- an existing database with tables but no fleetlab marker, or a protected marker, is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
+from ..model.fleet import Loadable
+from . import db, faults, marker, migrate
+from .config import Settings
+from .dsn import DatabaseURL, check_database_name
+from .load import Progress, load
+
+RESET_LOCK_CLASS = 0x666C  # "fl": advisory lock namespace for resets, per database name
+
+
+@dataclass
+class ResetResult:
+    url: DatabaseURL
+    counts: dict[str, int]
+    elapsed: float
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+def target(settings: Settings) -> DatabaseURL:
+    """The database a destructive command would act on, after the checks that need no connection."""
+    env = dict(settings.libpq_target)
+    if settings.database_url is not None:
+        url = DatabaseURL.parse(settings.database_url)
+        check_database_name(url.database)
+    else:
+        url = DatabaseURL(host="/embedded-server-socket")  # a socket: only the libpq variables matter
+    if not url.reaches_local(env) and not settings.allow_remote_reset:
+        via = f" (via {', '.join(f'{k}={v}' for k, v in env.items())})" if env else ""
+        raise ResetRefused(
+            f"refusing to reset {url.where}{via}: the host is not this machine. fleetlab resets destroy data; "
+            "if this server really is a disposable development server, set FLEETLAB_ALLOW_REMOTE_RESET=1."
+        )
+    return db.resolve(settings)
+
+
+def build_name(name: str) -> str:
+    """The side name the next database is built under (always within 63 bytes)."""
+    return "fleetlab_build_" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+@db.translate_errors(None, "the reset")  # the steps without their own wording
+def reset(
+    settings: Settings,
+    fleet: Loadable | Callable[[], Loadable],
+    *,
+    confirm: Callable[[DatabaseURL], bool] | None = None,
+    progress: Progress | None = None,
+    url: DatabaseURL | None = None,
+) -> ResetResult:
+    """Drop and recreate the workbench database, migrate it and load `fleet`.
+
+    `fleet` may be a callable, so generation errors surface before anything is touched.
+    `confirm` is asked once the target is known; returning False aborts with nothing changed.
+    """
+    started = time.perf_counter()
+    steps: dict[str, float] = {}
+    url = url or target(settings)
+    check_database_name(url.database)
+    keys = settings.keyring(create=True)
+    built = fleet() if callable(fleet) else fleet
+    if confirm is not None and not confirm(url):
+        raise ResetRefused("reset cancelled; nothing was changed.")
+    steps["prepare"] = time.perf_counter() - started
+
+    name, side = url.database, build_name(url.database)
+    admin = _connect_admin(url)
+    try:
+        _take_reset_lock(admin, name, url)
+        t = time.perf_counter()
+        _check_droppable(admin, url, name)
+        if db.database_exists(admin, side):
+            _check_droppable(admin, url, side)
+            _drop(admin, side, url)
+        faults.reached("reset:before-create")
+        with db.translate_errors(url, f"CREATE DATABASE {side}"):
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(side)))
+        faults.reached("reset:after-create")
+        steps["create"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        with db.connect(url.with_dbname(side), autocommit=True) as conn:
+            marker.create(conn)
+            migrate.apply(conn, lock_timeout=settings.lock_timeout)
+            steps["migrate"] = time.perf_counter() - t
+            t = time.perf_counter()
+            conn.autocommit = False
+            counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
+            steps["seed"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if db.database_exists(admin, name):
+            _drop(admin, name, url)
+        faults.reached("reset:after-drop")
+        with db.translate_errors(url, f"renaming {side} to {name}"):
+            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name)))
+        steps["swap"] = time.perf_counter() - t
+    finally:
+        _release_reset_lock(admin)
+        admin.close()
+    return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps)
+
+
+@db.translate_errors(None, "the seed")
+def seed(settings: Settings, fleet: Loadable | Callable[[], Loadable], *, progress: Progress | None = None) -> ResetResult:
+    """Replace the rows of the workbench database with `fleet` (truncate + COPY, one transaction)."""
+    started = time.perf_counter()
+    url = target(settings)
+    keys = settings.keyring(create=True)
+    built = fleet() if callable(fleet) else fleet
+    with db.connect(url) as conn:
+        m = marker.read(conn)
+        conn.rollback()
+        if m is None:
+            raise ResetRefused(
+                f"database {url.where} has no fleetlab marker, so it was not made by fleetlab; refusing to "
+                "replace its rows. Create the workbench with `fleetlab reset`."
+            )
+        if m.protected:
+            raise ResetRefused(f"database {url.where} is marked protected; refusing to replace its rows.")
+        pend = migrate.status(conn)
+        if pend.pending or pend.drift:
+            raise ResetRefused(
+                f"database {url.where} is not fully migrated; run `fleetlab migrate` (or `fleetlab reset`) first."
+            )
+        counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
+    return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started)
+
+
+def _connect_admin(url: DatabaseURL) -> psycopg.Connection:
+    try:
+        return db.connect(db.maintenance(url), autocommit=True)
+    except DatabaseUnavailable as exc:
+        if "does not exist" not in str(exc):
+            raise
+        return db.connect(url.with_dbname("template1"), autocommit=True)
+
+
+def _release_reset_lock(admin: psycopg.Connection) -> None:
+    # explicitly: a closed session's locks are released only once its backend has exited,
+    # which may be after the next reset in this process already asked for the lock
+    if not admin.closed and not admin.broken:
+        try:
+            admin.execute("SELECT pg_advisory_unlock_all()")
+        except psycopg.Error:
+            pass
+
+
+def _take_reset_lock(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:
+    got = admin.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (RESET_LOCK_CLASS, name)).fetchone()[0]
+    if not got:
+        raise LockTimeout(
+            f"a reset of {url.where} is in progress in another process; wait for it to finish and try again."
+        )
+
+
+def _check_droppable(admin: psycopg.Connection, url: DatabaseURL, name: str) -> None:
+    """Refuse unless `name` is absent, empty of tables, or carries an unprotected fleetlab marker."""
+    if not db.database_exists(admin, name):
+        return
+    with db.connect(url.with_dbname(name), autocommit=True) as conn:
+        m = marker.read(conn)
+        if m is None:
+            tables = marker.user_tables(conn)
+            if tables:
+                raise ResetRefused(
+                    f"refusing to drop database {name!r} at {url.where}: it has tables ({', '.join(tables[:5])}) "
+                    "but no fleetlab marker, so it was not made by fleetlab. Point DATABASE_URL at another "
+                    "database name, or drop this one yourself if you are sure."
+                )
+        elif m.protected:
+            raise ResetRefused(
+                f"refusing to drop database {name!r} at {url.where}: its fleetlab marker says protected. "
+                "Run `fleetlab db unprotect` first if you really mean it."
+            )
+
+
+def _drop(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:
+    stmt = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    try:
+        admin.execute(stmt)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"could not drop database {name!r} at {url.where}: {db.first_line(exc)}") from None

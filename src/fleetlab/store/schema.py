@@ -1,0 +1,167 @@
+"""The platform's schema, as facts Python uses: column widths, and the catalog to compare with.
+
+fleetlab's databases must be usable by the real platform (RoninSTi/mti-monorepo) unchanged, so its
+schema is the platform's, names and widths included. Two things live here:
+
+- the widths of its varchar columns live in `fleetlab.model.tables.WIDTHS` (plain data, shared with
+  spec validation and the platform's value rules);
+- `describe(conn)`: the schema of a database as plain data (columns with types, nullability and
+  defaults in order; constraints; indexes; triggers; the trigger function's source), history and
+  marker tables aside. `REFERENCE` is that description for a database built by the platform's own
+  node-pg-migrate migrations; `fleetlab check` and the tests compare against it.
+
+Regenerate the reference from a database the platform's migrations built:
+`uv run python -m fleetlab.store.schema postgresql://…/platform_db > src/fleetlab/store/platform_schema.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from ..model.tables import OWN_TABLES
+
+if TYPE_CHECKING:
+    import psycopg
+
+def describe(conn: psycopg.Connection) -> dict[str, Any]:
+    """The public schema of `conn`'s database as JSON-able data, without the history/marker tables."""
+    skip = list(OWN_TABLES)
+    columns: dict[str, list[list[Any]]] = {}
+    for table, name, typ, notnull, default in conn.execute(
+        """
+        SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               pg_get_expr(d.adbin, d.adrelid)
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+          AND c.relname <> ALL(%s)
+        ORDER BY c.relname, a.attnum
+        """,
+        (skip,),
+    ).fetchall():
+        columns.setdefault(table, []).append([name, typ, notnull, default])
+    def rows(query: str, params: tuple = (skip,)) -> list[list[Any]]:
+        return [list(r) for r in conn.execute(query, params).fetchall()]
+
+    constraints = rows(
+        """
+        SELECT c.relname, k.conname, pg_get_constraintdef(k.oid)
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relname <> ALL(%s)
+          AND k.contype <> 'n'  -- PostgreSQL 18 lists NOT NULL as constraints; columns say it already
+        ORDER BY 1, 2
+        """
+    )
+    indexes = rows(
+        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+        "AND tablename <> ALL(%s) ORDER BY 1, 2"
+    )
+    triggers = rows(
+        """
+        SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid)
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND NOT t.tgisinternal AND c.relname <> ALL(%s)
+        ORDER BY 1, 2
+        """
+    )
+    functions = rows(
+        """
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid),
+               l.lanname, p.provolatile, p.prosrc
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+        WHERE n.nspname = 'public'
+        ORDER BY 1, 2
+        """,
+        (),
+    )
+    if not conn.autocommit:
+        conn.rollback()
+    return {
+        "columns": columns,
+        "constraints": constraints,
+        "indexes": indexes,
+        "triggers": triggers,
+        "functions": functions,
+    }
+
+
+@cache
+def reference() -> dict[str, Any]:
+    """`describe()` of a database built by the platform's own migrations (packaged JSON)."""
+    text = resources.files(__package__).joinpath("platform_schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def differences(actual: dict[str, Any], expected: dict[str, Any] | None = None) -> list[str]:
+    """What differs between two descriptions, one readable line each (empty when identical)."""
+    expected = reference() if expected is None else expected
+    out: list[str] = []
+    for table in sorted(set(actual["columns"]) | set(expected["columns"])):
+        a, e = actual["columns"].get(table), expected["columns"].get(table)
+        if a is None or e is None:
+            out.append(f"table {table}: {'missing' if a is None else 'not in the platform schema'}")
+        elif a != e:
+            a_by, e_by = {c[0]: c for c in a}, {c[0]: c for c in e}
+            for name in sorted(set(a_by) | set(e_by)):
+                if a_by.get(name) != e_by.get(name):
+                    out.append(f"column {table}.{name}: {_col(a_by.get(name))}, platform: {_col(e_by.get(name))}")
+            if [c[0] for c in a] == [c[0] for c in e] or set(a_by) != set(e_by):
+                continue
+            out.append(f"table {table}: column order differs from the platform's")
+    for kind in ("constraints", "indexes", "triggers", "functions"):
+        a = {tuple(r[:2]): r for r in actual[kind]}
+        e = {tuple(r[:2]): r for r in expected[kind]}
+        for key in sorted(set(a) | set(e)):
+            if key not in e:
+                out.append(f"{kind[:-1]} {'.'.join(key)}: not in the platform schema")
+            elif key not in a:
+                out.append(f"{kind[:-1]} {'.'.join(key)}: missing")
+            elif a[key] != e[key]:
+                out.append(f"{kind[:-1]} {'.'.join(key)}: definition differs from the platform's")
+    return out
+
+
+def _col(c: list[Any] | None) -> str:
+    if c is None:
+        return "absent"
+    _, typ, notnull, default = c
+    return f"{typ}{' NOT NULL' if notnull else ''}{f' DEFAULT {default}' if default else ''}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .db import connect
+    from .dsn import DatabaseURL
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m fleetlab.store.schema DATABASE_URL  (prints describe() as JSON)", file=sys.stderr)
+        return 2
+    with connect(DatabaseURL.parse(args[0]), autocommit=True) as conn:
+        print(render(describe(conn)))
+    return 0
+
+
+def render(description: dict[str, Any]) -> str:
+    """A description as JSON with one row per line (reviewable diffs)."""
+
+    def rows(items: list[Any], indent: str) -> str:
+        return "[\n" + ",\n".join(indent + json.dumps(r, ensure_ascii=False) for r in items) + "\n" + indent[:-2] + "]"
+
+    parts = []
+    for key, value in description.items():
+        if isinstance(value, dict):
+            inner = ",\n".join(f'    {json.dumps(t)}: {rows(v, "      ")}' for t, v in value.items())
+            parts.append(f'  {json.dumps(key)}: {{\n{inner}\n  }}')
+        else:
+            parts.append(f'  {json.dumps(key)}: {rows(value, "    ")}')
+    return "{\n" + ",\n".join(parts) + "\n}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

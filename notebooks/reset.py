@@ -24,8 +24,8 @@ def _(mo):
     mo.md(r"""
     # Reset the workbench database
 
-    Pick a scenario, adjust its fields and check the preview: nothing is written until you press
-    **Reset the database**. The reset drops, recreates, migrates and loads the workbench database
+    Pick a scenario, adjust its fields, press **Preview** and check the rows: nothing is written
+    until you press **Reset the database**, which loads the fleet previewed. The reset drops, recreates, migrates and loads the workbench database
     (`DATABASE_URL`, or the embedded server in `FLEETLAB_HOME`), exactly as `fleetlab reset` does.
 
     Headless, the same notebook takes `fleetlab reset`'s flags:
@@ -58,35 +58,31 @@ def _(args, fnb, scenario):
 
 
 @app.cell
-def _(defaults, fnb):
-    # one field per fleet option (the table in fleetlab.app.options): its value is {option: text}
+def _(defaults, fnb, mo, scenario):
+    # one field per fleet option (the table in fleetlab.app.options): its value is {option: text}.
+    # Shown by the cell that makes it, so typing in a field re-runs the fleet, not this layout.
     form = fnb.fleet_form(defaults)
-    return (form,)
-
-
-@app.cell(hide_code=True)
-def _(fnb, form, mo, scenario):
     mo.vstack(
         [
             mo.md("## The fleet"),
             mo.hstack([scenario, mo.md(fnb.scenario_names().get(scenario.value, ""))], justify="start"),
-            fnb.form_rows(form),
+            form,
         ]
     )
-    return
+    return (form,)
 
 
 @app.cell
-def _(fnb, form, scenario):
-    fleet = fnb.stop_on_error(lambda: fnb.build_fleet(scenario.value, form.value), "Cannot build this fleet")
+def _(defaults, fnb, form, scenario):
+    fleet = fnb.stop_on_error(lambda: fnb.build_fleet(scenario.value, form.value or defaults), "Cannot build this fleet")
     return (fleet,)
 
 
 @app.cell(hide_code=True)
-def _(fleet, fnb, form, mo, scenario):
+def _(defaults, fleet, fnb, form, mo, scenario):
     mo.vstack(
         [
-            mo.md(f"## Preview\n\n`{fnb.command_line(scenario.value, form.value)}` would load these rows (nothing is written yet):"),
+            mo.md(f"## Preview\n\n`{fnb.command_line(scenario.value, form.value or defaults)}` would load these rows (nothing is written yet):"),
             fnb.counts_frame(fleet.counts()),
         ]
     )

@@ -89,11 +89,12 @@ def test_reset_app_resets_with_the_counts_set_in_the_form(app_url, settings):
             expect(page.get_by_text("would load these rows")).to_be_visible(timeout=60_000)
             for name, value in [("Organizations", "2"), ("Factories per organization", "2"),
                                 ("Gateways per factory", "3"), ("Seed", "1")]:
-                box = page.get_by_role("textbox", name=name)
-                box.fill(value)
-                box.press("Enter")
+                page.get_by_role("textbox", name=name).fill(value)
+            page.get_by_role("button", name="Preview").click()  # the form sends all its fields at once
             # the preview follows the form before anything is written
-            expect(page.get_by_text("--orgs 2 --factories-per-org 2 --gateways-per-factory 3 --seed 1")).to_be_visible(
+            expect(page.get_by_text(  # the preview's command, not the intro's example
+                "fleetlab reset --scenario default --orgs 2 --factories-per-org 2 --gateways-per-factory 3 --seed 1"
+            )).to_be_visible(
                 timeout=30_000
             )
             page.get_by_role("button", name="Reset the database").click()

@@ -133,23 +133,17 @@ def form_defaults(scenario: str | None, args: argparse.Namespace | None = None) 
     return values
 
 
-def fleet_form(defaults: Mapping[str, str]):
-    """One text field per option (a `mo.ui.dictionary`, its value {option name: text})."""
-    import marimo as mo
-
-    return mo.ui.dictionary(
-        {o.name: mo.ui.text(value=defaults.get(o.name, ""), label=o.label, placeholder=o.placeholder)
-         for o in options.OPTIONS}
-    )
-
-
-def form_rows(form, per_row: int = 3):
-    """The form's fields laid out `per_row` to a line."""
+def fleet_form(defaults: Mapping[str, str], per_row: int = 3):
+    """One text field per option, `per_row` to a line, in a form: its value is {option name: text} once
+    **Preview** is pressed (None before: use `defaults`). A form sends every field at once; fields
+    sent one by one can lose an edit made while the kernel is busy with the previous one."""
     import marimo as mo
 
     names = [o.name for o in options.OPTIONS]
-    return mo.vstack([mo.hstack([form[n] for n in names[i : i + per_row]], justify="start")
-                      for i in range(0, len(names), per_row)])
+    rows = "\n\n".join(" ".join(f"{{{n}}}" for n in names[i : i + per_row]) for i in range(0, len(names), per_row))
+    fields = {o.name: mo.ui.text(value=defaults.get(o.name, ""), label=o.label, placeholder=o.placeholder)
+              for o in options.OPTIONS}
+    return mo.md(rows).batch(**fields).form(submit_button_label="Preview", bordered=False)
 
 
 def build_fleet(scenario: str | None, values: Mapping[str, Any]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,18 @@ def test_interactive_reset_shows_target_and_asks(cli_env, answer, expected_rc):
     assert f"database {url.database!r} on {url.host or 'the local socket'}" in seen.decode()
     assert proc.returncode == expected_rc
     assert ("gateways" in out) is (answer == "y")
+
+
+def test_only_commands_that_write_passwords_create_a_key_and_they_say_so(cli_env):
+    env = {k: v for k, v in cli_env.items() if k != "FLEETLAB_SECRET_KEY"}  # the key file, under FLEETLAB_HOME
+    key_file = Path(env["FLEETLAB_HOME"]) / "secret.key"
+    for args in (["check"], ["decrypt", "GW-SPR-001"], ["key", "rotate"]):
+        done = run(env, *args)
+        assert done.returncode != 0 and "no secret key" in done.stdout + done.stderr, (args, done.stderr)
+        assert not key_file.exists(), args
+    done = run(env, "reset", "--yes")
+    assert done.returncode == 0 and key_file.exists(), done.stderr
+    assert f"created a new secret key in {key_file}" in done.stderr
+    again = run(env, "seed", "--yes")
+    assert again.returncode == 0 and "created a new secret key" not in again.stderr
+    assert run(env, "check").returncode == 0

@@ -88,3 +88,13 @@ def test_name_checks():
         check_database_name("x" * 64)
     with pytest.raises(ConfigError, match="empty"):
         check_database_name("")
+
+
+@pytest.mark.parametrize("host", ["localhost.", "LOCALHOST.", "127.1", "127.0.0.1", "2130706433", "::1", "/tmp"])
+def test_every_spelling_of_this_machine_is_local(host):
+    assert DatabaseURL(host=host).is_local
+
+
+@pytest.mark.parametrize("host", ["localhost.example.com", "localhost..", "10.1", "192.0.2.1", "127.example"])
+def test_other_machines_are_not_local(host):
+    assert not DatabaseURL(host=host).is_local

@@ -152,3 +152,25 @@ def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
     mig = run("migrate")
     assert mig.returncode != 0 and "1707345600001_create_organizations.sql" in mig.stderr
     assert "Traceback" not in mig.stderr
+
+
+def test_a_schema_changed_by_hand_is_seen_by_status_check_and_seed(cli_env, conn):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "fleetlab.app.cli", *a], env=cli_env, capture_output=True, text=True)  # noqa: E731
+    assert run("seed", "--yes").returncode == 0
+    assert run("status").returncode == 0
+    conn.execute("CREATE TABLE team_notes (x int)")  # a table of the team's own: named, but seed goes on
+    conn.commit()
+    st = run("status")
+    assert st.returncode == 1 and "table team_notes: not in the platform schema" in st.stdout
+    assert run("seed", "--yes").returncode == 0
+    conn.execute("DROP INDEX gateways_gateway_id_unique_idx")
+    conn.commit()
+    st = run("status")
+    assert st.returncode == 1 and "index gateways.gateways_gateway_id_unique_idx: missing" in st.stdout, st.stdout
+    assert "fleetlab reset" in st.stderr
+    check = run("check")
+    assert check.returncode == 1 and "gateways_gateway_id_unique_idx: missing" in check.stdout
+    seeded = run("seed", "--yes")
+    assert seeded.returncode == 1 and "gateways_gateway_id_unique_idx: missing" in seeded.stderr
+    assert run("reset", "--yes").returncode == 0
+    assert run("status").returncode == 0

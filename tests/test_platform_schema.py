@@ -45,8 +45,8 @@ def test_differences_are_named(conn):
     diff = differences(describe(conn))
     conn.rollback()
     assert "column factories.location: character varying(255), platform: character varying(500)" in diff
-    assert "indexe gateways.gateways_last_seen_at_idx: missing" in diff
-    assert "indexe gateways.seen_idx: not in the platform schema" in diff
+    assert "index gateways.gateways_last_seen_at_idx: missing" in diff
+    assert "index gateways.seen_idx: not in the platform schema" in diff
 
 
 @pytest.fixture

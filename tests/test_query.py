@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -271,3 +273,111 @@ def test_cli_query_bad_sql(cli_env):
     assert "Traceback" not in done.stderr and done.stdout == ""
     done = cli(cli_env, "select 1", "--format", "xml")
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+# -- read-only by default --------------------------------------------------------------------
+
+
+def count(conn: psycopg.Connection, table: str) -> int:
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+@pytest.mark.parametrize("statement", [
+    "drop table gateways",
+    "delete from gateways",
+    "truncate gateways cascade",
+    "update gateways set name = 'x'",
+    "with d as (delete from gateways returning 1) select * from d",
+    "select 1; drop table gateways",
+    "select * from gateways; delete from gateways",
+    "copy gateways to '/tmp/fleetlab-copy-out'",
+    "do $$ begin delete from gateways; end $$",
+    "set default_transaction_read_only = off",
+])
+def test_queries_cannot_change_the_database(db_url, rows, conn, statement):
+    with pytest.raises(DatabaseError, match="--write"):
+        read_sql(statement, url=db_url)
+    conn.rollback()
+    assert count(conn, "gateways") == 2 and count(conn, "organizations") == 2
+
+
+@pytest.mark.parametrize("statement", [
+    "select pg_read_file('/etc/hostname')",
+    "select lo_import('/etc/hostname')",
+    "select pg_ls_dir('.')",
+    "select nextval('pg_catalog.pg_class_oid_seq')",
+])
+def test_queries_cannot_reach_the_servers_files(db_url, rows, statement):
+    with pytest.raises(DatabaseError) as exc:
+        read_sql(statement, url=db_url)
+    assert "--write" in str(exc.value) or "does not exist" in str(exc.value), exc.value
+
+
+def test_writes_run_when_asked(db_url, rows, conn):
+    read_sql("create table scratch (x int)", url=db_url, writes=True)
+    read_sql("insert into scratch values (1), (2)", url=db_url, writes=True)
+    assert read_sql("select count(*) as n from scratch", url=db_url)["n"][0] == 2
+
+
+def test_every_parameter_needs_exactly_one_value(db_url, rows):
+    with pytest.raises(ConfigError, match=r"takes 0 parameters and 1 value was given"):
+        read_sql("select 1", url=db_url, params=["extra"])
+    with pytest.raises(ConfigError, match=r"takes 2 parameters \(\$1, \$2\) and 1 value was given"):
+        read_sql("select $1::int + $2::int", url=db_url, params=[1])
+    with pytest.raises(ConfigError) as exc:
+        read_sql("select $1::int", url=db_url)
+    assert "COPY" not in str(exc.value) and "takes 1 parameter ($1) and 0 values" in str(exc.value)
+
+
+def test_cli_query_refuses_writes_and_says_how(cli_env, rows, conn):
+    done = cli(cli_env, "drop table gateways")
+    assert done.returncode == 1 and "--write" in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert count(conn, "gateways") == 2
+    done = cli(cli_env, "select 1", "-p", "5")
+    assert done.returncode == 2 and "takes 0 parameters and 1 value was given" in done.stderr
+    done = cli(cli_env, "create table scratch (x int)", "--write")
+    assert done.returncode == 0, done.stderr
+    conn.rollback()
+    assert count(conn, "scratch") == 0
+
+
+def test_cli_query_output_never_replaces_a_file_unasked(cli_env, rows, tmp_path):
+    out = tmp_path / "rows.csv"
+    out.write_text("precious\n")
+    done = cli(cli_env, "select gateway_id from gateways", "--output", str(out))
+    assert done.returncode == 2 and "--overwrite" in done.stderr and out.read_text() == "precious\n"
+    done = cli(cli_env, "select * from nope", "--output", str(out), "--overwrite")
+    assert done.returncode == 1 and out.read_text() == "precious\n"  # a failed query loses nothing
+    done = cli(cli_env, "select gateway_id from gateways order by 1", "--output", str(out), "--overwrite")
+    assert done.returncode == 0 and out.read_text() == "gateway_id\nGW-A\nGW-B\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["rows.csv"]  # no temporary file left beside it
+
+
+def test_cli_query_output_stays_out_of_the_servers_and_fleetlabs_folders(cli_env, rows, admin, tmp_path):
+    home = cli_env["FLEETLAB_HOME"]
+    done = cli(cli_env, "select 1", "--output", f"{home}/secret.key", "--overwrite")
+    assert done.returncode == 2 and "refusing to write" in done.stderr
+    data = admin.execute("SELECT current_setting('data_directory')").fetchone()[0]
+    target = f"{data}/fleetlab-was-here.csv"
+    done = cli(cli_env, "select 1", "--output", target)
+    assert done.returncode == 2 and "refusing to write" in done.stderr
+    assert not os.path.exists(target)
+
+
+def test_on_the_embedded_server_queries_log_in_as_a_role_that_is_not_superuser(cli_env):
+    # the suite's own embedded server, used as fleetlab's default one: no DATABASE_URL
+    home = os.environ.get("FLEETLAB_TEST_HOME") or os.path.join(tempfile.gettempdir(), "fleetlab-test-home")
+    env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"} | {"FLEETLAB_HOME": home}
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fleetlab", "reset", "--yes"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    who = "select current_user as u, (select rolsuper from pg_roles where rolname = current_user) as s"
+    assert cli(env, who, "-f", "csv").stdout == "u,s\nfleetlab_reader,false\n"
+    assert cli(env, "select count(*) as n from gateways", "-f", "csv").stdout == "n\n6\n"
+    # a superuser could undo SET ROLE from inside a query; a login role cannot become one
+    escape = "select set_config('role', 'postgres', false) as r"
+    assert cli(env, escape).returncode == 1
+    assert cli(env, "select pg_read_file('PG_VERSION')").returncode == 1
+    assert cli(env, who, "-f", "csv", "--write").stdout == "u,s\npostgres,true\n"

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import polars as pl
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -212,3 +213,27 @@ def test_failed_seed_keeps_previous_rows(settings, db_url):
     with pytest.raises(Exception, match="rolled back"):
         seed(settings, bad)
     assert counts(db_url) == (1, 3, 6)
+
+
+def test_reset_says_which_sessions_it_ended_or_refuses_to(cli_env, db_url, admin):
+    import subprocess
+    import sys
+
+    from fleetlab.store.reset import build_name
+
+    run = lambda *a: subprocess.run([sys.executable, "-m", "fleetlab", *a], env=cli_env, capture_output=True, text=True)  # noqa: E731
+    assert run("reset", "--yes").returncode == 0
+    other = psycopg.connect(db_url.render(masked=False), application_name="team-notebook")
+    try:
+        other.execute("SELECT count(*) FROM gateways")  # idle in a transaction, holding a lock
+        refused = run("reset", "--yes", "--keep-sessions", "--seed", "4")
+        assert refused.returncode == 1 and "1 other session(s)" in refused.stderr and "team-notebook" in refused.stderr
+        assert "Nothing was changed" in refused.stderr
+        assert other.execute("SELECT count(*) FROM gateways").fetchone()[0] == 6  # still connected, same rows
+        names = {r[0] for r in admin.execute("SELECT datname FROM pg_database")}
+        assert build_name(db_url.database) not in names
+        done = run("reset", "--yes", "--seed", "4")
+        assert done.returncode == 0, done.stderr
+        assert f"ended 1 other session(s) on {db_url.database!r}: team-notebook (" in done.stderr
+    finally:
+        other.close()

@@ -155,8 +155,35 @@ def test_count_override_turns_acme_into_generated():
     assert acme.override(organizations="2").source == "generated"
 
 
-def test_naive_as_of_means_utc():
-    assert FleetSpec().override(as_of="2026-01-01T00:00:00").as_of == datetime(2026, 1, 1, tzinfo=UTC)
+def test_as_of_needs_a_time_zone():
+    # a time without a zone is ambiguous by hours: refused, with how to write one
+    for naive in ("2026-01-01T00:00:00", "2026-01-01", datetime(2026, 1, 1)):
+        (problem,) = problems_of(lambda naive=naive: FleetSpec().override(as_of=naive))
+        assert "has no time zone; add Z" in problem
+    assert FleetSpec().override(as_of="2026-01-01T02:00:00+02:00").as_of == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_counts_take_ascii_digits_only():
+    # int() reads Arabic-Indic, Devanagari, fullwidth digits too: a count must be plain 0-9
+    for text in ("٣", "३", "３", "1-٣", "१०"):
+        (problem,) = problems_of(lambda text=text: FleetSpec().override(organizations=text))
+        assert "is not a number" in problem or "empty range" in problem, problem
+    (problem,) = problems_of(lambda: FleetSpec().override(seed="٣"))
+    assert "seed must be a whole number" in problem
+
+
+def test_weights_that_overflow_are_refused():
+    problems = problems_of(lambda: FleetSpec.from_mapping({"mix": {"models": {"a": 1e308, "b": 1e308}}}))
+    assert len(problems) == 1 and "add up to more than a number can hold" in problems[0]
+    problems = problems_of(lambda: FleetSpec.from_mapping({"locales": {"en_US": 1e308, "de_DE": 1e308}}))
+    assert any("add up to more than a number can hold" in p for p in problems), problems
+
+
+def test_a_total_far_beyond_a_workbench_is_refused():
+    (problem,) = problems_of(lambda: FleetSpec().override(
+        organizations="10000", factories_per_organization="1000", gateways_per_factory="10000000"))
+    assert "gateways in total" in problem and "1,000,000,000" in problem
+    FleetSpec().override(organizations="100", factories_per_organization="100", gateways_per_factory="1000")
 
 
 def test_too_many_factories_is_refused_before_generating():

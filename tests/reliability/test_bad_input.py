@@ -6,6 +6,8 @@ database's content hash unchanged (nor any side database left behind).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from fleetlab.store.reset import build_name
@@ -60,6 +62,13 @@ FLAG_CASES = [
     (["--bogus"], "unrecognized"),
     (["--orgs"], "expected one argument"),
     (["--yes", "extra-positional"], "unrecognized"),
+    # values a workbench cannot mean (hardening round 2)
+    (["--orgs", "٣"], "--orgs"),  # Arabic-Indic three: int() would read it
+    (["--gateways-per-factory", "１０"], "--gateways-per-factory"),  # fullwidth digits
+    (["--seed", "७"], "--seed"),
+    (["--as-of", "2026-01-01T00:00:00"], "no time zone"),
+    (["--as-of", "2026-01-01"], "no time zone"),
+    (["--orgs", "100000", "--factories-per-org", "200", "--gateways-per-factory", "10000000"], "gateways in total"),
 ]
 
 # (TOML text of a scenario file, a word the message must contain)
@@ -124,6 +133,30 @@ ENV_CASES = [
     ({"FLEETLAB_LOCK_TIMEOUT": "99999"}, "FLEETLAB_LOCK_TIMEOUT"),
     ({"FLEETLAB_LOCK_TIMEOUT": "nan"}, "FLEETLAB_LOCK_TIMEOUT"),
     ({"FLEETLAB_ALLOW_REMOTE_RESET": "maybe"}, "FLEETLAB_ALLOW_REMOTE_RESET"),
+]
+
+# statements `fleetlab query` must refuse without --write, changing nothing and reading no server file
+QUERY_CASES = [
+    (["drop table gateways"], "--write"),
+    (["delete from gateways"], "--write"),
+    (["truncate organizations cascade"], "--write"),
+    (["update gateways set name = 'x'"], "--write"),
+    (["insert into organizations (id, name) values (gen_random_uuid(), 'x')"], "--write"),
+    (["with d as (delete from gateways returning 1) select * from d"], "--write"),
+    (["select 1; drop table gateways"], "one statement"),
+    (["copy gateways to '/tmp/fleetlab-query-copy'"], "--write"),
+    (["copy (select 1) to program 'touch /tmp/fleetlab-query-program'"], "--write"),
+    (["do $$ begin drop table gateways; end $$"], "--write"),
+    (["set role postgres"], "--write"),
+    (["select lo_import('/etc/passwd')"], "--write"),
+    (["select pg_read_file('/etc/passwd')"], "--write"),
+    (["select pg_ls_dir('/')"], "--write"),
+    (["select lo_export(1, '/tmp/fleetlab-query-export')"], "--write"),
+    (["select nextval('pg_catalog.pg_class_oid_seq')"], "does not exist"),
+    (["select set_config('default_transaction_read_only', 'off', false), count(*) from gateways"], ""),
+    (["select 1", "-p", "extra"], "takes 0 parameters"),
+    (["select $1::int"], "takes 1 parameter"),
+    (["select 1", "--output", "/nonexistent-dir/x.csv"], "does not exist"),
 ]
 
 # other commands' flags and arguments
@@ -200,6 +233,24 @@ def test_environment_corpus(env, guard):
     for extra, expect in ENV_CASES:
         for command in (["reset", "--yes"], ["seed", "--yes"], ["migrate"]):
             problems += _case(command, {**env, **extra}, expect, guard, f"{extra} {command}")
+    assert not problems, "\n".join(problems)
+
+
+def test_query_corpus(env, guard):
+    problems = []
+    for args, expect in QUERY_CASES:
+        run = cli_inprocess(["query", *args], env)
+        if not expect:  # a query that may run: it must still change nothing
+            observe("bad_inputs_tried")
+            problems += guard(str(args))
+            continue
+        problems += [f"{args}: {p}" for p in judge(run, [])] + guard(str(args))
+        if expect.lower() not in run.stderr.lower():
+            problems.append(f"{args}: message lacks {expect!r}: {run.stderr.strip()[:300]}")
+    for left in ("/tmp/fleetlab-query-copy", "/tmp/fleetlab-query-program", "/tmp/fleetlab-query-export"):
+        if os.path.exists(left):
+            problems.append(f"a query wrote the server file {left}")
+            os.unlink(left)
     assert not problems, "\n".join(problems)
 
 

@@ -133,6 +133,7 @@ def test_reset_backend_terminated_mid_copy(seeded, env, admin):
     run = bg.finish()
     assert run.returncode != 0 and not run.traceback, run.output
     _after_kill(seeded, before, "whole")
+    assert side not in databases(seeded.with_dbname("postgres"))  # dropped on the way out
     _recovers(seeded, env)
 
 
@@ -180,4 +181,6 @@ def test_interrupted_mid_copy(seeded, env, command):
     assert run.returncode == 130 and not run.traceback, run.output
     assert "interrupted" in run.stderr
     _after_kill(seeded, before, "whole")
+    # "nothing half-done was kept": no half-built side database either
+    assert build_name(seeded.database) not in databases(seeded.with_dbname("postgres"))
     _recovers(seeded, env)

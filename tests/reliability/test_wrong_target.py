@@ -8,7 +8,7 @@ import threading
 import pytest
 from psycopg import sql
 
-from fleetlab.store import db
+from fleetlab.store import db, server
 from fleetlab.store.reset import build_name
 
 from .harness import base_env, cli, cli_inprocess, content_hash, databases, observe
@@ -74,7 +74,6 @@ def test_remote_hosts_refused_before_any_connection(listener, tmp_path):
         ("postgresql:///fleetlab", {"PGHOST": ip, "PGPORT": str(p)}),
         (f"postgresql://u:pw@localhost:{p}/fleetlab", {"PGHOSTADDR": ip}),
         ("postgresql://u:pw@localhost/fleetlab", {"PGSERVICE": "production"}),
-        (None, {"PGHOSTADDR": ip}),  # the embedded server's socket is overridden by hostaddr too
     ]
     problems = []
     for url, extra in remote:
@@ -229,3 +228,22 @@ def test_cluster_and_unusable_names_are_refused(admin, server_url, env):
     assert {"postgres", "template0", "template1"} <= databases(server_url)
     assert not {n for n in databases(server_url) - before if not n.startswith(("fltest_", "fleetlab_build_"))}
     assert content_hash(server_url.with_dbname("template1")) == tpl
+
+
+def test_the_embedded_server_is_reached_through_its_socket_whatever_libpq_variables_say(listener, tmp_path):
+    """PGHOSTADDR (or a service's hostaddr) would send a socket connection elsewhere: fleetlab pins its
+    own server's socket, so a reset goes there, never to the listener, and no message names a placeholder."""
+    ip = _non_loopback_ip() or "127.0.0.1"
+    home = tmp_path / "home"
+    service = tmp_path / "pg_service.conf"
+    service.write_text(f"[production]\nhostaddr={ip}\nport={listener.port}\n")
+    env = base_env(FLEETLAB_HOME=str(home), PGHOSTADDR=ip, PGSERVICEFILE=str(service), PGSERVICE="production")
+    try:
+        for command in (["reset", "--yes"], ["seed", "--yes"], ["query", "select count(*) as n from gateways"]):
+            run = cli_inprocess(command, env)
+            observe("bad_inputs_tried")
+            assert run.returncode == 0, run.stderr
+            assert "embedded-server-socket" not in run.stderr + run.stdout
+        assert listener.accepted == 0, f"{listener.accepted} connection(s) reached the listener"
+    finally:
+        server.stop(home.resolve() / "pgdata", mode="immediate")

@@ -10,7 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..errors import ConfigError, ResetRefused
+import psycopg
+
+from ..errors import ConfigError, FleetlabError, ResetRefused
 from ..store import db, marker, migrate, server
 from ..store.config import Settings
 from ..store.crypto import new_key
@@ -75,10 +77,23 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     from .progress import terminal_progress
 
     fleet = build_fleet(args)
+    new_key = settings.key_file_missing
     with terminal_progress(sum(fleet.counts().values())) as progress:
-        result = reset(settings, fleet, confirm=confirm_target(args, "reset"), progress=progress)
+        result = reset(settings, fleet, confirm=confirm_target(args, "reset"), progress=progress,
+                       end_sessions=not args.keep_sessions)
     print_summary("reset", result)
+    if result.ended:
+        print(f"ended {len(result.ended)} other session(s) on {result.url.database!r}: {', '.join(result.ended[:5])}"
+              f"{' …' if len(result.ended) > 5 else ''}", file=sys.stderr)
+    _say_key_created(settings, new_key)
     return 0
+
+
+def _say_key_created(settings: Settings, was_missing: bool) -> None:
+    """Only commands that write passwords create a key; when they do, they say so."""
+    if was_missing and settings.key_file.exists():
+        print(f"created a new secret key in {settings.key_file} (mode 0600): the gateway passwords decrypt only "
+              "with it. Keep it, or set FLEETLAB_SECRET_KEY.", file=sys.stderr)
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -89,9 +104,11 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     url = target(settings)
     if not confirm_target(args, "re-seed")(url):
         raise ResetRefused("seed cancelled; nothing was changed.")
+    new_key = settings.key_file_missing
     with terminal_progress(sum(fleet.counts().values())) as progress:
         result = seed(settings, fleet, progress=progress)
     print_summary("seeded", result)
+    _say_key_created(settings, new_key)
     return 0
 
 
@@ -116,10 +133,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store.schema import describe, differences
+
     url = db.resolve(settings)
     with db.connect(url, autocommit=True) as conn:
         st = migrate.status(conn)
         mk = marker.read(conn)
+        # once every migration is applied, the catalog must be what they make (an index dropped by hand…)
+        changed = differences(describe(conn)) if not st.pending and not st.drift and st.applied else []
     print(f"database: {url.where}")
     if mk is not None:
         print(f"marker:   fleetlab {mk.fleetlab_version}, created {mk.created_at:%Y-%m-%d %H:%M:%S %Z}"
@@ -132,8 +153,14 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  pending  {m.filename}")
     for d in st.drift:
         print(f"  DRIFT    {d}")
+    for d in changed:
+        print(f"  CHANGED  {d}")
     if st.drift:
         print(f"{len(st.drift)} drift problem(s): `fleetlab migrate` will refuse to run.", file=sys.stderr)
+        return 1
+    if changed:
+        print(f"{len(changed)} difference(s) from the schema the migrations make (changed by hand?): "
+              "`fleetlab seed` refuses this database; `fleetlab reset` rebuilds it.", file=sys.stderr)
         return 1
     return 0
 
@@ -203,21 +230,37 @@ def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
-    from ..read.query import read_sql
-    from .output import format_for, write_frame
+    from ..read.query import connect, fetch
+    from .output import format_for, output_path, write_file, write_frame
 
     fmt = format_for(args.output, args.format)
     if fmt == "parquet" and not args.output and sys.stdout.isatty():
         raise ConfigError("parquet is binary: give --output FILE, or redirect stdout to a file.")
-    frame = read_sql(args.sql, url=db.resolve(settings), params=args.param or None)
-    if args.output:
-        with open(args.output, "wb") as out:
-            write_frame(frame, fmt, out, max_rows=args.max_rows)
+    url = db.resolve(settings) if args.write else db.resolve_reader(settings)
+    with connect(url, writes=args.write) as conn:
+        target = None
+        if args.output:  # checked before the query runs: a refused path costs nothing
+            target = output_path(args.output, overwrite=args.overwrite, keep_out=_server_folders(settings))
+        frame = fetch(conn, args.sql, args.param or None, writes=args.write)
+    if target is not None:
+        write_file(frame, fmt, target, max_rows=args.max_rows)
         print(f"wrote {frame.height:,} rows × {frame.width} columns to {args.output} ({fmt})", file=sys.stderr)
     else:
         write_frame(frame, fmt, sys.stdout.buffer, max_rows=args.max_rows)
         sys.stdout.buffer.flush()
     return 0
+
+
+def _server_folders(settings: Settings) -> list:
+    """Folders `--output` must never write into: fleetlab's home (the embedded server's data, the key
+    file) and the server's data directory, when its role may read where that is."""
+    folders = [settings.home]
+    try:
+        with db.connect(db.resolve(settings), autocommit=True) as conn:
+            found = conn.execute("SELECT current_setting('data_directory', true)").fetchone()[0]
+    except (FleetlabError, psycopg.Error):  # not allowed to read it
+        found = None
+    return folders + ([found] if found else [])
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -246,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reset", help="drop, create, migrate and seed the workbench database")
     options.add_arguments(p)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--keep-sessions", action="store_true",
+                   help="refuse, changing nothing, if other sessions use the database (default: end them, and say so)")
     p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("seed", help="replace the rows (truncate + seed in one transaction) without dropping")
@@ -286,13 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gateway_id", help="the gateway's device id, e.g. GW-SPR-001")
     p.set_defaults(func=cmd_decrypt)
 
-    p = sub.add_parser("query", help="run one SQL statement and print or write its rows")
+    p = sub.add_parser("query", help="run one SQL query, read-only, and print or write its rows")
     p.add_argument("sql", help='the SQL, e.g. "select * from gateways where model = $1"')
+    p.add_argument("--write", action="store_true",
+                   help="run any one statement (DDL, DML, …) with the database owner's rights, not read-only")
     p.add_argument("-p", "--param", action="append", metavar="VALUE",
                    help="a value for $1, $2, … in order (repeat the flag); text, cast in SQL: $1::uuid")
     p.add_argument("-f", "--format", choices=FORMATS, default=None,
                    help="output format (default: from --output's extension, else table)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout (a new file)")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     p.add_argument("--max-rows", type=int, default=50, help="rows the table format shows (-1: all; default 50)")
     p.set_defaults(func=cmd_query)
 

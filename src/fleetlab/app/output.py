@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
@@ -53,3 +58,44 @@ def print_summary(verb: str, result) -> None:
     print(f"{verb} {result.url.where} in {result.elapsed:.2f}s")
     for table, n in result.counts.items():
         print(f"  {table:<14} {n:>10,} rows")
+
+
+def output_path(path: str, *, overwrite: bool, keep_out: Sequence[Path] = ()) -> Path:
+    """Where `--output PATH` may write: never into `keep_out` (fleetlab's home, the server's data
+    directory), never over an existing file unless `overwrite`, never over a directory."""
+    target = Path(path).expanduser().resolve()
+    for folder in keep_out:
+        folder = Path(folder).expanduser().resolve()
+        if target == folder or folder in target.parents:
+            raise ConfigError(
+                f"refusing to write {path}: it is inside {folder}, which belongs to the database server or to "
+                "fleetlab (its data, its key). Choose a path elsewhere."
+            )
+    if target.is_dir():
+        raise ConfigError(f"{path} is a directory; give a file name, e.g. {Path(path) / 'result.csv'}.")
+    if target.exists() and not overwrite:
+        raise ConfigError(f"{path} exists; pass --overwrite to replace it, or choose another name.")
+    if not target.parent.is_dir():
+        raise ConfigError(f"cannot write {path}: the folder {target.parent} does not exist.")
+    return target
+
+
+def write_file(frame: pl.DataFrame, fmt: str, target: Path, *, max_rows: int = 50) -> None:
+    """`write_frame` into `target` through a temporary file beside it, renamed at the end: a failure
+    leaves an existing file as it was, never half-written."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write_frame(frame, fmt, out, max_rows=max_rows)
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

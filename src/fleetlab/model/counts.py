@@ -54,7 +54,7 @@ class Count:
         return f"poisson({self.mean:g})" if isinstance(v, dict) else str(v)
 
 
-_RANGE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*$")
+_RANGE = re.compile(r"^\s*(-?[0-9]+)\s*-\s*(-?[0-9]+)\s*$")  # ASCII digits: int() would take any script's
 
 
 def parse_count(value: Any, where: str, problems: list[str]) -> Count | None:
@@ -71,7 +71,7 @@ def parse_count(value: Any, where: str, problems: list[str]) -> Count | None:
         return None
     if isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"-?\d+", text):
+        if re.fullmatch(r"-?[0-9]+", text):
             return bounded(Count.fixed(int(text)), where, problems)
         m = re.fullmatch(r"poisson\(\s*([0-9]*\.?[0-9]+)\s*\)", text)
         if m:  # str(Count) of a poisson count, so that a printed count reads back
@@ -79,7 +79,7 @@ def parse_count(value: Any, where: str, problems: list[str]) -> Count | None:
         m = _RANGE.match(text)
         if m:
             return bounded(Count.uniform(int(m.group(1)), int(m.group(2))), where, problems)
-        if not text or re.fullmatch(r"\d*\s*-\s*\d*", text):
+        if not text or re.fullmatch(r"[0-9]*\s*-\s*[0-9]*", text):
             problems.append(f"{where}: empty range {value!r}; write N or MIN-MAX, e.g. 3-8")
             return None
         problems.append(f"{where}: {value!r} is not a number or a MIN-MAX range (e.g. 10 or 3-8)")

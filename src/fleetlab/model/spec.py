@@ -79,6 +79,7 @@ DEFAULT_FIRMWARE: tuple[tuple[str, float], ...] = (  # the platform's vX.Y.Z sty
     ("v0.9.8-beta", 0.2),
 )
 MAX_FACTORIES = 20_000_000
+MAX_GATEWAYS = 1_000_000_000  # in total: far above a workbench (10 million load in about a minute)
 FRACTIONS = (
     "online",
     "stale",
@@ -156,13 +157,19 @@ class FleetSpec:
                 out.append(f"counts.{name} must be a Count")
             else:
                 bounded(count, f"counts.{name}", out)
-        counts = [self.organizations, self.factories_per_organization]
-        if all(isinstance(c, Count) for c in counts) and upper(counts[0]) * upper(counts[1]) > MAX_FACTORIES:
-            out.append(
-                f"counts: up to {upper(counts[0]) * upper(counts[1]):,} factories in total; fleetlab holds the "
-                f"factories in memory while gateways stream, so at most {MAX_FACTORIES:,} (ask for more gateways "
-                "per factory instead)"
-            )
+        counts = [self.organizations, self.factories_per_organization, self.gateways_per_factory]
+        if all(isinstance(c, Count) for c in counts):
+            factories = upper(counts[0]) * upper(counts[1])
+            if factories > MAX_FACTORIES:
+                out.append(
+                    f"counts: up to {factories:,} factories in total; fleetlab holds the factories in memory while "
+                    f"gateways stream, so at most {MAX_FACTORIES:,} (ask for more gateways per factory instead)"
+                )
+            elif factories * upper(counts[2]) > MAX_GATEWAYS:
+                out.append(
+                    f"counts: up to {factories * upper(counts[2]):,} gateways in total, beyond what a workbench "
+                    f"holds; fleetlab generates at most {MAX_GATEWAYS:,} (about 10 million take a minute)"
+                )
         for name in FRACTIONS:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not (0.0 <= v <= 1.0):

@@ -74,6 +74,7 @@ def parse_locales(value: Any, where: str, problems: list[str]) -> tuple[tuple[st
             out.append((name, w))
     if len(problems) == before and sum(w for _, w in out) <= 0:
         problems.append(f"{where}: the locale weights must not all be zero")
+    _finite_total(out, where, problems)
     return tuple(out) if len(problems) == before else None
 
 
@@ -89,6 +90,12 @@ def _weight(value: Any, where: str, problems: list[str]) -> float | None:
         problems.append(f"{where} must be a non-negative number, not {value!r}")
         return None
     return float(value)
+
+
+def _finite_total(pairs: list[tuple[str, float]], where: str, problems: list[str]) -> None:
+    """Weights are relative: their sum must be a finite number (1e308 + 1e308 is not)."""
+    if pairs and not math.isfinite(sum(w for _, w in pairs)):
+        problems.append(f"{where}: the weights add up to more than a number can hold; use smaller ones (they are relative)")
 
 
 def parse_mix(value: Any, where: str, problems: list[str]) -> tuple[tuple[str, float], ...] | None:
@@ -107,11 +114,13 @@ def parse_mix(value: Any, where: str, problems: list[str]) -> tuple[tuple[str, f
             out.append((str(name), w))
     if len(problems) == before and sum(w for _, w in out) <= 0:
         problems.append(f"{where}: the weights must not all be zero")
+    _finite_total(out, where, problems)
     return tuple(out) if len(problems) == before else None
 
 
 def parse_as_of(value: Any, where: str, problems: list[str]) -> datetime | None:
-    """An aware datetime from ISO-8601 text (Z allowed) or a TOML datetime; naive means UTC."""
+    """An aware datetime, in UTC, from ISO-8601 text (Z allowed) or a TOML datetime, with its time zone:
+    a time without one ("2026-01-01T00:00:00") is ambiguous by hours and refused."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str):
@@ -123,8 +132,14 @@ def parse_as_of(value: Any, where: str, problems: list[str]) -> datetime | None:
     else:
         problems.append(f"{where}: expected an ISO-8601 time such as 2026-01-01T00:00:00Z, not {value!r}")
         return None
+    if dt.tzinfo is None:
+        problems.append(
+            f"{where}: {value if isinstance(value, str) else dt.isoformat()!r} has no time zone; add Z for UTC "
+            "(2026-01-01T00:00:00Z) or an offset such as +01:00"
+        )
+        return None
     try:
-        dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+        dt = dt.astimezone(UTC)
     except (OverflowError, ValueError):
         dt = None
     if dt is None or not AS_OF_MIN <= dt < AS_OF_MAX:
@@ -149,7 +164,7 @@ def text_problems(value: str, where: str, width: int | None) -> list[str]:
 
 
 def parse_seed(value: Any, where: str, problems: list[str]) -> int | None:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
         problems.append(f"{where}: the seed must be a whole number from 0 to {MAX_SEED}, not {value!r}")

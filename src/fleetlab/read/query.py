@@ -53,10 +53,12 @@ URLLike = DatabaseURL | str | None
 __all__ = ["read_sql", "connect", "fetch", "resolve_url"]
 
 
-def resolve_url(url: URLLike = None) -> DatabaseURL:
-    """`url` as a DatabaseURL; None means the workbench database (DATABASE_URL or the embedded server)."""
+def resolve_url(url: URLLike = None, *, writes: bool = False) -> DatabaseURL:
+    """`url` as a DatabaseURL; None means the workbench database (DATABASE_URL or the embedded server),
+    read through the embedded server's non-superuser reader role unless `writes`."""
     if url is None:
-        return db.resolve(Settings.from_env())
+        settings = Settings.from_env()
+        return db.resolve(settings) if writes else db.resolve_reader(settings)
     if isinstance(url, DatabaseURL):
         return url
     if isinstance(url, str):
@@ -65,25 +67,50 @@ def resolve_url(url: URLLike = None) -> DatabaseURL:
 
 
 @contextlib.contextmanager
-def connect(url: URLLike = None) -> Iterator[adbc_driver_manager.dbapi.Connection]:
-    """An ADBC connection (autocommit) to `url`, closed on exit. Errors carry no secrets."""
+def connect(url: URLLike = None, *, writes: bool = False) -> Iterator[adbc_driver_manager.dbapi.Connection]:
+    """An ADBC connection (autocommit) to `url`, closed on exit. Errors carry no secrets.
+
+    Unless `writes`, every transaction of the session is read-only (`default_transaction_read_only`).
+    """
     import adbc_driver_manager
     import adbc_driver_postgresql.dbapi
 
-    target = resolve_url(url)
+    target = resolve_url(url, writes=writes)
     check_name_length(target.database)  # PostgreSQL would truncate it onto another database's name
     params = dict(target.params)
     params.setdefault("connect_timeout", "10")
     params.setdefault("application_name", "fleetlab")
+    if target.host.startswith("/"):
+        params.setdefault("hostaddr", "")  # as db.connect: a socket path stays on this machine
+    if not writes:
+        params["options"] = f"{params.get('options', '')} -c default_transaction_read_only=on".strip()
     uri = replace(target, params=tuple(params.items())).render(masked=False)
     try:
         conn = adbc_driver_postgresql.dbapi.connect(uri, autocommit=True)
     except adbc_driver_manager.Error as exc:
         raise DatabaseUnavailable(_explain_connect(target, exc)) from None
     try:
+        if not writes:
+            _drop_superuser(conn)
         yield conn
     finally:
         conn.close()
+
+
+def _drop_superuser(conn: adbc_driver_manager.dbapi.Connection) -> None:
+    """A superuser reads as pg_read_all_data: every table, no server files, no large-object import.
+
+    A guard against mistakes, not against a superuser set on getting around it (SET ROLE can be
+    undone); a non-superuser role (the embedded server's reader, or DATABASE_URL's) is the boundary.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT r.rolsuper AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_read_all_data') "
+            "FROM pg_roles r WHERE r.rolname = current_user"
+        )
+        row = cur.fetchone()
+        if row and row[0]:
+            cur.execute("SET ROLE pg_read_all_data")
 
 
 def read_sql(
@@ -92,15 +119,18 @@ def read_sql(
     url: URLLike = None,
     params: Sequence[Any] | None = None,
     decode_json: bool | Iterable[str] = False,
+    writes: bool = False,
 ) -> pl.DataFrame:
-    """Run one SQL statement and return its rows as a polars DataFrame (types: see the module doc).
+    """Run one query and return its rows as a polars DataFrame (types: see the module doc).
 
     url: a postgresql:// URL or DatabaseURL; default the workbench database.
-    params: values for `$1, $2, …`, bound by the server.
+    params: values for `$1, $2, …`, bound by the server; exactly one per parameter.
     decode_json: True to decode every json/jsonb column into structs, or the names of some.
+    writes: run any one statement (DDL, DML, …) with the URL's own role; by default only a query
+        (SELECT, WITH, VALUES, TABLE) runs, in a read-only transaction.
     """
-    with connect(url) as conn:
-        return fetch(conn, sql, params, decode_json=decode_json)
+    with connect(url, writes=writes) as conn:
+        return fetch(conn, sql, params, decode_json=decode_json, writes=writes)
 
 
 def fetch(
@@ -109,6 +139,7 @@ def fetch(
     params: Sequence[Any] | None = None,
     *,
     decode_json: bool | Iterable[str] = False,
+    writes: bool = False,
 ) -> pl.DataFrame:
     """`read_sql` on an open ADBC connection (several queries, one connection)."""
     import adbc_driver_manager
@@ -117,13 +148,98 @@ def fetch(
         raise DatabaseError("the query is empty; give one SQL statement.")
     if params is not None and (isinstance(params, str | bytes) or not isinstance(params, Sequence)):
         raise ConfigError("params must be a list or tuple of values for $1, $2, … (not a string or mapping).")
+    # read-only: the statement must be a query, so it runs as the subquery of one SELECT (no
+    # utility statement, no COPY to a server file, no second statement), in a read-only transaction
+    statement = sql if writes else f"{WRAPPER}{sql.strip().rstrip(';')}\n) AS fleetlab_query"
+    values = tuple(params) if params is not None else ()
     try:
         with conn.cursor() as cur:
-            cur.execute(sql, parameters=tuple(params) if params is not None else None)
+            _check_parameters(_parameters(cur, statement), len(values))
+            cur.execute(statement, parameters=values or None)
             table = cur.fetch_arrow_table()
     except adbc_driver_manager.Error as exc:
-        raise DatabaseError(server_message(exc)) from None
+        if writes:
+            raise DatabaseError(server_message(exc)) from None
+        raise DatabaseError(_refusal(exc, sql, _parses(conn, sql))) from None
     return to_polars(table, decode_json=decode_json)
+
+
+def _parses(conn: adbc_driver_manager.dbapi.Connection, sql: str) -> BaseException | None:
+    """The server's parse error of `sql` as the user wrote it (prepared, never run); None if it parses."""
+    import adbc_driver_manager
+
+    try:
+        with conn.cursor() as cur:
+            cur.adbc_prepare(sql)
+    except adbc_driver_manager.Error as exc:
+        return exc
+    return None
+
+
+WRAPPER = "SELECT * FROM ("
+QUERY_WORDS = ("select", "with", "values", "table", "(")
+
+
+def _parameters(cur, statement: str) -> int | None:
+    """How many `$n` the statement has, as the server parses it; None when it cannot tell before the
+    values' types are known (a `$n` the statement never uses)."""
+    import adbc_driver_manager
+
+    try:
+        wanted = cur.adbc_prepare(statement)
+    except adbc_driver_manager.Error as exc:
+        if getattr(exc, "sqlstate", None) == "42P18":  # indeterminate_datatype
+            return None
+        raise
+    return len(wanted) if wanted is not None else 0
+WRITE_HINT = "to change data or run other statements, pass --write (read_sql(..., writes=True))"
+
+
+def _check_parameters(wanted: int | None, given: int) -> None:
+    if wanted is None or wanted == given:
+        return
+    where = {0: "", 1: " ($1)", 2: " ($1, $2)"}.get(wanted, f" ($1 … ${wanted})")
+    takes = f"takes {wanted} parameter{'s' if wanted != 1 else ''}{where}"
+    raise ConfigError(
+        f"the query {takes} and {given} value{'s were' if given != 1 else ' was'} given: "
+        "give one value per parameter, in order (fleetlab query: -p VALUE; read_sql: params=[…])."
+    )
+
+
+def _refusal(exc: BaseException, sql: str, parse_error: BaseException | None) -> str:
+    """The error of a read-only query, in the server's words for the statement as written, and one
+    line saying what to do when the statement is not one query."""
+    state = getattr(exc, "sqlstate", None)
+    said = _first_line(exc)
+    if state == "42601":  # not valid inside SELECT * FROM (…): a typo, or not a query at all?
+        if parse_error is None:
+            kind = sql.strip().split(None, 1)[0].upper()
+            return f"{kind} is not a query: fleetlab runs one SELECT, WITH, VALUES or TABLE query, read-only; {WRITE_HINT}."
+        if getattr(parse_error, "sqlstate", None) == "42601" and "multiple commands" in str(parse_error):
+            return f"fleetlab runs one statement at a time: give them one by one ({WRITE_HINT})."
+        return server_message(parse_error)  # the statement's own syntax error, positions as written
+    if state == "25006":  # read_only_sql_transaction
+        return f"{said}: fleetlab reads in a read-only transaction; {WRITE_HINT}."
+    if state == "0A000" and "data-modifying" in said:  # WITH … (DELETE …) SELECT …
+        return f"{said}: fleetlab reads only; {WRITE_HINT}."
+    if state == "42501":  # insufficient_privilege
+        return f"{said}: queries read with a role that cannot reach the server's files or change data; {WRITE_HINT}."
+    return _unwrapped(server_message(exc))
+
+
+def _first_line(exc: BaseException) -> str:
+    return server_message(exc).split("\n", 1)[0].removeprefix("ERROR:").strip()
+
+
+def _unwrapped(message: str) -> str:
+    """The server's echo of the statement ("LINE 1: …" and its caret) without fleetlab's SELECT around it."""
+    lines = message.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("LINE 1: " + WRAPPER):
+            lines[i] = line.replace(WRAPPER, "", 1)
+            if i + 1 < len(lines) and lines[i + 1].strip() == "^":
+                lines[i + 1] = lines[i + 1].replace(" " * len(WRAPPER), "", 1)
+    return "\n".join(lines)
 
 
 # -- errors ---------------------------------------------------------------------------------

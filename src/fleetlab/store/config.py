@@ -105,6 +105,11 @@ class Settings:
     def key_file(self) -> Path:
         return self.home.resolve() / "secret.key"
 
+    @property
+    def key_file_missing(self) -> bool:
+        """The key comes from the key file, which does not exist yet: a write of passwords creates it."""
+        return self.secret_key is None and self.platform_key is None and not self.key_file.exists()
+
 
 def secrets(env: Mapping[str, str] | None = None) -> list[str]:
     """Every secret configured in the environment, for scrubbing what is printed: DATABASE_URL's

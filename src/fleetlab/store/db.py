@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 
 import psycopg
+from psycopg import sql
 
 from ..errors import ConfigError, DatabaseError, DatabaseUnavailable, LockTimeout, scrub
 from . import server
 from .config import WORKBENCH_DB, Settings
 from .dsn import MAINTENANCE_DB, DatabaseURL, check_name_length
+
+READER_ROLE = "fleetlab_reader"  # the embedded server's login role for queries
 
 
 def resolve(settings: Settings, *, start: bool = True) -> DatabaseURL:
@@ -29,6 +33,27 @@ def resolve(settings: Settings, *, start: bool = True) -> DatabaseURL:
                 f"the embedded server in {settings.pgdata} is not running; `fleetlab reset` starts it."
             )
     return base.with_dbname(WORKBENCH_DB)
+
+
+def resolve_reader(settings: Settings) -> DatabaseURL:
+    """The URL queries read through: on the embedded server its `fleetlab_reader` login role (not a
+    superuser: it reads every table and nothing of the server's files), created on first use; with
+    DATABASE_URL, that URL's own role (give it a read-only role for the same guarantee)."""
+    url = resolve(settings)
+    if not settings.embedded:
+        return url
+    with connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone() is None:
+            try:
+                conn.execute(
+                    sql.SQL(
+                        "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+                        "IN ROLE pg_read_all_data"
+                    ).format(sql.Identifier(READER_ROLE))
+                )
+            except psycopg.errors.DuplicateObject:
+                pass  # another fleetlab process made it first
+    return replace(url, user=READER_ROLE, password=None)
 
 
 def maintenance(url: DatabaseURL) -> DatabaseURL:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote
 
@@ -131,6 +132,9 @@ class DatabaseURL:
         if self.password is not None:
             kw["password"] = self.password
         kw.update(dict(self.params))
+        if self.host.startswith("/"):
+            # a socket path is this machine: a PGHOSTADDR or a service's hostaddr must not send it elsewhere
+            kw.setdefault("hostaddr", "")
         return kw
 
     def render(self, *, driver: str | None = None, masked: bool = True) -> str:
@@ -245,11 +249,15 @@ def _parse_port(text: str, shown: str) -> int | None:
 def _is_local_host(host: str) -> bool:
     if host == "" or host.startswith("/") or host.startswith("@"):
         return True  # Unix-domain socket (libpq default, a path, or an abstract socket)
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
+    if host.lower().removesuffix(".") in ("localhost", "localhost.localdomain"):
+        return True  # a trailing dot is the same name, fully qualified
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    try:  # the short IPv4 forms libpq's resolver accepts too: 127.1, 2130706433
+        return ipaddress.IPv4Address(socket.inet_aton(host)).is_loopback
+    except OSError:
         return False
 
 

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
 from ..model.fleet import Loadable
-from . import db, faults, marker, migrate
+from . import db, faults, marker, migrate, schema
 from .config import Settings
 from .dsn import DatabaseURL, check_database_name
 from .load import Progress, load
@@ -37,16 +37,17 @@ class ResetResult:
     counts: dict[str, int]
     elapsed: float
     steps: dict[str, float] = field(default_factory=dict)
+    ended: list[str] = field(default_factory=list)  # the other sessions the swap ended ("psql (alice)")
 
 
 def target(settings: Settings) -> DatabaseURL:
     """The database a destructive command would act on, after the checks that need no connection."""
+    if settings.database_url is None:
+        # the embedded server: fleetlab connects to its socket by path, whatever PGHOST or a service say
+        return db.resolve(settings)
     env = dict(settings.libpq_target)
-    if settings.database_url is not None:
-        url = DatabaseURL.parse(settings.database_url)
-        check_database_name(url.database)
-    else:
-        url = DatabaseURL(host="/embedded-server-socket")  # a socket: only the libpq variables matter
+    url = DatabaseURL.parse(settings.database_url)
+    check_database_name(url.database)
     if not url.reaches_local(env) and not settings.allow_remote_reset:
         via = f" (via {', '.join(f'{k}={v}' for k, v in env.items())})" if env else ""
         raise ResetRefused(
@@ -69,11 +70,14 @@ def reset(
     confirm: Callable[[DatabaseURL], bool] | None = None,
     progress: Progress | None = None,
     url: DatabaseURL | None = None,
+    end_sessions: bool = True,
 ) -> ResetResult:
     """Drop and recreate the workbench database, migrate it and load `fleet`.
 
     `fleet` may be a callable, so generation errors surface before anything is touched.
     `confirm` is asked once the target is known; returning False aborts with nothing changed.
+    Other sessions connected to the old database are ended at the swap and listed in the result's
+    `ended`; with `end_sessions=False` their presence refuses the reset instead, nothing changed.
     """
     started = time.perf_counter()
     steps: dict[str, float] = {}
@@ -91,6 +95,8 @@ def reset(
         _take_reset_lock(admin, name, url)
         t = time.perf_counter()
         _check_droppable(admin, url, name)
+        if not end_sessions:
+            _refuse_if_in_use(admin, name, url)
         if db.database_exists(admin, side):
             _check_droppable(admin, url, side)
             _drop(admin, side, url)
@@ -101,17 +107,25 @@ def reset(
         steps["create"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        with db.connect(url.with_dbname(side), autocommit=True) as conn:
-            marker.create(conn)
-            migrate.apply(conn, lock_timeout=settings.lock_timeout)
-            steps["migrate"] = time.perf_counter() - t
-            t = time.perf_counter()
-            conn.autocommit = False
-            counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
-            steps["seed"] = time.perf_counter() - t
+        try:
+            with db.connect(url.with_dbname(side), autocommit=True) as conn:
+                marker.create(conn)
+                migrate.apply(conn, lock_timeout=settings.lock_timeout)
+                steps["migrate"] = time.perf_counter() - t
+                t = time.perf_counter()
+                conn.autocommit = False
+                counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
+                steps["seed"] = time.perf_counter() - t
+        except BaseException:  # an error or Ctrl-C while building: the half-built side database goes
+            _discard(admin, side, url)
+            raise
 
         t = time.perf_counter()
+        ended: list[str] = []
         if db.database_exists(admin, name):
+            if not end_sessions:
+                _refuse_if_in_use(admin, name, url, built_side=side)
+            ended = _sessions(admin, name)
             _drop(admin, name, url)
         faults.reached("reset:after-drop")
         with db.translate_errors(url, f"renaming {side} to {name}"):
@@ -120,7 +134,7 @@ def reset(
     finally:
         _release_reset_lock(admin)
         admin.close()
-    return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps)
+    return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps, ended=ended)
 
 
 @db.translate_errors(None, "the seed")
@@ -144,6 +158,15 @@ def seed(settings: Settings, fleet: Loadable | Callable[[], Loadable], *, progre
         if pend.pending or pend.drift:
             raise ResetRefused(
                 f"database {url.where} is not fully migrated; run `fleetlab migrate` (or `fleetlab reset`) first."
+            )
+        # what the load relies on: a table of the team's own beside the fleet's is no reason to refuse
+        changed = [d for d in schema.differences(schema.describe(conn)) if not d.endswith("not in the platform schema")
+                   or not d.startswith("table ")]
+        if changed:
+            more = f" and {len(changed) - 2} more" if len(changed) > 2 else ""
+            raise ResetRefused(
+                f"database {url.where} is not the schema its migrations make ({'; '.join(changed[:2])}{more}): "
+                "it was changed by hand. `fleetlab reset` rebuilds it; `fleetlab status` lists the differences."
             )
         counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
     return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started)
@@ -195,6 +218,37 @@ def _check_droppable(admin: psycopg.Connection, url: DatabaseURL, name: str) -> 
                 f"refusing to drop database {name!r} at {url.where}: its fleetlab marker says protected. "
                 "Run `fleetlab db unprotect` first if you really mean it."
             )
+
+
+def _sessions(admin: psycopg.Connection, name: str) -> list[str]:
+    """The other sessions connected to database `name`: application (user), one entry per session."""
+    rows = admin.execute(
+        "SELECT coalesce(nullif(application_name, ''), 'a client') || ' (' || coalesce(usename, '?') || ')' "
+        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() ORDER BY backend_start",
+        (name,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _refuse_if_in_use(admin: psycopg.Connection, name: str, url: DatabaseURL, built_side: str | None = None) -> None:
+    others = _sessions(admin, name)
+    if others:
+        if built_side is not None:
+            _discard(admin, built_side, url)
+        raise ResetRefused(
+            f"{len(others)} other session(s) are connected to {name!r} at {url.where}: {', '.join(others[:5])}. "
+            "Close them, or reset without --keep-sessions (the reset then ends them). Nothing was changed."
+        )
+
+
+def _discard(admin: psycopg.Connection, side: str, url: DatabaseURL) -> None:
+    """Drop the half-built side database, best effort (a killed process leaves it to the next reset)."""
+    try:
+        if admin.closed or admin.broken:
+            admin = _connect_admin(url)
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(side)))
+    except (psycopg.Error, DatabaseUnavailable):
+        pass
 
 
 def _drop(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:

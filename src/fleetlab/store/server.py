@@ -59,6 +59,12 @@ def running_url(pgdata: Path) -> DatabaseURL | None:
     return DatabaseURL(host=socket_dir, port=port, user="postgres", dbname="postgres")
 
 
+def started(pgdata: Path) -> str | None:
+    """Which start of the server in `pgdata` this is (its PID and start time), None when none is recorded."""
+    lines = _pid_file(pgdata)
+    return f"{lines[0]}@{lines[2]}" if lines and len(lines) > 2 else None
+
+
 def _pid_file(pgdata: Path) -> list[str] | None:
     try:
         return (pgdata / "postmaster.pid").read_text().splitlines()

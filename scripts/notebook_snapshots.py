@@ -1,41 +1,174 @@
 """Notebook snapshots for nbval: made from the marimo sources, never edited by hand.
 
-A snapshot is `notebooks/snapshots/<name>.ipynb`: the notebook's code exported by
-`marimo export ipynb` (topological order, no outputs), executed in a plain IPython kernel,
-the kind `pytest --nbval` re-runs it in, against a freshly reset database with a fixed
-scenario (`SNAPSHOT_ARGS`: fixed seed and as-of, so every row is the same on every run).
-The notebooks mark what truly varies (a database URL, an elapsed time) with
-`fleetlab.app.notebook.volatile`; `SANITIZE` masks that and marimo's random element ids for nbval.
+A snapshot is `notebooks/snapshots/<name>.ipynb`: a marimo notebook's code exported by
+`marimo export ipynb` (topological order), executed in a plain IPython kernel (the kind `pytest --nbval`
+re-runs it in) with the outputs kept. Each snapshot carries its own world in its metadata
+(`metadata.fleetlab`: the marimo source and the fleet flags): before it runs, that fleet is loaded into a
+database of its own, `fleetlab_snapshot_<name>_<pid>` on the test server (`suite_server`), and its kernel
+gets DATABASE_URL (that database), FLEETLAB_NOTEBOOK_ARGS (the flags), a test key and a throw-away
+FLEETLAB_HOME; nothing of the workbench's configuration reaches it. The database is dropped afterwards.
 
-Needs the dev dependencies (nbformat, nbclient, ipykernel); `scripts/snapshot_notebooks.py` is
-the command, `tests/test_notebooks.py` the checks.
+The notebooks mark what truly varies (a database URL, an elapsed time) with
+`fleetlab.app.notebook.volatile`; `SANITIZE` masks that and marimo's per-run element ids.
+
+`scripts/snapshot_notebooks.py` is the command, `scripts/snapshot_plugin.py` the pytest side
+(notebooks/snapshots/conftest.py), `tests/test_notebooks.py` the checks.
 """
 
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from suite_server import TEST_KEY
+
+from fleetlab.store.dsn import DatabaseURL
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SNAPSHOTS = NOTEBOOKS / "snapshots"
 SANITIZE = SNAPSHOTS / "sanitize.cfg"
-# In execution order: `reset` resets the database the later ones read.
-SNAPSHOTTED = ("reset", "explore", "compare")
-SNAPSHOT_ARGS = (
+# the world of a new snapshot unless --args says otherwise: small, several locales, every status
+DEFAULT_ARGS = (
     "--scenario multi-tenant --orgs 3 --factories-per-org 2-3 --gateways-per-factory 2-6 "
     "--seed 7 --as-of 2026-01-01T00:00:00Z"
 )
-SNAPSHOT_DB = "fleetlab_snapshots"
 KERNEL = "python3"
 KERNELSPEC = {"name": KERNEL, "display_name": "Python 3 (ipykernel)", "language": "python"}
+# what a kernel must not inherit from the shell that runs the snapshots: the workbench's configuration
+WORKBENCH_VARS = re.compile(r"^(DATABASE_URL|TEST_DATABASE_URL|ENCRYPTION_KEY|FLEETLAB_.*|PG.*)$")
+
+
+class SnapshotError(Exception):
+    """A snapshot cannot be made or run as asked; the message says what to do."""
+
+
+# -- what a snapshot records ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """`metadata.fleetlab` of a snapshot: its marimo source (relative to the project) and its world's flags."""
+
+    source: str
+    args: str
+
+    @classmethod
+    def of(cls, nb: Any, path: Path | str = "the notebook") -> Recipe:
+        meta = dict(nb.metadata.get("fleetlab") or {})
+        if not meta.get("source") or meta.get("args") is None:
+            raise SnapshotError(
+                f"{path} records no world (metadata.fleetlab): make it with "
+                "`uv run python scripts/snapshot_notebooks.py notebooks/<name>.py`"
+            )
+        return cls(source=str(meta["source"]), args=str(meta["args"]))
+
+    def record(self, nb: Any) -> Any:
+        nb.metadata["fleetlab"] = {"source": self.source, "args": self.args}
+        return nb
+
+
+def snapshots() -> list[Path]:
+    """Every snapshot, by name."""
+    return sorted(SNAPSHOTS.glob("*.ipynb"))
+
+
+def snapshot_of(source: Path) -> Path:
+    return SNAPSHOTS / f"{source.stem}.ipynb"
+
+
+def checked_args(args: str) -> str:
+    """`args` if they give one fleet, the same on every run; SnapshotError otherwise."""
+    from fleetlab.app import notebook, options
+    from fleetlab.errors import FleetlabError
+
+    try:
+        ns = notebook.parser("snapshot").parse_args(shlex.split(args))
+        spec = options.spec_for(ns.scenario, options.given(ns))
+    except (FleetlabError, ValueError) as exc:
+        raise SnapshotError(f"--args {args!r}: {exc}") from None
+    if spec.as_of is None:
+        raise SnapshotError(
+            f"--args {args!r} leave the time at 'now', so the snapshot would change every minute: "
+            "add --as-of, e.g. --as-of 2026-01-01T00:00:00Z"
+        )
+    return args
+
+
+# -- the world ------------------------------------------------------------------------------
+
+
+def database_name(stem: str) -> str:
+    """The snapshot's own database: named after it and this process (two runs never share one)."""
+    return f"fleetlab_snapshot_{re.sub(r'[^a-z0-9]+', '_', stem.lower())[:24]}_{os.getpid()}"
+
+
+@dataclass
+class World:
+    """One snapshot's database on the test server, loaded with its recipe's fleet."""
+
+    url: DatabaseURL
+    args: str
+    home: Path
+
+    @classmethod
+    def open(cls, server_url: DatabaseURL, stem: str, args: str, home: Path) -> World:
+        from fleetlab.app.cli import build_fleet
+        from fleetlab.app.notebook import parser
+        from fleetlab.store.config import Settings
+        from fleetlab.store.reset import reset
+
+        world = cls(server_url.with_dbname(database_name(stem)), checked_args(args), home)
+        world.drop()  # a run killed before its cleanup may have left it
+        settings = Settings(database_url=world.url.render(masked=False), home=home, secret_key=TEST_KEY)
+        reset(settings, build_fleet(parser("snapshot").parse_args(shlex.split(args))))
+        return world
+
+    def env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """`base` without the workbench's configuration, with this world's."""
+        env = {k: v for k, v in base.items() if not WORKBENCH_VARS.match(k)}
+        env.update(
+            DATABASE_URL=self.url.render(masked=False),
+            FLEETLAB_NOTEBOOK_ARGS=self.args,
+            FLEETLAB_SECRET_KEY=TEST_KEY,
+            FLEETLAB_HOME=str(self.home),
+        )
+        return env
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        """This process's environment is the world's inside the block (a kernel started there inherits it)."""
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env(saved))
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def drop(self) -> None:
+        from psycopg import sql
+
+        from fleetlab.store import db
+        from fleetlab.store.reset import build_name
+
+        with db.connect(self.url.with_dbname("postgres"), autocommit=True) as admin:
+            for name in (self.url.dbname, build_name(self.url.dbname)):
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# -- making one -----------------------------------------------------------------------------
 
 
 def export_code(source: Path) -> Any:
@@ -51,7 +184,7 @@ def export_code(source: Path) -> Any:
             cwd=ROOT,
         )
         if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"marimo export ipynb {source} failed:\n{proc.stderr.strip()}")
+            raise SnapshotError(f"marimo export ipynb {source} failed:\n{proc.stderr.strip()}")
         nb = nbformat.read(out, as_version=4)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     return nb
@@ -61,17 +194,24 @@ def cell_sources(nb: Any) -> list[str]:
     return [cell.source for cell in nb.cells if cell.cell_type == "code"]
 
 
-def differences(source: Path, snapshot: Path) -> list[str]:
-    """How `snapshot`'s code differs from a fresh export of `source` (empty when up to date)."""
+def differences(snapshot: Path) -> list[str]:
+    """How `snapshot`'s code differs from a fresh export of its marimo source (empty when up to date)."""
     import nbformat
 
     if not snapshot.exists():
         return [f"{snapshot} does not exist"]
-    fresh = cell_sources(export_code(source))
-    stored = cell_sources(nbformat.read(snapshot, as_version=4))
+    stored_nb = nbformat.read(snapshot, as_version=4)
+    try:
+        recipe = Recipe.of(stored_nb, snapshot.name)
+    except SnapshotError as exc:
+        return [str(exc)]
+    source = ROOT / recipe.source
+    if not source.exists():
+        return [f"its source {recipe.source} does not exist (delete the snapshot, or restore the notebook)"]
+    fresh, stored = cell_sources(export_code(source)), cell_sources(stored_nb)
     problems = []
     if len(fresh) != len(stored):
-        problems.append(f"{len(stored)} code cells in the snapshot, {len(fresh)} in {source.name}")
+        problems.append(f"{len(stored)} code cells in the snapshot, {len(fresh)} in {recipe.source}")
     for i, (a, b) in enumerate(zip(stored, fresh, strict=False)):
         if a != b:
             first = next((line for line in b.splitlines() if line.strip()), "")
@@ -79,24 +219,14 @@ def differences(source: Path, snapshot: Path) -> list[str]:
     return problems
 
 
-def execute(nb: Any, *, env: Mapping[str, str] | None = None, timeout: int = 300) -> Any:
-    """Run `nb` in a fresh IPython kernel (cwd: the repository), in place; returns it."""
+def execute(nb: Any, *, cwd: Path, timeout: int = 300) -> Any:
+    """Run `nb` in a fresh IPython kernel started in `cwd`, in place; returns it."""
     from nbclient import NotebookClient
 
-    saved = dict(os.environ)
-    try:
-        os.environ.update(env or {})  # the kernel inherits this process's environment
-        client = NotebookClient(
-            nb,
-            kernel_name=KERNEL,
-            timeout=timeout,
-            record_timing=False,
-            resources={"metadata": {"path": str(ROOT)}},
-        )
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    client = NotebookClient(
+        nb, kernel_name=KERNEL, timeout=timeout, record_timing=False, resources={"metadata": {"path": str(cwd)}}
+    )
+    client.execute()
     return nb
 
 
@@ -126,37 +256,24 @@ def sanitize(nb: Any) -> Any:
     return nb
 
 
-def make(names: Sequence[str], env: Mapping[str, str]) -> list[Path]:
-    """Export, execute and write the snapshots of `names`, in order; returns the paths written."""
+def make(source: Path, args: str, server_url: DatabaseURL) -> Path:
+    """Export `source`, run it in its world (loaded from `args`) and write its snapshot; returns the path."""
     import nbformat
 
+    source = source.resolve()
+    try:
+        relative = source.relative_to(ROOT).as_posix()
+    except ValueError:
+        raise SnapshotError(f"{source} is not inside the project ({ROOT}): move it under notebooks/") from None
+    nb = Recipe(relative, checked_args(args)).record(export_code(source))
+    with tempfile.TemporaryDirectory(prefix="fleetlab-snapshot-") as home:
+        world = World.open(server_url, source.stem, args, Path(home))
+        try:
+            with world.environment():
+                execute(nb, cwd=SNAPSHOTS)
+        finally:
+            world.drop()
     SNAPSHOTS.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in names:
-        nb = sanitize(execute(export_code(NOTEBOOKS / f"{name}.py"), env=env))
-        path = SNAPSHOTS / f"{name}.ipynb"
-        nbformat.write(nb, path)
-        written.append(path)
-    return written
-
-
-def snapshot_env(database_url: str) -> dict[str, str]:
-    """The environment the snapshots are made and checked with: a database, the fixed scenario."""
-    return {"DATABASE_URL": database_url, "FLEETLAB_NOTEBOOK_ARGS": SNAPSHOT_ARGS}
-
-
-def nbval_command(paths: Sequence[Path]) -> list[str]:
-    """The pytest command that re-executes `paths` and compares them with their stored outputs."""
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--nbval",
-        "--nbval-current-env",
-        "--nbval-sanitize-with",
-        str(SANITIZE),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        *[str(p) for p in paths],
-    ]
+    path = snapshot_of(source)
+    nbformat.write(sanitize(nb), path)
+    return path

@@ -1,63 +1,35 @@
 """Real PostgreSQL for every test: migrate once into a template, clone it per test.
 
-By default the server is fleetlab's embedded one, in a data directory of this checkout's own
-(`test_home()`: tests never touch the workbench, and two clones never share a server), stopped at the
-end of the session that started it; with TEST_DATABASE_URL set, that server is used instead.
+The server is `scripts/suite_server.py`'s: TEST_DATABASE_URL's, else fleetlab's embedded one in a data
+folder of this checkout's own (never the workbench's; two clones never share one), stopped at the end
+of the session that started it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import itertools
 import os
-import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
+import suite_server
 from psycopg import sql
 
-from fleetlab.store import db, marker, migrate, server
+from fleetlab.store import db, marker, migrate
 from fleetlab.store.config import Settings
 from fleetlab.store.dsn import DatabaseURL
 
-TEST_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # bytes 0..31, base64: a test key, not a secret
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = suite_server.ROOT
+TEST_KEY = suite_server.TEST_KEY
 _counter = itertools.count()
-
-
-def test_home() -> Path:
-    """Where the embedded test server lives: $FLEETLAB_TEST_HOME, else a folder of this checkout's own
-    under the temporary directory, so two clones running their suites at once share nothing."""
-    given = os.environ.get("FLEETLAB_TEST_HOME")
-    if given:
-        return Path(given)
-    return Path(tempfile.gettempdir()) / f"fleetlab-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
-
-
-@contextlib.contextmanager
-def embedded_test_server():
-    """The embedded test server's maintenance URL; stopped afterwards if this block started it."""
-    pgdata = test_home() / "pgdata"
-    started = server.running_url(pgdata) is None
-    url = server.ensure_running(pgdata)
-    try:
-        yield url.with_dbname("postgres")
-    finally:
-        if started:
-            server.stop(pgdata)
 
 
 @pytest.fixture(scope="session")
 def server_url():
     """The maintenance URL of the server the tests use (TEST_DATABASE_URL's, else the embedded one,
     which the session stops at the end if it started it)."""
-    external = os.environ.get("TEST_DATABASE_URL")
-    if external:
-        yield DatabaseURL.parse(external).with_dbname("postgres")
-        return
-    with embedded_test_server() as url:
+    with suite_server.maintenance_url() as url:
         yield url
 
 

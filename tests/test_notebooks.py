@@ -7,8 +7,9 @@ freshly reset database, and that nbval fails when the generated data changes.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import notebook_snapshots as snapshots
 import psycopg
 import pytest
+import snapshot_diff
+from suite_server import TEST_KEY
 
 from fleetlab.app import notebook, options
 from fleetlab.app.cli import build_fleet
@@ -24,6 +27,7 @@ from fleetlab.store.reset import reset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+DEFAULT = snapshots.DEFAULT_ARGS
 
 
 def run(cmd: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
@@ -63,16 +67,26 @@ def test_reset_script_fails_with_a_message_not_a_traceback(cli_env, settings):
 
 
 def test_explore_exports_without_a_cell_error(cli_env, settings, tmp_path):
-    reset_with(settings, shlex.split(snapshots.SNAPSHOT_ARGS))
+    reset_with(settings, shlex.split(DEFAULT))
     out = tmp_path / "explore.html"
     proc = run([sys.executable, "-m", "marimo", "export", "html", "notebooks/explore.py", "-o", str(out)], cli_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert out.stat().st_size > 0
 
 
-def test_marimo_check_is_clean():
+def marimo_notebooks() -> list[Path]:
+    """Every marimo notebook of the project: those in notebooks/ and every snapshot's source."""
+    import nbformat
+
+    sources = {ROOT / snapshots.Recipe.of(nbformat.read(p, as_version=4)).source for p in snapshots.snapshots()}
+    return sorted(set(NOTEBOOKS.glob("*.py")) | sources)
+
+
+def test_marimo_check_is_clean_on_every_notebook():
+    paths = marimo_notebooks()
+    assert {p.name for p in paths} >= {"reset.py", "explore.py", "compare.py"}
     proc = subprocess.run(
-        [sys.executable, "-m", "marimo", "check", "notebooks/"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "marimo", "check", "--strict", *map(str, paths)], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
@@ -105,22 +119,58 @@ def test_marimo_cli_args_become_the_same_flags():
 
 
 # -- snapshots ------------------------------------------------------------------------------
+# The snapshots themselves run in this suite as tests of their own (testpaths: notebooks/snapshots);
+# these tests check the snapshot machinery: hermetic, order-free, and failing readably.
 
 
-@pytest.mark.parametrize("name", snapshots.SNAPSHOTTED)
-def test_snapshot_matches_its_marimo_source(name):
-    problems = snapshots.differences(NOTEBOOKS / f"{name}.py", snapshots.SNAPSHOTS / f"{name}.ipynb")
-    assert not problems, f"{problems}; run `uv run python scripts/snapshot_notebooks.py`"
+def test_every_snapshot_records_its_world_and_matches_its_marimo_source():
+    # the documented check, as CI or a pre-commit hook runs it
+    assert {p.stem for p in snapshots.snapshots()} >= {"reset", "explore", "compare"}
+    proc = subprocess.run([sys.executable, "scripts/snapshot_notebooks.py", "--check"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "snapshots are up to date" in proc.stdout, (
+        f"{proc.stderr}; run `uv run python scripts/snapshot_notebooks.py`"
+    )
 
 
 def test_an_edited_notebook_makes_its_snapshot_stale(tmp_path):
-    copy = tmp_path / "reset.py"
-    shutil.copy(NOTEBOOKS / "reset.py", copy)
-    text = copy.read_text()
+    import nbformat
+
+    text = (NOTEBOOKS / "reset.py").read_text()
     assert 'label="Scenario"' in text
-    copy.write_text(text.replace('label="Scenario"', 'label="Scenario name"'))
-    problems = snapshots.differences(copy, snapshots.SNAPSHOTS / "reset.ipynb")
-    assert len(problems) == 1 and "differs" in problems[0]
+    edited = tmp_path / "reset.py"
+    edited.write_text(text.replace('label="Scenario"', 'label="Scenario name"'))
+    nb = snapshots.Recipe(str(edited), DEFAULT).record(_read(snapshots.SNAPSHOTS / "reset.ipynb"))
+    nbformat.write(nb, tmp_path / "reset.ipynb")
+    problems = snapshots.differences(tmp_path / "reset.ipynb")
+    assert len(problems) == 1 and "differs" in problems[0], problems
+
+
+def test_a_snapshot_without_a_world_is_refused_with_the_command_to_run(tmp_path):
+    import nbformat
+
+    nb = nbformat.read(snapshots.SNAPSHOTS / "explore.ipynb", as_version=4)
+    del nb.metadata["fleetlab"]
+    nbformat.write(nb, tmp_path / "explore.ipynb")
+    assert "snapshot_notebooks.py notebooks/<name>.py" in snapshots.differences(tmp_path / "explore.ipynb")[0]
+    proc = nbval([tmp_path / "explore.ipynb"], os.environ.copy())
+    assert proc.returncode == 1 and "records no world" in proc.stdout, proc.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("--scenario multi-tenant --seed 7", "add --as-of"),
+        ("--orgs -2 --as-of 2026-01-01T00:00:00Z", "--orgs"),
+        ("--no-such-flag", "unrecognized arguments"),
+    ],
+)
+def test_the_snapshot_command_refuses_a_world_that_is_not_fixed_or_not_valid(args, message):
+    proc = subprocess.run(
+        [sys.executable, "scripts/snapshot_notebooks.py", "notebooks/explore.py", f"--args={args}"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_snapshots_hold_no_secret():
@@ -128,26 +178,106 @@ def test_snapshots_hold_no_secret():
         text = path.read_text()
         assert "password_encrypted" not in text, path
         assert "FLEETLAB_SECRET_KEY=" not in text and "postgresql://" not in text, path
+        assert TEST_KEY not in text, path
 
 
-def nbval(paths: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return run(snapshots.nbval_command(paths), env)
+def nbval(paths: list[Path], env: dict[str, str], cwd: Path = ROOT, plain: bool = False) -> subprocess.CompletedProcess:
+    """`pytest --nbval PATHS` as a user runs it (copies outside the project get the plugin with -p);
+    the result's `pid` names the databases that run made."""
+    extra = []
+    if not plain:  # outside the project: no conftest, no pythonpath setting
+        extra = ["-p", "snapshot_plugin", "--rootdir", str(Path(paths[0]).parent)]
+        env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), env.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q", *extra, *map(str, paths)]
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+        out, err = p.communicate(timeout=600)
+    done = subprocess.CompletedProcess(cmd, p.returncode, out, err)
+    done.pid = p.pid
+    return done
 
 
-def test_snapshots_pass_nbval_on_a_freshly_reset_database(cli_env, settings):
-    # the reset snapshot resets the test database with the snapshot scenario; explore then reads it
-    env = {**cli_env, **snapshots.snapshot_env(settings.database_url)}
-    paths = [snapshots.SNAPSHOTS / f"{name}.ipynb" for name in snapshots.SNAPSHOTTED]
-    proc = nbval(paths, env)
+def fingerprint(url: str) -> tuple:
+    """What a workbench database holds: row counts, a digest of every id, and its marker's record."""
+    with psycopg.connect(url) as conn:
+        digest = conn.execute(
+            "SELECT md5(string_agg(id::text, ',' ORDER BY id)) FROM "
+            "(SELECT id FROM organizations UNION ALL SELECT id FROM factories UNION ALL SELECT id FROM gateways) t"
+        ).fetchone()[0]
+        marker = conn.execute("SELECT * FROM fleetlab_marker").fetchall()
+    return counts(url), digest, marker
+
+
+def snapshot_databases(admin, pid: int) -> list[str]:
+    """The databases a snapshot run with process id `pid` left behind (other runs may share the server)."""
+    names = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'fleetlab_snapshot_%'").fetchall()
+    return [name for (name,) in names if name.endswith(f"_{pid}")]
+
+
+def servers_in_tree() -> list[Path]:
+    return [p for p in (ROOT / "notebooks").rglob(".fleetlab")]
+
+
+def test_plain_nbval_run_passes_from_a_workbench_holding_another_scenario_and_leaves_it_untouched(
+    cli_env, settings, admin
+):
+    reset_with(settings, ["--scenario", "stale-fleet", "--seed", "3"])  # the workbench: not the snapshots' world
+    before = fingerprint(settings.database_url)
+    # a user's shell: DATABASE_URL is the workbench, ENCRYPTION_KEY the platform's
+    env = {**cli_env, "ENCRYPTION_KEY": TEST_KEY, "FLEETLAB_NOTEBOOK_ARGS": "--orgs 1"}
+    proc = nbval([snapshots.SNAPSHOTS], env, plain=True)
     assert proc.returncode == 0, proc.stdout[-5000:]
-    assert " passed" in proc.stdout
+    assert f"{sum(len(snapshots.cell_sources(_read(p))) for p in snapshots.snapshots())} passed" in proc.stdout
+    assert fingerprint(settings.database_url) == before
+    assert snapshot_databases(admin, proc.pid) == [] and servers_in_tree() == []
 
 
-def test_nbval_fails_when_the_data_changes(cli_env, settings):
-    argv = shlex.split(snapshots.SNAPSHOT_ARGS)
-    argv[argv.index("--seed") + 1] = "8"
-    reset_with(settings, argv)
-    env = {**cli_env, **snapshots.snapshot_env(settings.database_url)}
-    proc = nbval([snapshots.SNAPSHOTS / "explore.ipynb"], env)
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    assert "mismatch" in proc.stdout.lower()
+def test_one_snapshot_alone_from_another_folder(cli_env, admin):
+    proc = nbval([Path("snapshots/explore.ipynb")], cli_env, cwd=NOTEBOOKS, plain=True)
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert snapshot_databases(admin, proc.pid) == [] and servers_in_tree() == []
+
+
+def _read(path: Path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+def test_an_edited_stored_output_or_a_changed_world_fails_with_a_readable_diff_of_the_values(tmp_path, cli_env):
+    import nbformat
+
+    # 1. one stored value edited by hand
+    nb = _read(snapshots.SNAPSHOTS / "explore.ipynb")
+    cell = next(c for c in nb.cells if c.source.startswith("summary = fleet.fleet_summary()"))
+    html = cell.outputs[0]["data"]["text/html"]
+    row = next(line for line in snapshot_diff.lines(html) if line.startswith('| "') and " | 2 | " in line)
+    name = row.split(" | ")[1].strip('"')
+    edited = html.replace(f"{name}&quot;</td><td>2</td>", f"{name}&quot;</td><td>20</td>", 1)
+    assert edited != html
+    cell.outputs[0]["data"]["text/html"] = edited
+    nbformat.write(nb, tmp_path / "edited.ipynb")
+    # 2. the same notebook, its world generated with another seed: the data changes, not the markup
+    nb = _read(snapshots.SNAPSHOTS / "explore.ipynb")
+    recipe = snapshots.Recipe.of(nb)
+    snapshots.Recipe(recipe.source, recipe.args.replace("--seed 7", "--seed 8")).record(nb)
+    nbformat.write(nb, tmp_path / "reseeded.ipynb")
+
+    proc = nbval([tmp_path / "edited.ipynb", tmp_path / "reseeded.ipynb"], cli_env)
+    assert proc.returncode == 1
+    failures = _failures_by_notebook(proc.stdout)
+    edited_out, reseeded_out = "".join(failures["edited.ipynb"]), "".join(failures["reseeded.ipynb"])
+    assert len(failures["edited.ipynb"]) == 1, edited_out[-3000:]
+    assert "what changed in this output (- stored, + now):" in edited_out, edited_out[-3000:]
+    assert f'-| {row.split(" | ")[0][2:]} | "{name}" | 20 |' in edited_out and f"+{row}" in edited_out
+    assert "<td>" not in proc.stdout and "object-id" not in proc.stdout
+    assert len(failures["reseeded.ipynb"]) >= 5, reseeded_out[-3000:]  # tables and charts, not one stray cell
+    assert all("Cell outputs differ" in f for f in failures["reseeded.ipynb"])
+
+
+def _failures_by_notebook(stdout: str) -> dict[str, list[str]]:
+    """pytest's failure sections, grouped by notebook file."""
+    out: dict[str, list[str]] = {}
+    parts = re.split(r"^_{3,} (\S+?)::Cell \d+ _{3,}$", stdout, flags=re.M)
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        out.setdefault(name, []).append(body.split("short test summary info")[0])
+    return out

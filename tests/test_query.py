@@ -368,10 +368,10 @@ def test_on_the_embedded_server_queries_log_in_as_a_role_that_is_not_superuser(c
     import subprocess
     import sys
 
-    from .conftest import embedded_test_server, test_home
+    import suite_server
 
-    env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"} | {"FLEETLAB_HOME": str(test_home())}
-    with embedded_test_server():  # running already, unless the suite runs against TEST_DATABASE_URL
+    env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"} | {"FLEETLAB_HOME": str(suite_server.home())}
+    with suite_server.embedded():  # running already, unless the suite runs against TEST_DATABASE_URL
         done = subprocess.run([sys.executable, "-m", "fleetlab", "reset", "--yes"], env=env, capture_output=True,
                               text=True)
         assert done.returncode == 0, done.stderr

@@ -3,7 +3,8 @@
 | setting              | environment variable            | default                         |
 |----------------------|---------------------------------|---------------------------------|
 | database_url         | DATABASE_URL                    | the embedded server             |
-| home                 | FLEETLAB_HOME                   | ./.fleetlab                     |
+| home                 | FLEETLAB_HOME                   | .fleetlab in the project root   |
+|                      |                                 | (see default_home)              |
 | secret_key           | FLEETLAB_SECRET_KEY             | ENCRYPTION_KEY, else            |
 |                      |                                 | $FLEETLAB_HOME/secret.key       |
 | platform_key         | ENCRYPTION_KEY (the platform's) | none; FLEETLAB_SECRET_KEY wins, |
@@ -31,13 +32,31 @@ from pathlib import Path
 from ..errors import ConfigError
 
 WORKBENCH_DB = "fleetlab"
+HOME_DIR = ".fleetlab"
+
+
+def default_home(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """FLEETLAB_HOME when it is not set: `.fleetlab` in the project root, so a command, a kernel or
+    a notebook started from any folder of a project finds the same server and key.
+
+    The project root is the nearest enclosing folder (the working directory included) of a git
+    checkout (`.git`), else the nearest holding a `pyproject.toml`; outside any project it is the
+    user's data folder (`$XDG_DATA_HOME/fleetlab`, else `~/.local/share/fleetlab`).
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    for marker in (".git", "pyproject.toml"):
+        for folder in (cwd, *cwd.parents):
+            if (folder / marker).exists():
+                return folder / HOME_DIR
+    data = (os.environ if env is None else env).get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "fleetlab"
 LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGSERVICE")
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = field(default=None, repr=False)
-    home: Path = Path(".fleetlab")
+    home: Path = field(default_factory=default_home)
     secret_key: str | None = field(default=None, repr=False)
     platform_key: str | None = field(default=None, repr=False)
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -52,7 +71,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         url = env.get("DATABASE_URL") or None
-        home = Path(env.get("FLEETLAB_HOME") or ".fleetlab").expanduser()
+        home = Path(env["FLEETLAB_HOME"]).expanduser() if env.get("FLEETLAB_HOME") else default_home(env=env)
         key = env.get("FLEETLAB_SECRET_KEY") or None
         platform_key = env.get("ENCRYPTION_KEY") or None
         previous = tuple(k.strip() for k in (env.get("FLEETLAB_PREVIOUS_SECRET_KEYS") or "").split(",") if k.strip())

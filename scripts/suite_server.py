@@ -1,0 +1,54 @@
+"""The PostgreSQL server the project's own test runs use: the test suite and the notebook snapshots.
+
+TEST_DATABASE_URL's server when it is set; otherwise fleetlab's embedded server in a data folder of this
+checkout's own under the temporary directory (never the workbench's `.fleetlab`), so two clones running
+their suites at once share nothing. Whoever starts the embedded server stops it when done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from fleetlab.store import server
+from fleetlab.store.dsn import DatabaseURL
+
+ROOT = Path(__file__).resolve().parents[1]
+# bytes 0..31 in base64: the key of every test and snapshot world (a published test key, not a secret)
+TEST_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+
+def home() -> Path:
+    """Where the embedded test server lives: $FLEETLAB_TEST_HOME, else a folder named after this checkout."""
+    given = os.environ.get("FLEETLAB_TEST_HOME")
+    if given:
+        return Path(given)
+    return Path(tempfile.gettempdir()) / f"fleetlab-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
+
+
+@contextlib.contextmanager
+def embedded() -> Iterator[DatabaseURL]:
+    """The embedded test server's maintenance URL; stopped afterwards if this block started it."""
+    pgdata = home() / "pgdata"
+    started = server.running_url(pgdata) is None
+    url = server.ensure_running(pgdata)
+    try:
+        yield url.with_dbname("postgres")
+    finally:
+        if started:
+            server.stop(pgdata)
+
+
+@contextlib.contextmanager
+def maintenance_url() -> Iterator[DatabaseURL]:
+    """The maintenance URL of the server test runs use (TEST_DATABASE_URL's, else the embedded one)."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield DatabaseURL.parse(external).with_dbname("postgres")
+        return
+    with embedded() as url:
+        yield url

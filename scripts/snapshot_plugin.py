@@ -20,6 +20,8 @@ import pytest
 import snapshot_diff
 import suite_server
 
+from fleetlab.errors import FleetlabError
+
 _STASH = pytest.StashKey[dict]()
 
 
@@ -66,17 +68,21 @@ def _server(config: pytest.Config):
 def pytest_runtest_setup(item: pytest.Item):
     """Load the snapshot's world before nbval starts its kernel (in the first cell's setup)."""
     nb_file = _notebook_file(item)
-    worlds = _state(item.config)["worlds"]
-    if nb_file is None or nb_file.nodeid in worlds:
+    if nb_file is None:
         return (yield)
-    worlds[nb_file.nodeid] = None  # once per notebook, even when loading fails
-    try:
-        recipe = snapshots.Recipe.of(nb_file.nb, nb_file.path.name)
-        server_url, home = _server(item.config)
-        world = snapshots.World.open(server_url, nb_file.path.stem, recipe.args, home)
-    except snapshots.SnapshotError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    worlds[nb_file.nodeid] = world
+    worlds = _state(item.config)["worlds"]
+    if nb_file.nodeid not in worlds:
+        try:
+            recipe = snapshots.Recipe.of(nb_file.nb, nb_file.path.name)
+            server_url, home = _server(item.config)
+            worlds[nb_file.nodeid] = snapshots.World.open(server_url, nb_file.path.stem, recipe.args, home)
+        except snapshots.SnapshotError as exc:
+            worlds[nb_file.nodeid] = str(exc)
+        except FleetlabError as exc:
+            worlds[nb_file.nodeid] = f"{nb_file.path.name}: its world cannot be loaded: {exc}"
+    world = worlds[nb_file.nodeid]
+    if isinstance(world, str):  # no world, no kernel: every cell fails with the reason
+        pytest.fail(world, pytrace=False)
     with world.environment():
         return (yield)
 
@@ -88,7 +94,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     nb_file = _notebook_file(item)
     if nb_file is not None and (nextitem is None or nextitem.parent is not nb_file):
         world = _state(item.config)["worlds"].get(nb_file.nodeid)
-        if world is not None:
+        if isinstance(world, snapshots.World):
             world.drop()
     return (yield)
 
@@ -97,7 +103,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _STASH in config.stash:
         state = config.stash[_STASH]
         for world in state["worlds"].values():
-            if world is not None:
+            if isinstance(world, snapshots.World):
                 with contextlib.suppress(Exception):
                     world.drop()
         state["stack"].close()

@@ -154,7 +154,11 @@ def test_a_snapshot_without_a_world_is_refused_with_the_command_to_run(tmp_path)
     nbformat.write(nb, tmp_path / "explore.ipynb")
     assert "snapshot_notebooks.py notebooks/<name>.py" in snapshots.differences(tmp_path / "explore.ipynb")[0]
     proc = nbval([tmp_path / "explore.ipynb"], os.environ.copy())
-    assert proc.returncode == 1 and "records no world" in proc.stdout, proc.stdout[-2000:]
+    assert proc.returncode == 1
+    failures = _failures_by_notebook(proc.stdout)["explore.ipynb"]
+    # every cell fails with the reason, and no kernel ever ran it (it would have found some other database)
+    assert len(failures) == len(snapshots.cell_sources(nb)), proc.stdout[-3000:]
+    assert all("records no world" in f and "Traceback" not in f for f in failures), failures[0]
 
 
 @pytest.mark.parametrize(
@@ -277,7 +281,53 @@ def test_an_edited_stored_output_or_a_changed_world_fails_with_a_readable_diff_o
 def _failures_by_notebook(stdout: str) -> dict[str, list[str]]:
     """pytest's failure sections, grouped by notebook file."""
     out: dict[str, list[str]] = {}
-    parts = re.split(r"^_{3,} (\S+?)::Cell \d+ _{3,}$", stdout, flags=re.M)
+    parts = re.split(r"^_{3,} (?:ERROR at \w+ of )?(\S+?)::Cell \d+ _{3,}$", stdout, flags=re.M)
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         out.setdefault(name, []).append(body.split("short test summary info")[0])
     return out
+
+
+TEAM_NOTEBOOK = '''import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import fleetlab
+
+    return (fleetlab,)
+
+
+@app.cell
+def _(fleetlab):
+    fleetlab.read_sql("SELECT count(*) AS gateways FROM gateways")
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+def test_a_teams_own_notebook_is_snapshotted_with_one_command_and_picked_up(cli_env):
+    name = f"fltest_mine_{os.getpid()}"  # git-ignored, removed below
+    source, snapshot = NOTEBOOKS / f"{name}.py", snapshots.SNAPSHOTS / f"{name}.ipynb"
+    args = "--scenario stale-fleet --seed 3 --as-of 2026-01-01T00:00:00Z"
+    try:
+        source.write_text(TEAM_NOTEBOOK)
+        made = subprocess.run([sys.executable, "scripts/snapshot_notebooks.py", str(source.relative_to(ROOT)),
+                               "--args", args], cwd=ROOT, env=cli_env, capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr
+        assert f"wrote notebooks/snapshots/{name}.ipynb" in made.stdout
+        nb = _read(snapshot)
+        assert snapshots.Recipe.of(nb) == snapshots.Recipe(f"notebooks/{name}.py", args)
+        expected = build_fleet(notebook.parser().parse_args(shlex.split(args))).counts()["gateways"]
+        assert f"<td>{expected}</td>" in nb.cells[-1].outputs[0]["data"]["text/html"]
+        # picked up as it is: plain pytest on the file, no --nbval, no flags
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(snapshot)],
+                              cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout[-3000:]
+    finally:
+        source.unlink(missing_ok=True)
+        snapshot.unlink(missing_ok=True)

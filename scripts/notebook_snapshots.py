@@ -120,6 +120,9 @@ class World:
     url: DatabaseURL
     args: str
     home: Path
+    # The scenario cache serves the worlds on the checkout's own embedded test server (its templates stay
+    # there for the next run); on a shared TEST_DATABASE_URL server it is off, so nothing outlives a run.
+    cache_entries: int = 0
 
     @classmethod
     def open(cls, server_url: DatabaseURL, stem: str, args: str, home: Path) -> World:
@@ -128,9 +131,11 @@ class World:
         from fleetlab.store.config import Settings
         from fleetlab.store.reset import reset
 
-        world = cls(server_url.with_dbname(database_name(stem)), checked_args(args), home)
+        world = cls(server_url.with_dbname(database_name(stem)), checked_args(args), home,
+                    cache_entries=0 if os.environ.get("TEST_DATABASE_URL") else 4)
         world.drop()  # a run killed before its cleanup may have left it
-        settings = Settings(database_url=world.url.render(masked=False), home=home, secret_key=TEST_KEY)
+        settings = Settings(database_url=world.url.render(masked=False), home=home, secret_key=TEST_KEY,
+                            cache_entries=world.cache_entries)
         reset(settings, build_fleet(parser("snapshot").parse_args(shlex.split(args))))
         return world
 
@@ -142,6 +147,7 @@ class World:
             FLEETLAB_NOTEBOOK_ARGS=self.args,
             FLEETLAB_SECRET_KEY=TEST_KEY,
             FLEETLAB_HOME=str(self.home),
+            FLEETLAB_CACHE_ENTRIES=str(self.cache_entries),
         )
         return env
 

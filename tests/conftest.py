@@ -97,8 +97,10 @@ def conn(db_url: DatabaseURL):
 
 @pytest.fixture
 def settings(db_url: DatabaseURL, tmp_path: Path) -> Settings:
-    """Settings pointing at the cloned database, with a fixed test key."""
-    return Settings(database_url=db_url.render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY)
+    """Settings pointing at the cloned database, with a fixed test key; the scenario cache is off (its
+    templates would outlive the test: tests/test_cache.py turns it on and clears what it made)."""
+    return Settings(database_url=db_url.render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY,
+                    cache_entries=0)
 
 
 @pytest.fixture
@@ -109,5 +111,20 @@ def cli_env(settings: Settings) -> dict[str, str]:
         DATABASE_URL=settings.database_url or "",
         FLEETLAB_HOME=str(settings.home),
         FLEETLAB_SECRET_KEY=TEST_KEY,
+        FLEETLAB_CACHE_ENTRIES="0",
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def fleetlab_settings(server_url: DatabaseURL, tmp_path_factory, admin):
+    """The pytest plugin's `fleetlab_db` on the test server, with the test key; the cache templates it
+    makes are dropped at the end of the session."""
+    from fleetlab.store import cache
+
+    before = {e.name for e in cache.entries(admin)}
+    yield Settings(database_url=server_url.with_dbname("fleetlab_plugin").render(masked=False),
+                   home=tmp_path_factory.mktemp("plugin-home"), secret_key=TEST_KEY)
+    for entry in cache.entries(admin):
+        if entry.name not in before:
+            cache.drop(admin, entry.name)

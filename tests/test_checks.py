@@ -231,3 +231,12 @@ def test_cli_without_a_key(cli_env, seeded):
     assert done.returncode == 1
     assert "FAIL  every password decrypts" in done.stdout and "FLEETLAB_SECRET_KEY" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.fleetlab(scenario="multi-tenant", organizations=4, seed=11)
+def test_a_generated_fleet_passes_every_check(fleetlab_db):
+    # fleetlab_db: the pytest plugin's seeded clone (fleetlab.pytest_plugin), as users' suites get it
+    report = checks.run(fleetlab_db.conn, fleetlab_db.settings.keyring(create=False))
+    assert [r.name for r in report.results] == CHECKS
+    assert all(r.ok for r in report.results), [r for r in report.results if not r.ok]
+    assert fleetlab_db.read_sql("SELECT * FROM organizations").height == 4

@@ -1,6 +1,7 @@
 """The package's layers: imports run one way only, with no cycle, function-level imports included.
 
-    errors, _version  <  model  <  build  <  store  <  read  <  app  <  fleetlab (the facade)
+    errors, _version  <  model  <  build  <  store  <  read  <  app  <  fleetlab (the facade, its
+                                                                        __main__ and pytest_plugin)
 
 A module may import from its own layer and from the layers before it. Every import is read from
 the source (at the top, inside functions, under TYPE_CHECKING), so a lazy import cannot hide a
@@ -31,7 +32,7 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 def layer(module: str) -> str:
     if module in FOUNDATION:
         return "foundation"
-    if module in ("fleetlab", "fleetlab.__main__"):
+    if module in ("fleetlab", "fleetlab.__main__", "fleetlab.pytest_plugin"):
         return "facade"
     return module.split(".")[1]
 

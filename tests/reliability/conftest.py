@@ -22,6 +22,7 @@ def env(settings) -> dict[str, str]:
         FLEETLAB_HOME=str(settings.home),
         FLEETLAB_SECRET_KEY=settings.secret_key,
         FLEETLAB_LOCK_TIMEOUT="5",
+        FLEETLAB_CACHE_ENTRIES="0",  # the scenario cache's own faults are in tests/test_cache.py
     )
 
 

@@ -17,6 +17,7 @@ from ..store import db, marker, migrate, server
 from ..store.config import Settings
 from ..store.crypto import new_key
 from ..store.dsn import DatabaseURL
+from . import cache as cache_commands
 from . import options
 from .failures import run
 from .output import FORMATS, print_summary
@@ -80,8 +81,10 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     new_key = settings.key_file_missing
     with terminal_progress(sum(fleet.counts().values())) as progress:
         result = reset(settings, fleet, confirm=confirm_target(args, "reset"), progress=progress,
-                       end_sessions=not args.keep_sessions)
+                       end_sessions=not args.keep_sessions, use_cache=not args.no_cache)
     print_summary("reset", result)
+    if result.cache:
+        print(result.cache)
     if result.ended:
         print(f"ended {len(result.ended)} other session(s) on {result.url.database!r}: {', '.join(result.ended[:5])}"
               f"{' …' if len(result.ended) > 5 else ''}", file=sys.stderr)
@@ -291,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--keep-sessions", action="store_true",
                    help="refuse, changing nothing, if other sessions use the database (default: end them, and say so)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="build from scratch: neither clone a cached template nor keep this build as one")
     p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("seed", help="replace the rows (truncate + seed in one transaction) without dropping")
@@ -319,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_db_protect, protect=True)
     q = dbsub.add_parser("unprotect", help="remove the protection")
     q.set_defaults(func=cmd_db_protect, protect=False)
+
+    cache_commands.add_parser(sub)
 
     p = sub.add_parser("key", help="secret keys: `key new` prints a fresh base64 key, `key rotate` re-encrypts")
     ksub = p.add_subparsers(title="key commands", metavar="ACTION", dest="action", required=True)

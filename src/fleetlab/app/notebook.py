@@ -224,11 +224,13 @@ def target_description() -> str:
 
 
 def done_message(result) -> str:
-    """Markdown: what a reset loaded, where, and how long it took (the last two marked volatile)."""
+    """Markdown: what a reset loaded, where, how long it took and whether the scenario cache served it
+    (all but the first marked volatile: a second run of the same fleet clones what the first built)."""
     loaded = ", ".join(f"{n:,} {table}" for table, n in result.counts.items())
+    cache = f"\n\n{volatile(result.cache)}" if result.cache else ""
     return (
         f"## Done\n\nLoaded {loaded} into {volatile(result.url.where)} "
-        f"in {volatile(f'{result.elapsed:.2f} s')}."
+        f"in {volatile(f'{result.elapsed:.2f} s')}.{cache}"
     )
 
 

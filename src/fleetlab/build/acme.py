@@ -114,7 +114,7 @@ def acme_fleet(as_of: datetime, seed: int = 0) -> Fleet:
 
 def from_spec(spec: FleetSpec) -> Fleet:
     """The original seed's fleet for a spec whose source is "acme" (its seed and as_of), with the marker's record."""
-    spec = spec.at()
+    given, spec = spec.as_of is not None, spec.at()
     fleet = acme_fleet(spec.as_of, spec.seed)
-    fleet.scenario = scenario_record(spec)
+    fleet.scenario = scenario_record(spec, as_of_given=given)
     return fleet

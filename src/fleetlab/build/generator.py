@@ -94,7 +94,7 @@ class FleetPlan:
 
 def plan(spec: FleetSpec) -> FleetPlan:
     """The generated fleet of `spec`: organizations and factories built, gateways to come chunk by chunk."""
-    spec = spec.at()
+    given, spec = spec.as_of is not None, spec.at()
     orgs = _organizations(spec)
     factories, parents = _factories(spec, orgs)
     return FleetPlan(
@@ -104,7 +104,7 @@ def plan(spec: FleetSpec) -> FleetPlan:
         _parents=parents,
         _org_domains=orgs.domains,
         seed=spec.seed,
-        scenario=scenario_record(spec),
+        scenario=scenario_record(spec, as_of_given=given),
     )
 
 

@@ -352,9 +352,10 @@ def _build(values: dict[str, Any], problems: list[str]) -> FleetSpec:
 
 
 
-def scenario_record(spec: FleetSpec) -> dict[str, Any]:
+def scenario_record(spec: FleetSpec, *, as_of_given: bool = True) -> dict[str, Any]:
     """What the marker records about a fleet: the spec's fields at the top (name, seed, as_of,
     stale_after_hours, ...) and the whole spec under "spec" (`FleetSpec.from_mapping(record["spec"])`
-    gives it back). The top-level "counts" is left to the load, which records the rows it wrote."""
+    gives it back). The top-level "counts" is left to the load, which records the rows it wrote.
+    `as_of_given` says whether as_of was asked for or fixed at "now" (the scenario cache keeps only the former)."""
     full = spec.to_dict()
-    return {**{k: v for k, v in full.items() if k != "counts"}, "spec": full}
+    return {**{k: v for k, v in full.items() if k != "counts"}, "spec": full, "as_of_given": as_of_given}

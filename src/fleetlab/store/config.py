@@ -14,6 +14,11 @@
 | lock_timeout         | FLEETLAB_LOCK_TIMEOUT           | 10 (seconds)                    |
 | libpq_target         | PGHOST, PGHOSTADDR, PGSERVICE   | none (read only so the remote   |
 |                      |                                 | guard sees where libpq would go)|
+| test_database_url    | FLEETLAB_TEST_DATABASE_URL      | none: the pytest plugin's       |
+|                      |                                 | databases go to database_url's  |
+|                      |                                 | server (else the embedded one)  |
+| cache_entries        | FLEETLAB_CACHE_ENTRIES          | 4 templates kept (0: no cache)  |
+| cache_max_mb         | FLEETLAB_CACHE_MAX_MB           | 8192 (all templates together)   |
 | notebook_args        | FLEETLAB_NOTEBOOK_ARGS          | none (a notebook's flags in a   |
 |                      |                                 | plain kernel, e.g. under nbval) |
 | (debugging())        | FLEETLAB_DEBUG                  | off: errors without traceback   |
@@ -66,6 +71,9 @@ class Settings:
     # the reset guard must judge the server libpq will really reach.
     libpq_target: tuple[tuple[str, str], ...] = ()
     notebook_args: str = ""
+    cache_entries: int = 4
+    cache_max_mb: int = 8192
+    test_database_url: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +96,8 @@ class Settings:
                 f"FLEETLAB_LOCK_TIMEOUT must be a number of seconds between 0 and 3600, not {raw_timeout!r}."
             ) from None
         libpq_target = tuple((k, env[k]) for k in LIBPQ_TARGET_VARS if env.get(k))
+        cache_entries = _whole(env, "FLEETLAB_CACHE_ENTRIES", 4, "templates (0 turns the scenario cache off)")
+        cache_max_mb = _whole(env, "FLEETLAB_CACHE_MAX_MB", 8192, "megabytes")
         return cls(
             database_url=url,
             home=home,
@@ -98,6 +108,9 @@ class Settings:
             lock_timeout=timeout,
             libpq_target=libpq_target,
             notebook_args=env.get("FLEETLAB_NOTEBOOK_ARGS") or "",
+            cache_entries=cache_entries,
+            cache_max_mb=cache_max_mb,
+            test_database_url=env.get("FLEETLAB_TEST_DATABASE_URL") or None,
         )
 
     def replace(self, **changes) -> Settings:
@@ -130,19 +143,30 @@ class Settings:
         return self.secret_key is None and self.platform_key is None and not self.key_file.exists()
 
 
+def _whole(env: Mapping[str, str], name: str, default: int, unit: str) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) > 1_000_000:
+        raise ConfigError(f"{name} must be a whole number of {unit} (at most 1000000), not {raw!r}.")
+    return int(raw)
+
+
 def secrets(env: Mapping[str, str] | None = None) -> list[str]:
-    """Every secret configured in the environment, for scrubbing what is printed: DATABASE_URL's
-    password (the whole value when it does not parse) and the keys. Never raises."""
+    """Every secret configured in the environment, for scrubbing what is printed: the passwords of
+    DATABASE_URL and FLEETLAB_TEST_DATABASE_URL (a whole value when it does not parse) and the keys.
+    Never raises."""
     from .dsn import DatabaseURL
 
     env = os.environ if env is None else env
     out: list[str] = []
-    raw = env.get("DATABASE_URL")
-    if raw:
-        try:
-            out.append(DatabaseURL.parse(raw).password or "")
-        except ConfigError:
-            out.append(raw)
+    for name in ("DATABASE_URL", "FLEETLAB_TEST_DATABASE_URL"):
+        raw = env.get(name)
+        if raw:
+            try:
+                out.append(DatabaseURL.parse(raw).password or "")
+            except ConfigError:
+                out.append(raw)
     for name in ("FLEETLAB_SECRET_KEY", "ENCRYPTION_KEY", "FLEETLAB_PREVIOUS_SECRET_KEYS"):
         out += [v.strip() for v in (env.get(name) or "").split(",") if len(v.strip()) >= 4]
     return [s for s in out if s]

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from .._version import __version__
+from ..model.tables import TABLES
 
 TABLE = "fleetlab_marker"
 
@@ -72,3 +73,10 @@ def set_protected(conn: psycopg.Connection, protected: bool) -> None:
 
 def record_seed(conn: psycopg.Connection, scenario: dict[str, Any]) -> None:
     conn.execute(f"UPDATE {TABLE} SET scenario = %s::jsonb, seeded_at = now()", (json.dumps(scenario, default=str),))
+
+
+def restamp(conn: psycopg.Connection) -> dict[str, int]:
+    """A database cloned from a template was created now: say so, and return the rows its seed recorded."""
+    row = conn.execute(f"UPDATE {TABLE} SET created_at = now() RETURNING scenario").fetchone()
+    counts = ((row[0] if row else None) or {}).get("counts") or {}
+    return {t: int(counts[t]) for t in TABLES if t in counts}  # jsonb keeps its own key order

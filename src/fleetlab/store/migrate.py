@@ -100,6 +100,11 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+def fingerprint(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str]]:
+    """(version, checksum) of every migration file: what the scenario cache keys on."""
+    return [(m.version, m.checksum) for m in discover(directory)]
+
+
 def applied(conn: psycopg.Connection) -> list[AppliedMigration]:
     """The migrations recorded in `schema_migrations` (empty if the table does not exist)."""
     exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
 from ..model.fleet import Loadable
-from . import db, faults, marker, migrate, schema
+from . import cache, db, faults, marker, migrate, schema
 from .config import Settings
 from .dsn import DatabaseURL, check_database_name
 from .load import Progress, load
@@ -38,6 +38,7 @@ class ResetResult:
     elapsed: float
     steps: dict[str, float] = field(default_factory=dict)
     ended: list[str] = field(default_factory=list)  # the other sessions the swap ended ("psql (alice)")
+    cache: str = ""  # how the scenario cache served this reset, in one line
 
 
 def target(settings: Settings) -> DatabaseURL:
@@ -71,6 +72,7 @@ def reset(
     progress: Progress | None = None,
     url: DatabaseURL | None = None,
     end_sessions: bool = True,
+    use_cache: bool = True,
 ) -> ResetResult:
     """Drop and recreate the workbench database, migrate it and load `fleet`.
 
@@ -78,11 +80,15 @@ def reset(
     `confirm` is asked once the target is known; returning False aborts with nothing changed.
     Other sessions connected to the old database are ended at the swap and listed in the result's
     `ended`; with `end_sessions=False` their presence refuses the reset instead, nothing changed.
+    With the scenario cache (`fleetlab.store.cache`: on unless `use_cache` is False or the settings turn
+    it off), the same fleet built before is cloned from its template instead of loaded, and a new one is
+    kept as a template after its build; the result's `cache` says which.
     """
     started = time.perf_counter()
     steps: dict[str, float] = {}
     url = url or target(settings)
     check_database_name(url.database)
+    _refuse_a_template(url)
     keys = settings.keyring(create=True)
     built = fleet() if callable(fleet) else fleet
     if confirm is not None and not confirm(url):
@@ -90,6 +96,14 @@ def reset(
     steps["prepare"] = time.perf_counter() - started
 
     name, side = url.database, build_name(url.database)
+    caching = use_cache and settings.cache_entries > 0
+    cache_key = cache.key(built.scenario, keys.current_id, migrate.fingerprint()) if caching else None
+    if not use_cache:
+        note = "cache: not used, as asked (--no-cache)"
+    elif not caching:
+        note = "cache: off (FLEETLAB_CACHE_ENTRIES=0)"
+    elif cache_key is None:
+        note = "cache: not used, as_of is 'now' (give --as-of to cache this fleet)"
     admin = _connect_admin(url)
     try:
         _take_reset_lock(admin, name, url)
@@ -100,22 +114,38 @@ def reset(
         if db.database_exists(admin, side):
             _check_droppable(admin, url, side)
             _drop(admin, side, url)
+        hit = cache.lookup(admin, cache_key) if cache_key else None
         faults.reached("reset:before-create")
-        with db.translate_errors(url, f"CREATE DATABASE {side}"):
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(side)))
+        if hit is not None:
+            with db.translate_errors(url, f"cloning {hit.name} into {side}"):
+                how = cache.clone(admin, hit.name, side)
+        else:
+            with db.translate_errors(url, f"CREATE DATABASE {side}"):
+                admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(side)))
         faults.reached("reset:after-create")
-        steps["create"] = time.perf_counter() - t
+        steps["clone" if hit else "create"] = time.perf_counter() - t
 
         t = time.perf_counter()
         try:
             with db.connect(url.with_dbname(side), autocommit=True) as conn:
-                marker.create(conn)
-                migrate.apply(conn, lock_timeout=settings.lock_timeout)
-                steps["migrate"] = time.perf_counter() - t
-                t = time.perf_counter()
-                conn.autocommit = False
-                counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
-                steps["seed"] = time.perf_counter() - t
+                if hit is not None:
+                    counts = marker.restamp(conn)
+                    if progress:
+                        for table, n in counts.items():
+                            progress(table, n, n)
+                else:
+                    marker.create(conn)
+                    migrate.apply(conn, lock_timeout=settings.lock_timeout)
+                    steps["migrate"] = time.perf_counter() - t
+                    t = time.perf_counter()
+                    conn.autocommit = False
+                    counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
+                    steps["seed"] = time.perf_counter() - t
+            if hit is not None:
+                cache.touch(admin, hit)
+                note = f"cache: cloned {hit.scenario!r} from {hit.name} ({how}, built {cache.age(hit.created)} ago)"
+            elif cache_key:
+                note = _keep(admin, side, cache_key, built.scenario, sum(steps.values()), settings, steps)
         except BaseException:  # an error or Ctrl-C while building: the half-built side database goes
             _discard(admin, side, url)
             raise
@@ -134,7 +164,24 @@ def reset(
     finally:
         _release_reset_lock(admin)
         admin.close()
-    return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps, ended=ended)
+    return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps, ended=ended,
+                       cache=note)
+
+
+def _keep(admin, side: str, cache_key: str, scenario: dict, build_seconds: float, settings: Settings,
+          steps: dict[str, float]) -> str:
+    """Keep the finished side database as the template of `cache_key`, then bound the cache. A failure
+    here (a full disk, a template another reset is making) costs the cache entry, never the reset."""
+    t = time.perf_counter()
+    try:
+        name = cache.keep(admin, side, cache_key, scenario, build_seconds)
+        evicted = cache.evict(admin, settings.cache_entries, settings.cache_max_mb * 1024 * 1024, keep_name=name)
+    except psycopg.Error as exc:
+        return f"cache: built; not kept ({db.first_line(exc)})"
+    finally:
+        steps["cache"] = time.perf_counter() - t
+    gone = f"; evicted {len(evicted)} least recently used" if evicted else ""
+    return f"cache: built, and kept as {name} for the next reset of this fleet{gone}"
 
 
 @db.translate_errors(None, "the seed")
@@ -142,6 +189,7 @@ def seed(settings: Settings, fleet: Loadable | Callable[[], Loadable], *, progre
     """Replace the rows of the workbench database with `fleet` (truncate + COPY, one transaction)."""
     started = time.perf_counter()
     url = target(settings)
+    _refuse_a_template(url)
     keys = settings.keyring(create=True)
     built = fleet() if callable(fleet) else fleet
     with db.connect(url) as conn:
@@ -170,6 +218,14 @@ def seed(settings: Settings, fleet: Loadable | Callable[[], Loadable], *, progre
             )
         counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
     return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started)
+
+
+def _refuse_a_template(url: DatabaseURL) -> None:
+    if cache.is_template_name(url.database):
+        raise ResetRefused(
+            f"refusing to write to {url.database!r}: it is a template of fleetlab's scenario cache, which resets "
+            "clone. Point DATABASE_URL at your workbench database; `fleetlab cache clear` removes templates."
+        )
 
 
 def _connect_admin(url: DatabaseURL) -> psycopg.Connection:

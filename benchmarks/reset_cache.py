@@ -1,0 +1,109 @@
+"""Benchmark: a reset served by the scenario cache against a cold reset and against PostgreSQL's own clone.
+
+    uv run python benchmarks/reset_cache.py --gateways 1000000
+
+In one run, on the embedded server (data under --home, default /tmp/fleetlab-bench) or DATABASE_URL's:
+1. cold: `reset` of a pinned fleet whose template is not cached (it builds, then keeps the template);
+2. cached: the same `reset` again, which clones the template and swaps it in;
+3. the floor: a raw `CREATE DATABASE … TEMPLATE` of that same template, with the strategy the cache
+   uses on this server (and PostgreSQL's default WAL_LOG, for information).
+Then the clone's content is checked against the cold build (row digests of the three tables).
+The last lines are the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seed import AS_OF, bench_spec  # noqa: E402
+
+DIGEST = (
+    "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM "
+    "(SELECT id, organization_id, name, location, metadata, created_at, deleted_at FROM factories) t"
+)
+GATEWAY_DIGEST = (
+    "SELECT md5(string_agg(gateway_id || name || coalesce(last_seen_at::text, '-'), '|' ORDER BY id)) FROM gateways"
+)
+
+
+def timed(fn):
+    started = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - started, out
+
+
+def digests(url) -> tuple:
+    from fleetlab.store import db
+
+    with db.connect(url) as conn:
+        return (conn.execute(DIGEST).fetchone()[0], conn.execute(GATEWAY_DIGEST).fetchone()[0],
+                conn.execute("SELECT count(*) FROM gateways").fetchone()[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gateways", type=int, default=1_000_000, help="gateways in the fleet (default 1,000,000)")
+    parser.add_argument("--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench"))
+    args = parser.parse_args()
+
+    from psycopg import sql
+
+    from fleetlab.build.fleets import plan
+    from fleetlab.store import cache, db
+    from fleetlab.store.config import Settings
+    from fleetlab.store.reset import reset
+
+    env = dict(os.environ)
+    env.setdefault("FLEETLAB_HOME", args.home)
+    settings = Settings.from_env(env)
+    settings = settings.replace(cache_entries=max(1, settings.cache_entries))
+    url = db.resolve(settings)
+    spec = bench_spec(args.gateways)
+    with db.connect(db.maintenance(url), autocommit=True) as admin:
+        print(f"{admin.info.server_version // 10000 if admin.info.server_version >= 100000 else admin.info.server_version}"
+              f" server at {url.where}; {args.gateways:,} gateways, as of {AS_OF}", flush=True)
+        for entry in cache.entries(admin):  # cold means cold: this fleet's template must not exist yet
+            if entry.spec == spec.to_dict():
+                cache.drop(admin, entry.name)
+
+    cold_s, cold = timed(lambda: reset(settings, plan(spec)))
+    print(f"cold reset: {cold_s:.2f}s ({cold.cache}); steps {', '.join(f'{k} {v:.2f}s' for k, v in cold.steps.items())}",
+          flush=True)
+    built = digests(url)
+    cached_s, cached = timed(lambda: reset(settings, plan(spec)))
+    print(f"cached reset: {cached_s:.2f}s ({cached.cache}); steps {', '.join(f'{k} {v:.2f}s' for k, v in cached.steps.items())}",
+          flush=True)
+    same = digests(url) == built
+
+    with db.connect(db.maintenance(url), autocommit=True) as admin:
+        entry = next(e for e in cache.entries(admin) if e.spec == spec.to_dict())
+        scratch = "fleetlab_bench_clone"
+        drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch))
+        admin.execute(drop)
+        floor_s, how = timed(lambda: cache.clone(admin, entry.name, scratch))
+        admin.execute(drop)
+        wal_s = float("nan")
+        if admin.info.server_version >= 150000:
+            stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY WAL_LOG").format(
+                sql.Identifier(scratch), sql.Identifier(entry.name))
+            wal_s, _ = timed(lambda: admin.execute(stmt))
+            admin.execute(drop)
+    print(f"raw CREATE DATABASE … TEMPLATE ({how}): {floor_s:.2f}s; with WAL_LOG: {wal_s:.2f}s (for information)")
+    print(f"template_mib: {entry.size / 1024 / 1024:.0f}")
+    print(f"same_content: {same}")
+    print(f"cold_reset_s: {cold_s:.2f}")
+    print(f"cached_reset_s: {cached_s:.2f}")
+    print(f"clone_floor_s: {floor_s:.2f}")
+    print(f"cached_vs_clone_floor: {cached_s / floor_s:.2f}")
+    print(f"cached_vs_cold: {cached_s / cold_s:.3f}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

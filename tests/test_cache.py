@@ -207,3 +207,38 @@ def test_the_clone_strategy_follows_the_server_version(admin, new_db):
         admin.execute(f'DROP DATABASE IF EXISTS "{into}"')
     version = admin.info.server_version
     assert how == ("file clone" if version >= 180000 else "file copy")
+
+
+class _RefusesToClone:
+    """The maintenance connection of a server whose filesystem cannot clone files (macOS on HFS+, a
+    PostgreSQL built without copy_file_range): the clone attempt fails as PostgreSQL reports it there; every
+    other statement runs on the real server. Used only with PostgreSQL 18, the first with file_copy_method."""
+
+    def __init__(self, conn):
+        self.conn, self.info = conn, conn.info
+        self.cloning = False
+
+    def execute(self, query, *args):
+        text = query if isinstance(query, str) else query.as_string(self.conn)
+        if text.startswith("SET file_copy_method"):
+            self.cloning = True
+        elif text.startswith("RESET file_copy_method"):
+            self.cloning = False
+        elif self.cloning and text.startswith("CREATE DATABASE"):
+            raise psycopg.errors.FeatureNotSupported('could not clone file "base/1/1259": Operation not supported')
+        return self.conn.execute(query, *args)
+
+
+def test_a_server_that_cannot_clone_files_gets_a_plain_file_copy(admin, new_db):
+    if admin.info.server_version < 180000:
+        pytest.skip("file_copy_method is PostgreSQL 18's")
+    source = new_db()
+    with db.connect(source, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
+    into = f"{source.database}_copy"
+    try:
+        assert cache.clone(_RefusesToClone(admin), source.database, into) == "file copy"
+        with db.connect(source.with_dbname(into)) as conn:
+            assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1000
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{into}"')

@@ -117,9 +117,14 @@ def reset(
         hit = cache.lookup(admin, cache_key) if cache_key else None
         faults.reached("reset:before-create")
         if hit is not None:
-            with db.translate_errors(url, f"cloning {hit.name} into {side}"):
-                how = cache.clone(admin, hit.name, side)
-        else:
+            try:
+                with db.translate_errors(url, f"cloning {hit.name} into {side}"):
+                    how = cache.clone(admin, hit.name, side)
+            except DatabaseError:
+                if cache.lookup(admin, cache_key) is not None:
+                    raise
+                hit = None  # evicted by another process since the lookup: build it after all
+        if hit is None:
             with db.translate_errors(url, f"CREATE DATABASE {side}"):
                 admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(side)))
         faults.reached("reset:after-create")

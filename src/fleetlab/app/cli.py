@@ -18,6 +18,7 @@ from ..store.config import Settings
 from ..store.crypto import new_key
 from ..store.dsn import DatabaseURL
 from . import cache as cache_commands
+from . import export as export_commands
 from . import options
 from .failures import run
 from .output import FORMATS, print_summary
@@ -326,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_db_protect, protect=False)
 
     cache_commands.add_parser(sub)
+    export_commands.add_parser(sub)
 
     p = sub.add_parser("key", help="secret keys: `key new` prints a fresh base64 key, `key rotate` re-encrypts")
     ksub = p.add_subparsers(title="key commands", metavar="ACTION", dest="action", required=True)

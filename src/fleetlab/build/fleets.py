@@ -14,17 +14,21 @@ from ..model.fleet import Fleet, Loadable
 from ..model.spec import FleetSpec
 
 
-def plan(spec: FleetSpec) -> Loadable:
-    """The fleet of `spec`, ready to load: the original seed's rows, or a generator plan."""
+def plan(spec: FleetSpec, shard: tuple[int, int] | None = None) -> Loadable:
+    """The fleet of `spec`, ready to load: the original seed's rows, or a generator plan.
+
+    `shard=(k, n)` gives the k-th of n disjoint parts of it, split by organization (every n-th from the
+    k-th, each with its factories and gateways); the n parts together are exactly the whole fleet."""
     if spec.source == "acme":
         from .acme import from_spec
 
-        return from_spec(spec)
+        fleet = from_spec(spec)
+        return fleet if shard is None else fleet.shard(*shard)
     from .generator import plan as generated
 
-    return generated(spec)
+    return generated(spec, shard)
 
 
-def generate(spec: FleetSpec) -> Fleet:
-    """The fleet of `spec` as polars frames (nothing is written)."""
-    return plan(spec).materialize()
+def generate(spec: FleetSpec, shard: tuple[int, int] | None = None) -> Fleet:
+    """The fleet of `spec` (or its part `shard=(k, n)`) as polars frames (nothing is written)."""
+    return plan(spec, shard).materialize()

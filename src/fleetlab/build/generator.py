@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..model.fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet
+from ..model.fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet, check_shard, shard_record
 from ..model.spec import FleetSpec, scenario_record
 from .columns import entity_uuids
 from .gateways import gateways
@@ -46,6 +46,8 @@ class FleetPlan:
     factories: pl.DataFrame
     _parents: dict[str, np.ndarray] = field(repr=False)
     _org_domains: pl.Series = field(repr=False)
+    _factory_rows: pl.DataFrame = field(repr=False)  # every factory of the fleet, in its order (a shard's
+    # gateways look their factory up by its row there)
     seed: int = 0
     scenario: dict[str, Any] = field(default_factory=dict)
     password: str | None = field(default=None, repr=False)  # None: keyed per gateway
@@ -78,7 +80,7 @@ class FleetPlan:
             start = np.maximum(a - begins[sel], 0)
             stop = np.minimum(b - begins[sel], n[sel])
             part = {k: v[sel] for k, v in self._parents.items()}
-            yield gateways(self.spec, part, start, stop - start, self.factories, self._org_domains)
+            yield gateways(self.spec, part, start, stop - start, self._factory_rows, self._org_domains)
 
     def materialize(self) -> Fleet:
         """The whole fleet as frames (what `generate` returns)."""
@@ -92,19 +94,34 @@ class FleetPlan:
         )
 
 
-def plan(spec: FleetSpec) -> FleetPlan:
-    """The generated fleet of `spec`: organizations and factories built, gateways to come chunk by chunk."""
+def plan(spec: FleetSpec, shard: tuple[int, int] | None = None) -> FleetPlan:
+    """The generated fleet of `spec`: organizations and factories built, gateways to come chunk by chunk.
+
+    With `shard=(k, n)`, the k-th of n disjoint parts: every n-th organization from the k-th, with its
+    factories and gateways, every value as in the whole fleet (values are keyed by entity, not by position).
+    """
     given, spec = spec.as_of is not None, spec.at()
     orgs = _organizations(spec)
-    factories, parents = _factories(spec, orgs)
+    all_factories, parents = _factories(spec, orgs)
+    organizations, factories, record = orgs.frame, all_factories, scenario_record(spec, as_of_given=given)
+    if shard is not None:
+        k, n = shard
+        check_shard(k, n)
+        mine = np.arange(organizations.height) % n == k
+        organizations = organizations.filter(pl.Series(mine))
+        theirs = mine[parents["org"]]
+        factories = all_factories.filter(pl.Series(theirs))
+        parents = {name: values[theirs] for name, values in parents.items()}
+        record = shard_record(record, k, n)
     return FleetPlan(
         spec=spec,
-        organizations=orgs.frame,
+        organizations=organizations,
         factories=factories,
         _parents=parents,
         _org_domains=orgs.domains,
+        _factory_rows=all_factories,
         seed=spec.seed,
-        scenario=scenario_record(spec, as_of_given=given),
+        scenario=record,
     )
 
 

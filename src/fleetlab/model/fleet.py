@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from ..errors import SpecError
 from .tables import TABLES
 
 TIMESTAMPS: dict[str, pl.DataType] = {
@@ -105,6 +106,28 @@ class Fleet:
 
     def materialize(self) -> Fleet:
         return self
+
+    def shard(self, k: int, n: int) -> Fleet:
+        """The k-th of n disjoint parts (see `check_shard`): every n-th organization from the k-th,
+        with its factories and their gateways."""
+        check_shard(k, n)
+        orgs = self.organizations.filter(pl.int_range(pl.len()) % n == k)
+        factories = self.factories.filter(pl.col("organization_id").is_in(orgs["id"].implode()))
+        gateways = self.gateways.filter(pl.col("factory_id").is_in(factories["id"].implode()))
+        return Fleet(orgs, factories, gateways, self.seed, shard_record(self.scenario, k, n), self.password)
+
+
+def check_shard(k: object, n: object) -> None:
+    """A shard is (k, n): the k-th (0 <= k < n) of n parts split by organization, every n-th from the k-th."""
+    if not (isinstance(k, int) and isinstance(n, int)) or isinstance(k, bool) or isinstance(n, bool):
+        raise SpecError([f"a shard is two whole numbers K/N, not {k!r}/{n!r}"])
+    if not 1 <= n <= 100_000 or not 0 <= k < n:
+        raise SpecError([f"shard {k}/{n}: N must be between 1 and 100000 and K between 0 and N-1 (shards are numbered from 0)"])
+
+
+def shard_record(scenario: dict[str, Any], k: int, n: int) -> dict[str, Any]:
+    """The marker's record of a shard: the whole fleet's, and which part this is."""
+    return {**scenario, "shard": [k, n]} if n > 1 else dict(scenario)
 
 
 def head(fleet: Loadable, table: str, n: int) -> pl.DataFrame:

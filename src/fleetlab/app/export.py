@@ -1,0 +1,61 @@
+"""`fleetlab export DIR [--shard K/N] [--format csv|parquet]`: a fleet, or one part of it, as files for COPY."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..store.config import Settings
+from . import options
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", text or "")
+    if not m or not text.isascii():
+        raise ConfigError(f"--shard takes K/N, the K-th of N parts numbered from 0 (e.g. 0/4), not {text!r}.")
+    k, n = int(m.group(1)), int(m.group(2))
+    if not 1 <= n <= 100_000 or not 0 <= k < n:
+        raise ConfigError(f"--shard {text}: N must be between 1 and 100000 and K between 0 and N-1.")
+    return k, n
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from ..build.fleets import plan
+    from ..store.export import export
+    from .progress import terminal_progress
+
+    shard = parse_shard(args.shard) if args.shard else None
+    fleet = plan(options.spec_for(args.scenario, options.given(args)), shard)
+    directory = Path(args.directory).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{args.directory} is a file; give a folder to write the fleet's files into.")
+    home = settings.home.expanduser().resolve()
+    if directory.resolve() == home or home in directory.resolve().parents:
+        raise ConfigError(f"refusing to write into {args.directory}: it is inside {home}, which belongs to fleetlab "
+                          "(its server's data, its key). Choose a folder elsewhere.")
+    new_key = settings.key_file_missing
+    keys = settings.keyring(create=True)
+    with terminal_progress(sum(fleet.counts().values())) as progress:
+        counts = export(fleet, keys, directory, args.format, overwrite=args.overwrite, progress=progress)
+    part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+    print(f"exported{part} to {directory}:")
+    for table, n in counts.items():
+        print(f"  {table:<14} {n:>10,} rows  {table}.{args.format}")
+    print(f"  fleet.json: the scenario, the counts and the COPY statements; passwords encrypted with key {keys.current_id}")
+    if new_key and settings.key_file.exists():
+        print(f"created a new secret key in {settings.key_file} (mode 0600): the exported passwords decrypt only "
+              "with it. Keep it, or set FLEETLAB_SECRET_KEY.", file=sys.stderr)
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="write the fleet (or one shard of it) as CSV or Parquet files ready for COPY")
+    p.add_argument("directory", metavar="DIR", help="the folder to write organizations, factories, gateways and fleet.json into")
+    options.add_arguments(p)
+    p.add_argument("--shard", metavar="K/N", help="only the K-th of N parts, split by organization (numbered from 0)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="csv (default, for COPY) or parquet")
+    p.add_argument("--overwrite", action="store_true", help="replace files already in DIR")
+    p.set_defaults(func=cmd_export)

@@ -84,8 +84,6 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
         result = reset(settings, fleet, confirm=confirm_target(args, "reset"), progress=progress,
                        end_sessions=not args.keep_sessions, use_cache=not args.no_cache)
     print_summary("reset", result)
-    if result.cache:
-        print(result.cache)
     if result.ended:
         print(f"ended {len(result.ended)} other session(s) on {result.url.database!r}: {', '.join(result.ended[:5])}"
               f"{' …' if len(result.ended) > 5 else ''}", file=sys.stderr)

@@ -55,9 +55,12 @@ def write_frame(frame: pl.DataFrame, fmt: str, out: Any, *, max_rows: int = 50) 
 
 
 def print_summary(verb: str, result) -> None:
+    """Where, how long, rows per table, and (for a reset) how the scenario cache served it."""
     print(f"{verb} {result.url.where} in {result.elapsed:.2f}s")
     for table, n in result.counts.items():
         print(f"  {table:<14} {n:>10,} rows")
+    if getattr(result, "cache", ""):
+        print(result.cache)
 
 
 def output_path(path: str, *, overwrite: bool, keep_out: Sequence[Path] = ()) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..store.config import Settings
 from . import options
+from .output import outside
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -32,10 +33,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     directory = Path(args.directory).expanduser()
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{args.directory} is a file; give a folder to write the fleet's files into.")
-    home = settings.home.expanduser().resolve()
-    if directory.resolve() == home or home in directory.resolve().parents:
-        raise ConfigError(f"refusing to write into {args.directory}: it is inside {home}, which belongs to fleetlab "
-                          "(its server's data, its key). Choose a folder elsewhere.")
+    outside(args.directory, [settings.home])
     new_key = settings.key_file_missing
     keys = settings.keyring(create=True)
     with terminal_progress(sum(fleet.counts().values())) as progress:

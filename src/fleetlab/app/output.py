@@ -63,9 +63,9 @@ def print_summary(verb: str, result) -> None:
         print(result.cache)
 
 
-def output_path(path: str, *, overwrite: bool, keep_out: Sequence[Path] = ()) -> Path:
-    """Where `--output PATH` may write: never into `keep_out` (fleetlab's home, the server's data
-    directory), never over an existing file unless `overwrite`, never over a directory."""
+def outside(path: str, keep_out: Sequence[Path]) -> Path:
+    """`path`, resolved, unless it is one of the folders `keep_out` (fleetlab's home, the server's data
+    directory) or inside one: fleetlab never writes there."""
     target = Path(path).expanduser().resolve()
     for folder in keep_out:
         folder = Path(folder).expanduser().resolve()
@@ -74,6 +74,13 @@ def output_path(path: str, *, overwrite: bool, keep_out: Sequence[Path] = ()) ->
                 f"refusing to write {path}: it is inside {folder}, which belongs to the database server or to "
                 "fleetlab (its data, its key). Choose a path elsewhere."
             )
+    return target
+
+
+def output_path(path: str, *, overwrite: bool, keep_out: Sequence[Path] = ()) -> Path:
+    """Where `--output PATH` may write: never into `keep_out` (fleetlab's home, the server's data
+    directory), never over an existing file unless `overwrite`, never over a directory."""
+    target = outside(path, keep_out)
     if target.is_dir():
         raise ConfigError(f"{path} is a directory; give a file name, e.g. {Path(path) / 'result.csv'}.")
     if target.exists() and not overwrite:

@@ -5,6 +5,8 @@ Never a partial fleet; and the next `fleetlab reset` / `seed` succeeds.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
 import tempfile
@@ -16,7 +18,7 @@ import pytest
 from fleetlab.store import db, migrate, server
 from fleetlab.store.reset import build_name
 
-from .harness import Background, base_env, cli, content_hash, databases, fleet_state, observe
+from .harness import Background, base_env, cli, content_hash, databases, fleet_state, observe, paused_pid
 
 RESET_POINTS = [
     # point, what the previous database must be afterwards
@@ -184,3 +186,67 @@ def test_interrupted_mid_copy(seeded, env, command):
     # "nothing half-done was kept": no half-built side database either
     assert build_name(seeded.database) not in databases(seeded.with_dbname("postgres"))
     _recovers(seeded, env)
+
+
+# a fleet of 72,000 gateways loaded over two COPY streams: this process and one helper process
+PARALLEL = ["--orgs", "3", "--factories-per-org", "4", "--gateways-per-factory", "6000", "--streams", "2"]
+
+
+def _helpers(home: str) -> list[int]:
+    """The pids of load helper processes (fleetlab.store.parallel) of the FLEETLAB_HOME `home`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"fleetlab.store.parallel" in (proc / "cmdline").read_bytes() and \
+                    f"FLEETLAB_HOME={home}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _no_helpers_left(home: str) -> None:
+    deadline = time.monotonic() + 10
+    while _helpers(home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _helpers(home) == [], "a load helper outlived its reset"
+
+
+@pytest.mark.parametrize("point", ["copy:gateways", "stream:gateways"])
+def test_parallel_reset_killed(seeded, env, server_url, point):
+    """The reset killed while its streams load (copy:), or one of its helpers killed (stream:)."""
+    before = content_hash(seeded)
+    run = cli(["reset", "--yes", "--seed", "9", *PARALLEL], {**env, "FLEETLAB_FAULT": point})
+    if point.startswith("copy:"):
+        assert run.returncode == -9, run.output
+    else:
+        assert run.returncode == 1 and not run.traceback, run.output
+        assert "stream 2 of 2 was killed by signal 9" in run.stderr and "Nothing was changed" in run.stderr
+    _after_kill(seeded, before, "whole")
+    _no_helpers_left(env["FLEETLAB_HOME"])
+    assert build_name(seeded.database) not in databases(server_url) or point.startswith("copy:")
+    _recovers(seeded, env, server_url)
+
+
+def test_parallel_reset_stream_loses_its_connection(seeded, env, admin):
+    """A helper's backend terminated mid-COPY: the reset fails in words, the previous database stays."""
+    before = content_hash(seeded)
+    side = build_name(seeded.database)
+    bg = Background(["reset", "--yes", "--seed", "9", *PARALLEL], {**env, "FLEETLAB_FAULT_PAUSE": "stream:gateways"})
+    try:
+        helper = paused_pid(bg.wait_for("paused at copy:gateways"))
+        assert helper in _helpers(env["FLEETLAB_HOME"])
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s "
+            "AND application_name = 'fleetlab (load stream)'", (side,),
+        ).fetchone()[0]
+        assert ended == 1
+    finally:
+        with contextlib.suppress(ProcessLookupError, NameError):
+            os.kill(helper, signal.SIGUSR1)
+    run = bg.finish()
+    assert run.returncode == 1 and not run.traceback, run.output
+    assert "stream 2 of 2" in run.stderr and "Nothing was changed" in run.stderr, run.stderr
+    _after_kill(seeded, before, "whole")
+    assert side not in databases(seeded.with_dbname("postgres"))
+    _no_helpers_left(env["FLEETLAB_HOME"])

@@ -79,6 +79,8 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     from .progress import terminal_progress
 
     fleet = build_fleet(args)
+    if args.streams is not None:
+        settings = settings.replace(load_streams=args.streams)
     new_key = settings.key_file_missing
     with terminal_progress(sum(fleet.counts().values())) as progress:
         result = reset(settings, fleet, confirm=confirm_target(args, "reset"), progress=progress,
@@ -89,6 +91,12 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
               f"{' …' if len(result.ended) > 5 else ''}", file=sys.stderr)
     _say_key_created(settings, new_key)
     return 0
+
+
+def _streams(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 64, not {text!r}")
+    return int(text)
 
 
 def _say_key_created(settings: Settings, was_missing: bool) -> None:
@@ -295,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse, changing nothing, if other sessions use the database (default: end them, and say so)")
     p.add_argument("--no-cache", action="store_true",
                    help="build from scratch: neither clone a cached template nor keep this build as one")
+    p.add_argument("--streams", type=_streams, default=None, metavar="N",
+                   help="COPY streams that load a big fleet side by side (default: FLEETLAB_LOAD_STREAMS, "
+                        "else one per core from 200,000 gateways)")
     p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("seed", help="replace the rows (truncate + seed in one transaction) without dropping")

@@ -56,7 +56,9 @@ def write_frame(frame: pl.DataFrame, fmt: str, out: Any, *, max_rows: int = 50) 
 
 def print_summary(verb: str, result) -> None:
     """Where, how long, rows per table, and (for a reset) how the scenario cache served it."""
-    print(f"{verb} {result.url.where} in {result.elapsed:.2f}s")
+    streams = getattr(result, "streams", 1)
+    over = f", loaded over {streams} COPY streams" if streams > 1 else ""
+    print(f"{verb} {result.url.where} in {result.elapsed:.2f}s{over}")
     for table, n in result.counts.items():
         print(f"  {table:<14} {n:>10,} rows")
     if getattr(result, "cache", ""):

@@ -59,11 +59,13 @@ class FleetPlan:
             "gateways": int(self._parents["n_gateways"].sum()),
         }
 
-    def chunks(self, table: str, rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
-        """The rows of `table` in frames of about `rows` rows (gateways: whole factories per chunk)."""
+    def chunks(self, table: str, rows: int = CHUNK_ROWS, part: tuple[int, int] | None = None) -> Iterator[pl.DataFrame]:
+        """The rows of `table` in frames of `rows` rows; with `part=(k, n)`, every n-th frame from the
+        k-th, the others not even made (the parallel loader's streams)."""
+        k, every = part or (0, 1)
         if table != "gateways":
             frame = self.organizations if table == "organizations" else self.factories
-            for offset in range(0, frame.height, rows):
+            for offset in range(k * rows, frame.height, every * rows):
                 yield frame.slice(offset, rows)
             return
         n = self._parents["n_gateways"]
@@ -72,7 +74,7 @@ class FleetPlan:
         total = int(ends[-1]) if len(n) else 0
         # chunks cut the fleet's gateway sequence at fixed offsets, through factories if need be,
         # so one huge factory does not make one huge chunk
-        for a in range(0, total, rows):
+        for a in range(k * rows, total, every * rows):
             b = min(a + rows, total)
             first = int(np.searchsorted(ends, a, side="right"))
             last = int(np.searchsorted(ends, b - 1, side="right"))

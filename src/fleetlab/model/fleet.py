@@ -75,7 +75,10 @@ class Loadable(Protocol):
 
     def counts(self) -> dict[str, int]: ...
 
-    def chunks(self, table: str, rows: int) -> Iterator[pl.DataFrame]: ...
+    def chunks(self, table: str, rows: int, part: tuple[int, int] | None = None) -> Iterator[pl.DataFrame]:
+        """The rows of `table` in frames of about `rows` rows; with `part=(k, n)` only every n-th
+        frame from the k-th (the parallel loader's streams: together, every frame once)."""
+        ...
 
     def materialize(self) -> Fleet: ...
 
@@ -98,10 +101,11 @@ class Fleet:
     def counts(self) -> dict[str, int]:
         return {name: frame.height for name, frame in self.frames().items()}
 
-    def chunks(self, table: str, rows: int) -> Iterator[pl.DataFrame]:
-        """The rows of `table` in slices of `rows`."""
+    def chunks(self, table: str, rows: int, part: tuple[int, int] | None = None) -> Iterator[pl.DataFrame]:
+        """The rows of `table` in slices of `rows` (with `part=(k, n)`, every n-th slice from the k-th)."""
         frame = self.frames()[table]
-        for offset in range(0, frame.height, rows):
+        k, n = part or (0, 1)
+        for offset in range(k * rows, frame.height, n * rows):
             yield frame.slice(offset, rows)
 
     def materialize(self) -> Fleet:

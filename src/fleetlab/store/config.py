@@ -73,6 +73,7 @@ class Settings:
     notebook_args: str = ""
     cache_entries: int = 4
     cache_max_mb: int = 8192
+    load_streams: int = 0  # COPY streams of a big reset's load; 0: one per core (fleetlab.store.parallel)
     test_database_url: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -98,6 +99,9 @@ class Settings:
         libpq_target = tuple((k, env[k]) for k in LIBPQ_TARGET_VARS if env.get(k))
         cache_entries = _whole(env, "FLEETLAB_CACHE_ENTRIES", 4, "templates (0 turns the scenario cache off)")
         cache_max_mb = _whole(env, "FLEETLAB_CACHE_MAX_MB", 8192, "megabytes")
+        load_streams = _whole(env, "FLEETLAB_LOAD_STREAMS", 0, "streams (0 picks one per core)")
+        if load_streams > 64:
+            raise ConfigError(f"FLEETLAB_LOAD_STREAMS must be between 0 (one per core) and 64, not {load_streams}.")
         return cls(
             database_url=url,
             home=home,
@@ -110,6 +114,7 @@ class Settings:
             notebook_args=env.get("FLEETLAB_NOTEBOOK_ARGS") or "",
             cache_entries=cache_entries,
             cache_max_mb=cache_max_mb,
+            load_streams=load_streams,
             test_database_url=env.get("FLEETLAB_TEST_DATABASE_URL") or None,
         )
 

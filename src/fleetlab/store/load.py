@@ -9,6 +9,7 @@ import io
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import polars as pl
@@ -96,14 +97,17 @@ def _csv(frame: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def rendered_chunks(fleet: Loadable, table: str, keyring: Keyring, rows: int = CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
-    """The rows of `table` as CSV chunks ready for COPY, passwords encrypted (gateways).
+def rendered_chunks(
+    fleet: Loadable, table: str, keyring: Keyring, rows: int = CHUNK_ROWS, part: tuple[int, int] | None = None
+) -> Iterator[tuple[bytes, int]]:
+    """The rows of `table` as CSV chunks ready for COPY, passwords encrypted (gateways); with
+    `part=(k, n)`, every n-th chunk from the k-th (one stream of a parallel load).
 
     The fleet makes its rows chunk by chunk (a generator plan generates them as they are asked
     for), so memory stays flat however large the fleet.
     """
     columns = list(SCHEMAS[table])
-    for frame in fleet.chunks(table, rows):
+    for frame in fleet.chunks(table, rows, part) if part else fleet.chunks(table, rows):
         frame = frame.select(columns)
         if table == "gateways":
             frame = frame.with_columns(encrypt_passwords(frame, fleet.seed, keyring, fleet.password))
@@ -154,45 +158,76 @@ def prefetch(chunks: Iterator[T], depth: int = 3) -> Iterator[T]:
         worker.join(timeout=5)
 
 
-def defer_indexes(cur: psycopg.Cursor) -> list[str]:
-    """Drop the fleet tables' keys, foreign keys and indexes; return the DDL that puts them back,
-    to run after the COPY in the same transaction.
+@dataclass
+class Rebuild:
+    """What `defer_indexes` dropped, as the statements that put it back, in the order they must run:
+    `indexes` (each `(table, CREATE [UNIQUE] INDEX …)`, the keys' own indexes included; any order,
+    and independent ones in parallel), then `attach` (each key made from its index: `ALTER TABLE …
+    ADD CONSTRAINT … PRIMARY KEY USING INDEX …`, instant), then `fkeys` (one validating query each)."""
+
+    indexes: list[tuple[str, str]] = field(default_factory=list)
+    attach: list[str] = field(default_factory=list)
+    fkeys: list[str] = field(default_factory=list)
+
+    def statements(self) -> list[str]:
+        return [*(ddl for _, ddl in self.indexes), *self.attach, *self.fkeys]
+
+
+def defer_indexes(cur: psycopg.Cursor) -> Rebuild:
+    """Drop the fleet tables' keys, foreign keys and indexes; return what puts them back, to run
+    after the COPY (`Rebuild`).
 
     PostgreSQL's own advice for bulk loads ("Populating a Database"): building an index once from
     a million rows, by sorting, is several times faster than growing it row by row, and one
-    validating query per foreign key is faster than a trigger per row. Run it only after the
-    TRUNCATE (which holds ACCESS EXCLUSIVE locks on the three tables), so no other session ever
-    sees the tables without them; a failure anywhere, including a duplicate found while a unique
-    index is rebuilt, rolls the whole transaction back, definitions included.
+    validating query per foreign key is faster than a trigger per row. In one transaction, run it
+    only after the TRUNCATE (which holds ACCESS EXCLUSIVE locks on the three tables), so no other
+    session ever sees the tables without them; a failure anywhere, including a duplicate found
+    while a unique index is rebuilt, rolls the whole transaction back, definitions included.
+
+    A key is rebuilt as its unique index first (`CREATE UNIQUE INDEX` takes a SHARE lock, so the
+    indexes of one table can be built side by side on several connections) and then attached as
+    the constraint (`USING INDEX`): the same catalog as `ADD CONSTRAINT … PRIMARY KEY` makes.
     """
     cur.execute("SELECT set_config('maintenance_work_mem', '256MB', true)")
     tables = "('organizations'::regclass, 'factories'::regclass, 'gateways'::regclass)"
     constraints = cur.execute(
         f"""
-        SELECT contype, conrelid::regclass::text, conname, pg_get_constraintdef(oid)
-        FROM pg_constraint
-        WHERE contype IN ('p', 'u', 'f') AND conrelid IN {tables}
-        ORDER BY contype = 'f' DESC, 2, 3
+        SELECT c.contype, c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid),
+               CASE WHEN c.contype IN ('p', 'u') AND NOT c.condeferrable THEN pg_get_indexdef(c.conindid) END
+        FROM pg_constraint c
+        WHERE c.contype IN ('p', 'u', 'f') AND c.conrelid IN {tables}
+        ORDER BY c.contype = 'f' DESC, 2, 3
         """
     ).fetchall()
     indexes = cur.execute(
         f"""
-        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text, pg_get_indexdef(i.indexrelid)
         FROM pg_index i
         WHERE i.indrelid IN {tables}
           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
         ORDER BY 1
         """
     ).fetchall()
-    # dropped: foreign keys first (they depend on the keys); restored: keys, indexes, foreign keys
-    keys, fkeys = [], []
-    for kind, table, name, ddl in constraints:
+    # dropped: foreign keys first (they depend on the keys); restored: indexes, keys, foreign keys
+    out = Rebuild()
+    for kind, table, name, ddl, index_ddl in constraints:
         cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)))
         add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
-        (fkeys if kind == "f" else keys).append(add.as_string(cur) + ddl)
-    for name, _ in indexes:
+        if kind == "f":
+            out.fkeys.append(add.as_string(cur) + ddl)
+        elif index_ddl is None:  # a deferrable key cannot be made from an index: restored as it was
+            out.attach.append(add.as_string(cur) + ddl)
+        else:
+            out.indexes.append((table, index_ddl))
+            using = "PRIMARY KEY" if kind == "p" else "UNIQUE"
+            out.attach.append(add.as_string(cur) + f"{using} USING INDEX " + sql.Identifier(name).as_string(cur))
+    for name, table, ddl in indexes:
         cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
-    return [*keys, *(ddl for _, ddl in indexes), *fkeys]
+        out.indexes.append((table, ddl))
+    # the biggest table's first: the parallel rebuild starts the longest sorts soonest
+    order = {t: i for i, t in enumerate(reversed(TABLES))}
+    out.indexes.sort(key=lambda item: order.get(item[0], len(order)))
+    return out
 
 
 def load(conn: psycopg.Connection, fleet: Loadable, keyring: Keyring, *, lock_timeout: float = 10.0, progress: Progress | None = None) -> dict[str, int]:
@@ -218,7 +253,7 @@ def load(conn: psycopg.Connection, fleet: Loadable, keyring: Keyring, *, lock_ti
         conn.execute("SELECT set_config('lock_timeout', '0', true)")
         totals = fleet.counts()
         with conn.cursor() as cur:
-            restore = defer_indexes(cur) if sum(totals.values()) >= BULK_ROWS else []
+            restore = defer_indexes(cur).statements() if sum(totals.values()) >= BULK_ROWS else []
             for table in TABLES:
                 chunks = prefetch(rendered_chunks(fleet, table, keyring, CHUNK_ROWS), PREFETCH)
                 try:

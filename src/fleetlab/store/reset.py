@@ -23,7 +23,7 @@ from psycopg import sql
 
 from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
 from ..model.fleet import Loadable
-from . import cache, db, faults, marker, migrate, schema
+from . import cache, db, faults, marker, migrate, parallel, schema
 from .config import Settings
 from .dsn import DatabaseURL, check_database_name
 from .load import Progress, load
@@ -39,6 +39,8 @@ class ResetResult:
     steps: dict[str, float] = field(default_factory=dict)
     ended: list[str] = field(default_factory=list)  # the other sessions the swap ended ("psql (alice)")
     cache: str = ""  # how the scenario cache served this reset, in one line
+    streams: int = 1  # COPY streams the load used (fleetlab.store.parallel)
+    helpers_peak_mib: list[float] = field(default_factory=list)  # each load helper process's peak memory
 
 
 def target(settings: Settings) -> DatabaseURL:
@@ -86,6 +88,7 @@ def reset(
     """
     started = time.perf_counter()
     steps: dict[str, float] = {}
+    streams, helpers_peak = 1, []
     url = url or target(settings)
     check_database_name(url.database)
     _refuse_a_template(url)
@@ -143,8 +146,13 @@ def reset(
                     migrate.apply(conn, lock_timeout=settings.lock_timeout)
                     steps["migrate"] = time.perf_counter() - t
                     t = time.perf_counter()
-                    conn.autocommit = False
-                    counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
+                    streams = parallel.streams_for(built, settings.load_streams)
+                    if streams > 1:
+                        loaded = parallel.load(url.with_dbname(side), built, keys, streams=streams, progress=progress)
+                        counts, helpers_peak = loaded.counts, loaded.helpers_peak_mib
+                    else:
+                        conn.autocommit = False
+                        counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
                     steps["seed"] = time.perf_counter() - t
             if hit is not None:
                 cache.touch(admin, hit)
@@ -170,7 +178,7 @@ def reset(
         _release_reset_lock(admin)
         admin.close()
     return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps, ended=ended,
-                       cache=note)
+                       cache=note, streams=streams, helpers_peak_mib=helpers_peak)
 
 
 def _keep(admin, side: str, cache_key: str, scenario: dict, build_seconds: float, settings: Settings,

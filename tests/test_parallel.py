@@ -1,0 +1,94 @@
+"""A reset's parallel load: N COPY streams (this process and helper processes), indexes rebuilt side by side.
+
+The rows must be exactly those of a single-stream load, the schema exactly the platform's, and a
+failure in any stream must leave the previous database as it was.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fleetlab.build.fleets import plan
+from fleetlab.build.keyed import keyed_password
+from fleetlab.errors import DatabaseError
+from fleetlab.store import db, parallel, schema
+from fleetlab.store.crypto import decrypt_password
+from fleetlab.store.load import CHUNK_ROWS, defer_indexes
+from fleetlab.store.reset import build_name, reset
+
+from .test_load import rows, schema_objects, spec
+
+# 3 organizations × 4 factories × 6,000 gateways: 72,000 gateways, three chunks of CHUNK_ROWS (25,000)
+BIG = {"organizations": "3", "factories_per_organization": "4", "gateways_per_factory": "6000"}
+
+
+def test_streams_for_follows_the_setting_the_cores_and_the_size():
+    small, big = plan(spec()), plan(spec(**BIG))
+    assert parallel.streams_for(small, 0) == 1  # under PARALLEL_ROWS: one stream
+    assert parallel.streams_for(small, 4) == 1  # one chunk of gateways cannot be split
+    assert parallel.streams_for(big, 2) == 2
+    assert parallel.streams_for(big, 9) == 3  # no more streams than chunks
+    assert parallel.streams_for(big, 0) == 1  # auto: 72,000 < PARALLEL_ROWS
+    assert -(-big.counts()["gateways"] // CHUNK_ROWS) == 3
+
+
+def test_chunk_parts_together_are_every_chunk_once():
+    fleet = plan(spec(**BIG))
+    whole = [f["id"].to_list() for f in fleet.chunks("gateways", 10_000)]
+    for n in (1, 2, 3, 5):
+        parts = {k: [f["id"].to_list() for f in fleet.chunks("gateways", 10_000, (k, n))] for k in range(n)}
+        assert sorted(c for part in parts.values() for c in part) == sorted(whole)
+        assert parts[0][0] == whole[0] and (n == 1 or parts[1][0] == whole[1])
+    orgs = [f["id"].to_list() for k in range(2) for f in fleet.chunks("organizations", 2, (k, 2))]
+    assert sorted(sum(orgs, [])) == sorted(fleet.organizations["id"].to_list())
+
+
+@pytest.mark.parametrize("streams", [2, 3])
+def test_parallel_reset_loads_the_same_rows_as_one_stream(settings, db_url, streams):
+    fleet = plan(spec(**BIG))
+    one = reset(settings.replace(load_streams=1), fleet)
+    assert one.streams == 1
+    serial_rows, serial_schema = rows(db_url), schema_objects(db_url)
+
+    result = reset(settings.replace(load_streams=streams), fleet)
+    assert result.streams == streams and len(result.helpers_peak_mib) == streams - 1
+    assert result.counts == one.counts == {"organizations": 3, "factories": 12, "gateways": 72_000}
+    assert rows(db_url) == serial_rows
+    assert schema_objects(db_url) == serial_schema
+    with db.connect(db_url) as c:
+        assert schema.differences(schema.describe(c)) == []  # keys attached to their indexes: the platform's catalog
+        marker = c.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0]
+        assert marker["counts"] == result.counts
+        sample = c.execute(
+            "SELECT id::text, password_encrypted FROM gateways TABLESAMPLE SYSTEM (2) REPEATABLE (1) LIMIT 300"
+        ).fetchall()
+    keys = settings.keyring(create=False)
+    assert sample and all(decrypt_password(keys, token, rid) == keyed_password(42, rid) for rid, token in sample)
+
+
+def test_a_stream_killed_fails_the_reset_and_keeps_the_previous_database(settings, db_url, admin, monkeypatch):
+    reset(settings, plan(spec()))
+    before, objects = rows(db_url), schema_objects(db_url)
+    monkeypatch.setenv("FLEETLAB_FAULT", "stream:gateways")  # the helper SIGKILLs itself at its first chunk
+    with pytest.raises(DatabaseError, match=r"stream 2 of 2 was killed by signal 9.*Nothing was changed"):
+        reset(settings.replace(load_streams=2), plan(spec(**BIG)))
+    assert rows(db_url) == before and schema_objects(db_url) == objects
+    assert build_name(db_url.database) not in {r[0] for r in admin.execute("SELECT datname FROM pg_database")}
+    monkeypatch.delenv("FLEETLAB_FAULT")
+    assert reset(settings.replace(load_streams=2), plan(spec(**BIG))).counts["gateways"] == 72_000
+
+
+def test_the_indexes_rebuilt_side_by_side_are_the_platforms(settings, db_url):
+    """build_indexes on its own: every index and key back, the same catalog, whatever the connections."""
+    reset(settings, plan(spec()))
+    objects = schema_objects(db_url)
+    for connections in (1, 4):
+        with db.connect(db_url) as c:
+            with c.cursor() as cur:
+                rebuild = defer_indexes(cur)
+            c.commit()
+            assert schema_objects(db_url) != objects
+            assert len(rebuild.indexes) == 12 and len(rebuild.attach) == 3 and len(rebuild.fkeys) == 2
+            assert rebuild.indexes[0][0] == "gateways"  # the biggest table's first
+        parallel.build_indexes(db_url, rebuild, connections)
+        assert schema_objects(db_url) == objects

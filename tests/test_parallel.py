@@ -32,15 +32,32 @@ def test_streams_for_follows_the_setting_the_cores_and_the_size():
     assert -(-big.counts()["gateways"] // CHUNK_ROWS) == 3
 
 
-def test_chunk_parts_together_are_every_chunk_once():
+def test_chunks_by_number_are_the_chunks():
     fleet = plan(spec(**BIG))
     whole = [f["id"].to_list() for f in fleet.chunks("gateways", 10_000)]
-    for n in (1, 2, 3, 5):
-        parts = {k: [f["id"].to_list() for f in fleet.chunks("gateways", 10_000, (k, n))] for k in range(n)}
-        assert sorted(c for part in parts.values() for c in part) == sorted(whole)
-        assert parts[0][0] == whole[0] and (n == 1 or parts[1][0] == whole[1])
-    orgs = [f["id"].to_list() for k in range(2) for f in fleet.chunks("organizations", 2, (k, 2))]
-    assert sorted(sum(orgs, [])) == sorted(fleet.organizations["id"].to_list())
+    assert len(whole) == 8 and len(whole[-1]) == 2_000
+    assert [f["id"].to_list() for f in fleet.chunks("gateways", 10_000, [7, 0, 3])] == [whole[7], whole[0], whole[3]]
+    orgs = [f["id"].to_list() for f in fleet.chunks("organizations", 2, [1, 0])]
+    assert orgs == [fleet.organizations["id"].to_list()[2:], fleet.organizations["id"].to_list()[:2]]
+    materialized = fleet.materialize()
+    assert [f["id"].to_list() for f in materialized.chunks("gateways", 10_000, [7, 0])] == [whole[7], whole[0]]
+
+
+def test_streams_share_the_chunks_each_once():
+    numbers = parallel._Numbers(1_000)
+    taken: list[int] = []
+
+    def take() -> None:
+        taken.extend(numbers)
+
+    import threading
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == list(range(1_000)) and numbers.take() is None
 
 
 @pytest.mark.parametrize("streams", [2, 3])

@@ -12,7 +12,7 @@ loading 10 million gateways keeps memory flat. `fleetlab.build.fleets` is the fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,14 +59,13 @@ class FleetPlan:
             "gateways": int(self._parents["n_gateways"].sum()),
         }
 
-    def chunks(self, table: str, rows: int = CHUNK_ROWS, part: tuple[int, int] | None = None) -> Iterator[pl.DataFrame]:
-        """The rows of `table` in frames of `rows` rows; with `part=(k, n)`, every n-th frame from the
-        k-th, the others not even made (the parallel loader's streams)."""
-        k, every = part or (0, 1)
+    def chunks(self, table: str, rows: int = CHUNK_ROWS, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:
+        """The rows of `table` in frames of `rows` rows; with `which`, only the frames of those
+        numbers, the others not even made (`fleetlab.model.fleet.Loadable.chunks`)."""
         if table != "gateways":
             frame = self.organizations if table == "organizations" else self.factories
-            for offset in range(k * rows, frame.height, every * rows):
-                yield frame.slice(offset, rows)
+            for i in range(-(-frame.height // rows)) if which is None else which:
+                yield frame.slice(i * rows, rows)
             return
         n = self._parents["n_gateways"]
         ends = np.cumsum(n)
@@ -74,8 +73,8 @@ class FleetPlan:
         total = int(ends[-1]) if len(n) else 0
         # chunks cut the fleet's gateway sequence at fixed offsets, through factories if need be,
         # so one huge factory does not make one huge chunk
-        for a in range(k * rows, total, every * rows):
-            b = min(a + rows, total)
+        for i in range(-(-total // rows)) if which is None else which:
+            a, b = i * rows, min(i * rows + rows, total)
             first = int(np.searchsorted(ends, a, side="right"))
             last = int(np.searchsorted(ends, b - 1, side="right"))
             sel = np.arange(first, last + 1)

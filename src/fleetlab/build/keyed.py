@@ -36,7 +36,7 @@ def keyed_passwords(seed: int, row_ids) -> list[bytes]:
     password in URL-safe base64 (144 bits)."""
     import numpy as np
 
-    from .hashing import U64, mix, root, tag
+    from .hashing import mix, root, tag
 
     ids = row_ids if isinstance(row_ids, list) else list(row_ids)
     n = len(ids)

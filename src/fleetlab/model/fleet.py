@@ -12,7 +12,7 @@ gateways made chunk by chunk while they load). Loading, previews and samples use
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -75,9 +75,10 @@ class Loadable(Protocol):
 
     def counts(self) -> dict[str, int]: ...
 
-    def chunks(self, table: str, rows: int, part: tuple[int, int] | None = None) -> Iterator[pl.DataFrame]:
-        """The rows of `table` in frames of about `rows` rows; with `part=(k, n)` only every n-th
-        frame from the k-th (the parallel loader's streams: together, every frame once)."""
+    def chunks(self, table: str, rows: int, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:
+        """The rows of `table` in frames of `rows` rows (the last one shorter); with `which`, only the
+        frames of those numbers (from 0), in that order, the others not even made: the parallel
+        loader's streams claim frames one by one."""
         ...
 
     def materialize(self) -> Fleet: ...
@@ -101,12 +102,11 @@ class Fleet:
     def counts(self) -> dict[str, int]:
         return {name: frame.height for name, frame in self.frames().items()}
 
-    def chunks(self, table: str, rows: int, part: tuple[int, int] | None = None) -> Iterator[pl.DataFrame]:
-        """The rows of `table` in slices of `rows` (with `part=(k, n)`, every n-th slice from the k-th)."""
+    def chunks(self, table: str, rows: int, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:
+        """The rows of `table` in slices of `rows` (with `which`, the slices of those numbers)."""
         frame = self.frames()[table]
-        k, n = part or (0, 1)
-        for offset in range(k * rows, frame.height, n * rows):
-            yield frame.slice(offset, rows)
+        for i in range(-(-frame.height // rows)) if which is None else which:
+            yield frame.slice(i * rows, rows)
 
     def materialize(self) -> Fleet:
         return self

@@ -98,16 +98,16 @@ def _csv(frame: pl.DataFrame) -> bytes:
 
 
 def rendered_chunks(
-    fleet: Loadable, table: str, keyring: Keyring, rows: int = CHUNK_ROWS, part: tuple[int, int] | None = None
+    fleet: Loadable, table: str, keyring: Keyring, rows: int = CHUNK_ROWS, which: Iterable[int] | None = None
 ) -> Iterator[tuple[bytes, int]]:
     """The rows of `table` as CSV chunks ready for COPY, passwords encrypted (gateways); with
-    `part=(k, n)`, every n-th chunk from the k-th (one stream of a parallel load).
+    `which`, the chunks of those numbers only (one stream of a parallel load).
 
     The fleet makes its rows chunk by chunk (a generator plan generates them as they are asked
     for), so memory stays flat however large the fleet.
     """
     columns = list(SCHEMAS[table])
-    for frame in fleet.chunks(table, rows, part) if part else fleet.chunks(table, rows):
+    for frame in fleet.chunks(table, rows) if which is None else fleet.chunks(table, rows, which):
         frame = frame.select(columns)
         if table == "gateways":
             frame = frame.with_columns(encrypt_passwords(frame, fleet.seed, keyring, fleet.password))

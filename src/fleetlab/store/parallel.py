@@ -9,16 +9,19 @@ single transaction.
 How, for N streams:
 1. the tables' indexes, keys and foreign keys are dropped (`load.defer_indexes`) and that committed;
 2. this process and N-1 helper processes (`python -m fleetlab.store.parallel`) each open a
-   connection and one COPY, and generate, encrypt and render every N-th gateway chunk into it
-   (`plan.chunks(..., part=(k, N))`). PostgreSQL parses each COPY in its own backend, so the work
-   spreads over 2N processes. This process loads the organizations and factories first, and
-   reports everyone's progress;
+   connection and one COPY, and generate, encrypt and render gateway chunks into it. The chunks
+   are numbered, and each stream claims the next number when it is ready for more, so a stream
+   that started late (a helper takes about half a second to start) or runs slower does less:
+   the streams end together. PostgreSQL parses each COPY in its own backend, so the work spreads
+   over 2N processes. This process loads the organizations and factories first, and reports
+   everyone's progress;
 3. the indexes are built on N connections at once, the largest sorts first; then each key is
    attached to its index and the foreign keys are validated.
 
 A helper gets its job (the fleet plan, the database URL, the current key) as a pickle on its
-stdin, never in its arguments or environment, and reports one line per chunk on stdout. A helper
-whose parent dies sees its stdin close and exits at once.
+stdin, never in its arguments or environment, then the numbers of its chunks one line at a time
+(`end` when there are no more); it reports one line per chunk on stdout. A helper whose parent
+dies sees its stdin close and exits.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +47,9 @@ from ..model.fleet import Loadable, copy_columns
 from . import db, marker
 from .crypto import Keyring
 from .dsn import DatabaseURL
-from .load import CHUNK_ROWS, PREFETCH, Progress, Rebuild, copy_chunks, defer_indexes, prefetch, rendered_chunks
+from .load import CHUNK_ROWS, Progress, Rebuild, copy_chunks, defer_indexes, prefetch, rendered_chunks
 
+AHEAD = 2  # chunk numbers a helper holds: one rendered while the other is copied
 PARALLEL_ROWS = 200_000  # gateways from which a reset loads over several streams (a helper takes ~0.5 s to start)
 MAX_AUTO_STREAMS = 8  # streams picked from the cores at most (FLEETLAB_LOAD_STREAMS sets any number)
 INDEX_MEMORY = "256MB"  # maintenance_work_mem of each index build: a million rows' sort in memory
@@ -90,7 +95,8 @@ def load(url: DatabaseURL, fleet: Loadable, keyring: Keyring, *, streams: int, p
         with conn.cursor() as cur:
             rebuild = defer_indexes(cur)
         conn.commit()
-        helpers = [_Helper(_Job(url, fleet, keyring.current, (k, streams))) for k in range(1, streams)]
+        numbers = _Numbers(-(-totals["gateways"] // CHUNK_ROWS))
+        helpers = [_Helper(_Job(url, fleet, keyring.current, (k, streams)), numbers) for k in range(1, streams)]
         try:
             tracker = _Tracker(helpers, totals["gateways"], progress)
             counts: dict[str, int] = {}
@@ -98,7 +104,7 @@ def load(url: DatabaseURL, fleet: Loadable, keyring: Keyring, *, streams: int, p
                 for table in ("organizations", "factories"):
                     chunks = rendered_chunks(fleet, table, keyring, CHUNK_ROWS)
                     counts[table] = copy_chunks(cur, table, copy_columns(table), chunks, progress, total=totals[table])
-                mine = prefetch(rendered_chunks(fleet, "gateways", keyring, CHUNK_ROWS, (0, streams)), PREFETCH)
+                mine = prefetch(rendered_chunks(fleet, "gateways", keyring, CHUNK_ROWS, numbers), 1)
                 try:
                     copy_chunks(cur, "gateways", copy_columns("gateways"), mine, tracker.mine, total=totals["gateways"])
                 finally:
@@ -167,6 +173,26 @@ def build_indexes(url: DatabaseURL, rebuild: Rebuild, connections: int, progress
             conn.close()
 
 
+class _Numbers:
+    """The gateway chunks' numbers, each handed out once, to whichever stream asks next (thread-safe)."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._next >= self.count:
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def __iter__(self) -> Iterator[int]:
+        while (i := self.take()) is not None:
+            yield i
+
+
 @dataclass
 class _Job:
     url: DatabaseURL
@@ -179,8 +205,10 @@ class _Helper:
     """One helper process: its job written to its stdin (kept open: its end tells the helper that
     this process is gone), its report lines read from stdout by a thread into a queue."""
 
-    def __init__(self, job: _Job):
+    def __init__(self, job: _Job, numbers: _Numbers):
         self.part = job.part
+        self.numbers = numbers
+        self._stdin = threading.Lock()
         self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.errors: collections.deque[str] = collections.deque(maxlen=20)
         self.rows = 0
@@ -203,15 +231,30 @@ class _Helper:
         threading.Thread(target=self._read_errors, daemon=True).start()
 
     def _send(self, payload: bytes) -> None:
+        with self._stdin:
+            self._write(payload)
+        for _ in range(AHEAD):
+            self.give()
+
+    def give(self) -> None:
+        """Hand the helper the next chunk number, or `end`."""
+        i = self.numbers.take()
+        with self._stdin:
+            self._write(b"end\n" if i is None else b"%d\n" % i)
+
+    def _write(self, data: bytes) -> None:
         try:
-            self.proc.stdin.write(payload)
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
-            pass  # the helper died before reading: its exit is reported by wait()
+            pass  # the helper died or was closed: its exit is reported by the tracker
 
     def _read(self) -> None:
         for raw in self.proc.stdout:
-            self.lines.put(raw.decode(errors="replace").rstrip("\n"))
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line.startswith("rows "):  # a chunk written: the next one
+                self.give()
+            self.lines.put(line)
         self.lines.put(None)
 
     def _read_errors(self) -> None:
@@ -226,10 +269,11 @@ class _Helper:
             self.proc.kill()
 
     def close(self) -> None:
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
+        with self._stdin:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -299,11 +343,14 @@ def _helper_main() -> int:
     """A helper: read the job from stdin, COPY its part of the gateways, report on stdout."""
     job: _Job = pickle.load(sys.stdin.buffer)
 
-    def orphaned() -> None:  # stdin ends when the parent closes it or dies: stop at once
-        sys.stdin.buffer.read()
+    def numbers() -> Iterator[int]:
+        """The chunk numbers this process is given, until `end`; stdin closing means the parent is gone."""
+        while line := sys.stdin.buffer.readline():
+            if line.strip() == b"end":
+                return
+            yield int(line)
         os._exit(3)
 
-    threading.Thread(target=orphaned, daemon=True).start()
     out = sys.stdout
 
     def report(table: str, done: int, total: int) -> None:
@@ -314,7 +361,7 @@ def _helper_main() -> int:
     try:
         with db.connect(job.url, application_name="fleetlab (load stream)") as conn:
             db.set_connection_check(conn)
-            chunks = prefetch(rendered_chunks(job.fleet, "gateways", keyring, CHUNK_ROWS, job.part), PREFETCH)
+            chunks = prefetch(rendered_chunks(job.fleet, "gateways", keyring, CHUNK_ROWS, numbers()), 1)
             try:
                 with conn.cursor() as cur:
                     rows = copy_chunks(cur, "gateways", copy_columns("gateways"), chunks, report, total=0)

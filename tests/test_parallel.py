@@ -18,7 +18,7 @@ from fleetlab.store.reset import build_name, reset
 
 from .test_load import rows, schema_objects, spec
 
-# 3 organizations × 4 factories × 6,000 gateways: 72,000 gateways, three chunks of CHUNK_ROWS (25,000)
+# 3 organizations × 4 factories × 6,000 gateways: 72,000 gateways, eight chunks of CHUNK_ROWS (10,000)
 BIG = {"organizations": "3", "factories_per_organization": "4", "gateways_per_factory": "6000"}
 
 
@@ -27,9 +27,9 @@ def test_streams_for_follows_the_setting_the_cores_and_the_size():
     assert parallel.streams_for(small, 0) == 1  # under PARALLEL_ROWS: one stream
     assert parallel.streams_for(small, 4) == 1  # one chunk of gateways cannot be split
     assert parallel.streams_for(big, 2) == 2
-    assert parallel.streams_for(big, 9) == 3  # no more streams than chunks
+    assert parallel.streams_for(big, 64) == 8  # no more streams than chunks
     assert parallel.streams_for(big, 0) == 1  # auto: 72,000 < PARALLEL_ROWS
-    assert -(-big.counts()["gateways"] // CHUNK_ROWS) == 3
+    assert -(-big.counts()["gateways"] // CHUNK_ROWS) == 8
 
 
 def test_chunks_by_number_are_the_chunks():

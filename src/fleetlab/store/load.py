@@ -24,10 +24,10 @@ from . import faults, marker
 from .crypto import NONCE_BYTES, TAG_BYTES, Keyring
 from .db import all_or_nothing, set_connection_check
 
-CHUNK_ROWS = 25_000  # rows per COPY chunk: bigger chunks buy no speed, only memory
+CHUNK_ROWS = 10_000  # rows per COPY chunk (about 6 MB of CSV): bigger chunks buy no speed, only memory
 BULK_ROWS = 100_000  # from this many rows, indexes and foreign keys are rebuilt after the COPY
 SMALL_ROWS = 1_000  # below this, passwords are base64-encoded row by row
-PREFETCH = 2  # chunks rendered ahead of the COPY (each about 15 MB of CSV)
+PREFETCH = 2  # chunks rendered ahead of the single-stream COPY
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
 T = TypeVar("T")

@@ -1,18 +1,23 @@
-"""Benchmark: fleetlab's generate + load against a raw COPY and against the naive way.
+"""Benchmark: fleetlab's generate + load against raw COPYs and against the naive way.
 
-    uv run python benchmarks/seed.py --gateways 1000000
+    uv run python benchmarks/seed.py --gateways 1000000 [--streams N] [--fleetlab-only]
 
 In one run, on the embedded server (data under $FLEETLAB_HOME, default /tmp/fleetlab-bench):
-1. fleetlab: spec → plan → `seed` (TRUNCATE + streamed COPY, one transaction), end to end, in a
-   child process so its peak resident memory is its own;
-2. the limit: a raw COPY of the very same rows, rendered to CSV files beforehand (passwords
-   encrypted), in the same kind of transaction (TRUNCATE, then COPY the three tables);
-3. the naive baseline a user would write: Faker calls per row + psycopg `executemany`, on a
+1. fleetlab: spec → plan → `reset` with the cache off (create, migrate, load over N COPY streams,
+   indexes, swap), end to end, in a child process. Its peak memory is the child's own plus each
+   load helper's (`fleetlab.store.parallel`), summed: more than any moment really holds;
+2. fleetlab's `seed` (one transaction, one stream), for information;
+3. the single-stream limit: a raw COPY of the very same rows, rendered to CSV beforehand
+   (passwords encrypted), in one transaction (TRUNCATE, drop the indexes, COPY the three tables,
+   rebuild them one after the other);
+4. the N-stream limit: the same rendered rows over N raw COPY streams (one connection each), the
+   indexes dropped before and rebuilt after exactly as fleetlab's parallel load rebuilds them;
+5. the naive baseline a user would write: Faker calls per row + psycopg `executemany`, on a
    sample large enough for a stable per-row rate.
 
-The limit uses the same index strategy as fleetlab (drop secondary indexes and foreign keys,
-COPY, rebuild); the plain COPY into the indexed tables is printed too, for information.
-The last six lines are the figures (rates count the rows of all three tables).
+The plain COPY into the indexed tables is printed too, for information. The last nine lines are
+the figures (rates count the rows of all three tables). `--fleetlab-only` measures 1 alone (for
+memory at 10 million gateways, say).
 """
 
 from __future__ import annotations
@@ -55,58 +60,120 @@ def settings_for(home: Path):
 
 
 def phase_fleetlab(args) -> None:
-    """Child process: generate and load, print seconds, rows and peak RSS as JSON."""
+    """Child process: plan and reset (or seed), print seconds, rows, streams and peak RSS as JSON."""
     from fleetlab.build.fleets import plan
-    from fleetlab.store.reset import seed
+    from fleetlab.store.reset import reset, seed
 
     settings = settings_for(Path(args.home))
+    if args.streams:
+        settings = settings.replace(load_streams=args.streams)
+    spec = bench_spec(args.gateways)
     started = time.perf_counter()
-    result = seed(settings, plan(bench_spec(args.gateways)))
+    if args.phase == "fleetlab-seed":
+        result = seed(settings, lambda: plan(spec))
+    else:
+        result = reset(settings, lambda: plan(spec), use_cache=False)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "rows": sum(result.counts.values()), "peak_rss_mib": peak}))
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    helpers = getattr(result, "helpers_peak_mib", [])
+    print(json.dumps({"seconds": seconds, "rows": sum(result.counts.values()), "streams": result.streams,
+                      "peak_rss_mib": own + sum(helpers), "own_peak_mib": own, "helpers_peak_mib": helpers}))
 
 
-def raw_copy(settings, gateways: int, workdir: Path, *, defer: bool) -> tuple[float, int]:
-    """Render the same rows to CSV files (untimed), then time TRUNCATE + COPY of them.
-
-    With `defer`, indexes and foreign keys are dropped and rebuilt around the COPY, as fleetlab's
-    load does for large fleets: the fastest COPY there is, so the strictest limit to compare with.
-    """
+def render_files(settings, gateways: int, workdir: Path) -> tuple[dict[str, list[Path]], int]:
+    """The fleet's rows rendered as fleetlab renders them (CSV, passwords encrypted), one file per
+    chunk, untimed; and the number of rows."""
     from fleetlab.build.fleets import plan
-    from fleetlab.model.fleet import copy_columns
     from fleetlab.model.tables import TABLES
-    from fleetlab.store import db
-    from fleetlab.store.load import defer_indexes, rendered_chunks
-    from fleetlab.store.reset import target
+    from fleetlab.store.load import CHUNK_ROWS, rendered_chunks
 
     fleet = plan(bench_spec(gateways))
     keys = settings.keyring(create=True)
-    files = {}
+    files: dict[str, list[Path]] = {}
     for table in TABLES:
-        files[table] = workdir / f"{table}.csv"
-        if files[table].exists():
+        files[table] = sorted(workdir.glob(f"{table}.*.csv"))
+        if files[table]:
             continue
-        with files[table].open("wb") as fh:
-            for data, _ in rendered_chunks(fleet, table, keys):
-                fh.write(data)
-    rows = sum(fleet.counts().values())
+        for i, (data, _) in enumerate(rendered_chunks(fleet, table, keys, CHUNK_ROWS)):
+            path = workdir / f"{table}.{i:06d}.csv"
+            path.write_bytes(data)
+            files[table].append(path)
+    return files, sum(fleet.counts().values())
+
+
+def _copy_files(cur, table: str, paths: list[Path]) -> None:
+    from fleetlab.model.fleet import copy_columns
+
+    cols = ", ".join(copy_columns(table))
+    with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+        for path in paths:
+            copy.write(path.read_bytes())
+
+
+def raw_copy(settings, files: dict[str, list[Path]], *, defer: bool) -> float:
+    """Time TRUNCATE + one COPY stream per table of the rendered files, in one transaction.
+
+    With `defer`, indexes and foreign keys are dropped and rebuilt one after the other around the
+    COPY, as fleetlab's single-stream load does: the fastest single stream there is, so the
+    strictest single-stream limit to compare with.
+    """
+    from fleetlab.model.tables import TABLES
+    from fleetlab.store import db
+    from fleetlab.store.load import defer_indexes
+    from fleetlab.store.reset import target
+
     url = target(settings)
     with db.connect(url) as conn:
         started = time.perf_counter()
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("TRUNCATE organizations, factories, gateways")
-            restore = defer_indexes(cur) if defer else []
+            restore = defer_indexes(cur).statements() if defer else []
             for table in TABLES:
-                cols = ", ".join(copy_columns(table))
-                with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy, \
-                        files[table].open("rb") as fh:
-                    while block := fh.read(1 << 20):
-                        copy.write(block)
+                _copy_files(cur, table, files[table])
             for ddl in restore:
                 cur.execute(ddl)
-        seconds = time.perf_counter() - started
-    return seconds, rows
+        return time.perf_counter() - started
+
+
+def raw_parallel_copy(settings, files: dict[str, list[Path]], streams: int) -> float:
+    """Time the same rows over `streams` raw COPY streams (a thread and a connection each, the
+    gateway files dealt round robin), with fleetlab's parallel load's index strategy: dropped and
+    committed before, rebuilt by `parallel.build_indexes` on `streams` connections after."""
+    import threading
+
+    from fleetlab.store import db, parallel
+    from fleetlab.store.load import defer_indexes
+    from fleetlab.store.reset import target
+
+    url = target(settings)
+    errors: list[BaseException] = []
+    started = time.perf_counter()
+    with db.connect(url) as conn:
+        conn.execute("TRUNCATE organizations, factories, gateways")
+        with conn.cursor() as cur:
+            rebuild = defer_indexes(cur)
+        conn.commit()
+
+    def stream(k: int) -> None:
+        try:
+            with db.connect(url) as c, c.cursor() as cur:
+                if k == 0:
+                    _copy_files(cur, "organizations", files["organizations"])
+                    _copy_files(cur, "factories", files["factories"])
+                _copy_files(cur, "gateways", files["gateways"][k::streams])
+                c.commit()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=stream, args=(k,)) for k in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    parallel.build_indexes(url, rebuild, streams)
+    return time.perf_counter() - started
 
 
 def naive(settings, sample: int) -> tuple[float, int]:
@@ -172,14 +239,24 @@ def naive(settings, sample: int) -> tuple[float, int]:
     return seconds, 1 + n_factories + sample
 
 
+def run_fleetlab(args, home: Path, phase: str) -> dict:
+    argv = [sys.executable, __file__, "--phase", phase, "--gateways", str(args.gateways), "--home", str(home)]
+    if args.streams:
+        argv += ["--streams", str(args.streams)]
+    child = subprocess.run(argv, check=True, capture_output=True, text=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gateways", type=int, default=1_000_000, help="gateways to generate and load (default 1,000,000)")
+    parser.add_argument("--streams", type=int, default=0, help="COPY streams (default: fleetlab's choice, one per core)")
     parser.add_argument("--naive-sample", type=int, default=20_000, help="gateways for the naive baseline (default 20,000)")
+    parser.add_argument("--fleetlab-only", action="store_true", help="measure fleetlab's reset alone (time, memory)")
     parser.add_argument("--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench"))
-    parser.add_argument("--phase", choices=["fleetlab"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["fleetlab", "fleetlab-seed"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.phase == "fleetlab":
+    if args.phase:
         phase_fleetlab(args)
         return 0
 
@@ -192,18 +269,29 @@ def main() -> int:
     print(f"embedded server under {home}; {args.gateways:,} gateways", flush=True)
     reset_mod.reset(settings, plan(load_scenario("default").override(as_of=AS_OF)))  # a fresh workbench
 
-    child = subprocess.run(
-        [sys.executable, __file__, "--phase", "fleetlab", "--gateways", str(args.gateways), "--home", str(home)],
-        check=True, capture_output=True, text=True,
-    )
-    fl = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"fleetlab: {fl['rows']:,} rows in {fl['seconds']:.2f}s", flush=True)
+    fl = run_fleetlab(args, home, "fleetlab")
+    streams = fl["streams"]
+    helpers = ", ".join(f"{m:.0f}" for m in fl["helpers_peak_mib"])
+    print(f"fleetlab reset: {fl['rows']:,} rows in {fl['seconds']:.2f}s over {streams} stream(s); peak memory "
+          f"{fl['own_peak_mib']:.0f} MiB{f' + helpers {helpers} MiB' if helpers else ''}", flush=True)
+    if args.fleetlab_only:
+        print(f"fleetlab_rows_per_s: {fl['rows'] / fl['seconds']:.0f}")
+        print(f"streams: {streams}")
+        print(f"peak_rss_mib: {fl['peak_rss_mib']:.0f}")
+        return 0
+    one = run_fleetlab(args, home, "fleetlab-seed")
+    print(f"fleetlab seed (one transaction, one stream): {one['seconds']:.2f}s (for information)", flush=True)
 
     with tempfile.TemporaryDirectory(dir=home) as tmp:
-        indexed_s, _ = raw_copy(settings, args.gateways, Path(tmp), defer=False)
+        files, copy_rows = render_files(settings, args.gateways, Path(tmp))
+        indexed_s = raw_copy(settings, files, defer=False)
         print(f"raw COPY into the indexed tables: {indexed_s:.2f}s (for information)", flush=True)
-        copy_s, copy_rows = raw_copy(settings, args.gateways, Path(tmp), defer=True)
-    print(f"raw COPY, indexes rebuilt after (the limit): {copy_rows:,} rows in {copy_s:.2f}s", flush=True)
+        copy_s = raw_copy(settings, files, defer=True)
+        print(f"raw COPY, one stream, indexes rebuilt after (the single-stream limit): {copy_s:.2f}s", flush=True)
+        parallel_s = raw_parallel_copy(settings, files, streams)
+        print(f"raw COPY, {streams} streams, indexes rebuilt side by side (the {streams}-stream limit): "
+              f"{parallel_s:.2f}s", flush=True)
+    assert copy_rows == fl["rows"], (copy_rows, fl["rows"])
 
     naive_s, naive_rows = naive(settings, args.naive_sample)
     print(f"naive:    {naive_rows:,} rows in {naive_s:.2f}s", flush=True)
@@ -212,8 +300,11 @@ def main() -> int:
     naive_rate = naive_rows / naive_s
     print(f"fleetlab_rows_per_s: {fl_rate:.0f}")
     print(f"copy_limit_rows_per_s: {copy_rows / copy_s:.0f}")
+    print(f"parallel_copy_rows_per_s: {copy_rows / parallel_s:.0f}")
     print(f"naive_rows_per_s: {naive_rate:.0f}")
+    print(f"streams: {streams}")
     print(f"ratio_vs_copy: {fl['seconds'] / copy_s:.2f}")
+    print(f"ratio_vs_parallel_copy: {fl['seconds'] / parallel_s:.2f}")
     print(f"speedup_vs_naive: {fl_rate / naive_rate:.1f}")
     print(f"peak_rss_mib: {fl['peak_rss_mib']:.0f}")
     return 0

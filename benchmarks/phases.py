@@ -91,7 +91,7 @@ def main() -> int:
                             copy.write(block)
                 phases["COPY (one stream)"] = time.perf_counter() - t
                 t = time.perf_counter()
-                for ddl in restore:
+                for ddl in restore.statements():
                     cur.execute(ddl)
                 phases["indexes and foreign keys"] = time.perf_counter() - t
             t = time.perf_counter()

@@ -30,7 +30,6 @@ import collections
 import os
 import pickle
 import queue
-import resource
 import subprocess
 import sys
 import threading
@@ -207,6 +206,7 @@ class _Helper:
 
     def __init__(self, job: _Job, numbers: _Numbers):
         self.part = job.part
+        self.secret = job.url.password
         self.numbers = numbers
         self._stdin = threading.Lock()
         self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
@@ -321,11 +321,11 @@ class _Tracker:
         if line is None:  # stdout closed without "done": the helper died
             code = h.proc.wait()
             time.sleep(0.05)  # its last stderr lines
-            said = next((ln for ln in reversed(h.errors) if ln.strip()), "")
+            said = scrub(next((ln for ln in reversed(h.errors) if ln.strip()), ""), h.secret)[:300]
             how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
             raise DatabaseError(
-                f"loading gateways failed: {where} {how}{f' ({said})' if said else ''}. "
-                "Nothing was changed; run the reset again."
+                f"loading gateways failed: {where} {how}{f' ({said})' if said else ''}. Nothing was changed; "
+                "run the reset again (FLEETLAB_LOAD_STREAMS=1 loads over one stream, without helper processes)."
             )
         kind, _, rest = line.partition(" ")
         if kind == "rows":
@@ -380,7 +380,9 @@ def _helper_main() -> int:
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which words it
         out.write(f"error DatabaseError {type(exc).__name__}: {_one_line(str(exc), job.url)}\n")
         return 1
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    import resource  # here: Unix only, like the helpers' use of it
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
     out.write(f"done {rows} {peak:.1f}\n")
     out.flush()
     return 0

@@ -33,8 +33,8 @@ def _(mo):
 
 
 @app.cell
-def _(fleet):
-    context = fleet.fleet_context()
+def _(fnb):
+    context = fnb.workbench()
     return (context,)
 
 
@@ -53,9 +53,9 @@ def _(mo):
 
 
 @app.cell
-def _(fleet):
-    summary = fleet.fleet_summary()
-    summary
+def _(context, fleet, fnb):
+    summary = fleet.fleet_summary(url=context["url"])
+    fnb.readable(summary)
     return
 
 
@@ -68,9 +68,9 @@ def _(mo):
 
 
 @app.cell
-def _(fleet):
-    per_factory = fleet.gateways_per_factory()
-    per_factory
+def _(context, fleet, fnb):
+    per_factory = fleet.gateways_per_factory(url=context["url"])
+    fnb.readable(per_factory)
     return (per_factory,)
 
 
@@ -90,14 +90,15 @@ def _(mo):
 
 @app.cell
 def _(charts, context, fleet):
-    ages = charts.age_buckets(fleet.last_seen(), context["clock"].as_of)
+    ages = charts.age_buckets(fleet.last_seen(context["url"]), context["clock"].as_of)
     charts.last_seen_ages(ages, context["clock"].as_of)
     return
 
 
 @app.cell
-def _(fleet):
-    fleet.stale_gateways(include_never_seen=True).drop("id", "factory_id", "organization_id")
+def _(context, fleet, fnb):
+    stale = fleet.stale_gateways(url=context["url"], include_never_seen=True)
+    fnb.readable(stale, durations=["silent_for"])
     return
 
 
@@ -110,20 +111,20 @@ def _(mo):
 
 
 @app.cell
-def _(charts, fleet):
-    charts.mix(fleet.model_distribution(), "model", "Gateway models")
+def _(charts, context, fleet):
+    charts.mix(fleet.model_distribution(url=context["url"]), "model", "Gateway models")
     return
 
 
 @app.cell
-def _(charts, fleet):
-    charts.mix(fleet.firmware_distribution(), "firmware_version", "Firmware versions")
+def _(charts, context, fleet):
+    charts.mix(fleet.firmware_distribution(url=context["url"]), "firmware_version", "Firmware versions")
     return
 
 
 @app.cell
-def _(fleet):
-    fleet.firmware_distribution(by_model=True)
+def _(context, fleet, fnb):
+    fnb.readable(fleet.firmware_distribution(url=context["url"], by_model=True))
     return
 
 
@@ -144,9 +145,9 @@ def _(fnb, mo, per_factory):
 
 
 @app.cell
-def _(factory, fleet, mo):
+def _(context, factory, fleet, fnb, mo):
     mo.stop(factory.value is None, mo.md("No factory in this fleet."))
-    fleet.factory_gateways(factory.value)
+    fnb.readable(fleet.factory_gateways(factory.value, url=context["url"]))
     return
 
 
@@ -159,8 +160,8 @@ def _(mo):
 
 
 @app.cell
-def _(fleet):
-    fleet.deleted_rows()
+def _(context, fleet, fnb):
+    fnb.readable(fleet.deleted_rows(url=context["url"]))
     return
 
 
@@ -169,33 +170,32 @@ def _(mo):
     mo.md(r"""
     ## Your own SQL
 
-    A SQL cell on the workbench database: edit the query and run it.
+    Any read-only query on the workbench database: edit it below and press **Run query**. Its rows
+    are `query_result`, a polars frame later cells can use.
     """)
     return
 
 
 @app.cell
-def _(engine):
-    workbench = engine()
+def _(context, engine):
+    workbench = engine(context["url"])
     return (workbench,)
 
 
 @app.cell
-def _(mo, workbench):
-    _df = mo.sql(
-        """
-        SELECT o.name AS organization, count(*) AS gateways,
-               count(*) FILTER (WHERE g.last_seen_at IS NULL) AS never_seen
-        FROM gateways g
-        JOIN factories f ON f.id = g.factory_id
-        JOIN organizations o ON o.id = f.organization_id
-        WHERE g.deleted_at IS NULL
-        GROUP BY o.name
-        ORDER BY gateways DESC, organization
-        """,
-        engine=workbench,
+def _(fnb, mo):
+    query = mo.ui.code_editor(value=fnb.ORGANIZATIONS_SQL, language="sql", min_height=160).form(
+        submit_button_label="Run query", bordered=False
     )
-    return
+    query
+    return (query,)
+
+
+@app.cell
+def _(fnb, mo, query, workbench):
+    query_result = mo.sql(query.value or fnb.ORGANIZATIONS_SQL, engine=workbench)
+    query_result
+    return (query_result,)
 
 
 if __name__ == "__main__":

@@ -173,3 +173,18 @@ def test_factories_of_an_organization_never_share_a_site():
     shared = factories.group_by("organization_id", "street").len().filter(pl.col("len") > 1)
     assert factories.height == 25 * 30
     assert shared.height == 0
+
+
+def test_organization_names_are_distinct_within_a_fleet():
+    """Faker's pools repeat companies; a fleet never shows two organizations under one name (issue 14)."""
+    from fleetlab.model.scenarios import load_scenario
+
+    big = plan(load_scenario("multi-tenant").override(organizations="600", factories_per_organization="1",
+                                                      gateways_per_factory="0"))
+    names = big.organizations["name"]
+    assert names.n_unique() == names.len() == 600
+    renamed = names.filter(names.str.contains(r" \d+$"))
+    assert renamed.len() > 0  # 600 organizations from pools of 512 companies per locale: some repeat
+    smaller = plan(load_scenario("multi-tenant").override(organizations="300", factories_per_organization="1",
+                                                          gateways_per_factory="0"))
+    assert big.organizations["name"].head(300).to_list() == smaller.organizations["name"].to_list()

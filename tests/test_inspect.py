@@ -8,6 +8,7 @@ The original seed at AS_OF (online within 5 min; the fixture records stale after
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -115,8 +116,8 @@ def test_stale_gateways(db_url, acme):
     assert df.schema["silent_for"] == pl.Duration("us") and df.schema["last_seen_at"] == pl.Datetime("us", "UTC")
 
     with_never = fi.stale_gateways(url=db_url, include_never_seen=True)
-    assert with_never["gateway_id"].to_list() == ["GW-AUS-002", "GW-SPR-002", "GW-DET-002"]
-    assert with_never["silent_for"][0] is None and with_never["last_seen_at"][0] is None
+    assert with_never["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-002", "GW-SPR-002"]  # the silent first
+    assert with_never["silent_for"][-1] is None and with_never["last_seen_at"][-1] is None
 
     ten_minutes = fi.stale_gateways(timedelta(minutes=10), url=db_url)
     assert ten_minutes["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-001", "GW-SPR-001"]
@@ -167,7 +168,7 @@ def test_soft_deleted_rows_are_left_out_by_default(db_url, edited):
         "deleted_factories": 1, "deleted_gateways": 1,
     }
     assert fi.gateways_per_factory(url=db_url)["factory"].to_list() == ["Detroit Assembly", "Springfield Plant"]
-    assert fi.stale_gateways(url=db_url, include_never_seen=True)["gateway_id"].to_list() == ["GW-SPR-002", "GW-DET-002"]
+    assert fi.stale_gateways(url=db_url, include_never_seen=True)["gateway_id"].to_list() == ["GW-DET-002", "GW-SPR-002"]
     assert fi.model_distribution(url=db_url)["gateways"].sum() == 4
     assert fi.gateway_record("GW-SPR-001", url=db_url)["name"].to_list() == ["North Wing Gateway"]
     assert fi.gateway_record("GW-AUS-001", url=db_url).height == 0  # its factory is soft-deleted
@@ -204,3 +205,50 @@ def test_empty_database(db_url):
     assert fi.fleet_summary(url=db_url).height == 0
     assert fi.deleted_rows(url=db_url).height == 0
     assert fi.model_distribution(url=db_url).columns == ["model", "gateways", "share"]
+
+
+# -- what the explore notebook shows (issue 14) ---------------------------------------------------
+
+
+def test_the_notebooks_sql_counts_what_the_summary_counts(settings, db_url):
+    """The SQL cell's default query groups by organization id and counts active rows only: the same
+    figures as fleet_summary, on a generated fleet with soft-deleted organizations and factories."""
+    from fleetlab.app.notebook import ORGANIZATIONS_SQL
+    from fleetlab.build.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store.reset import seed
+
+    spec = load_scenario("multi-tenant").override(organizations="40", as_of="2026-01-01T00:00:00Z")
+    seed(settings, plan(dataclasses.replace(spec, deleted_organizations=0.2, deleted_factories=0.2)))
+    from_sql = fi.read_sql(ORGANIZATIONS_SQL, url=db_url)
+    summary = fi.fleet_summary(url=db_url).filter(pl.col("gateways") > 0)
+    assert from_sql.height == summary.height and from_sql["organization"].n_unique() == from_sql.height
+    expected = summary.select("organization", "gateways", "never_seen").sort("organization")
+    assert from_sql.sort("organization").select(expected.columns).cast(expected.schema).equals(expected)
+    assert fi.fleet_summary(url=db_url, include_deleted=True)["gateways"].sum() > summary["gateways"].sum()
+
+
+def test_readable_hides_ids_and_speaks_in_percent_and_durations():
+    from fleetlab.app.notebook import readable
+
+    frame = pl.DataFrame({
+        "id": ["a", "b", "c", "d", "e"], "organization": ["A", "B", "C", "D", "E"],
+        "share": [0.095238095238095230, 1.0, 0.0, 0.5, None],
+        "silent_for": [timedelta(days=2, hours=4, minutes=5), timedelta(hours=3, minutes=12), timedelta(minutes=12),
+                       timedelta(seconds=45), None],
+    })
+    out = readable(frame, durations=["silent_for"])
+    assert out.columns == ["organization", "share", "silent_for"]
+    assert out["share"].to_list() == ["9.5 %", "100.0 %", "0.0 %", "50.0 %", None]
+    assert out["silent_for"].to_list() == ["2 d 4 h", "3 h 12 min", "12 min", "45 s", None]
+
+
+def test_fleet_context_says_when_there_is_no_fleet(new_db, settings):
+    from fleetlab.app.notebook import workbench
+    from fleetlab.errors import ConfigError, DatabaseUnavailable
+
+    empty = new_db()  # a database with no tables
+    with pytest.raises(ConfigError, match="holds no fleet.*fleetlab reset"):
+        workbench(empty)
+    with pytest.raises(DatabaseUnavailable, match="cannot connect"):
+        workbench("postgresql://nobody@127.0.0.1:1/nothing")

@@ -21,17 +21,25 @@ AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
 NEVER = "never seen"
 
 
+COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: whole ticks, never 0.2
+
+
 def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Chart:
-    """Stacked bars: each factory's active gateways by status (the `top` largest factories)."""
-    frame = per_factory.sort(["gateways", "factory"], descending=[True, False]).head(top)
+    """Stacked bars: each factory's active gateways by status, for the `top` factories with the most
+    silent gateways (stale or never seen), then the largest: where to look first, not the
+    alphabetically first of many equal factories."""
+    frame = per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen")).sort(
+        ["silent", "gateways", "organization", "factory"], descending=[True, True, False, False]
+    ).head(top)
     long = frame.select(["organization", "factory", *STATUSES]).unpivot(
         index=["organization", "factory"], on=STATUSES, variable_name="status", value_name="gateways"
     )
+    shown = f"top {frame.height} of {per_factory.height:,}" if per_factory.height > top else f"all {frame.height}"
     return (
-        alt.Chart(long, title=f"Gateways per factory (largest {min(top, frame.height)})")
+        alt.Chart(long, title=f"Gateways per factory, most stale or never seen first ({shown})")
         .mark_bar()
         .encode(
-            x=alt.X("gateways:Q", title="gateways"),
+            x=alt.X("gateways:Q", title="gateways", axis=COUNT_AXIS),
             y=alt.Y("factory:N", sort="-x", title=None),
             color=alt.Color("status:N", sort=STATUSES, scale=alt.Scale(domain=STATUSES, range=STATUS_COLORS)),
             tooltip=["organization", "factory", "status", "gateways"],
@@ -60,7 +68,7 @@ def last_seen_ages(buckets: pl.DataFrame, as_of: datetime) -> alt.Chart:
         .encode(
             # horizontal: the bucket names ("1 h – 1 day", "never seen") are too long to stand side by side
             y=alt.Y("age:N", sort=order, title=None),
-            x=alt.X("gateways:Q", title="gateways"),
+            x=alt.X("gateways:Q", title="gateways", axis=COUNT_AXIS),
             color=alt.condition(alt.datum.age == NEVER, alt.value("#9e9e9e"), alt.value("#1565c0")),
             tooltip=["age", "gateways"],
         )
@@ -75,8 +83,8 @@ def mix(distribution: pl.DataFrame, column: str, title: str) -> alt.Chart:
         alt.Chart(frame, title=title)
         .mark_bar()
         .encode(
-            x=alt.X(f"{count}:Q", title="gateways"),
+            x=alt.X(f"{count}:Q", title="gateways", axis=COUNT_AXIS),
             y=alt.Y(f"{column}:N", sort="-x", title=None),
-            tooltip=[column, count],
+            tooltip=[column, count, *([alt.Tooltip("share:Q", format=".1%")] if "share" in frame.columns else [])],
         )
     )

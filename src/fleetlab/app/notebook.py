@@ -287,6 +287,74 @@ def run_script(app, prog: str | None = None) -> int:
 
 # -- exploration ----------------------------------------------------------------------------
 
+NO_FLEET_HINT = (
+    "Reset the workbench first: `uv run fleetlab reset`, or the reset app "
+    "(`uv run marimo run notebooks/reset.py`); then run this notebook again."
+)
+
+# the explore notebook's SQL cell: active gateways and never-seen ones per organization, by id (two
+# tenants may share a name elsewhere), counting only rows whose parents are active too
+ORGANIZATIONS_SQL = """\
+SELECT o.name AS organization,
+       count(g.id) AS gateways,
+       count(g.id) FILTER (WHERE g.last_seen_at IS NULL) AS never_seen
+FROM organizations o
+JOIN factories f ON f.organization_id = o.id AND f.deleted_at IS NULL
+JOIN gateways g ON g.factory_id = f.id AND g.deleted_at IS NULL
+WHERE o.deleted_at IS NULL
+GROUP BY o.id, o.name
+ORDER BY gateways DESC, organization"""
+
+ID_COLUMNS = ("id", "organization_id", "factory_id", "parent_id")
+
+
+def workbench(url=None) -> dict[str, Any]:
+    """An explore notebook's first cell: `fleetlab.read.inspect.fleet_context()`. In the app, a database
+    that cannot be reached or holds no fleet stops every cell that uses the context, behind one callout
+    saying what to do; headless, the error propagates."""
+    from ..read.inspect import fleet_context
+
+    try:
+        return fleet_context(url)
+    except FleetlabError as exc:
+        if headless():
+            raise
+        import marimo as mo
+
+        mo.stop(True, mo.callout(mo.md(f"**No fleet to explore.** {clean(str(exc))}\n\n{NO_FLEET_HINT}"), kind="warn"))
+
+
+def readable(
+    frame: pl.DataFrame, *, percent: Sequence[str] = ("share",), durations: Sequence[str] = (),
+    hide: Sequence[str] = ID_COLUMNS,
+) -> pl.DataFrame:
+    """`frame` for reading: id columns dropped (names say which row it is), `percent` columns (0..1) as
+    "9.5 %", `durations` as "3 h 12 min"."""
+    out = frame.drop([c for c in hide if c in frame.columns])
+    return out.with_columns(
+        *[percent_text(pl.col(c)).alias(c) for c in percent if c in out.columns],
+        *[duration_text(pl.col(c)).alias(c) for c in durations if c in out.columns],
+    )
+
+
+def percent_text(share: pl.Expr) -> pl.Expr:
+    """A share 0..1 as text with one decimal: 0.0952 → "9.5 %"."""
+    return pl.format("{} %", (share * 100).round(1))
+
+
+def duration_text(duration: pl.Expr) -> pl.Expr:
+    """A Duration as text in its two largest units: "2 d 4 h", "3 h 12 min", "12 min", "45 s" (null stays null)."""
+    s = duration.dt.total_seconds()
+    d, h, m = s // 86_400, (s % 86_400) // 3_600, (s % 3_600) // 60
+    return (
+        pl.when(s.is_null()).then(pl.lit(None, dtype=pl.String))
+        .when(d > 0).then(pl.format("{} d {} h", d, h))
+        .when(h > 0).then(pl.format("{} h {} min", h, m))
+        .when(m > 0).then(pl.format("{} min", m))
+        .otherwise(pl.format("{} s", s))
+    )
+
+
 
 def describe(context: Mapping[str, Any]) -> str:
     """One paragraph of markdown about `fleetlab.read.inspect.fleet_context()`."""

@@ -183,6 +183,13 @@ def _organizations(spec: FleetSpec) -> _Organizations:
         "updated_at",
         "deleted_at",
     ).cast(ORGANIZATION_SCHEMA)  # type: ignore[arg-type]
+    # Faker's pools repeat companies: a fleet's second "Carter Group" becomes "Carter Group 2", so every
+    # organization of a fleet has its own name (lists, charts and GROUP BY name stay right); an
+    # organization's name depends only on those before it, so adding organizations renames none
+    seen = pl.int_range(pl.len()).over("name")
+    frame = frame.with_columns(
+        pl.when(seen > 0).then(pl.format("{} {}", "name", seen + 1)).otherwise("name").alias("name")
+    )
     return _Organizations(frame, keys, ids, locale, created_us, domain)
 
 

@@ -34,7 +34,7 @@ import polars as pl
 from ..errors import ConfigError
 from ..model.tables import TABLES
 from .clock import STATUS, clock, recorded_scenario
-from .query import URLLike, connect, fetch, read_sql
+from .query import URLLike, connect, fetch, read_sql, resolve_url
 
 # Columns a notebook never shows: set by the database at load time (volatile) or secret.
 HIDDEN_COLUMNS = ("created_at", "updated_at", "password_encrypted")
@@ -141,7 +141,7 @@ def stale_gateways(
 ) -> pl.DataFrame:
     """Gateways not seen for more than `stale_after` (a timedelta or hours) before `as_of`, most silent first.
 
-    include_never_seen: also list gateways never seen (last_seen_at NULL; they come first).
+    include_never_seen: also list gateways never seen (last_seen_at NULL; they come after the rest).
     Columns: id, gateway_id, name, model, firmware_version, last_seen_at, silent_for (Duration,
     null when never seen), factory_id, factory, organization_id, organization, deleted_at.
     """
@@ -153,7 +153,7 @@ def stale_gateways(
     {_gateways_with_parents("$4")}
       AND (g.last_seen_at < $1::timestamptz - make_interval(secs => $3::float8)
            OR ($5::boolean AND g.last_seen_at IS NULL))
-    ORDER BY g.last_seen_at NULLS FIRST, g.gateway_id, g.id
+    ORDER BY g.last_seen_at NULLS LAST, g.gateway_id, g.id
     """
     frame = _run(sql, url, as_of, stale_after, include_deleted, [include_never_seen])
     return frame.with_columns(pl.col("silent_for").cast(pl.Duration("us")))
@@ -256,9 +256,20 @@ def _run(
 
 
 def fleet_context(url: URLLike = None) -> dict[str, Any]:
-    """What the workbench holds: the recorded scenario and the Clock statuses are computed with."""
-    with connect(url) as conn:
-        return {"scenario": recorded_scenario(conn), "clock": clock(conn)}
+    """What the workbench holds: the recorded scenario, the Clock statuses are computed with, and the
+    database's URL (`url`, resolved once: pass it on to the other functions).
+
+    Raises ConfigError when the database has no fleet tables (nothing to explore: reset it first)."""
+    resolved = resolve_url(url)
+    with connect(resolved) as conn:
+        missing = fetch(conn, "SELECT t FROM unnest($1::text[]) t WHERE to_regclass('public.' || t) IS NULL",
+                        [list(TABLES)])["t"].to_list()
+        if missing:
+            raise ConfigError(
+                f"database {resolved.where} has no {', '.join(missing)} table: it holds no fleet. "
+                "Reset it with `uv run fleetlab reset` or notebooks/reset.py."
+            )
+        return {"scenario": recorded_scenario(conn), "clock": clock(conn), "url": resolved}
 
 
 def first_rows(url: URLLike = None, n: int = 5) -> dict[str, pl.DataFrame]:

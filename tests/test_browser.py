@@ -6,6 +6,7 @@ browser download is never used. Skipped only when chromium is missing outside CI
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -44,15 +46,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_url(cli_env, tmp_path):
-    """`marimo run notebooks/reset.py` on a free loopback port, against the test database."""
+@contextlib.contextmanager
+def serving(notebook: str, env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """`marimo run NOTEBOOK` on a free loopback port with `env`; its URL."""
     port = free_port()
     log = (tmp_path / "marimo.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "marimo", "run", "notebooks/reset.py", "--headless", "--host", "127.0.0.1",
+        [sys.executable, "-m", "marimo", "run", notebook, "--headless", "--host", "127.0.0.1",
          "--port", str(port), "--no-token", "--no-sandbox", "--no-skew-protection"],
-        cwd=ROOT, env=cli_env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -76,6 +78,25 @@ def app_url(cli_env, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def browser_page(viewport: tuple[int, int] = (1280, 1800)):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def app_url(cli_env, tmp_path):
+    """`marimo run notebooks/reset.py` on a free loopback port, against the test database."""
+    with serving("notebooks/reset.py", cli_env, tmp_path) as url:
+        yield url
 
 
 def test_reset_app_resets_with_the_counts_set_in_the_form(app_url, settings):
@@ -109,3 +130,41 @@ def test_reset_app_resets_with_the_counts_set_in_the_form(app_url, settings):
     with psycopg.connect(settings.database_url) as conn:
         rows = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("organizations", "factories", "gateways")]
     assert rows == [2, 4, 12]
+
+
+def test_explore_without_a_database_says_so_once(cli_env, tmp_path):
+    """No server behind DATABASE_URL: one callout that says what to do, not a wall of failed cells."""
+    from playwright.sync_api import expect
+
+    env = {**cli_env, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"}
+    with serving("notebooks/explore.py", env, tmp_path) as url, browser_page() as page:
+        page.goto(url)
+        expect(page.get_by_text("No fleet to explore")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("heading", name="Your own SQL")).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(3_000)  # the cells after the check settle (they must stay silent)
+        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-no-database.png")), full_page=True)
+        # counted through locators: marimo renders outputs in shadow roots, which inner_text() skips
+        assert page.get_by_text("No fleet to explore").count() == 1
+        assert page.get_by_text("uv run fleetlab reset").count() >= 1
+        for noise in ("Traceback", "ancestor", "DatabaseUnavailable", "sqlalchemy", "raised", "cannot be None"):
+            assert page.get_by_text(noise).count() == 0, noise
+
+
+def test_explore_runs_the_query_typed_into_its_sql_editor(cli_env, settings, tmp_path):
+    from playwright.sync_api import expect
+
+    from fleetlab.build.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store.reset import reset
+
+    reset(settings, plan(load_scenario("multi-tenant").override(organizations="3", as_of="2026-01-01T00:00:00Z")))
+    with serving("notebooks/explore.py", cli_env, tmp_path) as url, browser_page() as page:
+        page.goto(url)
+        expect(page.get_by_role("button", name="Run query")).to_be_visible(timeout=90_000)
+        editor = page.locator(".cm-content").last
+        editor.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("SELECT count(*) AS counted_gateways FROM gateways WHERE deleted_at IS NULL")
+        page.get_by_role("button", name="Run query").click()
+        expect(page.get_by_text("counted_gateways", exact=True)).to_be_visible(timeout=30_000)  # the result's header
+        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore.png")), full_page=True)

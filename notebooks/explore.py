@@ -44,6 +44,25 @@ def _(context, fnb, mo):
     return
 
 
+@app.cell
+def _(context, fleet, fnb, mo):
+    filters = fnb.filters(
+        fleet.fleet_summary(url=context["url"]), fleet.firmware_distribution(url=context["url"], by_model=True)
+    )
+    mo.vstack([
+        mo.md("Narrow every table and chart below to some organizations, models or firmware versions "
+              "(none chosen: the whole fleet)."),
+        filters.hstack(widths="equal"),
+    ])
+    return (filters,)
+
+
+@app.cell
+def _(filters, fnb):
+    where = fnb.where(filters)
+    return (where,)
+
+
 @app.cell(hide_code=True)
 def _(mo):
     mo.md(r"""
@@ -53,8 +72,8 @@ def _(mo):
 
 
 @app.cell
-def _(context, fleet, fnb):
-    summary = fleet.fleet_summary(url=context["url"])
+def _(context, fleet, fnb, where):
+    summary = fleet.fleet_summary(url=context["url"], where=where)
     fnb.readable(summary)
     return
 
@@ -68,8 +87,8 @@ def _(mo):
 
 
 @app.cell
-def _(context, fleet, fnb):
-    per_factory = fleet.gateways_per_factory(url=context["url"])
+def _(context, fleet, fnb, where):
+    per_factory = fleet.gateways_per_factory(url=context["url"], where=where)
     fnb.readable(per_factory)
     return (per_factory,)
 
@@ -89,15 +108,15 @@ def _(mo):
 
 
 @app.cell
-def _(charts, context, fleet):
-    ages = charts.age_buckets(fleet.last_seen(context["url"]), context["clock"].as_of)
+def _(charts, context, fleet, where):
+    ages = charts.age_buckets(fleet.last_seen(context["url"], where), context["clock"].as_of)
     charts.last_seen_ages(ages, context["clock"].as_of)
     return
 
 
 @app.cell
-def _(context, fleet, fnb):
-    stale = fleet.stale_gateways(url=context["url"], include_never_seen=True)
+def _(context, fleet, fnb, where):
+    stale = fleet.stale_gateways(url=context["url"], include_never_seen=True, where=where)
     fnb.readable(stale, durations=["silent_for"])
     return
 
@@ -111,20 +130,20 @@ def _(mo):
 
 
 @app.cell
-def _(charts, context, fleet):
-    charts.mix(fleet.model_distribution(url=context["url"]), "model", "Gateway models")
+def _(charts, context, fleet, where):
+    charts.mix(fleet.model_distribution(url=context["url"], where=where), "model", "Gateway models")
     return
 
 
 @app.cell
-def _(charts, context, fleet):
-    charts.mix(fleet.firmware_distribution(url=context["url"]), "firmware_version", "Firmware versions")
+def _(charts, context, fleet, where):
+    charts.mix(fleet.firmware_distribution(url=context["url"], where=where), "firmware_version", "Firmware versions")
     return
 
 
 @app.cell
-def _(context, fleet, fnb):
-    fnb.readable(fleet.firmware_distribution(url=context["url"], by_model=True))
+def _(context, fleet, fnb, where):
+    fnb.readable(fleet.firmware_distribution(url=context["url"], by_model=True, where=where))
     return
 
 

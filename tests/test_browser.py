@@ -168,3 +168,31 @@ def test_explore_runs_the_query_typed_into_its_sql_editor(cli_env, settings, tmp
         page.get_by_role("button", name="Run query").click()
         expect(page.get_by_text("counted_gateways", exact=True)).to_be_visible(timeout=30_000)  # the result's header
         page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore.png")), full_page=True)
+
+
+def test_explore_filters_narrow_the_tables_and_charts(cli_env, settings, tmp_path):
+    """Choosing one model in the filters: the models chart then shows that model alone, and the
+    organizations table counts only its gateways."""
+    from playwright.sync_api import expect
+
+    from fleetlab.build.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.read import inspect
+    from fleetlab.store.reset import reset
+
+    reset(settings, plan(load_scenario("multi-tenant").override(organizations="3", as_of="2026-01-01T00:00:00Z")))
+    url_ = settings.database_url
+    models = inspect.model_distribution(url=url_)["model"].to_list()
+    chosen, other = models[0], models[1]
+    total = inspect.fleet_summary(url=url_, where=inspect.Filter(models=(chosen,)))["gateways"].sum()
+    with serving("notebooks/explore.py", cli_env, tmp_path) as url, browser_page() as page:
+        page.goto(url)
+        chart = page.locator(".vega-embed").filter(has_text="Gateway models")
+        expect(chart.get_by_text(other, exact=True)).to_be_visible(timeout=90_000)
+        page.locator("marimo-multiselect").filter(has_text="Models").get_by_role("button").first.click()
+        page.get_by_role("option", name=chosen, exact=True).click()
+        page.keyboard.press("Escape")
+        expect(chart.get_by_text(other, exact=True)).to_have_count(0, timeout=30_000)
+        expect(chart.get_by_text(chosen, exact=True)).to_be_visible()
+        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-filtered.png")), full_page=True)
+    assert total > 0

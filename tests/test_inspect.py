@@ -237,6 +237,9 @@ def test_readable_hides_ids_and_speaks_in_percent_and_durations():
         "silent_for": [timedelta(days=2, hours=4, minutes=5), timedelta(hours=3, minutes=12), timedelta(minutes=12),
                        timedelta(seconds=45), None],
     })
+    from fleetlab.app.notebook import _span
+
+    assert [_span(timedelta(days=1)), _span(timedelta(hours=3)), _span(timedelta(minutes=45))] == ["1 d", "3 h", "45 min"]
     out = readable(frame, durations=["silent_for"])
     assert out.columns == ["organization", "share", "silent_for"]
     assert out["share"].to_list() == ["9.5 %", "100.0 %", "0.0 %", "50.0 %", None]
@@ -252,3 +255,40 @@ def test_fleet_context_says_when_there_is_no_fleet(new_db, settings):
         workbench(empty)
     with pytest.raises(DatabaseUnavailable, match="cannot connect"):
         workbench("postgresql://nobody@127.0.0.1:1/nothing")
+
+
+def test_filters_keep_exactly_the_part_of_the_fleet_they_name(settings, db_url):
+    """Every question answered for a filtered fleet equals the unfiltered answer restricted by hand."""
+    from fleetlab.build.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store.reset import seed
+
+    seed(settings, plan(load_scenario("multi-tenant").override(organizations="6", as_of="2026-01-01T00:00:00Z")))
+    whole = fi.fleet_summary(url=db_url)
+    two = tuple(whole["organization_id"].head(2).to_list())
+    models = tuple(fi.model_distribution(url=db_url)["model"].head(2).to_list())
+    firmware = tuple(fi.firmware_distribution(url=db_url)["firmware_version"].head(3).to_list())
+
+    only_two = fi.fleet_summary(url=db_url, where=fi.Filter(organizations=two))
+    assert only_two.equals(whole.filter(pl.col("organization_id").is_in(list(two))))
+    per_factory = fi.gateways_per_factory(url=db_url, where=fi.Filter(organizations=two))
+    assert set(per_factory["organization_id"]) == set(two)
+
+    kept = fi.Filter(models=models, firmware=firmware)
+    expected = fi.read_sql(
+        """SELECT count(*) AS n FROM gateways g JOIN factories f ON f.id = g.factory_id
+           JOIN organizations o ON o.id = f.organization_id
+           WHERE g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL
+             AND g.model = ANY($1::text[]) AND g.firmware_version = ANY($2::text[])""",
+        url=db_url, params=["{" + ",".join(f'"{m}"' for m in models) + "}", "{" + ",".join(firmware) + "}"],
+    )["n"][0]
+    assert fi.fleet_summary(url=db_url, where=kept)["gateways"].sum() == expected > 0
+    mix = fi.model_distribution(url=db_url, where=kept)
+    assert set(mix["model"]) <= set(models) and mix["gateways"].sum() == expected
+    assert abs(mix["share"].sum() - 1) < 1e-9
+    assert fi.last_seen(db_url, kept).len() == expected
+    stale = fi.stale_gateways(url=db_url, include_never_seen=True, where=kept)
+    assert set(stale["model"]) <= set(models) and set(stale["firmware_version"]) <= set(firmware)
+    everything = fi.stale_gateways(url=db_url, include_never_seen=True)
+    assert stale.height == everything.filter(pl.col("model").is_in(list(models))
+                                             & pl.col("firmware_version").is_in(list(firmware))).height

@@ -22,6 +22,9 @@ NEVER = "never seen"
 
 
 COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: whole ticks, never 0.2
+# drawn as SVG, not on a canvas: crisp in screenshots and exports, and its labels are text a browser
+# test (or a screen reader) can read
+SVG = {"embedOptions": {"renderer": "svg"}}
 
 
 def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Chart:
@@ -36,7 +39,7 @@ def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Cha
     )
     shown = f"top {frame.height} of {per_factory.height:,}" if per_factory.height > top else f"all {frame.height}"
     return (
-        alt.Chart(long, title=f"Gateways per factory, most stale or never seen first ({shown})")
+        alt.Chart(long, title=f"Gateways per factory, most stale or never seen first ({shown})", usermeta=SVG)
         .mark_bar()
         .encode(
             x=alt.X("gateways:Q", title="gateways", axis=COUNT_AXIS),
@@ -63,7 +66,7 @@ def last_seen_ages(buckets: pl.DataFrame, as_of: datetime) -> alt.Chart:
     """Bars of `age_buckets`."""
     order = buckets["age"].to_list()
     return (
-        alt.Chart(buckets, title=f"Time since last seen, as of {as_of:%Y-%m-%d %H:%M} UTC")
+        alt.Chart(buckets, title=f"Time since last seen, as of {as_of:%Y-%m-%d %H:%M} UTC", usermeta=SVG)
         .mark_bar()
         .encode(
             # horizontal: the bucket names ("1 h – 1 day", "never seen") are too long to stand side by side
@@ -80,7 +83,7 @@ def mix(distribution: pl.DataFrame, column: str, title: str) -> alt.Chart:
     count = "gateways" if "gateways" in distribution.columns else distribution.columns[-1]
     frame = distribution.with_columns(pl.col(column).fill_null("(none)"))
     return (
-        alt.Chart(frame, title=title)
+        alt.Chart(frame, title=title, usermeta=SVG)
         .mark_bar()
         .encode(
             x=alt.X(f"{count}:Q", title="gateways", axis=COUNT_AXIS),

@@ -324,6 +324,41 @@ def workbench(url=None) -> dict[str, Any]:
         mo.stop(True, mo.callout(mo.md(f"**No fleet to explore.** {clean(str(exc))}\n\n{NO_FLEET_HINT}"), kind="warn"))
 
 
+def filters(summary: pl.DataFrame, mix: pl.DataFrame):
+    """The explore notebook's filters, one multiselect each for organizations (`fleet_summary` rows),
+    models and firmware versions (a `firmware_distribution(by_model=True)`), most common first; none
+    chosen keeps everything. Give the element to `where()`."""
+    import marimo as mo
+
+    names = _labels(summary["organization"].to_list(), summary["organization_id"].to_list())
+    models = mix.group_by("model").agg(pl.col("gateways").sum()).sort(["gateways", "model"], descending=[True, False])
+    firmware = mix.group_by("firmware_version").agg(pl.col("gateways").sum()).sort(
+        ["gateways", "firmware_version"], descending=[True, False])
+    return mo.ui.dictionary({
+        "organizations": mo.ui.multiselect(options=names, label="Organizations", full_width=True),
+        "models": mo.ui.multiselect(options=[m for m in models["model"].to_list() if m], label="Models",
+                                    full_width=True),
+        "firmware": mo.ui.multiselect(options=[f for f in firmware["firmware_version"].to_list() if f],
+                                      label="Firmware", full_width=True),
+    })
+
+
+def where(chosen):
+    """The `fleetlab.read.inspect.Filter` of the `filters()` element's value."""
+    from ..read.inspect import Filter
+
+    value = chosen.value if hasattr(chosen, "value") else chosen
+    return Filter(**{k: tuple(v) or None for k, v in value.items()})
+
+
+def _labels(names: list[str], ids: list[str]) -> dict[str, str]:
+    """label → id, names as they are unless two rows share one (then the id's start tells them apart)."""
+    out: dict[str, str] = {}
+    for name, rid in zip(names, ids, strict=True):
+        out[name if name not in out else f"{name} ({rid[:8]})"] = rid
+    return out
+
+
 def readable(
     frame: pl.DataFrame, *, percent: Sequence[str] = ("share",), durations: Sequence[str] = (),
     hide: Sequence[str] = ID_COLUMNS,
@@ -348,8 +383,10 @@ def duration_text(duration: pl.Expr) -> pl.Expr:
     d, h, m = s // 86_400, (s % 86_400) // 3_600, (s % 3_600) // 60
     return (
         pl.when(s.is_null()).then(pl.lit(None, dtype=pl.String))
-        .when(d > 0).then(pl.format("{} d {} h", d, h))
-        .when(h > 0).then(pl.format("{} h {} min", h, m))
+        .when((d > 0) & (h > 0)).then(pl.format("{} d {} h", d, h))
+        .when(d > 0).then(pl.format("{} d", d))
+        .when((h > 0) & (m > 0)).then(pl.format("{} h {} min", h, m))
+        .when(h > 0).then(pl.format("{} h", h))
         .when(m > 0).then(pl.format("{} min", m))
         .otherwise(pl.format("{} s", s))
     )
@@ -366,16 +403,17 @@ def describe(context: Mapping[str, Any]) -> str:
     return (
         f"Scenario **{scenario.get('name', '?')}**, seed {scenario.get('seed', '?')}, as of "
         f"{clock.as_of:%Y-%m-%d %H:%M} UTC: {loaded or 'counts not recorded'}. "
-        f"A gateway is *online* when seen within {clock.online_within} of that time, *stale* after "
-        f"{clock.stale_after}. Soft-deleted rows are left out unless a table says otherwise."
+        f"A gateway is *online* when seen within {_span(clock.online_within)} of that time, *stale* after "
+        f"{_span(clock.stale_after)}. Soft-deleted rows are left out unless a table says otherwise."
     )
+
+
+def _span(delta) -> str:
+    """A timedelta the way `duration_text` writes durations: "5 min", "1 d 0 h"."""
+    return pl.select(duration_text(pl.lit(delta, dtype=pl.Duration("us")))).item()
 
 
 def factory_options(per_factory: pl.DataFrame) -> dict[str, str]:
     """Dropdown options 'organization / factory' → factory id, in the frame's order."""
     labels = per_factory.select(pl.format("{} / {}", "organization", "factory"))[:, 0].to_list()
-    ids = per_factory["factory_id"].to_list()
-    out: dict[str, str] = {}
-    for label, fid in zip(labels, ids, strict=True):
-        out[label if label not in out else f"{label} ({fid[:8]})"] = fid
-    return out
+    return _labels(labels, per_factory["factory_id"].to_list())

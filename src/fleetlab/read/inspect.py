@@ -26,6 +26,8 @@ Pass `as_of=datetime.now(UTC)` for the wall clock's view.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,17 +42,52 @@ from .query import URLLike, connect, fetch, read_sql, resolve_url
 HIDDEN_COLUMNS = ("created_at", "updated_at", "password_encrypted")
 
 
-def _gateways_with_parents(include_deleted: str) -> str:
+@dataclass(frozen=True)
+class Filter:
+    """Which part of the fleet a question is about: organizations (by id), gateway models and firmware
+    versions; None (or empty) means all. The notebooks' filters; every function below takes one.
+
+    In SQL it is three JSON-array parameters (`params()`; `[]` keeps everything), tested by
+    `organizations_sql` against an organization alias and by `gateways_sql` against the gateways alias
+    `g`."""
+
+    organizations: tuple[str, ...] | None = None
+    models: tuple[str, ...] | None = None
+    firmware: tuple[str, ...] | None = None
+
+    def params(self) -> list[str]:
+        return [json.dumps(list(v or ())) for v in (self.organizations, self.models, self.firmware)]
+
+    @staticmethod
+    def organizations_sql(alias: str, p: int) -> str:
+        return _kept(f"{alias}.id::text", p)
+
+    @staticmethod
+    def gateways_sql(p: int) -> str:
+        """Models at $p, firmware at $p+1."""
+        return f"{_kept('g.model', p)} AND {_kept('g.firmware_version', p + 1)}"
+
+
+def _kept(column: str, p: int) -> str:
+    return f"(${p}::jsonb = '[]'::jsonb OR {column} IN (SELECT jsonb_array_elements_text(${p}::jsonb)))"
+
+
+EVERYTHING = Filter()
+
+
+def _gateways_with_parents(include_deleted: str, filters: int | None = None) -> str:
     """FROM gateways g with its factory f and organization o: only active rows (the gateway and both
-    parents not soft-deleted) unless the boolean parameter `include_deleted` (e.g. "$4") is true."""
+    parents not soft-deleted) unless the boolean parameter `include_deleted` (e.g. "$4") is true; with
+    `filters=p`, only the part of the fleet the Filter at $p, $p+1, $p+2 keeps."""
+    kept = f" AND {Filter.organizations_sql('o', filters)} AND {Filter.gateways_sql(filters + 1)}" if filters else ""
     return f"""
     FROM gateways g
     JOIN factories f ON f.id = g.factory_id
     JOIN organizations o ON o.id = f.organization_id
-    WHERE ({include_deleted}::boolean OR (g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL))"""
+    WHERE ({include_deleted}::boolean OR (g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL)){kept}"""
 
 
-# one row per factory: its gateways by status. $4: include_deleted
+# one row per factory: its gateways by status. $4: include_deleted, $6/$7: the Filter's models/firmware
 _PER_FACTORY = f"""
     per_factory AS (
         SELECT g.factory_id,
@@ -62,7 +99,8 @@ _PER_FACTORY = f"""
                count(*) FILTER (WHERE g.deleted_at IS NOT NULL) AS deleted_gateways
         FROM (SELECT g.factory_id, g.deleted_at, ($4::boolean OR g.deleted_at IS NULL) AS counted,
                      {STATUS} AS status
-              FROM gateways g) g
+              FROM gateways g
+              WHERE {Filter.gateways_sql(6)}) g
         GROUP BY g.factory_id
     )"""
 
@@ -73,6 +111,7 @@ def fleet_summary(
     as_of: datetime | None = None,
     stale_after: timedelta | float | None = None,
     include_deleted: bool = False,
+    where: Filter = EVERYTHING,
 ) -> pl.DataFrame:
     """One row per organization: factories, gateways, online / recent / stale / never seen, soft-deleted.
 
@@ -95,11 +134,11 @@ def fleet_summary(
     LEFT JOIN (SELECT *, ($4::boolean OR deleted_at IS NULL) AS counted FROM factories) f
            ON f.organization_id = o.id
     LEFT JOIN per_factory p ON p.factory_id = f.id
-    WHERE $4::boolean OR o.deleted_at IS NULL
+    WHERE ($4::boolean OR o.deleted_at IS NULL) AND {Filter.organizations_sql("o", 5)}
     GROUP BY o.id
     ORDER BY o.name, o.id
     """
-    return _run(sql, url, as_of, stale_after, include_deleted)
+    return _run(sql, url, as_of, stale_after, include_deleted, where)
 
 
 def gateways_per_factory(
@@ -108,6 +147,7 @@ def gateways_per_factory(
     as_of: datetime | None = None,
     stale_after: timedelta | float | None = None,
     include_deleted: bool = False,
+    where: Filter = EVERYTHING,
 ) -> pl.DataFrame:
     """One row per factory (those without gateways too): its gateways by status.
 
@@ -125,10 +165,10 @@ def gateways_per_factory(
     FROM factories f
     JOIN organizations o ON o.id = f.organization_id
     LEFT JOIN per_factory p ON p.factory_id = f.id
-    WHERE $4::boolean OR (f.deleted_at IS NULL AND o.deleted_at IS NULL)
+    WHERE ($4::boolean OR (f.deleted_at IS NULL AND o.deleted_at IS NULL)) AND {Filter.organizations_sql("o", 5)}
     ORDER BY o.name, o.id, f.name, f.id
     """
-    return _run(sql, url, as_of, stale_after, include_deleted)
+    return _run(sql, url, as_of, stale_after, include_deleted, where)
 
 
 def stale_gateways(
@@ -138,6 +178,7 @@ def stale_gateways(
     as_of: datetime | None = None,
     include_never_seen: bool = False,
     include_deleted: bool = False,
+    where: Filter = EVERYTHING,
 ) -> pl.DataFrame:
     """Gateways not seen for more than `stale_after` (a timedelta or hours) before `as_of`, most silent first.
 
@@ -150,42 +191,45 @@ def stale_gateways(
            (extract(epoch FROM $1::timestamptz - g.last_seen_at) * 1000000)::bigint AS silent_for,
            f.id AS factory_id, f.name AS factory, o.id AS organization_id, o.name AS organization,
            g.deleted_at
-    {_gateways_with_parents("$4")}
+    {_gateways_with_parents("$4", filters=5)}
       AND (g.last_seen_at < $1::timestamptz - make_interval(secs => $3::float8)
-           OR ($5::boolean AND g.last_seen_at IS NULL))
+           OR ($8::boolean AND g.last_seen_at IS NULL))
     ORDER BY g.last_seen_at NULLS LAST, g.gateway_id, g.id
     """
-    frame = _run(sql, url, as_of, stale_after, include_deleted, [include_never_seen])
+    frame = _run(sql, url, as_of, stale_after, include_deleted, where, [include_never_seen])
     return frame.with_columns(pl.col("silent_for").cast(pl.Duration("us")))
 
 
-def model_distribution(*, url: URLLike = None, include_deleted: bool = False) -> pl.DataFrame:
+def model_distribution(*, url: URLLike = None, include_deleted: bool = False, where: Filter = EVERYTHING) -> pl.DataFrame:
     """Gateways per model (a NULL model is its own group), most common first.
 
     Columns: model, gateways, share (of all counted gateways, 0..1).
     """
-    return _distribution(["model"], url, include_deleted)
+    return _distribution(["model"], url, include_deleted, where)
 
 
-def firmware_distribution(*, url: URLLike = None, by_model: bool = False, include_deleted: bool = False) -> pl.DataFrame:
+def firmware_distribution(
+    *, url: URLLike = None, by_model: bool = False, include_deleted: bool = False, where: Filter = EVERYTHING
+) -> pl.DataFrame:
     """Gateways per firmware version (per model and version with by_model), most common first.
 
     Columns: [model,] firmware_version, gateways, share (of all counted gateways, 0..1).
     """
-    return _distribution(["model", "firmware_version"] if by_model else ["firmware_version"], url, include_deleted)
+    columns = ["model", "firmware_version"] if by_model else ["firmware_version"]
+    return _distribution(columns, url, include_deleted, where)
 
 
-def _distribution(columns: list[str], url: URLLike, include_deleted: bool) -> pl.DataFrame:
+def _distribution(columns: list[str], url: URLLike, include_deleted: bool, where: Filter) -> pl.DataFrame:
     cols = ", ".join(f"g.{c}" for c in columns)
     sql = f"""
     SELECT {cols}, count(*) AS gateways,
            (count(*)::float8 / sum(count(*)) OVER ())::float8 AS share
-    {_gateways_with_parents("$1")}
+    {_gateways_with_parents("$1", filters=2)}
     GROUP BY {cols}
     ORDER BY gateways DESC, {", ".join(f"g.{c} NULLS LAST" for c in columns)}
     """
     with connect(url) as conn:
-        return fetch(conn, sql, [bool(include_deleted)])
+        return fetch(conn, sql, [bool(include_deleted), *where.params()])
 
 
 def gateway_record(gateway_id: str, *, url: URLLike = None, include_deleted: bool = False) -> pl.DataFrame:
@@ -245,11 +289,13 @@ def _run(
     as_of: datetime | None,
     stale_after: timedelta | float | None,
     include_deleted: bool,
+    where: Filter,
     extra: list[Any] | None = None,
 ) -> pl.DataFrame:
+    """`sql` with $1-$3 the clock, $4 include_deleted, $5-$7 the filter, then `extra`."""
     with connect(url) as conn:
         c = clock(conn, as_of, stale_after)
-        return fetch(conn, sql, [*c.params(), bool(include_deleted), *(extra or [])])
+        return fetch(conn, sql, [*c.params(), bool(include_deleted), *where.params(), *(extra or [])])
 
 
 # -- what the notebooks show ----------------------------------------------------------------
@@ -282,9 +328,10 @@ def first_rows(url: URLLike = None, n: int = 5) -> dict[str, pl.DataFrame]:
     return out
 
 
-def last_seen(url: URLLike = None) -> pl.Series:
-    """`last_seen_at` of the active gateways (nulls: never seen)."""
-    return read_sql(f"SELECT g.last_seen_at {_gateways_with_parents('$1')}", url=url, params=[False])["last_seen_at"]
+def last_seen(url: URLLike = None, where: Filter = EVERYTHING) -> pl.Series:
+    """`last_seen_at` of the active gateways (nulls: never seen) the filter keeps."""
+    sql = f"SELECT g.last_seen_at {_gateways_with_parents('$1', filters=2)}"
+    return read_sql(sql, url=url, params=[False, *where.params()])["last_seen_at"]
 
 
 def factory_gateways(factory_id: str, url: URLLike = None, *, include_deleted: bool = False) -> pl.DataFrame:

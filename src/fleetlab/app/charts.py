@@ -91,3 +91,28 @@ def mix(distribution: pl.DataFrame, column: str, title: str) -> alt.Chart:
             tooltip=[column, count, *([alt.Tooltip("share:Q", format=".1%")] if "share" in frame.columns else [])],
         )
     )
+
+
+def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
+    """Several fleets' shares of one dimension (a `compare.side_by_side` frame) as grouped bars on one
+    shared scale, in per cent: the `top` values most common across the fleets, the rest as "other"."""
+    ranked = long.group_by("value").agg(pl.col("share").max()).sort(["share", "value"], descending=[True, False])
+    keep = ranked.head(top)["value"]
+    frame = long.with_columns(pl.when(pl.col("value").is_in(keep.implode())).then("value").otherwise(pl.lit("other"))
+                              .alias("value")).group_by("fleet", "value").agg(pl.col("gateways").sum(),
+                                                                              pl.col("share").sum()).sort("fleet", "value")
+    order = [*keep.to_list(), *(["other"] if frame["value"].eq("other").any() else [])]
+    if set(order) <= set(STATUSES):  # statuses in their own order, not by size
+        order = [s for s in STATUSES if s in order]
+    return (
+        alt.Chart(frame, title=title, usermeta=SVG, width=520)
+        .mark_bar()
+        .encode(
+            x=alt.X("share:Q", title="share of active gateways", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("value:N", sort=order, title=None),
+            yOffset=alt.YOffset("fleet:N"),
+            color=alt.Color("fleet:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=["fleet", "value", alt.Tooltip("gateways:Q", format=","), alt.Tooltip("share:Q", format=".1%")],
+        )
+    )

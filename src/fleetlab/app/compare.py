@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import polars as pl
 
-from ..model.fleet import head
 from ..model.tables import TABLES
 from . import options
 
@@ -19,21 +17,90 @@ def scenario_fleet(name: str, as_of: str | None = None):
     return plan(options.spec_for(name, {"as_of": as_of}))
 
 
-def compare_counts(fleets: Mapping[str, Any]) -> pl.DataFrame:
-    """Rows per table of each fleet {label: fleet}, one column per fleet."""
-    return pl.DataFrame({"table": list(TABLES), **{label: [f.counts()[t] for t in TABLES] for label, f in fleets.items()}})
+DIMENSIONS = ("status", "model", "firmware_version", "locale")
 
 
-def sample_gateways(fleet, n: int = 20_000) -> pl.DataFrame:
-    """Up to `n` gateways of `fleet` (in order): enough for a mix, cheap for a million."""
-    return head(fleet, "gateways", n)
+def aggregates(fleet, as_of: str | None = None) -> dict[str, pl.DataFrame]:
+    """Exact figures of a fleet, every gateway counted (its chunks streamed once, never all in memory):
 
+    - "sizes": rows per table, active and soft-deleted (a row is active when it and its parents are);
+    - per dimension (status, model, firmware_version, locale of the organization): active gateways
+      per value, with their share.
 
-def mix_of(gateways: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Gateways per value of `column`, most common first, with its share."""
-    return (
-        gateways.group_by(column)
-        .len("gateways")
-        .with_columns((pl.col("gateways") / pl.col("gateways").sum()).alias("share"))
-        .sort(["gateways", column], descending=[True, False])
+    Statuses are those of `fleetlab.read.inspect`, against `as_of` (ISO-8601; else the fleet's own
+    as_of, else now) and the scenario's stale_after_hours (else 24 h)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ..read.clock import DEFAULT_STALE_AFTER, ONLINE_WITHIN, _parse_time
+
+    scenario = getattr(fleet, "scenario", {}) or {}
+    when = _parse_time(as_of or scenario.get("as_of") or "") or datetime.now(UTC)
+    hours = scenario.get("stale_after_hours")
+    stale_after = timedelta(hours=hours) if isinstance(hours, int | float) and hours > 0 else DEFAULT_STALE_AFTER
+    orgs = fleet.organizations if hasattr(fleet, "organizations") else fleet.materialize().organizations
+    factories = fleet.factories if hasattr(fleet, "factories") else fleet.materialize().factories
+    org_rows = orgs.select(
+        pl.col("id").alias("organization_id"),
+        pl.col("deleted_at").is_not_null().alias("org_deleted"),
+        pl.col("metadata").str.json_path_match("$.locale").fill_null("(none)").alias("locale"),
     )
+    parents = factories.select(
+        pl.col("id").alias("factory_id"), "organization_id", pl.col("deleted_at").is_not_null().alias("factory_deleted")
+    ).join(org_rows, on="organization_id", how="left")
+    status = (
+        pl.when(pl.col("last_seen_at").is_null()).then(pl.lit("never_seen"))
+        .when(pl.col("last_seen_at") >= pl.lit(when - ONLINE_WITHIN)).then(pl.lit("online"))
+        .when(pl.col("last_seen_at") < pl.lit(when - stale_after)).then(pl.lit("stale"))
+        .otherwise(pl.lit("recent"))
+    )
+    parts: dict[str, list[pl.DataFrame]] = {d: [] for d in DIMENSIONS}
+    total = deleted = 0
+    for chunk in fleet.chunks("gateways", 100_000):
+        rows = chunk.select("factory_id", "model", "firmware_version", "last_seen_at", "deleted_at").join(
+            parents, on="factory_id", how="left")
+        total += rows.height
+        deleted += rows.filter(pl.col("deleted_at").is_not_null()).height
+        active = rows.filter(pl.col("deleted_at").is_null() & ~pl.col("factory_deleted") & ~pl.col("org_deleted"))
+        active = active.with_columns(status.alias("status"))
+        for d in DIMENSIONS:
+            parts[d].append(active.group_by(d).len("gateways"))
+    out = {}
+    for d in DIMENSIONS:
+        counted = pl.concat(parts[d]) if parts[d] else pl.DataFrame(schema={d: pl.String, "gateways": pl.UInt32})
+        out[d] = (
+            counted.group_by(d).agg(pl.col("gateways").sum().cast(pl.Int64))
+            .with_columns(pl.col(d).cast(pl.String).fill_null("(none)"))
+            .with_columns((pl.col("gateways") / pl.col("gateways").sum()).alias("share"))
+            .sort(["gateways", d], descending=[True, False])
+        )
+    active_factories = parents.filter(~pl.col("factory_deleted") & ~pl.col("org_deleted")).height
+    out["sizes"] = pl.DataFrame({
+        "table": list(TABLES),
+        "rows": [orgs.height, factories.height, total],
+        "active": [org_rows.filter(~pl.col("org_deleted")).height, active_factories, int(out["status"]["gateways"].sum())],
+        "soft_deleted": [org_rows["org_deleted"].sum(), parents["factory_deleted"].sum(), deleted],
+    })
+    return out
+
+
+def side_by_side(figures: Mapping[str, Mapping[str, pl.DataFrame]], dimension: str) -> pl.DataFrame:
+    """One dimension of several fleets' `aggregates` in one long frame: fleet, value, gateways, share."""
+    return pl.concat([
+        f[dimension].rename({dimension: "value"}).with_columns(pl.lit(label).alias("fleet")).select(
+            "fleet", "value", "gateways", "share")
+        for label, f in figures.items()
+    ])
+
+
+def sizes(figures: Mapping[str, Mapping[str, pl.DataFrame]]) -> pl.DataFrame:
+    """The fleets' "sizes" side by side: one row per table, rows / active / soft-deleted per fleet."""
+    out = pl.DataFrame({"table": list(TABLES)})
+    for label, f in figures.items():
+        out = out.with_columns(
+            f["sizes"]["rows"].alias(f"{label}: rows"),
+            f["sizes"]["active"].alias(f"{label}: active"),
+            f["sizes"]["soft_deleted"].alias(f"{label}: soft-deleted"),
+        )
+    return out
+
+

@@ -14,7 +14,7 @@ def _():
 @app.cell
 def _():
     from fleetlab.app import charts
-    from fleetlab.app import notebook as fnb
+    from fleetlab.app import explore as fnb
     from fleetlab.read import inspect as fleet
     from fleetlab.read.engine import engine
 
@@ -115,6 +115,12 @@ def _(charts, context, fleet, where):
 
 
 @app.cell
+def _(charts, context, fleet, where):
+    charts.last_seen_timeline(fleet.last_seen_by_day(url=context["url"], where=where), context["clock"].as_of)
+    return
+
+
+@app.cell
 def _(context, fleet, fnb, where):
     stale = fleet.stale_gateways(url=context["url"], include_never_seen=True, where=where)
     fnb.readable(stale, durations=["silent_for"])
@@ -175,6 +181,12 @@ def _(mo):
     mo.md(r"""
     ## Soft-deleted rows
     """)
+    return
+
+
+@app.cell
+def _(charts, context, fleet):
+    charts.deletions_timeline(fleet.deletions_by_month(url=context["url"]))
     return
 
 

@@ -9,7 +9,7 @@ The original seed at AS_OF (online within 5 min; the fixture records stale after
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -213,7 +213,7 @@ def test_empty_database(db_url):
 def test_the_notebooks_sql_counts_what_the_summary_counts(settings, db_url):
     """The SQL cell's default query groups by organization id and counts active rows only: the same
     figures as fleet_summary, on a generated fleet with soft-deleted organizations and factories."""
-    from fleetlab.app.notebook import ORGANIZATIONS_SQL
+    from fleetlab.app.explore import ORGANIZATIONS_SQL
     from fleetlab.build.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.reset import seed
@@ -229,7 +229,7 @@ def test_the_notebooks_sql_counts_what_the_summary_counts(settings, db_url):
 
 
 def test_readable_hides_ids_and_speaks_in_percent_and_durations():
-    from fleetlab.app.notebook import readable
+    from fleetlab.app.explore import readable
 
     frame = pl.DataFrame({
         "id": ["a", "b", "c", "d", "e"], "organization": ["A", "B", "C", "D", "E"],
@@ -237,7 +237,7 @@ def test_readable_hides_ids_and_speaks_in_percent_and_durations():
         "silent_for": [timedelta(days=2, hours=4, minutes=5), timedelta(hours=3, minutes=12), timedelta(minutes=12),
                        timedelta(seconds=45), None],
     })
-    from fleetlab.app.notebook import _span
+    from fleetlab.app.explore import _span
 
     assert [_span(timedelta(days=1)), _span(timedelta(hours=3)), _span(timedelta(minutes=45))] == ["1 d", "3 h", "45 min"]
     out = readable(frame, durations=["silent_for"])
@@ -247,7 +247,7 @@ def test_readable_hides_ids_and_speaks_in_percent_and_durations():
 
 
 def test_fleet_context_says_when_there_is_no_fleet(new_db, settings):
-    from fleetlab.app.notebook import workbench
+    from fleetlab.app.explore import workbench
     from fleetlab.errors import ConfigError, DatabaseUnavailable
 
     empty = new_db()  # a database with no tables
@@ -292,3 +292,31 @@ def test_filters_keep_exactly_the_part_of_the_fleet_they_name(settings, db_url):
     everything = fi.stale_gateways(url=db_url, include_never_seen=True)
     assert stale.height == everything.filter(pl.col("model").is_in(list(models))
                                              & pl.col("firmware_version").is_in(list(firmware))).height
+
+
+def test_the_time_views_count_what_the_rows_say(settings, db_url):
+    from fleetlab.build.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store.reset import seed
+
+    seed(settings, plan(load_scenario("stale-fleet").override(organizations="4", as_of="2026-01-01T00:00:00Z")))
+    as_of = datetime(2026, 1, 1, tzinfo=UTC)
+    by_day = fi.last_seen_by_day(url=db_url, days=30)
+    # as_of is midnight: the last day is the one before it, the first 29 days earlier
+    assert by_day.height == 30 and by_day["day"][-1] == date(2025, 12, 31) and by_day["day"][0] == date(2025, 12, 2)
+    seen = fi.last_seen(db_url).drop_nulls()
+    window = seen.filter((seen >= datetime(2025, 12, 2, tzinfo=UTC)) & (seen <= as_of))
+    assert by_day["gateways"].sum() == window.len() > 0
+    counted = window.dt.date().value_counts(name="n")
+    for day, n in counted.iter_rows():
+        assert by_day.filter(pl.col("day") == day)["gateways"][0] == n
+    kept = fi.Filter(models=(fi.model_distribution(url=db_url)["model"][0],))
+    assert fi.last_seen_by_day(url=db_url, days=30, where=kept)["gateways"].sum() < by_day["gateways"].sum()
+
+    months = fi.deletions_by_month(url=db_url)
+    deleted = fi.deleted_rows(url=db_url)
+    assert months["rows"].sum() == deleted.height > 0
+    assert months.group_by("table").agg(pl.col("rows").sum()).sort("table").rows() == \
+        deleted.group_by("table").len().sort("table").rows()
+    with pytest.raises(ConfigError, match="days"):
+        fi.last_seen_by_day(url=db_url, days=0)

@@ -116,3 +116,36 @@ def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
             tooltip=["fleet", "value", alt.Tooltip("gateways:Q", format=","), alt.Tooltip("share:Q", format=".1%")],
         )
     )
+
+
+def last_seen_timeline(by_day: pl.DataFrame, as_of: datetime) -> alt.Chart:
+    """Bars of `inspect.last_seen_by_day` without its last day: when the gateways that went silent were
+    last heard from. The last day (the as-of day, when most gateways report) is in the title instead,
+    so it does not flatten the rest."""
+    last = by_day.tail(1)
+    silent = by_day.head(max(by_day.height - 1, 0))
+    reporting = f"; {int(last['gateways'][0]):,} more last seen on {last['day'][0]:%Y-%m-%d}" if last.height else ""
+    return (
+        alt.Chart(silent, title=f"Went silent: gateways by the day they were last seen{reporting}",
+                  usermeta=SVG, width=640)
+        .mark_bar(color="#ef6c00")
+        .encode(
+            x=alt.X("day:T", title=None, axis=alt.Axis(format="%b %d")),
+            y=alt.Y("gateways:Q", title="gateways", axis=COUNT_AXIS),
+            tooltip=[alt.Tooltip("day:T", format="%Y-%m-%d"), alt.Tooltip("gateways:Q", format=",")],
+        )
+    )
+
+
+def deletions_timeline(by_month: pl.DataFrame) -> alt.Chart:
+    """Stacked bars of `inspect.deletions_by_month`: soft deletions per month and table."""
+    return (
+        alt.Chart(by_month, title="Soft deletions per month", usermeta=SVG, width=640)
+        .mark_bar()
+        .encode(
+            x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y-%m")),
+            y=alt.Y("rows:Q", title="rows soft-deleted", axis=COUNT_AXIS),
+            color=alt.Color("table:N", title=None, sort=["organizations", "factories", "gateways"]),
+            tooltip=[alt.Tooltip("month:T", format="%Y-%m"), "table", alt.Tooltip("rows:Q", format=",")],
+        )
+    )

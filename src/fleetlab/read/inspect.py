@@ -232,6 +232,54 @@ def _distribution(columns: list[str], url: URLLike, include_deleted: bool, where
         return fetch(conn, sql, [bool(include_deleted), *where.params()])
 
 
+def last_seen_by_day(
+    *, url: URLLike = None, as_of: datetime | None = None, days: int = 60, where: Filter = EVERYTHING
+) -> pl.DataFrame:
+    """Active gateways by the day (UTC) they were last seen, for the `days` calendar days that end with
+    the one `as_of` falls in (the day before, when as_of is midnight): when what went silent stopped
+    talking. Aggregated in PostgreSQL; days without any are rows with 0.
+
+    Columns: day (Date), gateways. Gateways last seen earlier, or never, are not in it."""
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3660:
+        raise ConfigError(f"days must be a whole number from 1 to 3660, not {days!r}.")
+    # the last day is the one as_of falls in (the day before, for an as_of at midnight)
+    sql = f"""
+    WITH span AS (
+        SELECT ((($1::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date - ($8::int - 1)) AS first,
+               (($1::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date AS last
+    ), seen AS (
+        SELECT (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
+        {_gateways_with_parents("$4", filters=5)}
+          AND g.last_seen_at >= ((SELECT first FROM span)::timestamp AT TIME ZONE 'UTC')
+          AND g.last_seen_at <= $1::timestamptz
+        GROUP BY 1
+    )
+    SELECT d::date AS day, coalesce(seen.gateways, 0) AS gateways
+    FROM span, generate_series(span.first, span.last, interval '1 day') d
+    LEFT JOIN seen ON seen.day = d::date
+    ORDER BY 1
+    """
+    return _run(sql, url, as_of, None, False, where, [days])
+
+
+def deletions_by_month(*, url: URLLike = None) -> pl.DataFrame:
+    """Soft deletions per month (UTC) and table, aggregated in PostgreSQL.
+
+    Columns: month (Date, its first day), table, rows."""
+    sql = """
+    SELECT (date_trunc('month', deleted_at AT TIME ZONE 'UTC'))::date AS month, "table", count(*) AS rows
+    FROM (
+        SELECT 'organizations' AS "table", deleted_at FROM organizations WHERE deleted_at IS NOT NULL
+        UNION ALL SELECT 'factories', deleted_at FROM factories WHERE deleted_at IS NOT NULL
+        UNION ALL SELECT 'gateways', deleted_at FROM gateways WHERE deleted_at IS NOT NULL
+    ) d
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    """
+    with connect(url) as conn:
+        return fetch(conn, sql)
+
+
 def gateway_record(gateway_id: str, *, url: URLLike = None, include_deleted: bool = False) -> pl.DataFrame:
     """A gateway's full record with its factory and organization, by device id (GW-…) or row id.
 

@@ -1,0 +1,147 @@
+"""What the explore notebook shows: its first check, its filters, and frames made for reading.
+
+The queries themselves live in `fleetlab.read.inspect`; this module turns their answers into what a
+fleet engineer reads (names before ids, per cent, durations) and wires the notebook's UI elements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from ..errors import FleetlabError
+from .failures import clean
+from .notebook import headless
+
+NO_FLEET_HINT = (
+    "Reset the workbench first: `uv run fleetlab reset`, or the reset app "
+    "(`uv run marimo run notebooks/reset.py`); then run this notebook again."
+)
+
+# the explore notebook's SQL cell: active gateways and never-seen ones per organization, by id (two
+# tenants may share a name elsewhere), counting only rows whose parents are active too
+ORGANIZATIONS_SQL = """\
+SELECT o.name AS organization,
+       count(g.id) AS gateways,
+       count(g.id) FILTER (WHERE g.last_seen_at IS NULL) AS never_seen
+FROM organizations o
+JOIN factories f ON f.organization_id = o.id AND f.deleted_at IS NULL
+JOIN gateways g ON g.factory_id = f.id AND g.deleted_at IS NULL
+WHERE o.deleted_at IS NULL
+GROUP BY o.id, o.name
+ORDER BY gateways DESC, organization"""
+
+ID_COLUMNS = ("id", "organization_id", "factory_id", "parent_id")
+
+
+def workbench(url=None) -> dict[str, Any]:
+    """An explore notebook's first cell: `fleetlab.read.inspect.fleet_context()`. In the app, a database
+    that cannot be reached or holds no fleet stops every cell that uses the context, behind one callout
+    saying what to do; headless, the error propagates."""
+    from ..read.inspect import fleet_context
+
+    try:
+        return fleet_context(url)
+    except FleetlabError as exc:
+        if headless():
+            raise
+        import marimo as mo
+
+        mo.stop(True, mo.callout(mo.md(f"**No fleet to explore.** {clean(str(exc))}\n\n{NO_FLEET_HINT}"), kind="warn"))
+
+
+def filters(summary: pl.DataFrame, mix: pl.DataFrame):
+    """The explore notebook's filters, one multiselect each for organizations (`fleet_summary` rows),
+    models and firmware versions (a `firmware_distribution(by_model=True)`), most common first; none
+    chosen keeps everything. Give the element to `where()`."""
+    import marimo as mo
+
+    names = _labels(summary["organization"].to_list(), summary["organization_id"].to_list())
+    models = mix.group_by("model").agg(pl.col("gateways").sum()).sort(["gateways", "model"], descending=[True, False])
+    firmware = mix.group_by("firmware_version").agg(pl.col("gateways").sum()).sort(
+        ["gateways", "firmware_version"], descending=[True, False])
+    return mo.ui.dictionary({
+        "organizations": mo.ui.multiselect(options=names, label="Organizations", full_width=True),
+        "models": mo.ui.multiselect(options=[m for m in models["model"].to_list() if m], label="Models",
+                                    full_width=True),
+        "firmware": mo.ui.multiselect(options=[f for f in firmware["firmware_version"].to_list() if f],
+                                      label="Firmware", full_width=True),
+    })
+
+
+def where(chosen):
+    """The `fleetlab.read.inspect.Filter` of the `filters()` element's value."""
+    from ..read.inspect import Filter
+
+    value = chosen.value if hasattr(chosen, "value") else chosen
+    return Filter(**{k: tuple(v) or None for k, v in value.items()})
+
+
+def _labels(names: list[str], ids: list[str]) -> dict[str, str]:
+    """label → id, names as they are unless two rows share one (then the id's start tells them apart)."""
+    out: dict[str, str] = {}
+    for name, rid in zip(names, ids, strict=True):
+        out[name if name not in out else f"{name} ({rid[:8]})"] = rid
+    return out
+
+
+def readable(
+    frame: pl.DataFrame, *, percent: Sequence[str] = ("share",), durations: Sequence[str] = (),
+    hide: Sequence[str] = ID_COLUMNS,
+) -> pl.DataFrame:
+    """`frame` for reading: id columns dropped (names say which row it is), `percent` columns (0..1) as
+    "9.5 %", `durations` as "3 h 12 min"."""
+    out = frame.drop([c for c in hide if c in frame.columns])
+    return out.with_columns(
+        *[percent_text(pl.col(c)).alias(c) for c in percent if c in out.columns],
+        *[duration_text(pl.col(c)).alias(c) for c in durations if c in out.columns],
+    )
+
+
+def percent_text(share: pl.Expr) -> pl.Expr:
+    """A share 0..1 as text with one decimal: 0.0952 → "9.5 %"."""
+    return pl.format("{} %", (share * 100).round(1))
+
+
+def duration_text(duration: pl.Expr) -> pl.Expr:
+    """A Duration as text in its two largest units: "2 d 4 h", "3 h 12 min", "12 min", "45 s" (null stays null)."""
+    s = duration.dt.total_seconds()
+    d, h, m = s // 86_400, (s % 86_400) // 3_600, (s % 3_600) // 60
+    return (
+        pl.when(s.is_null()).then(pl.lit(None, dtype=pl.String))
+        .when((d > 0) & (h > 0)).then(pl.format("{} d {} h", d, h))
+        .when(d > 0).then(pl.format("{} d", d))
+        .when((h > 0) & (m > 0)).then(pl.format("{} h {} min", h, m))
+        .when(h > 0).then(pl.format("{} h", h))
+        .when(m > 0).then(pl.format("{} min", m))
+        .otherwise(pl.format("{} s", s))
+    )
+
+
+
+def describe(context: Mapping[str, Any]) -> str:
+    """One paragraph of markdown about `fleetlab.read.inspect.fleet_context()`."""
+    scenario, clock = context["scenario"], context["clock"]
+    if not scenario:
+        return "This database records no scenario (was it seeded by fleetlab?). Statuses are relative to now."
+    counts = scenario.get("counts", {})
+    loaded = ", ".join(f"{n:,} {t}" for t, n in counts.items() if isinstance(n, int))
+    return (
+        f"Scenario **{scenario.get('name', '?')}**, seed {scenario.get('seed', '?')}, as of "
+        f"{clock.as_of:%Y-%m-%d %H:%M} UTC: {loaded or 'counts not recorded'}. "
+        f"A gateway is *online* when seen within {_span(clock.online_within)} of that time, *stale* after "
+        f"{_span(clock.stale_after)}. Soft-deleted rows are left out unless a table says otherwise."
+    )
+
+
+def _span(delta) -> str:
+    """A timedelta the way `duration_text` writes durations: "5 min", "1 d 0 h"."""
+    return pl.select(duration_text(pl.lit(delta, dtype=pl.Duration("us")))).item()
+
+
+def factory_options(per_factory: pl.DataFrame) -> dict[str, str]:
+    """Dropdown options 'organization / factory' → factory id, in the frame's order."""
+    labels = per_factory.select(pl.format("{} / {}", "organization", "factory"))[:, 0].to_list()
+    return _labels(labels, per_factory["factory_id"].to_list())

@@ -62,27 +62,29 @@ def _(defaults, fnb, mo, scenario):
     # one field per fleet option (the table in fleetlab.app.options): its value is {option: text}.
     # Shown by the cell that makes it, so typing in a field re-runs the fleet, not this layout.
     form = fnb.fleet_form(defaults)
-    mo.vstack(
-        [
-            mo.md("## The fleet"),
-            mo.hstack([scenario, mo.md(fnb.scenario_names().get(scenario.value, ""))], justify="start"),
-            form,
-        ]
-    )
+    mo.vstack([mo.md("## The fleet"), scenario, form])
     return (form,)
 
 
 @app.cell
 def _(defaults, fnb, form, scenario):
-    fleet = fnb.stop_on_error(lambda: fnb.build_fleet(scenario.value, form.value or defaults), "Cannot build this fleet")
+    built = fnb.try_build(scenario.value, form.value or defaults)
+    return (built,)
+
+
+@app.cell
+def _(built):
+    fleet = built.fleet_or_stop("Cannot build this fleet")
     return (fleet,)
 
 
 @app.cell(hide_code=True)
 def _(defaults, fleet, fnb, form, mo, scenario):
+    _values = form.value or defaults
     mo.vstack(
         [
-            mo.md(f"## Preview\n\n`{fnb.command_line(scenario.value, form.value or defaults)}` would load these rows (nothing is written yet):"),
+            mo.md(f"## Preview\n\n{fnb.changes(scenario.value, _values)}\n\n"
+                  f"`{fnb.command_line(scenario.value, _values)}` would load these rows (nothing is written yet):"),
             fnb.counts_frame(fleet.counts()),
         ]
     )
@@ -96,8 +98,12 @@ def _(fleet, fnb, mo):
 
 
 @app.cell
-def _(mo):
-    reset_button = mo.ui.run_button(label="Reset the database", kind="danger")
+def _(built, mo):
+    # disabled while the form is invalid: there is no fleet to load
+    reset_button = mo.ui.run_button(
+        label="Reset the database", kind="danger", disabled=built.error is not None,
+        tooltip="fix the fields above first" if built.error is not None else None,
+    )
     return (reset_button,)
 
 

@@ -112,6 +112,8 @@ def test_reset_app_resets_with_the_counts_set_in_the_form(app_url, settings):
                                 ("Gateways per factory", "3"), ("Seed", "1")]:
                 page.get_by_role("textbox", name=name).fill(value)
             page.get_by_role("button", name="Preview").click()  # the form sends all its fields at once
+            # the description follows the fields changed from the scenario
+            expect(page.get_by_text("changed here:")).to_be_visible(timeout=30_000)
             # the preview follows the form before anything is written
             expect(page.get_by_text(  # the preview's command, not the intro's example
                 "fleetlab reset --scenario default --orgs 2 --factories-per-org 2 --gateways-per-factory 3 --seed 1"
@@ -196,3 +198,21 @@ def test_explore_filters_narrow_the_tables_and_charts(cli_env, settings, tmp_pat
         expect(chart.get_by_text(chosen, exact=True)).to_be_visible()
         page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-filtered.png")), full_page=True)
     assert total > 0
+
+
+def test_reset_button_is_disabled_while_the_form_is_invalid(app_url):
+    from playwright.sync_api import expect
+
+    with browser_page() as page:
+        page.goto(app_url)
+        expect(page.get_by_text("would load these rows")).to_be_visible(timeout=60_000)
+        button = page.get_by_role("button", name="Reset the database")
+        expect(button).to_be_enabled()
+        page.get_by_role("textbox", name="Organizations").fill("-1")
+        page.get_by_role("button", name="Preview").click()
+        expect(page.get_by_text("Cannot build this fleet")).to_be_visible(timeout=30_000)
+        expect(button).to_be_disabled(timeout=30_000)
+        page.get_by_role("textbox", name="Organizations").fill("2")
+        page.get_by_role("button", name="Preview").click()
+        expect(button).to_be_enabled(timeout=30_000)
+        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-reset-form.png")), full_page=True)

@@ -21,6 +21,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -134,16 +135,57 @@ def form_defaults(scenario: str | None, args: argparse.Namespace | None = None) 
 
 
 def fleet_form(defaults: Mapping[str, str], per_row: int = 3):
-    """One text field per option, `per_row` to a line, in a form: its value is {option name: text} once
-    **Preview** is pressed (None before: use `defaults`). A form sends every field at once; fields
-    sent one by one can lose an edit made while the kernel is busy with the previous one."""
+    """One text field per option, `per_row` to a line, each as wide as its column, in a form: its value is
+    {option name: text} once **Preview** is pressed (None before: use `defaults`). A form sends every
+    field at once; fields sent one by one can lose an edit made while the kernel is busy with the
+    previous one."""
     import marimo as mo
 
     names = [o.name for o in options.OPTIONS]
-    rows = "\n\n".join(" ".join(f"{{{n}}}" for n in names[i : i + per_row]) for i in range(0, len(names), per_row))
-    fields = {o.name: mo.ui.text(value=defaults.get(o.name, ""), label=o.label, placeholder=o.placeholder)
+    grid = f"display: grid; grid-template-columns: repeat({per_row}, minmax(0, 1fr)); gap: 0.5rem 1rem"
+    cells = "".join(f"<div>{{{n}}}</div>" for n in names)
+    fields = {o.name: mo.ui.text(value=defaults.get(o.name, ""), label=o.label, placeholder=o.placeholder,
+                                 full_width=True)
               for o in options.OPTIONS}
-    return mo.md(rows).batch(**fields).form(submit_button_label="Preview", bordered=False)
+    return mo.Html(f'<div style="{grid}">{cells}</div>').batch(**fields).form(
+        submit_button_label="Preview", bordered=False)
+
+
+@dataclass
+class Built:
+    """A fleet the form asks for, or why there is none (`error`): the reset button reads it to be
+    disabled while the form is invalid."""
+
+    fleet: Any = None
+    error: FleetlabError | None = None
+
+    def fleet_or_stop(self, title: str = "Cannot build this fleet") -> Any:
+        """The fleet; else, in the app, the error stops the cell in a callout (headless: raised)."""
+        if self.error is None:
+            return self.fleet
+        return stop_on_error(self._raise, title)
+
+    def _raise(self):
+        raise self.error
+
+
+def try_build(scenario: str | None, values: Mapping[str, Any]) -> Built:
+    """`build_fleet`, its FleetlabError kept instead of raised."""
+    try:
+        return Built(fleet=build_fleet(scenario, values))
+    except FleetlabError as exc:
+        return Built(error=exc)
+
+
+def changes(scenario: str | None, values: Mapping[str, Any]) -> str:
+    """Markdown: the scenario's own description, and the fields the form changes from it."""
+    base = scenario_names().get(scenario or options.DEFAULT_SCENARIO, "")
+    changed = options.changed(scenario, values)
+    if not changed:
+        return base
+    labels = {o.name: o.label for o in options.OPTIONS}
+    edits = ", ".join(f"{labels.get(k, k).lower()} {v}" for k, v in changed.items())
+    return f"{base} — *changed here:* {edits}"
 
 
 def build_fleet(scenario: str | None, values: Mapping[str, Any]):

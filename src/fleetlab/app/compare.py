@@ -29,16 +29,13 @@ def aggregates(fleet, as_of: str | None = None) -> dict[str, pl.DataFrame]:
 
     Statuses are those of `fleetlab.read.inspect`, against `as_of` (ISO-8601; else the fleet's own
     as_of, else now) and the scenario's stale_after_hours (else 24 h)."""
-    from datetime import UTC, datetime, timedelta
+    from ..read.clock import clock_of
 
-    from ..read.clock import DEFAULT_STALE_AFTER, ONLINE_WITHIN, _parse_time
-
-    scenario = getattr(fleet, "scenario", {}) or {}
-    when = _parse_time(as_of or scenario.get("as_of") or "") or datetime.now(UTC)
-    hours = scenario.get("stale_after_hours")
-    stale_after = timedelta(hours=hours) if isinstance(hours, int | float) and hours > 0 else DEFAULT_STALE_AFTER
-    orgs = fleet.organizations if hasattr(fleet, "organizations") else fleet.materialize().organizations
-    factories = fleet.factories if hasattr(fleet, "factories") else fleet.materialize().factories
+    scenario = dict(fleet.scenario or {})
+    if as_of:
+        scenario["as_of"] = as_of
+    c = clock_of(scenario)
+    orgs, factories = fleet.organizations, fleet.factories
     org_rows = orgs.select(
         pl.col("id").alias("organization_id"),
         pl.col("deleted_at").is_not_null().alias("org_deleted"),
@@ -49,8 +46,8 @@ def aggregates(fleet, as_of: str | None = None) -> dict[str, pl.DataFrame]:
     ).join(org_rows, on="organization_id", how="left")
     status = (
         pl.when(pl.col("last_seen_at").is_null()).then(pl.lit("never_seen"))
-        .when(pl.col("last_seen_at") >= pl.lit(when - ONLINE_WITHIN)).then(pl.lit("online"))
-        .when(pl.col("last_seen_at") < pl.lit(when - stale_after)).then(pl.lit("stale"))
+        .when(pl.col("last_seen_at") >= pl.lit(c.as_of - c.online_within)).then(pl.lit("online"))
+        .when(pl.col("last_seen_at") < pl.lit(c.as_of - c.stale_after)).then(pl.lit("stale"))
         .otherwise(pl.lit("recent"))
     )
     parts: dict[str, list[pl.DataFrame]] = {d: [] for d in DIMENSIONS}

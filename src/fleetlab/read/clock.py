@@ -54,6 +54,17 @@ def clock(
     stale_after may be a timedelta or a number of hours.
     """
     scenario = recorded_scenario(conn) if as_of is None or stale_after is None else {}
+    return clock_of(scenario, as_of, stale_after, online_within)
+
+
+def clock_of(
+    scenario: dict[str, Any],
+    as_of: datetime | None = None,
+    stale_after: timedelta | float | None = None,
+    online_within: timedelta = ONLINE_WITHIN,
+) -> Clock:
+    """The Clock of a scenario record (the marker's, or a fleet's `scenario`): explicit values first,
+    then the record's `as_of` and `stale_after_hours`, then now and 24 hours."""
     if as_of is None:
         recorded = scenario.get("as_of")
         as_of = _parse_time(recorded) if isinstance(recorded, str) else None

@@ -102,6 +102,32 @@ def test_locale_fit(locale):
     assert tlds <= {country_tld, "com", "net", "org", "info", "biz", "jp", "de", "fr", "br"}, tlds
 
 
+@pytest.mark.parametrize("locale", ["en_US", "ja_JP", "de_DE", "hu_HU", "pt_BR"])
+def test_factory_coordinates_are_their_citys(locale):
+    """A generated factory's metadata has the latitude and longitude of the real place its location
+    names, and the factory keeps that place's time zone (hu_HU: a country Faker lists no place of)."""
+    from fleetlab.build.places import places
+
+    fleet = generate(spec().override(organizations="8", locale=locale))
+    country = locale.split("_")[1]
+    known = {(p.latitude, p.longitude): p for p in places(country, known_locales()[locale])}
+    meta = [json.loads(m) for m in fleet.factories["metadata"]]
+    for name, location, tz, m in zip(fleet.factories["name"], fleet.factories["location"],
+                                     fleet.factories["timezone"], meta, strict=True):
+        place = known[(m["latitude"], m["longitude"])]
+        assert name.startswith(place.name + " ") and place.name in location, (name, location, place)
+        assert tz == place.timezone
+        assert -90 <= m["latitude"] <= 90 and -180 <= m["longitude"] <= 180
+
+
+def test_every_known_locale_has_real_places():
+    """No locale falls back to invented cities without coordinates."""
+    from fleetlab.build.places import places
+
+    missing = [loc for loc, zones in known_locales().items() if not places(loc.split("_")[1], zones)]
+    assert missing == []
+
+
 def test_weighted_locales_each_org_consistent():
     fleet = generate(spec().override(organizations="40", locale="en_US,de_DE,ja_JP"))
     orgs = fleet.organizations.select("id", locale=pl.col("metadata").str.json_path_match("$.locale"))

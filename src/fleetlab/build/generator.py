@@ -24,7 +24,7 @@ from ..model.spec import FleetSpec, scenario_record
 from .columns import entity_uuids
 from .gateways import gateways
 from .hashing import child, counts_for, pick, root, unit, weighted
-from .pools import CJK, INDUSTRIES, PLANS, POOL_SIZE, Pool, per_locale
+from .pools import INDUSTRIES, PLANS, POOL_SIZE, Pool, per_locale
 from .times import DAY_US, created, soft_deleted, times, us
 
 SITE_STRIDE = 97  # odd, so coprime with POOL_SIZE: an organization's sites never repeat
@@ -210,9 +210,9 @@ def _factories(spec: FleetSpec, orgs: _Organizations) -> tuple[pl.DataFrame, dic
         return _site(p, i, f_keys[r])
 
     locales = [loc for loc, _ in spec.locales]
-    site_parts = per_locale(orgs.locale[f_org], locales, spec.seed, site).str.split_exact("\x1f", 2)
+    site_parts = per_locale(orgs.locale[f_org], locales, spec.seed, site).str.split_exact("\x1f", 4)
     sites = pl.DataFrame({"s": site_parts}).unnest("s") if nf else pl.DataFrame(
-        {"field_0": [], "field_1": [], "field_2": []}, schema={f"field_{i}": pl.String for i in range(3)}
+        {f"field_{i}": [] for i in range(5)}, schema={f"field_{i}": pl.String for i in range(5)}
     )
     f_created = created(orgs.created_us[f_org], f_keys)
     _, deleted_at = soft_deleted(f_keys, spec.deleted_factories, us(spec.as_of))
@@ -230,6 +230,9 @@ def _factories(spec: FleetSpec, orgs: _Organizations) -> tuple[pl.DataFrame, dic
             "shifts": pl.Series(1 + pick(f_keys, "shifts", 3)),
             "area_m2": pl.Series(2_000 + 100 * pick(f_keys, "area", 400)),
             "iso50001": pl.Series(unit(f_keys, "iso50001") < 0.4),
+            # where the site is (WGS 84 degrees, its city's): the explore notebook's map
+            "latitude": sites["field_3"].replace("", None).cast(pl.Float64),
+            "longitude": sites["field_4"].replace("", None).cast(pl.Float64),
             **times(f_created, deleted_at),
         }
     ).select(
@@ -238,7 +241,7 @@ def _factories(spec: FleetSpec, orgs: _Organizations) -> tuple[pl.DataFrame, dic
         "name",
         "location",
         "timezone",
-        pl.struct("code", "lines", "shifts", "area_m2", "iso50001").struct.json_encode().alias("metadata"),
+        pl.struct("code", "lines", "shifts", "area_m2", "iso50001", "latitude", "longitude").struct.json_encode().alias("metadata"),
         "created_at",
         "updated_at",
         "deleted_at",
@@ -262,7 +265,8 @@ def _factories(spec: FleetSpec, orgs: _Organizations) -> tuple[pl.DataFrame, dic
 
 
 def _site(p: Pool, i: np.ndarray, keys: np.ndarray) -> pl.Series:
-    """Factory sites from pool `p` (entries `i`): name, location and time zone joined by \\x1f."""
+    """Factory sites from pool `p` (entries `i`): name, location, time zone, latitude and longitude
+    (the city's; empty when unknown) joined by \\x1f."""
     frame = pl.DataFrame(
         {
             "city": p.cities.gather(i),
@@ -270,20 +274,24 @@ def _site(p: Pool, i: np.ndarray, keys: np.ndarray) -> pl.Series:
             "postcode": p.postcodes.gather(pick(keys, "postcode", POOL_SIZE)),
             "kind": p.kinds.gather(pick(keys, "kind", len(p.kinds))),
             # most sites in a country's main zone (Faker lists it first), the rest spread
-            "tz": p.timezones.gather(np.where(unit(keys, "main_zone") < 0.7, 0, pick(keys, "timezone", len(p.timezones)))),
+            "tz": p.timezones.gather(i),  # the city's own zone
+            "lat": p.latitudes.gather(i).round(5).cast(pl.String),
+            "lon": p.longitudes.gather(i).round(5).cast(pl.String),
         }
     )
     if p.locale.startswith("en_"):
         loc = pl.concat_str("street", "city", "postcode", separator=", ")
     elif p.locale.startswith("ja_"):
-        loc = pl.concat_str(pl.lit("〒"), "postcode", pl.lit(" "), "city", "street")
+        loc = pl.concat_str(pl.lit("〒"), "postcode", pl.lit(" "), "city", pl.lit(" "), "street")  # romanized city
     else:
         loc = pl.concat_str(pl.col("street"), pl.concat_str("postcode", "city", separator=" "), separator=", ")
     return frame.select(
         pl.concat_str(
-            pl.concat_str("city", "kind", separator="" if p.locale[:2] in CJK else " "),
+            pl.concat_str("city", "kind", separator=" "),  # the city is in Latin script everywhere
             pl.concat_str(loc, pl.lit(p.country), separator=", "),
             "tz",
+            pl.col("lat").fill_null(""),
+            pl.col("lon").fill_null(""),
             separator="\x1f",
         )
     ).to_series()

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from ..model.values import known_locales
+from .places import Place, places
 
 POOL_SIZE = 512
 
@@ -30,7 +31,6 @@ FACTORY_KINDS = {
     "zh": ["工厂", "制造基地", "生产基地"],
     "ko": ["공장", "생산기지"],
 }
-CJK = ("ja", "zh", "ko")  # languages that write a place and "plant" without a space
 LINES = [
     "Press Line", "Paint Shop", "Body Shop", "Final Assembly", "CNC Cell", "Packaging", "Welding Cell",
     "Injection Molding", "Quality Lab", "Warehouse", "Boiler House", "Compressor Room", "Test Bench",
@@ -54,7 +54,9 @@ class Pool:
     locale: str
     companies: pl.Series
     domains: pl.Series
-    cities: pl.Series
+    cities: pl.Series  # city i is at (latitudes[i], longitudes[i]) in zone timezones[i]
+    latitudes: pl.Series
+    longitudes: pl.Series
     streets: pl.Series
     postcodes: pl.Series
     timezones: pl.Series
@@ -76,27 +78,38 @@ def pool(locale: str, seed: int) -> Pool:
 
     companies = [flat(fake.company()) for _ in range(POOL_SIZE)]
     domains = [fake.domain_name() for _ in range(POOL_SIZE)]
-    cities = [flat(fake.city()) for _ in range(POOL_SIZE)]
+    country_code = locale.split("_")[-1]
+    zones = tuple(known_locales()[locale])
+    # real places of the country, in a keyed order, so a city has true coordinates and time zone
+    # (Faker's own city names are invented: "Lake Jessicaport" is nowhere)
+    known = places(country_code, zones)
+    if known:
+        order = [fake.random.randrange(len(known)) for _ in range(POOL_SIZE)]
+        shuffled = fake.random.sample(range(len(known)), len(known))
+        # every place once before any repeats, then keyed picks
+        picks = [known[shuffled[i]] if i < len(known) else known[order[i]] for i in range(POOL_SIZE)]
+    else:  # a country no list knows a place of (none today; a test checks): invented cities, main zone
+        picks = [Place(flat(fake.city()), None, None, zones[0]) for _ in range(POOL_SIZE)]  # type: ignore[arg-type]
     if locale.startswith("ja_"):  # Faker's ja_JP street_address is "<n> <surname> Street"
         streets = [f"{fake.town()}{fake.chome()}{fake.ban()}{fake.gou()}" for _ in range(POOL_SIZE)]
     else:
         streets = [flat(fake.street_address()) for _ in range(POOL_SIZE)]
     postcodes = [flat(fake.postcode()) for _ in range(POOL_SIZE)]
-    country_code = locale.split("_")[-1]
     try:
         country = fake.current_country()
     except (AttributeError, ValueError):
         country = country_code
-    zones = list(known_locales()[locale])
     kinds = FACTORY_KINDS.get(locale.split("_")[0], FACTORY_KINDS["en"])
     return Pool(
         locale=locale,
         companies=pl.Series(companies, dtype=pl.String),
         domains=pl.Series(domains, dtype=pl.String),
-        cities=pl.Series(cities, dtype=pl.String),
+        cities=pl.Series([p.name for p in picks], dtype=pl.String),
+        latitudes=pl.Series([p.latitude for p in picks], dtype=pl.Float64),
+        longitudes=pl.Series([p.longitude for p in picks], dtype=pl.Float64),
         streets=pl.Series(streets, dtype=pl.String),
         postcodes=pl.Series(postcodes, dtype=pl.String),
-        timezones=pl.Series(zones, dtype=pl.String),
+        timezones=pl.Series([p.timezone for p in picks], dtype=pl.String),
         kinds=pl.Series(kinds, dtype=pl.String),
         country=country,
         country_code=country_code,

@@ -13,12 +13,13 @@ def _():
 
 @app.cell
 def _():
-    from fleetlab.app import charts
+    from fleetlab.app import charts, maps
     from fleetlab.app import explore as fnb
     from fleetlab.read import inspect as fleet
+    from fleetlab.read import sites
     from fleetlab.read.engine import engine
 
-    return charts, engine, fleet, fnb
+    return charts, engine, fleet, fnb, maps, sites
 
 
 @app.cell(hide_code=True)
@@ -50,8 +51,8 @@ def _(context, fleet, fnb, mo):
         fleet.fleet_summary(url=context["url"]), fleet.firmware_distribution(url=context["url"], by_model=True)
     )
     mo.vstack([
-        mo.md("Narrow every table and chart below to some organizations, models or firmware versions "
-              "(none chosen: the whole fleet)."),
+        mo.md("Narrow every table and chart below to some organizations, models, firmware versions or "
+              "statuses (none chosen: the whole fleet)."),
         filters.hstack(widths="equal"),
     ])
     return (filters,)
@@ -75,7 +76,41 @@ def _(mo):
 def _(context, fleet, fnb, where):
     summary = fleet.fleet_summary(url=context["url"], where=where)
     fnb.readable(summary)
+    return (summary,)
+
+
+@app.cell
+def _(charts, summary):
+    charts.organization_health(summary)
     return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## Where the factories are
+
+    Click a site to list only its factories below (shift-click to add sites, click the background to
+    clear).
+    """)
+    return
+
+
+@app.cell
+def _(context, fleet, where):
+    per_factory = fleet.gateways_per_factory(url=context["url"], where=where)
+    return (per_factory,)
+
+
+@app.cell
+def _(maps, mo, per_factory, sites):
+    site_frame = sites.sites(per_factory)
+    site_map = mo.ui.altair_chart(
+        maps.site_map(site_frame, unplaced=sites.unplaced(per_factory)), chart_selection=False,
+        legend_selection=False,
+    )
+    site_map
+    return site_frame, site_map
 
 
 @app.cell(hide_code=True)
@@ -87,15 +122,35 @@ def _(mo):
 
 
 @app.cell
-def _(context, fleet, fnb, where):
-    per_factory = fleet.gateways_per_factory(url=context["url"], where=where)
-    fnb.readable(per_factory)
-    return (per_factory,)
+def _(fnb, per_factory, site_frame, site_map, sites):
+    at_sites = sites.at(per_factory, site_map.apply_selection(site_frame))
+    factories = fnb.factories_table(at_sites)
+    factories
+    return at_sites, factories
 
 
 @app.cell
-def _(charts, per_factory):
-    charts.gateways_per_factory(per_factory)
+def _(at_sites, charts):
+    charts.gateways_per_factory(at_sites)
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    ## One factory's gateways
+    """)
+    return
+
+
+@app.cell
+def _(at_sites, context, factories, fleet, fnb, mo):
+    chosen = fnb.chosen_factory(at_sites, factories.value)
+    mo.stop(chosen is None, mo.md("No factory in this fleet."))
+    mo.vstack([
+        mo.md(f"**{chosen['label']}** (select another factory in the table above)"),
+        fnb.readable(fleet.factory_gateways(chosen["id"], url=context["url"])),
+    ])
     return
 
 
@@ -136,43 +191,18 @@ def _(mo):
 
 
 @app.cell
-def _(charts, context, fleet, where):
-    charts.mix(fleet.model_distribution(url=context["url"], where=where), "model", "Gateway models")
-    return
-
-
-@app.cell
-def _(charts, context, fleet, where):
-    charts.mix(fleet.firmware_distribution(url=context["url"], where=where), "firmware_version", "Firmware versions")
+def _(charts, context, fleet, mo, where):
+    mo.hstack([
+        charts.mix(fleet.model_distribution(url=context["url"], where=where), "model", "Gateway models"),
+        charts.mix(fleet.firmware_distribution(url=context["url"], where=where), "firmware_version",
+                   "Firmware versions"),
+    ], justify="start", gap=2)
     return
 
 
 @app.cell
 def _(context, fleet, fnb, where):
     fnb.readable(fleet.firmware_distribution(url=context["url"], by_model=True, where=where))
-    return
-
-
-@app.cell(hide_code=True)
-def _(mo):
-    mo.md(r"""
-    ## One factory's gateways
-    """)
-    return
-
-
-@app.cell
-def _(fnb, mo, per_factory):
-    _options = fnb.factory_options(per_factory)
-    factory = mo.ui.dropdown(options=_options, value=next(iter(_options), None), label="Factory", searchable=True)
-    factory
-    return (factory,)
-
-
-@app.cell
-def _(context, factory, fleet, fnb, mo):
-    mo.stop(factory.value is None, mo.md("No factory in this fleet."))
-    fnb.readable(fleet.factory_gateways(factory.value, url=context["url"]))
     return
 
 

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import psycopg
 import pytest
 
@@ -216,3 +217,52 @@ def test_reset_button_is_disabled_while_the_form_is_invalid(app_url):
         page.get_by_role("button", name="Preview").click()
         expect(button).to_be_enabled(timeout=30_000)
         page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-reset-form.png")), full_page=True)
+
+
+def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli_env, settings, tmp_path):
+    """The map draws the world's countries and one circle per site with no request leaving this machine;
+    clicking a site narrows the factories table to that site's factories, and selecting a factory there
+    lists that factory's gateways."""
+    from playwright.sync_api import expect
+
+    from fleetlab.build.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.app import explore as fnb
+    from fleetlab.read import inspect, sites
+    from fleetlab.store.reset import reset
+
+    reset(settings, plan(load_scenario("international").override(organizations="4", as_of="2026-01-01T00:00:00Z")))
+    per_factory = inspect.gateways_per_factory(url=settings.database_url)
+    site_frame = sites.sites(per_factory)
+    assert sites.unplaced(per_factory) == 0 and site_frame.height > 1
+    outside: list[str] = []
+    with serving("notebooks/explore.py", cli_env, tmp_path) as url, browser_page() as page:
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(url) else None)
+        page.goto(url)
+        chart = page.locator(".vega-embed").filter(has_text="Factory sites")
+        circles = chart.locator("g.mark-symbol.role-mark path")
+        expect(circles).to_have_count(site_frame.height, timeout=90_000)
+        assert chart.locator("g.mark-shape.role-mark path").count() > 100  # the countries, from the package's file
+        table = page.locator("marimo-table").filter(has_text="Select a factory to list its gateways")
+        expect(table.get_by_text(f"{per_factory.height} rows", exact=False)).to_be_visible(timeout=30_000)
+
+        # a factory picked in the table (its second row: the first is what the notebook shows unasked)
+        second = table.locator("tbody tr").nth(1)
+        organization, factory = (second.locator("td").nth(i).inner_text().strip() for i in (1, 2))
+        second.locator("td").first.click()
+        expect(page.get_by_text(f"{organization} / {factory}", exact=False)).to_be_visible(timeout=30_000)
+        default = fnb.most_silent(per_factory).row(0, named=True)
+        assert (default["organization"], default["factory"]) != (organization, factory)
+
+        # the topmost circle (drawn last) is the one under its own centre
+        circles.last.hover(force=True)
+        tip = page.locator("#vg-tooltip-element")
+        expect(tip).to_be_visible(timeout=10_000)
+        here = int(re.search(r"factories here\s*(\d+)", tip.inner_text()).group(1))
+        circles.last.click(force=True)
+        expect(table.get_by_text(re.compile(rf"^{here} rows?\b"))).to_be_visible(timeout=30_000)
+
+        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-drilled.png")), full_page=True)
+    chosen = per_factory.filter((pl.col("organization") == organization) & (pl.col("factory") == factory))
+    assert chosen.height == 1
+    assert outside == [], outside[:5]

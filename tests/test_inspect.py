@@ -231,17 +231,22 @@ def test_the_notebooks_sql_counts_what_the_summary_counts(settings, db_url):
 def test_readable_hides_ids_and_speaks_in_percent_and_durations():
     from fleetlab.app.explore import readable
 
+    from datetime import UTC, datetime
+
+    seen = datetime(2026, 1, 1, 9, 14, 3, 123456, tzinfo=UTC)
     frame = pl.DataFrame({
         "id": ["a", "b", "c", "d", "e"], "organization": ["A", "B", "C", "D", "E"],
         "share": [0.095238095238095230, 1.0, 0.0, 0.5, None],
         "silent_for": [timedelta(days=2, hours=4, minutes=5), timedelta(hours=3, minutes=12), timedelta(minutes=12),
                        timedelta(seconds=45), None],
-    })
+        "last_seen_at": [seen, None, seen, seen, seen],
+    }).with_columns(pl.col("last_seen_at").dt.convert_time_zone("Europe/Berlin"))
     from fleetlab.app.explore import _span
 
     assert [_span(timedelta(days=1)), _span(timedelta(hours=3)), _span(timedelta(minutes=45))] == ["1 d", "3 h", "45 min"]
     out = readable(frame, durations=["silent_for"])
-    assert out.columns == ["organization", "share", "silent_for"]
+    assert out.columns == ["organization", "share", "silent_for", "last_seen_at"]
+    assert out["last_seen_at"].to_list()[:2] == ["2026-01-01 09:14:03", None]  # UTC, to the second
     assert out["share"].to_list() == ["9.5 %", "100.0 %", "0.0 %", "50.0 %", None]
     assert out["silent_for"].to_list() == ["2 d 4 h", "3 h 12 min", "12 min", "45 s", None]
 

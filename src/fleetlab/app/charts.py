@@ -29,13 +29,18 @@ SVG = {"embedOptions": {"renderer": "svg"}}
 
 def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Chart:
     """Stacked bars: each factory's active gateways by status, for the `top` factories with the most
-    silent gateways (stale or never seen), then the largest: where to look first, not the
-    alphabetically first of many equal factories."""
+    silent gateways (stale or never seen), then the largest, in that order: where to look first, not the
+    alphabetically first of many equal factories. A factory name two organizations share is told apart
+    by its organization's."""
     frame = per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen")).sort(
         ["silent", "gateways", "organization", "factory"], descending=[True, True, False, False]
     ).head(top)
-    long = frame.select(["organization", "factory", *STATUSES]).unpivot(
-        index=["organization", "factory"], on=STATUSES, variable_name="status", value_name="gateways"
+    shared = pl.col("factory").count().over("factory") > 1
+    frame = frame.with_columns(
+        pl.when(shared).then(pl.format("{} ({})", "factory", "organization")).otherwise("factory").alias("label")
+    )
+    long = frame.select(["organization", "factory", "label", *STATUSES]).unpivot(
+        index=["organization", "factory", "label"], on=STATUSES, variable_name="status", value_name="gateways"
     )
     shown = f"top {frame.height} of {per_factory.height:,}" if per_factory.height > top else f"all {frame.height}"
     return (
@@ -43,9 +48,36 @@ def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Cha
         .mark_bar()
         .encode(
             x=alt.X("gateways:Q", title="gateways", axis=COUNT_AXIS),
-            y=alt.Y("factory:N", sort="-x", title=None),
+            y=alt.Y("label:N", sort=frame["label"].to_list(), title=None),
             color=alt.Color("status:N", sort=STATUSES, scale=alt.Scale(domain=STATUSES, range=STATUS_COLORS)),
             tooltip=["organization", "factory", "status", "gateways"],
+        )
+    )
+
+
+def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
+    """Each organization's active gateways as shares by status (bars of equal length, so a small tenant
+    in trouble shows as plainly as a large one), least healthy first: the `top` organizations with the
+    largest share stale or never seen."""
+    frame = summary.filter(pl.col("gateways") > 0).with_columns(
+        silent=(pl.col("stale") + pl.col("never_seen")) / pl.col("gateways")
+    ).sort(["silent", "gateways", "organization"], descending=[True, True, False]).head(top)
+    long = frame.select(["organization", "gateways", *STATUSES]).unpivot(
+        index=["organization", "gateways"], on=STATUSES, variable_name="status", value_name="count"
+    ).with_columns(share=pl.col("count") / pl.col("gateways"))
+    total = summary.filter(pl.col("gateways") > 0).height
+    shown = f"the {frame.height} least healthy of {total:,}" if total > top else f"all {frame.height}"
+    return (
+        alt.Chart(long, title=f"Organizations by status of their gateways, most stale or never seen first ({shown})",
+                  usermeta=SVG)
+        .mark_bar()
+        .encode(
+            x=alt.X("share:Q", title="share of the organization's gateways", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("organization:N", sort=frame["organization"].to_list(), title=None),
+            color=alt.Color("status:N", sort=STATUSES, scale=alt.Scale(domain=STATUSES, range=STATUS_COLORS)),
+            tooltip=["organization", "status", alt.Tooltip("count:Q", title="gateways", format=","),
+                     alt.Tooltip("share:Q", format=".1%")],
         )
     )
 

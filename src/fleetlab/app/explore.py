@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from ..errors import FleetlabError
+from ..read.filters import STATUSES
 from .failures import clean
 from .notebook import headless
 
@@ -54,8 +55,8 @@ def workbench(url=None) -> dict[str, Any]:
 
 def filters(summary: pl.DataFrame, mix: pl.DataFrame):
     """The explore notebook's filters, one multiselect each for organizations (`fleet_summary` rows),
-    models and firmware versions (a `firmware_distribution(by_model=True)`), most common first; none
-    chosen keeps everything. Give the element to `where()`."""
+    models and firmware versions (a `firmware_distribution(by_model=True)`), most common first, and
+    connectivity statuses; none chosen keeps everything. Give the element to `where()`."""
     import marimo as mo
 
     names = _labels(summary["organization"].to_list(), summary["organization_id"].to_list())
@@ -68,6 +69,8 @@ def filters(summary: pl.DataFrame, mix: pl.DataFrame):
                                     full_width=True),
         "firmware": mo.ui.multiselect(options=[f for f in firmware["firmware_version"].to_list() if f],
                                       label="Firmware", full_width=True),
+        "statuses": mo.ui.multiselect(options={s.replace("_", " "): s for s in STATUSES}, label="Status",
+                                      full_width=True),
     })
 
 
@@ -92,11 +95,14 @@ def readable(
     hide: Sequence[str] = ID_COLUMNS,
 ) -> pl.DataFrame:
     """`frame` for reading: id columns dropped (names say which row it is), `percent` columns (0..1) as
-    "9.5 %", `durations` as "3 h 12 min"."""
+    "9.5 %", `durations` as "3 h 12 min", times to the second in UTC ("2026-01-01 09:14:03", not
+    microseconds and an offset)."""
     out = frame.drop([c for c in hide if c in frame.columns])
+    times = [c for c, t in out.schema.items() if isinstance(t, pl.Datetime)]
     return out.with_columns(
         *[percent_text(pl.col(c)).alias(c) for c in percent if c in out.columns],
         *[duration_text(pl.col(c)).alias(c) for c in durations if c in out.columns],
+        *[pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S").alias(c) for c in times],
     )
 
 
@@ -132,7 +138,7 @@ def describe(context: Mapping[str, Any]) -> str:
         f"Scenario **{scenario.get('name', '?')}**, seed {scenario.get('seed', '?')}, as of "
         f"{clock.as_of:%Y-%m-%d %H:%M} UTC: {loaded or 'counts not recorded'}. "
         f"A gateway is *online* when seen within {_span(clock.online_within)} of that time, *stale* after "
-        f"{_span(clock.stale_after)}. Soft-deleted rows are left out unless a table says otherwise."
+        f"{_span(clock.stale_after)}. Soft-deleted rows are left out unless a table says otherwise; times are UTC."
     )
 
 
@@ -141,7 +147,31 @@ def _span(delta) -> str:
     return pl.select(duration_text(pl.lit(delta, dtype=pl.Duration("us")))).item()
 
 
-def factory_options(per_factory: pl.DataFrame) -> dict[str, str]:
-    """Dropdown options 'organization / factory' → factory id, in the frame's order."""
-    labels = per_factory.select(pl.format("{} / {}", "organization", "factory"))[:, 0].to_list()
-    return _labels(labels, per_factory["factory_id"].to_list())
+def factories_table(per_factory: pl.DataFrame):
+    """The factories as a table to pick one from (single selection), most stale or never seen first
+    like the chart; readable (no ids: a factory's organization and name say which it is)."""
+    import marimo as mo
+
+    ordered = most_silent(per_factory)
+    shown = readable(ordered.drop("latitude", "longitude", strict=False))
+    return mo.ui.table(shown, selection="single", page_size=10, label="Select a factory to list its gateways")
+
+
+def most_silent(per_factory: pl.DataFrame) -> pl.DataFrame:
+    """Factories with the most stale or never-seen gateways first, then the largest, then by name."""
+    return per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen")).sort(
+        ["silent", "gateways", "organization", "factory"], descending=[True, True, False, False]
+    ).drop("silent")
+
+
+def chosen_factory(per_factory: pl.DataFrame, selected: pl.DataFrame | None) -> dict[str, str] | None:
+    """The factory a `factories_table` selection picked (else the first of `most_silent`), as
+    {"id", "label"}; None when there are no factories. Organization names are distinct within a fleet
+    and factory names within an organization, so the two names find its row."""
+    if selected is not None and selected.height:
+        row = per_factory.join(selected.select("organization", "factory").head(1), on=["organization", "factory"])
+    else:
+        row = most_silent(per_factory).head(1)
+    if row.height == 0:
+        return None
+    return {"id": row["factory_id"][0], "label": f"{row['organization'][0]} / {row['factory'][0]}"}

@@ -44,6 +44,14 @@ FACTORIES = [
     },
 ]
 
+# where the original seed's factories are (their cities' WGS 84 coordinates): their rows keep the
+# original's metadata exactly, so the explore notebook's map finds them by location instead
+SITES = {
+    "Building 3, Springfield, IL": (39.80172, -89.64371),
+    "1200 Industrial Pkwy, Detroit, MI": (42.33143, -83.04575),
+    "500 Tech Blvd, Austin, TX": (30.26715, -97.74306),
+}
+
 # per factory, two gateways: (gateway_id, name, url, model, firmware, minutes before creation last seen, metadata)
 GATEWAYS = [
     [

@@ -26,8 +26,6 @@ Pass `as_of=datetime.now(UTC)` for the wall clock's view.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,74 +33,15 @@ import polars as pl
 
 from ..errors import ConfigError
 from ..model.tables import TABLES
-from .clock import STATUS, clock, recorded_scenario
+from .clock import clock, recorded_scenario
+from .filters import EVERYTHING, PER_FACTORY, STATUSES, Filter, gateways_with_parents, run
 from .query import URLLike, connect, fetch, read_sql, resolve_url
+from .sites import COORDINATES
+
+__all__ = ["EVERYTHING", "STATUSES", "Filter"]  # the filters every question here takes
 
 # Columns a notebook never shows: set by the database at load time (volatile) or secret.
 HIDDEN_COLUMNS = ("created_at", "updated_at", "password_encrypted")
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Which part of the fleet a question is about: organizations (by id), gateway models and firmware
-    versions; None (or empty) means all. The notebooks' filters; every function below takes one.
-
-    In SQL it is three JSON-array parameters (`params()`; `[]` keeps everything), tested by
-    `organizations_sql` against an organization alias and by `gateways_sql` against the gateways alias
-    `g`."""
-
-    organizations: tuple[str, ...] | None = None
-    models: tuple[str, ...] | None = None
-    firmware: tuple[str, ...] | None = None
-
-    def params(self) -> list[str]:
-        return [json.dumps(list(v or ())) for v in (self.organizations, self.models, self.firmware)]
-
-    @staticmethod
-    def organizations_sql(alias: str, p: int) -> str:
-        return _kept(f"{alias}.id::text", p)
-
-    @staticmethod
-    def gateways_sql(p: int) -> str:
-        """Models at $p, firmware at $p+1."""
-        return f"{_kept('g.model', p)} AND {_kept('g.firmware_version', p + 1)}"
-
-
-def _kept(column: str, p: int) -> str:
-    return f"(${p}::jsonb = '[]'::jsonb OR {column} IN (SELECT jsonb_array_elements_text(${p}::jsonb)))"
-
-
-EVERYTHING = Filter()
-
-
-def _gateways_with_parents(include_deleted: str, filters: int | None = None) -> str:
-    """FROM gateways g with its factory f and organization o: only active rows (the gateway and both
-    parents not soft-deleted) unless the boolean parameter `include_deleted` (e.g. "$4") is true; with
-    `filters=p`, only the part of the fleet the Filter at $p, $p+1, $p+2 keeps."""
-    kept = f" AND {Filter.organizations_sql('o', filters)} AND {Filter.gateways_sql(filters + 1)}" if filters else ""
-    return f"""
-    FROM gateways g
-    JOIN factories f ON f.id = g.factory_id
-    JOIN organizations o ON o.id = f.organization_id
-    WHERE ({include_deleted}::boolean OR (g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL)){kept}"""
-
-
-# one row per factory: its gateways by status. $4: include_deleted, $6/$7: the Filter's models/firmware
-_PER_FACTORY = f"""
-    per_factory AS (
-        SELECT g.factory_id,
-               count(*) FILTER (WHERE counted) AS gateways,
-               count(*) FILTER (WHERE counted AND status = 'online') AS online,
-               count(*) FILTER (WHERE counted AND status = 'recent') AS recent,
-               count(*) FILTER (WHERE counted AND status = 'stale') AS stale,
-               count(*) FILTER (WHERE counted AND status = 'never_seen') AS never_seen,
-               count(*) FILTER (WHERE g.deleted_at IS NOT NULL) AS deleted_gateways
-        FROM (SELECT g.factory_id, g.deleted_at, ($4::boolean OR g.deleted_at IS NULL) AS counted,
-                     {STATUS} AS status
-              FROM gateways g
-              WHERE {Filter.gateways_sql(6)}) g
-        GROUP BY g.factory_id
-    )"""
 
 
 def fleet_summary(
@@ -119,7 +58,7 @@ def fleet_summary(
     deleted_factories, deleted_gateways, deleted_at (of the organization).
     """
     sql = f"""
-    WITH {_PER_FACTORY}
+    WITH {PER_FACTORY}
     SELECT o.id AS organization_id, o.name AS organization,
            count(f.id) FILTER (WHERE f.counted) AS factories,
            coalesce(sum(p.gateways) FILTER (WHERE f.counted), 0)::bigint AS gateways,
@@ -138,7 +77,7 @@ def fleet_summary(
     GROUP BY o.id
     ORDER BY o.name, o.id
     """
-    return _run(sql, url, as_of, stale_after, include_deleted, where)
+    return run(sql, url, as_of, stale_after, include_deleted, where)
 
 
 def gateways_per_factory(
@@ -151,13 +90,14 @@ def gateways_per_factory(
 ) -> pl.DataFrame:
     """One row per factory (those without gateways too): its gateways by status.
 
-    Columns: organization_id, organization, factory_id, factory, location, timezone, gateways,
-    online, recent, stale, never_seen, deleted_gateways, deleted_at (of the factory).
+    Columns: organization_id, organization, factory_id, factory, location, timezone, latitude,
+    longitude (`fleetlab.read.sites`; null when unknown), gateways, online, recent, stale, never_seen,
+    deleted_gateways, deleted_at (of the factory).
     """
     sql = f"""
-    WITH {_PER_FACTORY}
+    WITH {PER_FACTORY}
     SELECT o.id AS organization_id, o.name AS organization, f.id AS factory_id, f.name AS factory,
-           f.location, f.timezone,
+           f.location, f.timezone, {COORDINATES},
            coalesce(p.gateways, 0) AS gateways, coalesce(p.online, 0) AS online,
            coalesce(p.recent, 0) AS recent, coalesce(p.stale, 0) AS stale,
            coalesce(p.never_seen, 0) AS never_seen, coalesce(p.deleted_gateways, 0) AS deleted_gateways,
@@ -168,7 +108,7 @@ def gateways_per_factory(
     WHERE ($4::boolean OR (f.deleted_at IS NULL AND o.deleted_at IS NULL)) AND {Filter.organizations_sql("o", 5)}
     ORDER BY o.name, o.id, f.name, f.id
     """
-    return _run(sql, url, as_of, stale_after, include_deleted, where)
+    return run(sql, url, as_of, stale_after, include_deleted, where)
 
 
 def stale_gateways(
@@ -191,12 +131,12 @@ def stale_gateways(
            (extract(epoch FROM $1::timestamptz - g.last_seen_at) * 1000000)::bigint AS silent_for,
            f.id AS factory_id, f.name AS factory, o.id AS organization_id, o.name AS organization,
            g.deleted_at
-    {_gateways_with_parents("$4", filters=5)}
+    {gateways_with_parents()}
       AND (g.last_seen_at < $1::timestamptz - make_interval(secs => $3::float8)
-           OR ($8::boolean AND g.last_seen_at IS NULL))
+           OR ($9::boolean AND g.last_seen_at IS NULL))
     ORDER BY g.last_seen_at NULLS LAST, g.gateway_id, g.id
     """
-    frame = _run(sql, url, as_of, stale_after, include_deleted, where, [include_never_seen])
+    frame = run(sql, url, as_of, stale_after, include_deleted, where, [include_never_seen])
     return frame.with_columns(pl.col("silent_for").cast(pl.Duration("us")))
 
 
@@ -224,12 +164,11 @@ def _distribution(columns: list[str], url: URLLike, include_deleted: bool, where
     sql = f"""
     SELECT {cols}, count(*) AS gateways,
            (count(*)::float8 / sum(count(*)) OVER ())::float8 AS share
-    {_gateways_with_parents("$1", filters=2)}
+    {gateways_with_parents()}
     GROUP BY {cols}
     ORDER BY gateways DESC, {", ".join(f"g.{c} NULLS LAST" for c in columns)}
     """
-    with connect(url) as conn:
-        return fetch(conn, sql, [bool(include_deleted), *where.params()])
+    return run(sql, url, include_deleted=include_deleted, where=where)
 
 
 def last_seen_by_day(
@@ -245,11 +184,11 @@ def last_seen_by_day(
     # the last day is the one as_of falls in (the day before, for an as_of at midnight)
     sql = f"""
     WITH span AS (
-        SELECT ((($1::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date - ($8::int - 1)) AS first,
+        SELECT ((($1::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date - ($9::int - 1)) AS first,
                (($1::timestamptz - interval '1 microsecond') AT TIME ZONE 'UTC')::date AS last
     ), seen AS (
         SELECT (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
-        {_gateways_with_parents("$4", filters=5)}
+        {gateways_with_parents()}
           AND g.last_seen_at >= ((SELECT first FROM span)::timestamp AT TIME ZONE 'UTC')
           AND g.last_seen_at <= $1::timestamptz
         GROUP BY 1
@@ -259,7 +198,7 @@ def last_seen_by_day(
     LEFT JOIN seen ON seen.day = d::date
     ORDER BY 1
     """
-    return _run(sql, url, as_of, None, False, where, [days])
+    return run(sql, url, as_of, None, False, where, [days])
 
 
 def deletions_by_month(*, url: URLLike = None) -> pl.DataFrame:
@@ -297,12 +236,11 @@ def gateway_record(gateway_id: str, *, url: URLLike = None, include_deleted: boo
            o.id AS organization_id, o.name AS organization_name, o.metadata AS organization_metadata,
            o.created_at AS organization_created_at, o.updated_at AS organization_updated_at,
            o.deleted_at AS organization_deleted_at
-    {_gateways_with_parents("$2")}
-      AND (g.gateway_id = $1 OR g.id::text = lower($1))
+    {gateways_with_parents(filtered=False)}
+      AND (g.gateway_id = $9 OR g.id::text = lower($9))
     ORDER BY g.deleted_at NULLS FIRST, g.id
     """
-    with connect(url) as conn:
-        return fetch(conn, sql, [gateway_id.strip(), bool(include_deleted)])
+    return run(sql, url, include_deleted=include_deleted, extra=[gateway_id.strip()])
 
 
 def deleted_rows(*, url: URLLike = None, table: str | None = None) -> pl.DataFrame:
@@ -329,21 +267,6 @@ def deleted_rows(*, url: URLLike = None, table: str | None = None) -> pl.DataFra
     """
     with connect(url) as conn:
         return fetch(conn, sql, [table])
-
-
-def _run(
-    sql: str,
-    url: URLLike,
-    as_of: datetime | None,
-    stale_after: timedelta | float | None,
-    include_deleted: bool,
-    where: Filter,
-    extra: list[Any] | None = None,
-) -> pl.DataFrame:
-    """`sql` with $1-$3 the clock, $4 include_deleted, $5-$7 the filter, then `extra`."""
-    with connect(url) as conn:
-        c = clock(conn, as_of, stale_after)
-        return fetch(conn, sql, [*c.params(), bool(include_deleted), *where.params(), *(extra or [])])
 
 
 # -- what the notebooks show ----------------------------------------------------------------
@@ -378,8 +301,7 @@ def first_rows(url: URLLike = None, n: int = 5) -> dict[str, pl.DataFrame]:
 
 def last_seen(url: URLLike = None, where: Filter = EVERYTHING) -> pl.Series:
     """`last_seen_at` of the active gateways (nulls: never seen) the filter keeps."""
-    sql = f"SELECT g.last_seen_at {_gateways_with_parents('$1', filters=2)}"
-    return read_sql(sql, url=url, params=[False, *where.params()])["last_seen_at"]
+    return run(f"SELECT g.last_seen_at {gateways_with_parents()}", url, where=where)["last_seen_at"]
 
 
 def factory_gateways(factory_id: str, url: URLLike = None, *, include_deleted: bool = False) -> pl.DataFrame:

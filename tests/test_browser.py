@@ -225,9 +225,9 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
     lists that factory's gateways."""
     from playwright.sync_api import expect
 
+    from fleetlab.app import explore as fnb
     from fleetlab.build.fleets import plan
     from fleetlab.model.scenarios import load_scenario
-    from fleetlab.app import explore as fnb
     from fleetlab.read import inspect, sites
     from fleetlab.store.reset import reset
 

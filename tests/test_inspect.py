@@ -229,9 +229,9 @@ def test_the_notebooks_sql_counts_what_the_summary_counts(settings, db_url):
 
 
 def test_readable_hides_ids_and_speaks_in_percent_and_durations():
-    from fleetlab.app.explore import readable
-
     from datetime import UTC, datetime
+
+    from fleetlab.app.explore import readable
 
     seen = datetime(2026, 1, 1, 9, 14, 3, 123456, tzinfo=UTC)
     frame = pl.DataFrame({

@@ -20,6 +20,12 @@ def _():
 
 
 @app.cell(hide_code=True)
+def _(fnb):
+    fnb.navigation("compare.py")
+    return
+
+
+@app.cell(hide_code=True)
 def _(mo):
     mo.md(r"""
     # Compare two scenarios

@@ -15,11 +15,18 @@ def _():
 def _():
     from fleetlab.app import charts, maps
     from fleetlab.app import explore as fnb
+    from fleetlab.app import notebook as nav
     from fleetlab.read import inspect as fleet
     from fleetlab.read import sites
     from fleetlab.read.engine import engine
 
-    return charts, engine, fleet, fnb, maps, sites
+    return charts, engine, fleet, fnb, maps, nav, sites
+
+
+@app.cell(hide_code=True)
+def _(nav):
+    nav.navigation("explore.py")
+    return
 
 
 @app.cell(hide_code=True)

@@ -20,6 +20,12 @@ def _():
 
 
 @app.cell(hide_code=True)
+def _(fnb):
+    fnb.navigation("reset.py")
+    return
+
+
+@app.cell(hide_code=True)
 def _(mo):
     mo.md(r"""
     # Reset the workbench database

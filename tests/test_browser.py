@@ -243,6 +243,9 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
         circles = chart.locator("g.mark-symbol.role-mark path")
         expect(circles).to_have_count(site_frame.height, timeout=90_000)
         assert chart.locator("g.mark-shape.role-mark path").count() > 100  # the countries, from the package's file
+        # the time view: one bar for each of the 59 days before the as-of day (that day is in its title)
+        silent = page.locator(".vega-embed").filter(has_text="Went silent").locator("g.mark-rect.role-mark path")
+        expect(silent).to_have_count(59, timeout=30_000)
         table = page.locator("marimo-table").filter(has_text="Select a factory to list its gateways")
         expect(table.get_by_text(f"{per_factory.height} rows", exact=False)).to_be_visible(timeout=30_000)
 
@@ -266,3 +269,17 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
     chosen = per_factory.filter((pl.col("organization") == organization) & (pl.col("factory") == factory))
     assert chosen.height == 1
     assert outside == [], outside[:5]
+
+
+def test_notebooks_served_together_link_to_each_other(cli_env, tmp_path):
+    """`marimo run notebooks`: the reset app links to explore, and explore opens from the link."""
+    from playwright.sync_api import expect
+
+    with serving("notebooks", cli_env, tmp_path) as url, browser_page() as page:
+        page.goto(url + "?file=reset.py")
+        link = page.get_by_role("link", name="Explore the fleet")
+        expect(link).to_be_visible(timeout=60_000)
+        link.click()
+        expect(page.get_by_role("heading", name="Explore the fleet")).to_be_visible(timeout=60_000)
+        assert "file=explore.py" in page.url
+        expect(page.get_by_role("link", name="Reset the database")).to_be_visible(timeout=30_000)

@@ -44,6 +44,7 @@ def test_wheel_ships_the_package_data_and_no_dev_tooling(wheel):
         packaged = f"fleetlab/store/migrations/{m.filename}"
         assert packaged in names
     assert "fleetlab/store/platform_schema.json" in names
+    assert {"fleetlab/app/world-110m.json", "fleetlab/app/world-110m.LICENSE"} <= names  # the map, offline
     assert {f"fleetlab/model/scenarios/{p.name}" for p in (PACKAGE / "model/scenarios").glob("*.toml")} <= names
     modules = {n for n in names if n.startswith("fleetlab/") and n.endswith(".py")}
     assert modules == {f"fleetlab/{p.relative_to(PACKAGE)}" for p in PACKAGE.rglob("*.py")}

@@ -21,7 +21,7 @@ AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
 NEVER = "never seen"
 
 
-COUNT_AXIS = alt.Axis(format="d", tickMinStep=1)  # counts: whole ticks, never 0.2
+COUNT_AXIS = alt.Axis(format=",d", tickMinStep=1)  # counts: whole ticks, never 0.2
 # drawn as SVG, not on a canvas: crisp in screenshots and exports, and its labels are text a browser
 # test (or a screen reader) can read
 SVG = {"embedOptions": {"renderer": "svg"}}

@@ -40,12 +40,12 @@ def site_map(sites: pl.DataFrame, *, unplaced: int = 0, width: int = 680, height
         .encode(
             latitude="latitude:Q",
             longitude="longitude:Q",
-            size=alt.Size("gateways:Q", title="gateways", scale=alt.Scale(range=[30, 900]),
+            size=alt.Size("gateways:Q", title="gateways", scale=alt.Scale(range=[12, 420]),
                           legend=alt.Legend(format="~s", orient="bottom")),
             color=alt.Color("silent:Q", title="stale or never seen",
                             scale=alt.Scale(domain=[0, 0.5], range=["#2e7d32", "#fdd835", "#c62828"], clamp=True),
                             legend=alt.Legend(format=".0%", orient="bottom")),
-            opacity=alt.condition(pick, alt.value(0.9), alt.value(0.25)),
+            opacity=alt.condition(pick, alt.value(0.75), alt.value(0.2)),
             tooltip=[
                 alt.Tooltip("label:N", title="factories"),
                 alt.Tooltip("factories:Q", title="factories here", format=","),

@@ -325,3 +325,20 @@ def run_script(app, prog: str | None = None) -> int:
         return 0
 
     return run(script, prog)
+
+
+NOTEBOOKS = {"reset.py": "Reset the database", "explore.py": "Explore the fleet", "compare.py": "Compare scenarios"}
+
+
+def navigation(current: str):
+    """Links to the other notebooks when they are served together (`uv run marimo run notebooks`: marimo
+    opens each as `?file=NAME`); served alone, a line saying how to have them together."""
+    import marimo as mo
+
+    together = not headless() and "file" in mo.query_params()
+    if together:
+        # relative links: they keep whatever path the server is mounted at
+        return mo.md(" · ".join(f"[{title}](?file={name})" for name, title in NOTEBOOKS.items() if name != current))
+    others = ", ".join(f"`notebooks/{name}`" for name in NOTEBOOKS if name != current)
+    return mo.md(f"<small>Served alone. `uv run marimo run notebooks` serves this notebook with {others}, "
+                 "linked to each other.</small>")

@@ -82,8 +82,9 @@ def _(mo):
 @app.cell
 def _(context, fleet, fnb, where):
     summary = fleet.fleet_summary(url=context["url"], where=where)
-    fnb.readable(summary)
-    return (summary,)
+    organizations = fnb.organizations_table(summary)
+    organizations
+    return organizations, summary
 
 
 @app.cell
@@ -104,8 +105,10 @@ def _(mo):
 
 
 @app.cell
-def _(context, fleet, where):
-    per_factory = fleet.gateways_per_factory(url=context["url"], where=where)
+def _(context, fleet, fnb, organizations, where):
+    per_factory = fnb.of_organizations(
+        fleet.gateways_per_factory(url=context["url"], where=where), organizations.value
+    )
     return (per_factory,)
 
 
@@ -208,8 +211,8 @@ def _(charts, context, fleet, mo, where):
 
 
 @app.cell
-def _(context, fleet, fnb, where):
-    fnb.readable(fleet.firmware_distribution(url=context["url"], by_model=True, where=where))
+def _(charts, context, fleet, where):
+    charts.models_by_firmware(fleet.firmware_distribution(url=context["url"], by_model=True, where=where))
     return
 
 

@@ -265,6 +265,15 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
         circles.last.click(force=True)
         expect(table.get_by_text(re.compile(rf"^{here} rows?\b"))).to_be_visible(timeout=30_000)
 
+        # an organization selected in its table: the map and the factories show only its sites
+        organizations = page.locator("marimo-table").filter(has_text="Select organizations to narrow")
+        row = organizations.locator("tbody tr").first
+        tenant = row.locator("td").nth(1).inner_text().strip()
+        row.locator("td").first.click()
+        theirs = per_factory.filter(pl.col("organization") == tenant)
+        expect(table.get_by_text(re.compile(rf"^{theirs.height} rows?\b"))).to_be_visible(timeout=30_000)
+        expect(circles).to_have_count(sites.sites(theirs).height, timeout=30_000)
+
         page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-drilled.png")), full_page=True)
     chosen = per_factory.filter((pl.col("organization") == organization) & (pl.col("factory") == factory))
     assert chosen.height == 1

@@ -125,6 +125,33 @@ def mix(distribution: pl.DataFrame, column: str, title: str) -> alt.Chart:
     )
 
 
+def models_by_firmware(by_model: pl.DataFrame) -> alt.Chart:
+    """A grid of models (rows) by firmware versions (columns) of a `firmware_distribution(by_model=True)`
+    frame: each cell's colour and number say how many gateways run that pair. Which firmware is where, at
+    a glance; empty cells are pairs no gateway runs."""
+    frame = by_model.with_columns(pl.col("model").fill_null("(none)"), pl.col("firmware_version").fill_null("(none)"))
+    models = frame.group_by("model").agg(pl.col("gateways").sum()).sort(["gateways", "model"], descending=[True, False])
+    versions = frame.group_by("firmware_version").agg(pl.col("gateways").sum()).sort(
+        ["gateways", "firmware_version"], descending=[True, False])
+    base = alt.Chart(frame).encode(
+        x=alt.X("firmware_version:N", sort=versions["firmware_version"].to_list(), title="firmware",
+                axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("model:N", sort=models["model"].to_list(), title=None),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("gateways:Q", title="gateways", scale=alt.Scale(scheme="blues"), legend=alt.Legend(format=",d")),
+        tooltip=["model", "firmware_version", alt.Tooltip("gateways:Q", format=","),
+                 alt.Tooltip("share:Q", format=".1%")],
+    )
+    peak = frame["gateways"].max() or 0
+    numbers = base.mark_text(fontSize=11).encode(
+        text=alt.Text("gateways:Q", format=","),
+        color=alt.condition(alt.datum.gateways > peak / 2, alt.value("white"), alt.value("#263238")),
+    )
+    return alt.layer(cells, numbers, title="Gateways per model and firmware version", usermeta=SVG).properties(
+        width=alt.Step(80), height=alt.Step(28))
+
+
 def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
     """Several fleets' shares of one dimension (a `compare.side_by_side` frame) as grouped bars on one
     shared scale, in per cent: the `top` values most common across the fleets, the rest as "other"."""

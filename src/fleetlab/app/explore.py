@@ -147,6 +147,23 @@ def _span(delta) -> str:
     return pl.select(duration_text(pl.lit(delta, dtype=pl.Duration("us")))).item()
 
 
+def organizations_table(summary: pl.DataFrame):
+    """The organizations (a `fleet_summary`) as a table to select some from (several at once): the map,
+    the factories and their charts below then show only theirs (`of_organizations`)."""
+    import marimo as mo
+
+    return mo.ui.table(readable(summary), selection="multi", page_size=10,
+                       label="Select organizations to narrow the map and the factories below to theirs")
+
+
+def of_organizations(per_factory: pl.DataFrame, selected: pl.DataFrame | None) -> pl.DataFrame:
+    """The rows of `per_factory` whose organization an `organizations_table` selection holds (by name:
+    names are distinct within a fleet); all of them when nothing is selected."""
+    if selected is None or selected.height == 0:
+        return per_factory
+    return per_factory.join(selected.select("organization").unique(), on="organization", how="semi")
+
+
 def factories_table(per_factory: pl.DataFrame):
     """The factories as a table to pick one from (single selection), most stale or never seen first
     like the chart; readable (no ids: a factory's organization and name say which it is)."""

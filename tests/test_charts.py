@@ -1,0 +1,64 @@
+"""The explore notebook's charts say what their titles say: their data, order and labels (no server needed)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from fleetlab.app import charts, explore
+
+
+def per_factory() -> pl.DataFrame:
+    return pl.DataFrame({
+        "organization_id": ["o1", "o1", "o2", "o2"],
+        "organization": ["Acme", "Acme", "Bolt", "Bolt"],
+        "factory_id": ["f1", "f2", "f3", "f4"],
+        "factory": ["Berlin Werk", "Austin Plant", "Berlin Werk", "Lyon Usine"],
+        "gateways": [10, 50, 20, 5], "online": [9, 40, 5, 5], "recent": [0, 5, 5, 0],
+        "stale": [1, 5, 6, 0], "never_seen": [0, 0, 4, 0],
+    })
+
+
+def values(chart) -> list[dict]:
+    spec = chart.to_dict()
+    return next(iter(spec["datasets"].values()))
+
+
+def test_gateways_per_factory_puts_the_most_silent_first_and_tells_shared_names_apart():
+    spec = charts.gateways_per_factory(per_factory(), top=3).to_dict()
+    order = spec["encoding"]["y"]["sort"]
+    # silent = stale + never seen: Bolt's Berlin 10, Acme's Austin 5, Acme's Berlin 1 (Lyon, 0, is cut)
+    assert order == ["Berlin Werk (Bolt)", "Austin Plant", "Berlin Werk (Acme)"]
+    assert "top 3 of 4" in spec["title"]
+    assert {v["label"] for v in next(iter(spec["datasets"].values()))} == set(order)
+
+
+def test_organization_health_shows_shares_least_healthy_first():
+    summary = per_factory().group_by("organization").agg(
+        pl.col("gateways", "online", "recent", "stale", "never_seen").sum()
+    )
+    chart = charts.organization_health(summary)
+    rows = pl.DataFrame(values(chart))
+    assert chart.to_dict()["encoding"]["y"]["sort"] == ["Bolt", "Acme"]  # 10/25 silent before 6/60
+    shares = rows.group_by("organization").agg(pl.col("share").sum())
+    assert (shares["share"] - 1).abs().max() < 1e-12
+
+
+def test_models_by_firmware_has_a_cell_per_pair_with_its_count():
+    mix = pl.DataFrame({"model": ["A", "A", "B", None], "firmware_version": ["v1", "v2", "v1", "v1"],
+                        "gateways": [5, 3, 2, 1], "share": [5 / 11, 3 / 11, 2 / 11, 1 / 11]})
+    spec = charts.models_by_firmware(mix).to_dict()
+    cells = {(v["model"], v["firmware_version"]): v["gateways"] for v in next(iter(spec["datasets"].values()))}
+    assert cells == {("A", "v1"): 5, ("A", "v2"): 3, ("B", "v1"): 2, ("(none)", "v1"): 1}
+    layer = spec["layer"][0]["encoding"]
+    assert layer["y"]["sort"] == ["A", "B", "(none)"] and layer["x"]["sort"] == ["v1", "v2"]
+
+
+def test_selections_drill_down_by_name():
+    frame = per_factory()
+    chosen = explore.of_organizations(frame, pl.DataFrame({"organization": ["Bolt"], "gateways": [25]}))
+    assert chosen["factory_id"].to_list() == ["f3", "f4"]
+    assert explore.of_organizations(frame, None).height == 4
+    picked = explore.chosen_factory(frame, pl.DataFrame({"organization": ["Acme"], "factory": ["Berlin Werk"]}))
+    assert picked == {"id": "f1", "label": "Acme / Berlin Werk"}
+    assert explore.chosen_factory(frame, None)["id"] == "f3"  # nothing picked: the most silent
+    assert explore.chosen_factory(frame.head(0), None) is None

@@ -55,4 +55,8 @@ def test_two_fleets_share_one_scale():
     spec = charts.compared(long, "Connectivity status").to_dict()
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 1] and spec["encoding"]["x"]["axis"]["format"] == "%"
     table = compare.sizes(figures)
-    assert table.columns[:4] == ["table", "left: rows", "left: active", "left: soft-deleted"]
+    assert table.columns == ["table", "fleet", "rows", "active", "soft-deleted"]
+    assert table.select("table", "fleet").rows()[:3] == [("organizations", "left"), ("organizations", "right"),
+                                                         ("factories", "left")]
+    right = table.filter(pl.col("fleet") == "right")
+    assert right["rows"].to_list() == figures["right"]["sizes"]["rows"].to_list()

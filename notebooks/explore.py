@@ -174,7 +174,7 @@ def _(mo):
 
 @app.cell
 def _(charts, context, fleet, where):
-    ages = charts.age_buckets(fleet.last_seen(context["url"], where), context["clock"].as_of)
+    ages = charts.age_buckets(fleet.last_seen_ages(charts.AGE_BOUNDS, url=context["url"], where=where))
     charts.last_seen_ages(ages, context["clock"].as_of)
     return
 

@@ -318,6 +318,20 @@ def test_the_time_views_count_what_the_rows_say(settings, db_url):
     kept = fi.Filter(models=(fi.model_distribution(url=db_url)["model"][0],))
     assert fi.last_seen_by_day(url=db_url, days=30, where=kept)["gateways"].sum() < by_day["gateways"].sum()
 
+    # the age buckets, counted in PostgreSQL, against the rows' own ages (bounds inclusive)
+    from fleetlab.app.charts import AGE_BOUNDS, AGE_BUCKETS, NEVER, age_buckets
+
+    ages = age_buckets(fi.last_seen_ages(AGE_BOUNDS, url=db_url))
+    every = fi.last_seen(db_url)
+    expected = [0] * len(AGE_BUCKETS)
+    for seen_at in every.drop_nulls().to_list():  # the first bucket whose bound the age is within
+        expected[next(i for i, (_, b) in enumerate(AGE_BUCKETS) if b is None or as_of - seen_at <= b)] += 1
+    assert ages["age"].to_list() == [label for label, _ in AGE_BUCKETS] + [NEVER]
+    assert ages["gateways"].to_list() == [*expected, every.null_count()]
+    assert ages["gateways"].sum() == every.len() and min(expected) >= 0 and max(expected) > 0
+    with pytest.raises(ConfigError, match="ascending"):
+        fi.last_seen_ages(list(reversed(AGE_BOUNDS)), url=db_url)
+
     months = fi.deletions_by_month(url=db_url)
     deleted = fi.deleted_rows(url=db_url)
     assert months["rows"].sum() == deleted.height > 0

@@ -19,6 +19,7 @@ AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
     ("> 30 days", None),
 ]
 NEVER = "never seen"
+AGE_BOUNDS = [bound for _, bound in AGE_BUCKETS if bound is not None]  # for inspect.last_seen_ages
 
 
 COUNT_AXIS = alt.Axis(format=",d", tickMinStep=1)  # counts: whole ticks, never 0.2
@@ -27,14 +28,19 @@ COUNT_AXIS = alt.Axis(format=",d", tickMinStep=1)  # counts: whole ticks, never 
 SVG = {"embedOptions": {"renderer": "svg"}}
 
 
+def most_silent(per_factory: pl.DataFrame) -> pl.DataFrame:
+    """Factories with the most stale or never-seen gateways first, then the largest, then by name."""
+    return per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen")).sort(
+        ["silent", "gateways", "organization", "factory"], descending=[True, True, False, False]
+    ).drop("silent")
+
+
 def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Chart:
     """Stacked bars: each factory's active gateways by status, for the `top` factories with the most
     silent gateways (stale or never seen), then the largest, in that order: where to look first, not the
     alphabetically first of many equal factories. A factory name two organizations share is told apart
     by its organization's."""
-    frame = per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen")).sort(
-        ["silent", "gateways", "organization", "factory"], descending=[True, True, False, False]
-    ).head(top)
+    frame = most_silent(per_factory).head(top)
     shared = pl.col("factory").count().over("factory") > 1
     frame = frame.with_columns(
         pl.when(shared).then(pl.format("{} ({})", "factory", "organization")).otherwise("factory").alias("label")
@@ -82,16 +88,14 @@ def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
     )
 
 
-def age_buckets(last_seen: pl.Series, as_of: datetime) -> pl.DataFrame:
-    """Gateways per age of `last_seen_at` relative to `as_of`, in the AGE_BUCKETS (plus never seen)."""
-    ages = (pl.lit(as_of, dtype=pl.Datetime("us", "UTC")) - pl.col("last_seen_at")).alias("age")
-    frame = pl.DataFrame({"last_seen_at": last_seen}).select(ages)
-    expr = pl.when(pl.col("age").is_null()).then(pl.lit(NEVER))
-    for label, bound in AGE_BUCKETS:
-        expr = expr.when(pl.col("age") <= bound).then(pl.lit(label)) if bound else expr.otherwise(pl.lit(label))
-    counted = frame.select(expr.alias("age")).group_by("age").len("gateways")
-    order = pl.DataFrame({"age": [label for label, _ in AGE_BUCKETS] + [NEVER]}).with_row_index("order")
-    return order.join(counted, on="age", how="left").with_columns(pl.col("gateways").fill_null(0)).drop("order")
+def age_buckets(ages: pl.DataFrame) -> pl.DataFrame:
+    """Labels for `fleetlab.read.inspect.last_seen_ages(AGE_BOUNDS)`: columns age (AGE_BUCKETS' labels, then
+    never seen), gateways."""
+    names = pl.DataFrame({
+        "bucket": [*range(len(AGE_BUCKETS)), -1], "age": [label for label, _ in AGE_BUCKETS] + [NEVER],
+    }).with_row_index("order")
+    joined = names.join(ages.cast({"bucket": pl.Int64}), on="bucket", how="left").sort("order")
+    return joined.select("age", pl.col("gateways").fill_null(0).cast(pl.Int64))
 
 
 def last_seen_ages(buckets: pl.DataFrame, as_of: datetime) -> alt.Chart:

@@ -13,6 +13,7 @@ import polars as pl
 
 from ..errors import FleetlabError
 from ..read.filters import STATUSES
+from .charts import most_silent
 from .failures import clean
 from .notebook import headless
 
@@ -172,13 +173,6 @@ def factories_table(per_factory: pl.DataFrame):
     ordered = most_silent(per_factory)
     shown = readable(ordered.drop("latitude", "longitude", strict=False))
     return mo.ui.table(shown, selection="single", page_size=10, label="Select a factory to list its gateways")
-
-
-def most_silent(per_factory: pl.DataFrame) -> pl.DataFrame:
-    """Factories with the most stale or never-seen gateways first, then the largest, then by name."""
-    return per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen")).sort(
-        ["silent", "gateways", "organization", "factory"], descending=[True, True, False, False]
-    ).drop("silent")
 
 
 def chosen_factory(per_factory: pl.DataFrame, selected: pl.DataFrame | None) -> dict[str, str] | None:

@@ -26,6 +26,7 @@ Pass `as_of=datetime.now(UTC)` for the wall clock's view.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -199,6 +200,36 @@ def last_seen_by_day(
     ORDER BY 1
     """
     return run(sql, url, as_of, None, False, where, [days])
+
+
+def last_seen_ages(
+    bounds: Sequence[timedelta], *, url: URLLike = None, as_of: datetime | None = None,
+    where: Filter = EVERYTHING,
+) -> pl.DataFrame:
+    """Active gateways by how long before `as_of` they were last seen, counted in PostgreSQL: `bucket` i
+    holds ages above bounds[i-1] up to bounds[i] (bucket 0: up to bounds[0], also a time after as_of;
+    bucket len(bounds): above the last bound), bucket -1 the gateways never seen. Every bucket is a
+    row, 0 when empty. `bounds` ascend.
+
+    Columns: bucket, gateways."""
+    seconds = [b.total_seconds() for b in bounds]
+    if not seconds or seconds != sorted(set(seconds)):
+        raise ConfigError("bounds must be distinct durations in ascending order, e.g. [5 minutes, 1 hour].")
+    # width_bucket counts the negated bounds at or below -age: the bounds an age is within
+    sql = f"""
+    WITH counted AS (
+        SELECT CASE WHEN g.last_seen_at IS NULL THEN -1
+                    ELSE cardinality($9::float8[]) - width_bucket(
+                        -extract(epoch FROM $1::timestamptz - g.last_seen_at)::float8, $10::float8[]) END AS bucket,
+               count(*) AS gateways
+        {gateways_with_parents()}
+        GROUP BY 1
+    )
+    SELECT b AS bucket, coalesce(c.gateways, 0) AS gateways
+    FROM generate_series(-1, cardinality($9::float8[])) b LEFT JOIN counted c ON c.bucket = b
+    ORDER BY b
+    """
+    return run(sql, url, as_of, None, False, where, [seconds, sorted(-s for s in seconds)])
 
 
 def deletions_by_month(*, url: URLLike = None) -> pl.DataFrame:

@@ -7,6 +7,7 @@ freshly reset database, and that nbval fails when the generated data changes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -254,10 +255,13 @@ def test_an_edited_stored_output_or_a_changed_world_fails_with_a_readable_diff_o
     nb = _read(snapshots.SNAPSHOTS / "explore.ipynb")
     cell = next(c for c in nb.cells if c.source.startswith("summary = fleet.fleet_summary("))
     html = cell.outputs[0]["data"]["text/html"]
-    # a row is | "organization" | factories | gateways | …: names first, no ids (issue 14)
-    row = next(line for line in snapshot_diff.lines(html) if line.startswith('| "') and line.split(" | ")[1] == "2")
-    name = row.split(" | ")[0][2:].strip('"')
-    edited = html.replace(f"{name}&quot;</td><td>2</td>", f"{name}&quot;</td><td>20</td>", 1)
+    # the organizations table (a selectable marimo table): a row reads as one JSON object, names and no ids
+    row = next(line for line in snapshot_diff.lines(html) if '"factories": 2,' in line and '"organization": "' in line)
+    assert "organization_id" not in row
+    name = json.loads(row)["organization"]
+    q = "&#92;&quot;"  # a quote inside the table's data attribute
+    stored = f"{q}organization{q}:{q}{name}{q},{q}factories{q}:2,"
+    edited = html.replace(stored, stored.replace(":2,", ":20,"), 1)
     assert edited != html
     cell.outputs[0]["data"]["text/html"] = edited
     nbformat.write(nb, tmp_path / "edited.ipynb")
@@ -273,7 +277,7 @@ def test_an_edited_stored_output_or_a_changed_world_fails_with_a_readable_diff_o
     edited_out, reseeded_out = "".join(failures["edited.ipynb"]), "".join(failures["reseeded.ipynb"])
     assert len(failures["edited.ipynb"]) == 1, edited_out[-3000:]
     assert "what changed in this output (- stored, + now):" in edited_out, edited_out[-3000:]
-    assert f'-| "{name}" | 20 |' in edited_out and f"+{row}" in edited_out
+    assert "-" + row.replace('"factories": 2,', '"factories": 20,') in edited_out and f"+{row}" in edited_out
     assert "<td>" not in proc.stdout and "object-id" not in proc.stdout
     assert len(failures["reseeded.ipynb"]) >= 5, reseeded_out[-3000:]  # tables and charts, not one stray cell
     assert all("Cell outputs differ" in f for f in failures["reseeded.ipynb"])

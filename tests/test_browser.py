@@ -1,4 +1,4 @@
-"""The reset app in a real browser: `marimo run notebooks/reset.py` driven by headless Chromium.
+"""The notebooks in a real browser: `marimo run` driven by headless Chromium (scripts/browser.py).
 
 Debian's chromium (/usr/bin/chromium) through the Python playwright package; playwright's own
 browser download is never used. Skipped only when chromium is missing outside CI.
@@ -6,91 +6,21 @@ browser download is never used. Skipped only when chromium is missing outside CI
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import psycopg
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, browser_page, serving
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path(os.environ.get("FLEETLAB_SCREENSHOT_DIR") or "/tmp") / "fleetlab-reset-app.png"
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
     reason=f"{CHROMIUM} is not installed (apt-get install chromium); under CI=true this test runs",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serving(notebook: str, env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """`marimo run NOTEBOOK` on a free loopback port with `env`; its URL."""
-    port = free_port()
-    log = (tmp_path / "marimo.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "marimo", "run", notebook, "--headless", "--host", "127.0.0.1",
-         "--port", str(port), "--no-token", "--no-sandbox", "--no-skew-protection"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"marimo run did not start:\n{(tmp_path / 'marimo.log').read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@contextlib.contextmanager
-def browser_page(viewport: tuple[int, int] = (1280, 1800)):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -188,7 +188,7 @@ def _(charts, context, fleet, where):
 @app.cell
 def _(context, fleet, fnb, where):
     stale = fleet.stale_gateways(url=context["url"], include_never_seen=True, where=where)
-    fnb.readable(stale, durations=["silent_for"])
+    fnb.silent_table(stale, context["clock"])
     return
 
 

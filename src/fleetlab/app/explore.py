@@ -148,6 +148,17 @@ def _span(delta) -> str:
     return pl.select(duration_text(pl.lit(delta, dtype=pl.Duration("us")))).item()
 
 
+def silent_table(stale: pl.DataFrame, clock):
+    """A `stale_gateways(include_never_seen=True)` frame under a line saying what it lists: how many are
+    silent past the clock's threshold, and how many were never seen (they come last)."""
+    import marimo as mo
+
+    never = stale["last_seen_at"].null_count()
+    heading = (f"**{stale.height - never:,} gateways not seen for more than {_span(clock.stale_after)}**, longest "
+               f"silent first, then **{never:,} never seen**.")
+    return mo.vstack([mo.md(heading), readable(stale, durations=["silent_for"])])
+
+
 def organizations_table(summary: pl.DataFrame):
     """The organizations (a `fleet_summary`) as a table to select some from (several at once): the map,
     the factories and their charts below then show only theirs (`of_organizations`)."""

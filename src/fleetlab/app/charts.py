@@ -54,7 +54,7 @@ def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Cha
         .mark_bar()
         .encode(
             x=alt.X("gateways:Q", title="gateways", axis=COUNT_AXIS),
-            y=alt.Y("label:N", sort=frame["label"].to_list(), title=None),
+            y=alt.Y("label:N", sort=frame["label"].to_list(), title=None, axis=alt.Axis(labelLimit=320)),
             color=alt.Color("status:N", sort=STATUSES, scale=alt.Scale(domain=STATUSES, range=STATUS_COLORS)),
             tooltip=["organization", "factory", "status", "gateways"],
         )
@@ -80,7 +80,7 @@ def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
         .encode(
             x=alt.X("share:Q", title="share of the organization's gateways", axis=alt.Axis(format="%"),
                     scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("organization:N", sort=frame["organization"].to_list(), title=None),
+            y=alt.Y("organization:N", sort=frame["organization"].to_list(), title=None, axis=alt.Axis(labelLimit=320)),
             color=alt.Color("status:N", sort=STATUSES, scale=alt.Scale(domain=STATUSES, range=STATUS_COLORS)),
             tooltip=["organization", "status", alt.Tooltip("count:Q", title="gateways", format=","),
                      alt.Tooltip("share:Q", format=".1%")],

@@ -41,7 +41,7 @@ def site_map(sites: pl.DataFrame, *, unplaced: int = 0, width: int = 680, height
             latitude="latitude:Q",
             longitude="longitude:Q",
             size=alt.Size("gateways:Q", title="gateways", scale=alt.Scale(range=[12, 420]),
-                          legend=alt.Legend(format="~s", orient="bottom")),
+                          legend=alt.Legend(format=",d", orient="bottom")),
             color=alt.Color("silent:Q", title="stale or never seen",
                             scale=alt.Scale(domain=[0, 0.5], range=["#2e7d32", "#fdd835", "#c62828"], clamp=True),
                             legend=alt.Legend(format=".0%", orient="bottom")),

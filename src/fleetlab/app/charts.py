@@ -35,6 +35,12 @@ def most_silent(per_factory: pl.DataFrame) -> pl.DataFrame:
     ).drop("silent")
 
 
+def most_common(frame: pl.DataFrame, column: str) -> list:
+    """The values of `column` by their gateways summed, most first (ties by value)."""
+    totals = frame.group_by(column).agg(pl.col("gateways").sum())
+    return totals.sort(["gateways", column], descending=[True, False])[column].to_list()
+
+
 def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Chart:
     """Stacked bars: each factory's active gateways by status, for the `top` factories with the most
     silent gateways (stale or never seen), then the largest, in that order: where to look first, not the
@@ -134,13 +140,10 @@ def models_by_firmware(by_model: pl.DataFrame) -> alt.Chart:
     frame: each cell's colour and number say how many gateways run that pair. Which firmware is where, at
     a glance; empty cells are pairs no gateway runs."""
     frame = by_model.with_columns(pl.col("model").fill_null("(none)"), pl.col("firmware_version").fill_null("(none)"))
-    models = frame.group_by("model").agg(pl.col("gateways").sum()).sort(["gateways", "model"], descending=[True, False])
-    versions = frame.group_by("firmware_version").agg(pl.col("gateways").sum()).sort(
-        ["gateways", "firmware_version"], descending=[True, False])
     base = alt.Chart(frame).encode(
-        x=alt.X("firmware_version:N", sort=versions["firmware_version"].to_list(), title="firmware",
+        x=alt.X("firmware_version:N", sort=most_common(frame, "firmware_version"), title="firmware",
                 axis=alt.Axis(labelAngle=0, orient="top")),
-        y=alt.Y("model:N", sort=models["model"].to_list(), title=None),
+        y=alt.Y("model:N", sort=most_common(frame, "model"), title=None),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("gateways:Q", title="gateways", scale=alt.Scale(scheme="blues"), legend=alt.Legend(format=",d")),

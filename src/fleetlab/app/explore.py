@@ -12,8 +12,8 @@ from typing import Any
 import polars as pl
 
 from ..errors import FleetlabError
-from ..read.filters import STATUSES
-from .charts import most_silent
+from ..read.filters import STATUSES, Filter
+from .charts import most_common, most_silent
 from .failures import clean
 from .notebook import headless
 
@@ -61,14 +61,11 @@ def filters(summary: pl.DataFrame, mix: pl.DataFrame):
     import marimo as mo
 
     names = _labels(summary["organization"].to_list(), summary["organization_id"].to_list())
-    models = mix.group_by("model").agg(pl.col("gateways").sum()).sort(["gateways", "model"], descending=[True, False])
-    firmware = mix.group_by("firmware_version").agg(pl.col("gateways").sum()).sort(
-        ["gateways", "firmware_version"], descending=[True, False])
     return mo.ui.dictionary({
         "organizations": mo.ui.multiselect(options=names, label="Organizations", full_width=True),
-        "models": mo.ui.multiselect(options=[m for m in models["model"].to_list() if m], label="Models",
+        "models": mo.ui.multiselect(options=[m for m in most_common(mix, "model") if m], label="Models",
                                     full_width=True),
-        "firmware": mo.ui.multiselect(options=[f for f in firmware["firmware_version"].to_list() if f],
+        "firmware": mo.ui.multiselect(options=[f for f in most_common(mix, "firmware_version") if f],
                                       label="Firmware", full_width=True),
         "statuses": mo.ui.multiselect(options={s.replace("_", " "): s for s in STATUSES}, label="Status",
                                       full_width=True),
@@ -76,9 +73,7 @@ def filters(summary: pl.DataFrame, mix: pl.DataFrame):
 
 
 def where(chosen):
-    """The `fleetlab.read.inspect.Filter` of the `filters()` element's value."""
-    from ..read.inspect import Filter
-
+    """The `fleetlab.read.filters.Filter` of the `filters()` element's value."""
     value = chosen.value if hasattr(chosen, "value") else chosen
     return Filter(**{k: tuple(v) or None for k, v in value.items()})
 

@@ -56,8 +56,9 @@ def site_map(sites: pl.DataFrame, *, unplaced: int = 0, width: int = 680, height
         )
         .add_params(pick)
     )
-    extent = _extent(sites)
-    (west, south), (east, north) = extent["geometry"]["coordinates"][0], extent["geometry"]["coordinates"][2]
+    west, south, east, north = _bounds(sites)
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    extent = {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPoint", "coordinates": ring}}
     # as tall as the region is (a band across the world needs no 360 px of empty sea), within limits
     tall = int(min(max(width * (north - south) / max(east - west, 1.0) * 1.25, 220), height))
     return alt.layer(sea, land, points, title=title, usermeta=SVG).project(
@@ -65,9 +66,9 @@ def site_map(sites: pl.DataFrame, *, unplaced: int = 0, width: int = 680, height
     ).properties(width=width, height=tall)
 
 
-def _extent(sites: pl.DataFrame, margin: float = 0.15) -> dict:
-    """A GeoJSON feature around the sites (plus a margin, at least a few degrees) for the projection to fit;
-    the whole world when there are none."""
+def _bounds(sites: pl.DataFrame, margin: float = 0.15) -> tuple[float, float, float, float]:
+    """West, south, east, north around the sites (plus a margin, at least a few degrees), for the projection
+    to fit; the whole world when there are none."""
     if sites.height == 0:
         south, north, west, east = -60.0, 80.0, -170.0, 180.0
     else:
@@ -77,5 +78,4 @@ def _extent(sites: pl.DataFrame, margin: float = 0.15) -> dict:
         pad_lon = max((east - west) * margin, 5.0)
         south, north = max(south - pad_lat, -85.0), min(north + pad_lat, 85.0)
         west, east = max(west - pad_lon, -180.0), min(east + pad_lon, 180.0)
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    return {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPoint", "coordinates": ring}}
+    return west, south, east, north

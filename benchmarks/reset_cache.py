@@ -68,9 +68,10 @@ def main() -> int:
     with db.connect(db.maintenance(url), autocommit=True) as admin:
         print(f"{admin.info.server_version // 10000 if admin.info.server_version >= 100000 else admin.info.server_version}"
               f" server at {url.where}; {args.gateways:,} gateways, as of {AS_OF}", flush=True)
-        for entry in cache.entries(admin):  # cold means cold: this fleet's template must not exist yet
-            if entry.spec == spec.to_dict():
-                cache.drop(admin, entry.name)
+        templates = cache.Cache(admin, cache.Seal.load(settings.home, create=True))
+        for entry in templates.entries():  # cold means cold: this fleet's template must not exist yet
+            if entry.ours and entry.spec == spec.to_dict():
+                templates.drop(entry)
 
     cold_s, cold = timed(lambda: reset(settings, plan(spec)))
     print(f"cold reset: {cold_s:.2f}s ({cold.cache}); steps {', '.join(f'{k} {v:.2f}s' for k, v in cold.steps.items())}",
@@ -82,7 +83,8 @@ def main() -> int:
     same = digests(url) == built
 
     with db.connect(db.maintenance(url), autocommit=True) as admin:
-        entry = next(e for e in cache.entries(admin) if e.spec == spec.to_dict())
+        entry = next(e for e in cache.Cache(admin, cache.Seal.load(settings.home, create=False)).entries()
+                     if e.ours and e.spec == spec.to_dict())
         scratch = "fleetlab_bench_clone"
         drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch))
         admin.execute(drop)

@@ -120,11 +120,17 @@ def cli_env(settings: Settings) -> dict[str, str]:
 def fleetlab_settings(server_url: DatabaseURL, tmp_path_factory, admin):
     """The pytest plugin's `fleetlab_db` on the test server, with the test key; the cache templates it
     makes are dropped at the end of the session."""
+    home = tmp_path_factory.mktemp("plugin-home")
+    yield Settings(database_url=server_url.with_dbname("fleetlab_plugin").render(masked=False), home=home,
+                   secret_key=TEST_KEY)
+    drop_templates(admin, home)
+
+
+def drop_templates(admin: psycopg.Connection, home: Path, keep: set[str] = frozenset()) -> None:
+    """Drop the scenario cache templates that FLEETLAB_HOME `home` made on the test server (but `keep`)."""
     from fleetlab.store import cache
 
-    before = {e.name for e in cache.entries(admin)}
-    yield Settings(database_url=server_url.with_dbname("fleetlab_plugin").render(masked=False),
-                   home=tmp_path_factory.mktemp("plugin-home"), secret_key=TEST_KEY)
-    for entry in cache.entries(admin):
-        if entry.name not in before:
-            cache.drop(admin, entry.name)
+    templates = cache.Cache(admin, cache.Seal.load(home, create=False))
+    for entry in templates.entries():
+        if entry.ours and entry.name not in keep:
+            templates.drop(entry)

@@ -21,6 +21,7 @@ from fleetlab.store import cache, db, migrate
 from fleetlab.store.crypto import Keyring, decrypt_password
 from fleetlab.store.reset import reset
 
+from .conftest import drop_templates
 from .reliability.harness import cli
 
 AS_OF = "2026-01-01T00:00:00Z"
@@ -41,11 +42,13 @@ def spec(seed: int = SEED, **fields):
 @pytest.fixture
 def cached(settings, admin):
     """Settings with the cache on; the templates the test made are dropped afterwards."""
-    before = {e.name for e in cache.entries(admin)}
     yield settings.replace(cache_entries=4)
-    for entry in cache.entries(admin):
-        if entry.name not in before:
-            cache.drop(admin, entry.name)
+    drop_templates(admin, settings.home)
+
+
+def entries(admin, settings) -> list[cache.Entry]:
+    """The templates on the test server as the test's FLEETLAB_HOME sees them."""
+    return cache.Cache(admin, cache.Seal.load(settings.home, create=False)).entries()
 
 
 def content(url, key: bytes) -> dict:
@@ -124,10 +127,10 @@ def test_another_key_or_spec_builds_again(cached, settings):
 
 
 def test_now_is_never_cached_and_the_line_says_how_to_cache(cached, admin):
-    before = len(cache.entries(admin))
+    before = len(entries(admin, cached))
     result = reset(cached, plan(load_scenario("multi-tenant").override(organizations=2, seed=SEED)))
     assert result.cache == "cache: not used, as_of is 'now' (give --as-of to cache this fleet)"
-    assert len(cache.entries(admin)) == before
+    assert len(entries(admin, cached)) == before
     assert reset(cached.replace(cache_entries=0), plan(spec())).cache == "cache: off (FLEETLAB_CACHE_ENTRIES=0)"
 
 
@@ -138,13 +141,13 @@ def test_least_recently_used_templates_are_evicted(cached, admin):
         names.append(reset(small, plan(spec(seed=SEED + 10 + i))).cache.split(" kept as ")[1].split()[0])
         if i == 1:  # use the first one again: the second becomes the least recently used
             assert reset(small, plan(spec(seed=SEED + 10))).cache.startswith("cache: cloned")
-    mine = {e.name for e in cache.entries(admin)} & set(names)
+    mine = {e.name for e in entries(admin, cached)} & set(names)
     assert mine == {names[0], names[2]}
 
 
 def test_a_template_is_never_a_reset_target_and_refuses_connections(cached, admin, server_url):
     reset(cached, plan(spec()))
-    name = next(e.name for e in cache.entries(admin) if e.spec.get("seed") == SEED)
+    name = next(e.name for e in entries(admin, cached) if e.spec.get("seed") == SEED)
     target = cached.replace(database_url=server_url.with_dbname(name).render(masked=False))
     with pytest.raises(ResetRefused, match="template of fleetlab's scenario cache"):
         reset(target, plan(spec()))
@@ -181,10 +184,10 @@ def test_a_reset_killed_while_keeping_or_cloning_leaves_the_previous_database_wh
     run = cli(["reset", "--yes", *flags], {**env, "FLEETLAB_FAULT": "cache:before-record"})
     assert run.returncode == -9, run.output
     assert content_hash(db_url) == before
-    assert [e for e in cache.entries(admin) if e.scenario == "(incomplete)"]  # listed, never served
+    assert [e for e in entries(admin, cached) if e.unfinished]  # listed, never served
     run = cli(["reset", "--yes", *flags], env)
     assert run.returncode == 0 and "cache: built, and kept as" in run.stdout, run.output  # built again, kept whole
-    assert not [e for e in cache.entries(admin) if e.scenario == "(incomplete)"]
+    assert not [e for e in entries(admin, cached) if e.unfinished]
     assert fleet_state(db_url) == "complete"
     # 2. killed after cloning the template into the side database, before the swap
     assert cli(["reset", "--yes", "--seed", "4"], env).returncode == 0

@@ -13,7 +13,7 @@ import pytest
 
 from fleetlab.store import cache
 
-from .conftest import TEST_KEY
+from .conftest import TEST_KEY, drop_templates
 
 SEED = 200_000 + os.getpid() % 100_000  # this session's own templates
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -53,7 +53,6 @@ def test_another_projects_tests_get_fleetlab_db(tmp_path, server_url, admin, wor
     project.mkdir()
     (project / "test_with_fleetlab.py").write_text(USERS_TESTS)
     (project / "test_from_the_readme.py").write_text(README_EXAMPLE)  # the README's example, as it is
-    before = {e.name for e in cache.entries(admin)}
     others = _test_databases(admin)  # another suite's, on a shared server
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "PYTEST_"))}
     env.update(FLEETLAB_TEST_DATABASE_URL=server_url.with_dbname("their_db").render(masked=False),
@@ -65,12 +64,11 @@ def test_another_projects_tests_get_fleetlab_db(tmp_path, server_url, admin, wor
         proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0 and "9 passed" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
         assert _test_databases(admin) <= others  # every test's database was dropped
-        made = [e for e in cache.entries(admin) if e.name not in before]
+        made = [e for e in cache.Cache(admin, cache.Seal.load(tmp_path / "home", create=False)).entries() if e.ours]
         assert {e.spec.get("seed") for e in made} <= {0, 7, SEED}  # the default fleet, the README's, the marked one
+        assert {e.origin for e in made} == {"pytest"}
     finally:
-        for entry in cache.entries(admin):
-            if entry.name not in before:
-                cache.drop(admin, entry.name)
+        drop_templates(admin, tmp_path / "home")
 
 
 def _test_databases(admin) -> set[str]:

@@ -14,16 +14,28 @@ The marker takes a preset name (or a TOML path) and any field `FleetSpec.overrid
 factories_per_organization, gateways_per_factory, seed, as_of, locale). Without `as_of`, tests get
 2026-01-01T00:00:00Z, so their rows are the same on every run. Each fleet is built once per server into
 a template of fleetlab's scenario cache (a later session clones it at once; `fleetlab cache list`), and
-each test gets `CREATE DATABASE … TEMPLATE` of it, dropped after the test. The server is fleetlab's
-usual one: DATABASE_URL's, else the embedded server in FLEETLAB_HOME; FLEETLAB_TEST_DATABASE_URL, when
-set, wins. Database names carry the process id, and a template is built under a lock, so pytest-xdist
-workers share templates and never databases.
+each test gets `CREATE DATABASE … TEMPLATE` of it, dropped after the test. The plugin's templates are
+counted apart from the workbench's: a test run never evicts those. The server is fleetlab's usual one:
+DATABASE_URL's, else the embedded server in FLEETLAB_HOME; FLEETLAB_TEST_DATABASE_URL, when set, wins,
+and like a reset it must be on this machine unless FLEETLAB_ALLOW_REMOTE_RESET=1.
+
+Each test session holds an advisory lock of its own run token while it runs; the token is in its test
+databases' names, and their COMMENT is sealed by FLEETLAB_HOME (`fleetlab.store.cache.Seal`). A later
+session drops the test databases of ours whose run is gone (a run killed by SIGKILL cannot clean up).
+Database names carry the token and a template is built under a lock, so pytest-xdist workers share
+templates and never databases.
+
+Whatever goes wrong in the plugin fails the test's setup with one line, never a traceback: so no
+password or key can show up, not even with `-l`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import os
+import json
+import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,14 +44,18 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from .model.scenarios import load_scenario
-from .model.spec import FleetSpec
+from .errors import FleetlabError, scrub
 from .store import cache, db
 from .store.config import Settings
+from .store.config import secrets as configured_secrets
 from .store.dsn import DatabaseURL
 
 DEFAULT_AS_OF = "2026-01-01T00:00:00Z"
 TEMPLATE_LOCK_CLASS = 0x666D  # advisory lock namespace: building one cache template
+RUN_LOCK_CLASS = 0x666F  # advisory lock namespace: a test session that is alive, by run token
+PREFIX = "fleetlab_test_"
+_NAME = re.compile(rf"^{PREFIX}([0-9a-f]{{12}})_\d+$")
+MARKER = "@pytest.mark.fleetlab"
 _counter = itertools.count()
 
 
@@ -50,7 +66,7 @@ class FleetlabDB:
     url: DatabaseURL  # repr masks the password; `dsn` is the full URL
     conn: psycopg.Connection = field(repr=False)
     settings: Settings = field(repr=False)
-    spec: FleetSpec
+    spec: Any
     template: str
 
     @property
@@ -68,6 +84,16 @@ class FleetlabDB:
         return read_sql(query, url=self.url, params=params)
 
 
+@dataclass
+class _Run:
+    """This test session on the server: its token, and the connection holding its lock."""
+
+    server: DatabaseURL
+    token: str
+    conn: psycopg.Connection = field(repr=False)
+    seal: cache.Seal | None = field(repr=False)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -76,8 +102,39 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def spec_for(scenario: str = "default", **fields: Any) -> FleetSpec:
-    """The fleet a `@pytest.mark.fleetlab(...)` asks for, with as_of pinned."""
+@contextlib.contextmanager
+def _plainly(doing: str) -> Iterator[None]:
+    """Fail the test (setup) with one scrubbed line instead of the error's traceback and locals."""
+    message = None
+    try:
+        yield
+    except (pytest.fail.Exception, pytest.skip.Exception, KeyboardInterrupt):
+        raise
+    except FleetlabError as exc:
+        message = str(exc)
+    except Exception as exc:  # noqa: BLE001 - any failure: one line, not a traceback with locals
+        message = f"{type(exc).__name__}: {db.first_line(exc)}"
+    if message is not None:
+        pytest.fail(f"fleetlab_db: {doing}: {scrub(message, *configured_secrets())}", pytrace=False)
+
+
+def spec_for(*args: Any, **fields: Any):
+    """The fleet a `@pytest.mark.fleetlab(...)` asks for, with as_of pinned. Raises ValueError for
+    arguments the marker does not take."""
+    from .model.scenarios import load_scenario
+    from .model.spec import OVERRIDES
+
+    if len(args) > 1 or (args and "scenario" in fields):
+        raise ValueError("takes the scenario as its only positional argument, the rest by name")
+    scenario = args[0] if args else fields.pop("scenario", "default")
+    if not isinstance(scenario, str) or not scenario:
+        raise ValueError(f"scenario must be a preset name or a TOML path, not {scenario!r}")
+    unknown = sorted(set(fields) - set(OVERRIDES))
+    if unknown:
+        raise ValueError(f"takes scenario and {', '.join(OVERRIDES)}, not {', '.join(unknown)}")
+    empty = sorted(k for k, v in fields.items() if v is None)
+    if empty:
+        raise ValueError(f"{', '.join(empty)} cannot be None (leave it out for the default)")
     fields.setdefault("as_of", DEFAULT_AS_OF)
     return load_scenario(scenario).override(**fields)
 
@@ -85,19 +142,72 @@ def spec_for(scenario: str = "default", **fields: Any) -> FleetSpec:
 @pytest.fixture(scope="session")
 def fleetlab_settings() -> Settings:
     """fleetlab's settings for the test session (FLEETLAB_TEST_DATABASE_URL over DATABASE_URL)."""
-    settings = Settings.from_env()
-    if settings.test_database_url:
-        settings = settings.replace(database_url=settings.test_database_url)
-    return settings.replace(cache_entries=max(settings.cache_entries, 1))
+    with _plainly("reading fleetlab's settings"):
+        settings = Settings.from_env()
+        if settings.test_database_url:
+            settings = settings.replace(database_url=settings.test_database_url)
+        return settings.replace(cache_entries=max(settings.cache_entries, 1))
 
 
 @pytest.fixture(scope="session")
-def fleetlab_server(fleetlab_settings: Settings) -> DatabaseURL:
+def _fleetlab_run(fleetlab_settings: Settings) -> Iterator[_Run]:
+    run = None
+    with _plainly("reaching the test server"):
+        from .store.reset import target
+
+        server = db.maintenance(target(fleetlab_settings))  # the remote-host guard of a reset
+        token = secrets.token_hex(6)
+        conn = db.connect(server, autocommit=True)
+        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, token))
+        run = _Run(server, token, conn, cache.Seal.load(fleetlab_settings.home, create=True))
+        sweep(run)
+    try:
+        yield run
+    finally:
+        run.conn.close()
+
+
+@pytest.fixture(scope="session")
+def fleetlab_server(_fleetlab_run: _Run) -> DatabaseURL:
     """The maintenance URL of the server the test databases are made on."""
-    return db.maintenance(db.resolve(fleetlab_settings))
+    return _fleetlab_run.server
 
 
-def template_for(settings: Settings, server: DatabaseURL, spec: FleetSpec) -> str:
+def sweep(run: _Run) -> list[str]:
+    """Drop the test databases of ours whose test session is gone; returns their names."""
+    if run.seal is None:
+        return []
+    dropped = []
+    rows = run.conn.execute(
+        "SELECT datname, oid::bigint, shobj_description(oid, 'pg_database') FROM pg_database "
+        "WHERE starts_with(datname, %s) AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+        (PREFIX,),
+    ).fetchall()
+    for name, oid, comment in rows:
+        m = _NAME.match(name)
+        if not m or m.group(1) == run.token or not _sealed(run.seal, name, oid, m.group(1), comment):
+            continue
+        lock = (RUN_LOCK_CLASS, m.group(1))
+        if run.conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", lock).fetchone()[0]:
+            try:  # its session is gone
+                run.conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                dropped.append(name)
+            except psycopg.Error:
+                pass
+            finally:
+                run.conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
+    return dropped
+
+
+def _sealed(seal: cache.Seal, name: str, oid: int, token: str, comment: str | None) -> bool:
+    try:
+        doc = json.loads(comment or "") if len(comment or "") < 4096 else None
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and seal.verifies(name, oid, {"fleetlab_test": token}, doc.get("seal"))
+
+
+def template_for(settings: Settings, server: DatabaseURL, spec) -> str:
     """The cache template of `spec` on `server`, built now (once, under a lock) if it is missing."""
     from .build.fleets import plan
     from .store import migrate
@@ -108,45 +218,64 @@ def template_for(settings: Settings, server: DatabaseURL, spec: FleetSpec) -> st
     key = cache.key(fleet.scenario, keys.current_id, migrate.fingerprint())
     assert key is not None, "spec_for pins as_of"
     with db.connect(server, autocommit=True) as admin:
+        templates = cache.Cache(admin, cache.Seal.load(settings.home, create=True))
         admin.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (TEMPLATE_LOCK_CLASS, key))
+        why = "it was dropped meanwhile"
         try:
-            if cache.lookup(admin, key) is None:
+            if templates.lookup(key) is None:
                 scratch = server.with_dbname(f"fleetlab_tplbuild_{key[:16]}")
-                reset(settings.replace(database_url=scratch.render(masked=False)), fleet, url=scratch)
+                why = reset(settings, fleet, url=scratch, origin="pytest").cache
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch.database)))
-            entry = cache.lookup(admin, key)
+            entry = templates.lookup(key)
             if entry is None:
-                raise RuntimeError(f"fleetlab could not keep a template of {spec.name!r} on {server.where}")
-            cache.touch(admin, entry)
+                raise FleetlabError(f"could not keep a template of {spec.name!r} on {server.where} ({why})")
+            templates.touch(entry)
             return entry.name
         finally:
             admin.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (TEMPLATE_LOCK_CLASS, key))
 
 
 @pytest.fixture
-def fleetlab_db(request: pytest.FixtureRequest, fleetlab_settings: Settings, fleetlab_server: DatabaseURL
+def fleetlab_db(request: pytest.FixtureRequest, fleetlab_settings: Settings, _fleetlab_run: _Run
                 ) -> Iterator[FleetlabDB]:
     """A database of this test's own, seeded with the fleet its `fleetlab` marker asks for (default: the
     platform's own seed), dropped after the test."""
+    run = _fleetlab_run
     mark = request.node.get_closest_marker("fleetlab")
-    args, kwargs = (mark.args, mark.kwargs) if mark else ((), {})
-    spec = spec_for(*args, **kwargs)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"fleetlab_test_{worker}_{os.getpid()}_{next(_counter)}"
-    for attempt in (1, 2):
-        template = template_for(fleetlab_settings, fleetlab_server, spec)
-        with db.connect(fleetlab_server, autocommit=True) as admin:
+    with _plainly(f"{MARKER}{_shown(mark)}"):
+        spec = spec_for(*(mark.args if mark else ()), **(mark.kwargs if mark else {}))
+    name = f"{PREFIX}{run.token}_{next(_counter)}"
+    with _plainly(f"making {name} on {run.server.where}"):
+        for attempt in (1, 2):
+            template = template_for(fleetlab_settings, run.server, spec)
             try:
-                cache.clone(admin, template, name)
+                cache.clone(run.conn, template, name)
                 break
-            except psycopg.errors.UndefinedDatabase:
+            except psycopg.errors.InvalidCatalogName:
                 if attempt == 2:  # evicted (or cleared) twice between lookup and clone: say so
                     raise
-    url = fleetlab_server.with_dbname(name)
+        _seal_test_database(run, name)
+        url = run.server.with_dbname(name)
+        conn = db.connect(url)
     try:
-        with db.connect(url) as conn:
-            yield FleetlabDB(url=url, conn=conn, settings=fleetlab_settings.replace(database_url=url.render(masked=False)),
-                             spec=spec, template=template)
+        yield FleetlabDB(url=url, conn=conn, settings=fleetlab_settings.replace(database_url=url.render(masked=False)),
+                         spec=spec, template=template)
     finally:
-        with db.connect(fleetlab_server, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.close()
+        with _plainly(f"dropping {name}"):
+            run.conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _seal_test_database(run: _Run, name: str) -> None:
+    if run.seal is None:
+        return
+    oid = run.conn.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]
+    doc = {"fleetlab_test": run.token, "seal": run.seal.sign(name, oid, {"fleetlab_test": run.token})}
+    run.conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(json.dumps(doc))))
+
+
+def _shown(mark) -> str:
+    if mark is None:
+        return ""
+    parts = [repr(a) for a in mark.args] + [f"{k}={v!r}" for k, v in mark.kwargs.items()]
+    return f"({', '.join(parts)})"

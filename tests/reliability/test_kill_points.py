@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fleetlab.store import db, migrate, server
-from fleetlab.store.reset import build_name
+from fleetlab.store.reset import build_name, previous_name
 
 from .harness import Background, base_env, cli, content_hash, databases, fleet_state, observe, paused_pid
 
@@ -27,8 +27,11 @@ RESET_POINTS = [
     ("migrate:before-record", "whole"),  # during migrate: the first migration ran, its record not yet written
     ("copy:organizations", "whole"),
     ("copy:gateways", "whole"),  # during the gateways COPY
-    ("reset:after-drop", "absent"),  # between the drop of the old database and the rename of the new one
+    *[(p, "whole") for p in ("reset:before-swap", "swap:after-end-sessions", "swap:after-rename-old",
+                             "swap:before-commit")],  # the swap's transaction, not yet committed
+    ("swap:after-commit", "new"),  # swapped, the previous database not yet dropped
 ]
+SWAP_POINTS = [p for p in RESET_POINTS if p[0].startswith(("reset:before-swap", "swap:"))]
 
 
 def _after_kill(url, before, expect: str) -> None:
@@ -44,8 +47,15 @@ def _after_kill(url, before, expect: str) -> None:
     assert state in ("complete", "absent"), state
     if expect == "whole":
         assert whole, f"previous data changed: {state}"
+    elif expect == "new":  # the new fleet (seed 9), whole
+        assert state == "complete" and not whole and _seed_of(url) == 9, state
     else:
         assert state == "absent"
+
+
+def _seed_of(url) -> int:
+    with db.connect(url, autocommit=True) as conn:
+        return int(conn.execute("SELECT scenario -> 'spec' ->> 'seed' FROM fleetlab_marker").fetchone()[0])
 
 
 def _recovers(url, env, server_url=None) -> None:
@@ -66,6 +76,26 @@ def test_reset_killed(seeded, env, server_url, point, expect):
     assert run.returncode == -9, f"{point} was not reached: {run.output}"
     _after_kill(seeded, before, expect)
     _recovers(seeded, env, server_url)
+
+
+@pytest.mark.parametrize(("point", "expect"), SWAP_POINTS, ids=[p for p, _ in SWAP_POINTS])
+def test_cached_reset_killed_in_the_swap(seeded, env, server_url, point, expect):
+    """The same kill points in a reset served from the scenario cache."""
+    cached = {**env, "FLEETLAB_CACHE_ENTRIES": "4"}
+    flags = ["--seed", "9", "--as-of", "2026-01-01T00:00:00Z"]
+    assert cli(["reset", "--yes", *flags], cached).returncode == 0  # builds and keeps the template
+    assert cli(["reset", "--yes"], env).returncode == 0  # the previous data: the default fleet again
+    before = content_hash(seeded)
+    try:
+        run = cli(["reset", "--yes", *flags], {**cached, "FLEETLAB_FAULT": point})
+        assert run.returncode == -9, f"{point} was not reached: {run.output}"
+        _after_kill(seeded, before, expect)
+        run = cli(["reset", "--yes", *flags], cached)
+        assert run.returncode == 0 and "cache: cloned" in run.stdout, run.output
+        assert fleet_state(seeded) == "complete"
+        assert not {build_name(seeded.database), previous_name(seeded.database)} & databases(server_url)
+    finally:
+        assert cli(["cache", "clear"], cached).returncode == 0
 
 
 def test_first_reset_killed_leaves_nothing(new_db, env, server_url):

@@ -6,10 +6,12 @@ import argparse
 
 from ..store import cache, db
 from ..store.config import Settings
+from ..store.dsn import DatabaseURL
 
 
-def _admin(settings: Settings):
-    return db.connect(db.maintenance(db.resolve(settings)), autocommit=True)
+def _open(settings: Settings, url: DatabaseURL):
+    admin = db.connect(db.maintenance(url), autocommit=True)
+    return admin, cache.Cache(admin, cache.Seal.load(settings.home, create=False))
 
 
 def _size(n: int) -> str:
@@ -21,32 +23,56 @@ def _what(entry: cache.Entry) -> str:
     return f"{entry.scenario} (seed {spec.get('seed', '?')}, as of {spec.get('as_of', '?')})"
 
 
-def cmd_cache_list(args: argparse.Namespace, settings: Settings) -> int:
-    with _admin(settings) as admin:
-        found = cache.entries(admin)
-    if not found:
-        print("the scenario cache is empty: a reset with --as-of keeps what it builds")
-        return 0
-    rows = [("template", "fleet", "size", "age", "last used", "hits", "build")]
-    for e in found:
-        rows.append((e.name, _what(e), _size(e.size), cache.age(e.created), f"{cache.age(e.last_used)} ago",
-                     str(e.hits), f"{e.build_seconds:.1f} s"))
+def _table(rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
-    total = sum(e.size for e in found)
-    print(f"{len(found)} template(s), {_size(total)}; limits: {settings.cache_entries} templates, "
-          f"{settings.cache_max_mb:,} MB (FLEETLAB_CACHE_ENTRIES, FLEETLAB_CACHE_MAX_MB)")
+
+
+def cmd_cache_list(args: argparse.Namespace, settings: Settings) -> int:
+    url = db.resolve(settings)
+    admin, templates = _open(settings, url)
+    with admin:
+        found = templates.entries()
+    ours = [e for e in found if e.ours]
+    others = [e for e in found if not e.ours]
+    print(f"scenario cache on {url.where}, as {templates.role}")
+    if not ours:
+        print("no templates of ours: a reset with --as-of keeps what it builds")
+    else:
+        rows = [("template", "fleet", "kept by", "size", "age", "last used", "hits", "build")]
+        for e in ours:
+            if e.unfinished:
+                rows.append((e.name, "(unfinished: a keep was interrupted; the next clear drops it)", "", _size(e.size),
+                             "", "", "", ""))
+                continue
+            rows.append((e.name, _what(e), e.origin, _size(e.size), cache.age(e.created),
+                         f"{cache.age(e.last_used)} ago", str(e.hits), f"{e.build_seconds:.1f} s"))
+        _table(rows)
+        total = sum(e.size for e in ours)
+        print(f"{len(ours)} template(s), {_size(total)}; limits: {settings.cache_entries} templates, "
+              f"{settings.cache_max_mb:,} MB (FLEETLAB_CACHE_ENTRIES, FLEETLAB_CACHE_MAX_MB), counted apart for "
+              "resets and for the pytest plugin")
+    if others:
+        print(f"not ours: {len(others)} database(s) named like templates, never served nor dropped by fleetlab")
+        _table([("database", "owner", "why")] + [(e.name, e.owner, e.problem) for e in others])
     return 0
 
 
 def cmd_cache_clear(args: argparse.Namespace, settings: Settings) -> int:
-    with _admin(settings) as admin:
-        dropped = cache.clear(admin)
-        left = cache.entries(admin)
-    print(f"dropped {len(dropped)} template(s), {_size(sum(e.size for e in dropped))}")
-    if left:
-        print(f"{len(left)} template(s) in use by a clone right now were kept; run it again in a moment")
+    from ..store.reset import target
+
+    url = target(settings)  # the remote-host guard of a reset: clear drops databases too
+    admin, templates = _open(settings, url)
+    with admin:
+        dropped = templates.clear()
+        left = templates.entries()
+    print(f"dropped {len(dropped)} template(s), {_size(sum(e.size for e in dropped))} on {url.where}")
+    others = [e for e in left if not e.ours]
+    if others:
+        print(f"kept {len(others)} database(s) named like templates that are not ours (`fleetlab cache list` says why)")
+    if any(e.ours for e in left):
+        print(f"{sum(e.ours for e in left)} template(s) in use by a clone right now were kept; run it again in a moment")
         return 1
     return 0
 
@@ -54,7 +80,7 @@ def cmd_cache_clear(args: argparse.Namespace, settings: Settings) -> int:
 def add_parser(sub) -> None:
     p = sub.add_parser("cache", help="the scenario cache of built databases: list, clear")
     csub = p.add_subparsers(title="cache commands", metavar="ACTION", dest="action", required=True)
-    q = csub.add_parser("list", help="the cached templates: fleet, size, age, last use, hits")
+    q = csub.add_parser("list", help="the cached templates: fleet, size, age, last use, hits; and what is not ours")
     q.set_defaults(func=cmd_cache_list)
-    q = csub.add_parser("clear", help="drop every cached template")
+    q = csub.add_parser("clear", help="drop every cached template of ours")
     q.set_defaults(func=cmd_cache_clear)

@@ -11,8 +11,22 @@ an old template is never served for it.
 
 A template is a database named `fleetlab_cache_<key>`: marked like every fleetlab database (it is a
 finished build), with connections disallowed and IS_TEMPLATE set, and its record (scenario, spec,
-created, last used, hits, build time) as JSON in its COMMENT. Reset never targets one. The cache is
-bounded by `Settings.cache_entries` and `cache_max_mb`: the least recently used templates go first.
+created, last used, hits, build time, who made it) as JSON in its COMMENT. Reset never targets one.
+The cache is bounded by `Settings.cache_entries` and `cache_max_mb`: the least recently used templates
+go first, counted apart for the workbench's resets and for the pytest plugin (`origin`), so a test run
+never evicts the workbench's templates.
+
+Only what fleetlab made is served or dropped. A template is ours when
+- the database is owned by the role fleetlab connects as, refuses connections and is a template
+  (nobody but its owner or a superuser can then connect to it and change what is inside), and
+- its record carries a seal: an HMAC-SHA256, with a secret of FLEETLAB_HOME (`Seal`), over the record,
+  the database's name and its oid (so a record copied onto another database, or onto a database made
+  again under an old name, does not verify).
+Everything else carrying the prefix is listed as "not ours" with the reason, and never served nor
+dropped, whatever its record says. A keep that was killed between the copy and its record leaves a
+database the seal cannot vouch for: the keep writes a note into FLEETLAB_HOME first (`pending/`), so
+the next run knows that name as its own unfinished work, and drops it (never serves it).
+After a clone, the reset checks that every object in the copy is owned by that role too (`foreign_objects`).
 
 Clone strategy by server version (measured at 1M gateways, 645 MB, ext4, 2 cores):
 | server | statement                                                        | clone    |
@@ -28,9 +42,13 @@ reflink, btrfs, ZFS 2.2+, APFS), so a clone takes about the same time whatever t
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
+import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
@@ -47,28 +65,45 @@ PREFIX = "fleetlab_cache_"
 PACKAGE = Path(__file__).resolve().parents[1]
 CONTENT_LAYERS = ("model", "build", "store")  # what decides a database's content (read and app do not)
 VALUE_LIBRARIES = ("faker", "numpy", "polars", "pyarrow")
+ORIGINS = ("reset", "pytest")  # who keeps a template: the workbench's resets, or the pytest plugin
+KEEP_LOCK_CLASS = 0x666E  # advisory lock namespace: keeping one template
+MAX_RECORD = 65536  # bytes; a longer comment is not a record of ours
+SEAL_BYTES = 32
+EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One cached template."""
+    """One database carrying the template prefix: a template of ours when `problem` is empty."""
 
     name: str
-    key: str
-    scenario: str
-    spec: dict[str, Any]
-    created: datetime
-    last_used: datetime
-    hits: int
-    build_seconds: float
-    size: int  # bytes
+    size: int  # bytes (0 when the server does not let us see it)
+    owner: str  # the role owning the database
+    key: str = ""
+    scenario: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+    created: datetime = EPOCH
+    last_used: datetime = EPOCH
+    hits: int = 0
+    build_seconds: float = 0.0
+    origin: str = "reset"
+    problem: str = ""  # why it is not ours; "" when it is
+    unfinished: bool = False  # ours, but its keep was interrupted: dropped, never served
+
+    @property
+    def ours(self) -> bool:
+        return not self.problem
+
+    @property
+    def servable(self) -> bool:
+        return self.ours and not self.unfinished
 
     @property
     def record(self) -> dict[str, Any]:
         return {
-            "fleetlab_cache": 1, "key": self.key, "scenario": self.scenario, "spec": self.spec,
-            "created": self.created.isoformat(), "last_used": self.last_used.isoformat(), "hits": self.hits,
-            "build_seconds": round(self.build_seconds, 3),
+            "key": self.key, "scenario": self.scenario, "spec": self.spec, "created": self.created.isoformat(),
+            "last_used": self.last_used.isoformat(), "hits": self.hits, "build_seconds": round(self.build_seconds, 3),
+            "origin": self.origin,
         }  # fmt: skip
 
 
@@ -114,39 +149,303 @@ def template_name(cache_key: str) -> str:
     return PREFIX + cache_key[:32]
 
 
+# -- the seal: what only this FLEETLAB_HOME can write -------------------------------------------
+
+
+class Seal:
+    """HMAC-SHA256 with a secret kept in FLEETLAB_HOME (`cache.seal`, mode 0600, made on first use).
+
+    The folder also holds `pending/`: the names of templates a keep is making right now, written
+    before the database exists, so an interrupted keep's database is known as ours."""
+
+    def __init__(self, folder: Path, secret: bytes):
+        self.folder, self._secret = folder, secret
+
+    def __repr__(self) -> str:
+        return f"Seal({self.folder})"
+
+    @classmethod
+    def load(cls, home: Path, *, create: bool) -> Seal | None:
+        """The seal of `home`; None when it has none yet and `create` is False, or when the file is
+        unusable (then nothing is ours: nothing is served or dropped, and `problem()` says why)."""
+        path = home / "cache.seal"
+        try:
+            return cls(home, _read_secret(path))
+        except FileNotFoundError:
+            if not create:
+                return None
+        except OSError:
+            return None
+        secret = secrets.token_bytes(SEAL_BYTES)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:  # another process made it first
+            try:
+                return cls(home, _read_secret(path))
+            except OSError:
+                return None
+        except OSError:
+            return None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret.hex() + "\n")
+        return cls(home, secret)
+
+    def sign(self, name: str, oid: int, record: dict[str, Any]) -> str:
+        body = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+        return hmac.new(self._secret, f"{name}\0{oid}\0{body}".encode(), hashlib.sha256).hexdigest()
+
+    def verifies(self, name: str, oid: int, record: dict[str, Any], seal: Any) -> bool:
+        return isinstance(seal, str) and hmac.compare_digest(self.sign(name, oid, record), seal)
+
+    # interrupted keeps
+    def _pending(self, name: str) -> Path:
+        return self.folder / "cache-pending" / name
+
+    def begin(self, name: str) -> None:
+        self._pending(name).parent.mkdir(mode=0o700, exist_ok=True)
+        self._pending(name).write_text(self.sign(name, 0, {"pending": True}) + "\n")
+
+    def end(self, name: str) -> None:
+        self._pending(name).unlink(missing_ok=True)
+
+    def pending(self, name: str) -> bool:
+        try:
+            text = self._pending(name).read_text(errors="replace").strip()
+        except OSError:
+            return False
+        return self.verifies(name, 0, {"pending": True}, text)
+
+
+def _read_secret(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd) as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a file")
+        text = fh.read(200).strip()
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        raise OSError(f"{path} is damaged") from None
+    if len(secret) != SEAL_BYTES:
+        raise OSError(f"{path} is damaged")
+    return secret
+
+
 # -- reading ----------------------------------------------------------------------------------
 
 
-def entries(admin: psycopg.Connection) -> list[Entry]:
-    """Every cached template on the server, most recently used first."""
-    rows = admin.execute(
-        "SELECT d.datname, shobj_description(d.oid, 'pg_database'), pg_database_size(d.oid) "
-        "FROM pg_database d WHERE starts_with(d.datname, %s)",
-        (PREFIX,),
-    ).fetchall()
-    out = []
-    for name, comment, size in rows:
+class Cache:
+    """The templates on one server, as seen by the role of `admin` with the seal of one FLEETLAB_HOME."""
+
+    def __init__(self, admin: psycopg.Connection, seal: Seal | None):
+        self.admin, self.seal = admin, seal
+        self.role = admin.execute("SELECT current_user").fetchone()[0]
+
+    def entries(self) -> list[Entry]:
+        """Every database carrying the prefix, ours (most recently used first) then the others."""
+        rows = self.admin.execute(
+            "SELECT d.datname, d.oid::bigint, pg_get_userbyid(d.datdba), d.datallowconn, d.datistemplate, "
+            "shobj_description(d.oid, 'pg_database'), "
+            "CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END "
+            "FROM pg_database d WHERE starts_with(d.datname, %s)",
+            (PREFIX,),
+        ).fetchall()
+        out = [self._entry(*row) for row in rows]
+        return sorted(out, key=lambda e: (not e.ours, -e.last_used.timestamp(), e.name))
+
+    def _entry(self, name: str, oid: int, owner: str, allow: bool, template: bool, comment: str | None,
+               size: int | None) -> Entry:
+        base = Entry(name=name, size=int(size or 0), owner=owner)
+        if owner != self.role:
+            return _not_ours(base, f"owned by {owner}, not by {self.role}")
+        if self.seal is None:
+            return _not_ours(base, "this FLEETLAB_HOME has no cache seal to check its record with")
+        if not comment:
+            if self.seal.pending(name):
+                return Entry(name, base.size, owner, scenario="(unfinished)", unfinished=True)
+            return _not_ours(base, "no record")
+        record, seal = _parse(comment)
+        if record is None or not self.seal.verifies(name, oid, record, seal):
+            return _not_ours(base, "its record is not one this FLEETLAB_HOME signed (missing, forged or unreadable)")
+        entry = _from_record(base, record)
+        if entry is None:
+            return _not_ours(base, "its record is malformed")
+        if allow or not template:
+            return _not_ours(entry, "it was changed to accept connections or to be no template")
+        return entry
+
+    def lookup(self, cache_key: str) -> Entry | None:
+        """The template of `cache_key`, if one of ours is complete."""
+        name = template_name(cache_key)
+        return next((e for e in self.entries() if e.name == name and e.servable and e.key == cache_key), None)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def keep(self, built: str, cache_key: str, scenario: dict[str, Any], build_seconds: float,
+             origin: str = "reset") -> str | None:
+        """Keep a copy of the finished database `built` as the template of `cache_key`; returns its name,
+        or None when another process is keeping it right now. Raises CacheBlocked when a database of that
+        name exists that is not ours."""
+        if self.seal is None:
+            raise CacheBlocked("FLEETLAB_HOME has no usable cache seal")
+        name = template_name(cache_key)
+        if not self._try_lock(cache_key):
+            return None
         try:
-            rec = json.loads(comment or "")
-            out.append(Entry(
-                name=name, key=rec["key"], scenario=rec.get("scenario") or "?", spec=rec.get("spec") or {},
-                created=datetime.fromisoformat(rec["created"]), last_used=datetime.fromisoformat(rec["last_used"]),
-                hits=int(rec.get("hits", 0)), build_seconds=float(rec.get("build_seconds", 0.0)), size=int(size),
-            ))  # fmt: skip
-        except (ValueError, KeyError, TypeError):
-            # a template being made (no record yet) or one whose record was damaged: not served, but listed
-            epoch = datetime.fromtimestamp(0, UTC)
-            out.append(Entry(name, "", "(incomplete)", {}, epoch, epoch, 0, 0.0, int(size)))
-    return sorted(out, key=lambda e: e.last_used, reverse=True)
+            found = next((e for e in self.entries() if e.name == name), None)
+            if found is not None and not found.ours:
+                raise CacheBlocked(f"a database named {name} exists that is not ours ({found.problem})")
+            if found is not None:
+                self.drop(found)  # unfinished, or complete under an older record: made again
+            self.seal.begin(name)
+            clone(self.admin, built, name)
+            self.admin.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(sql.Identifier(name))
+            )
+            faults.reached("cache:before-record")
+            now = datetime.now(UTC)
+            entry = Entry(name, 0, self.role, cache_key, str(scenario.get("name") or "?"), scenario.get("spec") or {},
+                          now, now, 0, build_seconds, origin)
+            self._write(entry)  # last: a template without its record is never served
+            self.seal.end(name)
+            return name
+        finally:
+            self._unlock(cache_key)
+
+    def touch(self, entry: Entry) -> None:
+        """Record a hit: the entry is now the most recently used."""
+        self._write(Entry(**{**entry.__dict__, "hits": entry.hits + 1, "last_used": datetime.now(UTC)}))
+
+    def drop(self, entry: Entry) -> bool:
+        """Drop one template of ours (False when it is not ours, in use by a clone right now, or gone)."""
+        current = next((e for e in self.entries() if e.name == entry.name), None)
+        if current is None or not current.ours:
+            return False
+        ident = sql.Identifier(entry.name)
+        try:
+            self.admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
+            self.admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
+        except psycopg.errors.ObjectInUse:
+            return False
+        if self.seal is not None:
+            self.seal.end(entry.name)
+        return True
+
+    def evict(self, max_entries: int, max_bytes: int, origin: str, keep_name: str | None = None) -> list[str]:
+        """Drop the least recently used templates of `origin` until at most `max_entries` of them remain,
+        within `max_bytes` together."""
+        found = [e for e in self.entries() if e.ours and e.origin == origin]
+        dropped = []
+        total = sum(e.size for e in found)
+        for entry in reversed(found):
+            if (len(found) - len(dropped)) <= max_entries and total <= max_bytes:
+                break
+            if entry.name == keep_name:  # the one just built stays, even alone over the size limit
+                continue
+            if self.drop(entry):
+                dropped.append(entry.name)
+                total -= entry.size
+        return dropped
+
+    def clear(self) -> list[Entry]:
+        """Drop every template of ours; returns those dropped."""
+        return [e for e in self.entries() if e.ours and self.drop(e)]
+
+    def _write(self, entry: Entry) -> None:
+        assert self.seal is not None
+        oid = self.admin.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (entry.name,)).fetchone()[0]
+        record = entry.record
+        text = json.dumps({"fleetlab_cache": 2, "record": record, "seal": self.seal.sign(entry.name, oid, record)})
+        self.admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(entry.name), sql.Literal(text)))
+
+    def _try_lock(self, cache_key: str) -> bool:
+        return self.admin.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (KEEP_LOCK_CLASS, cache_key)
+        ).fetchone()[0]
+
+    def _unlock(self, cache_key: str) -> None:
+        if not self.admin.closed and not self.admin.broken:
+            self.admin.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (KEEP_LOCK_CLASS, cache_key))
 
 
-def lookup(admin: psycopg.Connection, cache_key: str) -> Entry | None:
-    """The template of `cache_key`, if one is complete."""
-    name = template_name(cache_key)
-    return next((e for e in entries(admin) if e.name == name and e.key == cache_key), None)
+class CacheBlocked(Exception):
+    """A template cannot be kept; the reset goes on without keeping it."""
 
 
-# -- writing ----------------------------------------------------------------------------------
+def _not_ours(entry: Entry, why: str) -> Entry:
+    return Entry(entry.name, entry.size, entry.owner, entry.key, entry.scenario or "(not ours)", entry.spec,
+                 entry.created, entry.last_used, entry.hits, entry.build_seconds, entry.origin, problem=why)
+
+
+def _parse(comment: str) -> tuple[dict[str, Any] | None, Any]:
+    """The record and seal of a template's comment; (None, None) when it is not one."""
+    if len(comment) > MAX_RECORD or not comment.lstrip().startswith("{"):
+        return None, None
+    try:
+        doc = json.loads(comment)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(doc, dict) or doc.get("fleetlab_cache") != 2 or not isinstance(doc.get("record"), dict):
+        return None, None
+    return doc["record"], doc.get("seal")
+
+
+def _from_record(base: Entry, rec: dict[str, Any]) -> Entry | None:
+    """`base` with the record's fields, or None when a field has the wrong type."""
+    try:
+        key, scenario, spec, origin = rec["key"], rec["scenario"], rec["spec"], rec["origin"]
+        hits, build_seconds = rec["hits"], rec["build_seconds"]
+        created, last_used = _instant(rec["created"]), _instant(rec["last_used"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (isinstance(key, str) and isinstance(scenario, str) and isinstance(spec, dict) and origin in ORIGINS
+            and type(hits) is int and hits >= 0 and type(build_seconds) in (int, float)):
+        return None
+    if template_name(key) != base.name:
+        return None
+    return Entry(base.name, base.size, base.owner, key, scenario, spec, created, last_used, hits,
+                 float(build_seconds), origin)
+
+
+def _instant(text: Any) -> datetime:
+    when = datetime.fromisoformat(text)  # TypeError for a non-string
+    if when.tzinfo is None:
+        raise ValueError("a time without its zone")
+    return when
+
+
+def foreign_objects(conn: psycopg.Connection, role: str) -> list[str]:
+    """Objects in the connected database not owned by `role` (the first few): a clone is served only
+    when this is empty. The `public` schema itself and plpgsql belong to the cluster, not the fleet."""
+    rows = conn.execute(
+        """
+        SELECT what FROM (
+          SELECT format('%%s %%I.%%I', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index'
+                 WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname, c.relname) AS what, c.relowner AS owner
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+          UNION ALL
+          SELECT format('function %%I.%%I', n.nspname, p.proname), p.proowner
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+          UNION ALL
+          SELECT format('schema %%I', n.nspname), n.nspowner FROM pg_namespace n
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname !~ '^pg_'
+          UNION ALL
+          SELECT format('extension %%I', e.extname), e.extowner FROM pg_extension e WHERE e.extname <> 'plpgsql'
+          UNION ALL
+          SELECT format('event trigger %%I', t.evtname), 0 FROM pg_event_trigger t
+        ) o
+        WHERE o.owner IS DISTINCT FROM (SELECT oid FROM pg_roles WHERE rolname = %s)
+        ORDER BY 1 LIMIT 5
+        """,
+        (role,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+# -- cloning ------------------------------------------------------------------------------------
 
 
 def clone(admin: psycopg.Connection, source: str, into: str) -> str:
@@ -173,69 +472,6 @@ def clone(admin: psycopg.Connection, source: str, into: str) -> str:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(into)))
     admin.execute(create)
     return "file copy"
-
-
-def keep(admin: psycopg.Connection, built: str, cache_key: str, scenario: dict[str, Any], build_seconds: float) -> str:
-    """Keep a copy of the finished database `built` as the template of `cache_key`; returns its name."""
-    name = template_name(cache_key)
-    drop(admin, name)  # an incomplete one left by a killed run
-    clone(admin, built, name)
-    now = datetime.now(UTC)
-    record = Entry(name, cache_key, str(scenario.get("name") or "?"), scenario.get("spec") or {}, now, now, 0,
-                   build_seconds, 0).record
-    admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(sql.Identifier(name)))
-    faults.reached("cache:before-record")
-    _comment(admin, name, record)  # last: a template without its record is never served
-    return name
-
-
-def touch(admin: psycopg.Connection, entry: Entry) -> None:
-    """Record a hit: the entry is now the most recently used."""
-    record = {**entry.record, "hits": entry.hits + 1, "last_used": datetime.now(UTC).isoformat()}
-    _comment(admin, entry.name, record)
-
-
-def drop(admin: psycopg.Connection, name: str) -> bool:
-    """Drop one template (False when it is in use by a clone right now, or gone)."""
-    if not is_template_name(name):
-        raise ValueError(f"{name!r} is not a fleetlab cache template")
-    ident = sql.Identifier(name)
-    try:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            return False
-        admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
-        return True
-    except psycopg.errors.ObjectInUse:
-        return False
-
-
-def evict(admin: psycopg.Connection, max_entries: int, max_bytes: int, keep_name: str | None = None) -> list[str]:
-    """Drop the least recently used templates until at most `max_entries` remain within `max_bytes`."""
-    found = entries(admin)
-    dropped = []
-    total = sum(e.size for e in found)
-    for entry in reversed(found):
-        if (len(found) - len(dropped)) <= max_entries and total <= max_bytes:
-            break
-        if entry.name == keep_name:  # the one just built stays, even alone over the size limit
-            continue
-        if drop(admin, entry.name):
-            dropped.append(entry.name)
-            total -= entry.size
-    return dropped
-
-
-def clear(admin: psycopg.Connection) -> list[Entry]:
-    """Drop every template; returns those dropped."""
-    return [e for e in entries(admin) if drop(admin, e.name)]
-
-
-def _comment(admin: psycopg.Connection, name: str, record: dict[str, Any]) -> None:
-    admin.execute(
-        sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(json.dumps(record)))
-    )
 
 
 def age(when: datetime, now: float | None = None) -> str:

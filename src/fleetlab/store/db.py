@@ -14,12 +14,14 @@ from . import server
 from .config import WORKBENCH_DB, Settings
 from .dsn import MAINTENANCE_DB, DatabaseURL, check_name_length
 
+OWNER_ROLE = "fleetlab"  # the embedded server's login role for what fleetlab makes: owns it, not a superuser
 READER_ROLE = "fleetlab_reader"  # the embedded server's login role for queries
-_READERS_MADE: set[tuple[object, str | None]] = set()  # (pgdata, server start) known to have it: one check per process
+_ROLES_MADE: set[tuple[object, str | None]] = set()  # (pgdata, server start) known to have them: one check per process
 
 
 def resolve(settings: Settings, *, start: bool = True) -> DatabaseURL:
-    """The URL of the workbench database: DATABASE_URL, or the embedded server's `fleetlab` database."""
+    """The URL of the workbench database: DATABASE_URL, or the embedded server's `fleetlab` database,
+    reached as the `fleetlab` role (see `_embedded_roles`)."""
     if settings.database_url is not None:
         url = DatabaseURL.parse(settings.database_url)
         if not url.dbname:
@@ -33,32 +35,51 @@ def resolve(settings: Settings, *, start: bool = True) -> DatabaseURL:
             raise DatabaseUnavailable(
                 f"the embedded server in {settings.pgdata} is not running; `fleetlab reset` starts it."
             )
-    return base.with_dbname(WORKBENCH_DB)
+    _embedded_roles(settings, base)
+    return replace(base, user=OWNER_ROLE, password=None).with_dbname(WORKBENCH_DB)
 
 
 def resolve_reader(settings: Settings) -> DatabaseURL:
     """The URL queries read through: on the embedded server its `fleetlab_reader` login role (not a
-    superuser: it reads every table and nothing of the server's files), created on first use; with
-    DATABASE_URL, that URL's own role (give it a read-only role for the same guarantee)."""
+    superuser: it reads every table and nothing of the server's files); with DATABASE_URL, that URL's
+    own role (give it a read-only role for the same guarantee)."""
     url = resolve(settings)
     if not settings.embedded:
         return url
-    made = (settings.pgdata, server.started(settings.pgdata))  # this server, this start: a new cluster has no role
-    if made in _READERS_MADE:
-        return replace(url, user=READER_ROLE, password=None)
-    with connect(url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone() is None:
-            try:
-                conn.execute(
-                    sql.SQL(
-                        "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS "
-                        "IN ROLE pg_read_all_data"
-                    ).format(sql.Identifier(READER_ROLE))
-                )
-            except psycopg.errors.DuplicateObject:
-                pass  # another fleetlab process made it first
-    _READERS_MADE.add(made)
     return replace(url, user=READER_ROLE, password=None)
+
+
+def _embedded_roles(settings: Settings, superuser: DatabaseURL) -> None:
+    """Make the embedded server's two login roles, once per server start (the superuser does only this):
+
+    - `fleetlab` (CREATEDB, no superuser) creates, owns, clones and drops fleetlab's databases, and is
+      the role `fleetlab query --write` writes as: the owner of the workbench, nothing of the server's
+      files or programs within reach. Databases an older fleetlab made as the superuser are handed to it.
+    - `fleetlab_reader` reads every table (pg_read_all_data) and nothing else.
+    """
+    made = (settings.pgdata, server.started(settings.pgdata))  # this server, this start: a new cluster has none
+    if made in _ROLES_MADE:
+        return
+    with connect(superuser, autocommit=True) as conn:
+        for role, options, member_of in (
+            (OWNER_ROLE, "CREATEDB", "pg_read_all_data, pg_signal_backend"),
+            (READER_ROLE, "NOCREATEDB", "pg_read_all_data"),
+        ):
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                try:
+                    conn.execute(sql.SQL(
+                        "CREATE ROLE {} LOGIN NOSUPERUSER " + options + " NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+                        "IN ROLE " + member_of
+                    ).format(sql.Identifier(role)))
+                except psycopg.errors.DuplicateObject:
+                    pass  # another fleetlab process made it first
+        older = conn.execute(
+            "SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolsuper "
+            "AND (datname = %s OR starts_with(datname, 'fleetlab_build_'))", (WORKBENCH_DB,)
+        ).fetchall()
+        for (name,) in older:
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(OWNER_ROLE)))
+    _ROLES_MADE.add(made)
 
 
 def maintenance(url: DatabaseURL) -> DatabaseURL:

@@ -1,8 +1,11 @@
 """Reset: build a fresh database beside the old one (create, migrate, seed), then swap it in.
 
-The new database is built under a side name and renamed over the old one at the very end, so
-a reset that fails or is killed leaves the previous database complete (or, in the instant
-between drop and rename, no database at all): never a half-built one.
+The new database is built under a side name (`build_name`) and swapped in at the very end, in one
+transaction that renames the old database aside (`previous_name`) and the new one into its place
+(PostgreSQL renames databases transactionally): a reset that fails or is killed at any instant
+leaves the workbench database with the previous fleet or the new one, never none and never a
+half-built one. The previous database is dropped after the swap; one left by a kill there is
+dropped by the next reset.
 
 Guards, in order, before anything is dropped:
 - a non-local host is refused before any connection unless FLEETLAB_ALLOW_REMOTE_RESET=1;
@@ -23,18 +26,20 @@ from psycopg import sql
 
 from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
 from ..model.fleet import Loadable
+from ..model.tables import TABLES
 from . import cache, db, faults, marker, migrate, parallel, schema
 from .config import Settings
 from .dsn import DatabaseURL, check_database_name
 from .load import Progress, load
 
 RESET_LOCK_CLASS = 0x666C  # "fl": advisory lock namespace for resets, per database name
+SWAP_ATTEMPTS = 5  # sessions that reconnect between the end of their sessions and the rename
 
 
 @dataclass
 class ResetResult:
     url: DatabaseURL
-    counts: dict[str, int]
+    counts: dict[str, int]  # rows per table, counted in the database the reset produced
     elapsed: float
     steps: dict[str, float] = field(default_factory=dict)
     ended: list[str] = field(default_factory=list)  # the other sessions the swap ended ("psql (alice)")
@@ -65,6 +70,21 @@ def build_name(name: str) -> str:
     return "fleetlab_build_" + hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
+def previous_name(name: str) -> str:
+    """The name the previous database is renamed to in the swap, until it is dropped."""
+    return "fleetlab_prev_" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Side:
+    """What the reset made under the side name: how, and what it holds."""
+
+    how: str = "built"  # "built" or "cloned"
+    note: str = ""
+    streams: int = 1
+    helpers_peak: list[float] = field(default_factory=list)
+
+
 @db.translate_errors(None, "the reset")  # the steps without their own wording
 def reset(
     settings: Settings,
@@ -75,6 +95,7 @@ def reset(
     url: DatabaseURL | None = None,
     end_sessions: bool = True,
     use_cache: bool = True,
+    origin: str = "reset",
 ) -> ResetResult:
     """Drop and recreate the workbench database, migrate it and load `fleet`.
 
@@ -84,11 +105,11 @@ def reset(
     `ended`; with `end_sessions=False` their presence refuses the reset instead, nothing changed.
     With the scenario cache (`fleetlab.store.cache`: on unless `use_cache` is False or the settings turn
     it off), the same fleet built before is cloned from its template instead of loaded, and a new one is
-    kept as a template after its build; the result's `cache` says which.
+    kept as a template after its build (counted with the other templates of `origin`); the result's
+    `cache` says which.
     """
     started = time.perf_counter()
     steps: dict[str, float] = {}
-    streams, helpers_peak = 1, []
     url = url or target(settings)
     check_database_name(url.database)
     _refuse_a_template(url)
@@ -101,96 +122,207 @@ def reset(
     name, side = url.database, build_name(url.database)
     caching = use_cache and settings.cache_entries > 0
     cache_key = cache.key(built.scenario, keys.current_id, migrate.fingerprint()) if caching else None
-    if not use_cache:
-        note = "cache: not used, as asked (--no-cache)"
-    elif not caching:
-        note = "cache: off (FLEETLAB_CACHE_ENTRIES=0)"
-    elif cache_key is None:
-        note = "cache: not used, as_of is 'now' (give --as-of to cache this fleet)"
     admin = _connect_admin(url)
     try:
         _take_reset_lock(admin, name, url)
-        t = time.perf_counter()
         _check_droppable(admin, url, name)
         if not end_sessions:
             _refuse_if_in_use(admin, name, url)
-        if db.database_exists(admin, side):
-            _check_droppable(admin, url, side)
-            _drop(admin, side, url)
-        hit = cache.lookup(admin, cache_key) if cache_key else None
+        for leftover in (side, previous_name(name)):  # what a killed reset left
+            if db.database_exists(admin, leftover):
+                _check_droppable(admin, url, leftover)
+                _drop(admin, leftover, url)
+        templates = None
+        if cache_key:
+            templates = cache.Cache(admin, cache.Seal.load(settings.home, create=True))
+        made = _Side(note=_cache_off(use_cache, caching, cache_key, templates))
+        hit = templates.lookup(cache_key) if templates is not None else None
         faults.reached("reset:before-create")
         if hit is not None:
-            try:
-                with db.translate_errors(url, f"cloning {hit.name} into {side}"):
-                    how = cache.clone(admin, hit.name, side)
-            except DatabaseError:
-                if cache.lookup(admin, cache_key) is not None:
-                    raise
-                hit = None  # evicted by another process since the lookup: build it after all
-        if hit is None:
-            with db.translate_errors(url, f"CREATE DATABASE {side}"):
-                admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(side)))
-        faults.reached("reset:after-create")
-        steps["clone" if hit else "create"] = time.perf_counter() - t
-
-        t = time.perf_counter()
+            _clone_side(admin, templates, hit, side, url, made, steps, progress)
+        if made.how != "cloned":
+            _build_side(admin, side, url, built, keys, settings, made, steps, progress)
         try:
             with db.connect(url.with_dbname(side), autocommit=True) as conn:
-                if hit is not None:
-                    counts = marker.restamp(conn)
-                    if progress:
-                        for table, n in counts.items():
-                            progress(table, n, n)
-                else:
-                    marker.create(conn)
-                    migrate.apply(conn, lock_timeout=settings.lock_timeout)
-                    steps["migrate"] = time.perf_counter() - t
-                    t = time.perf_counter()
-                    streams = parallel.streams_for(built, settings.load_streams)
-                    if streams > 1:
-                        loaded = parallel.load(url.with_dbname(side), built, keys, streams=streams, progress=progress)
-                        counts, helpers_peak = loaded.counts, loaded.helpers_peak_mib
-                    else:
-                        conn.autocommit = False
-                        counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
-                    steps["seed"] = time.perf_counter() - t
-            if hit is not None:
-                cache.touch(admin, hit)
-                note = f"cache: cloned {hit.scenario!r} from {hit.name} ({how}, built {cache.age(hit.created)} ago)"
-            elif cache_key:
-                note = _keep(admin, side, cache_key, built.scenario, sum(steps.values()), settings, steps)
-        except BaseException:  # an error or Ctrl-C while building: the half-built side database goes
+                counts = _count(conn)
+            if made.how == "cloned" and progress:
+                for table, n in counts.items():
+                    progress(table, n, n)
+            if made.how == "built" and templates is not None:
+                made.note = _keep(templates, side, cache_key, built.scenario, sum(steps.values()), settings, steps,
+                                  origin)
+            faults.reached("reset:before-swap")
+        except BaseException:
             _discard(admin, side, url)
             raise
-
         t = time.perf_counter()
-        ended: list[str] = []
-        if db.database_exists(admin, name):
-            if not end_sessions:
-                _refuse_if_in_use(admin, name, url, built_side=side)
-            ended = _sessions(admin, name)
-            _drop(admin, name, url)
-        faults.reached("reset:after-drop")
-        with db.translate_errors(url, f"renaming {side} to {name}"):
-            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name)))
+        ended = _swap(admin, name, side, url, end_sessions)
         steps["swap"] = time.perf_counter() - t
     finally:
         _release_reset_lock(admin)
         admin.close()
     return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps, ended=ended,
-                       cache=note, streams=streams, helpers_peak_mib=helpers_peak)
+                       cache=made.note, streams=made.streams, helpers_peak_mib=made.helpers_peak)
 
 
-def _keep(admin, side: str, cache_key: str, scenario: dict, build_seconds: float, settings: Settings,
-          steps: dict[str, float]) -> str:
-    """Keep the finished side database as the template of `cache_key`, then bound the cache. A failure
-    here (a full disk, a template another reset is making) costs the cache entry, never the reset."""
+def _cache_off(use_cache: bool, caching: bool, cache_key: str | None, templates: cache.Cache | None) -> str:
+    """The cache line of a reset the cache cannot serve ("" when it may)."""
+    if not use_cache:
+        return "cache: not used, as asked (--no-cache)"
+    if not caching:
+        return "cache: off (FLEETLAB_CACHE_ENTRIES=0)"
+    if cache_key is None:
+        return "cache: not used, as_of is 'now' (give --as-of to cache this fleet)"
+    if templates is not None and templates.seal is None:
+        return "cache: not used, FLEETLAB_HOME's cache.seal is unreadable (remove it: a new one is made)"
+    return ""
+
+
+def _clone_side(admin, templates: cache.Cache, hit: cache.Entry, side: str, url: DatabaseURL, made: _Side,
+                steps: dict[str, float], progress: Progress | None) -> None:
+    """Clone the template `hit` into `side`; when it cannot be (in use, evicted, not ours inside),
+    say why in `made.note` and leave `side` absent for the build."""
     t = time.perf_counter()
     try:
-        name = cache.keep(admin, side, cache_key, scenario, build_seconds)
-        evicted = cache.evict(admin, settings.cache_entries, settings.cache_max_mb * 1024 * 1024, keep_name=name)
+        how = cache.clone(admin, hit.name, side)
+    except psycopg.errors.ObjectInUse:
+        users = _sessions(admin, hit.name)
+        made.note = (f"cache: not served, {len(users) or 'a'} session(s) are connected to its template {hit.name} "
+                     f"({', '.join(users[:3]) or 'another clone'}); built instead")
+        return
+    except psycopg.errors.InvalidCatalogName:  # evicted by another process since the lookup
+        made.note = f"cache: its template {hit.name} was dropped meanwhile; built instead"
+        return
+    except psycopg.Error as exc:
+        raise DatabaseError(f"PostgreSQL rejected cloning {hit.name} into {side}: {db.first_line(exc)}") from None
+    faults.reached("reset:after-create")
+    try:
+        with db.connect(url.with_dbname(side), autocommit=True) as conn:
+            foreign = cache.foreign_objects(conn, templates.role)
+            if not foreign:
+                marker.restamp(conn)
+    except BaseException:
+        _discard(admin, side, url)
+        raise
+    if foreign:
+        _discard(admin, side, url)
+        made.note = (f"cache: not served, its template {hit.name} holds objects not owned by {templates.role} "
+                     f"({', '.join(foreign[:3])}); built instead")
+        return
+    templates.touch(hit)
+    steps["clone"] = time.perf_counter() - t
+    made.how = "cloned"
+    made.note = f"cache: cloned {hit.scenario!r} from {hit.name} ({how}, built {cache.age(hit.created)} ago)"
+
+
+def _build_side(admin, side: str, url: DatabaseURL, built: Loadable, keys, settings: Settings, made: _Side,
+                steps: dict[str, float], progress: Progress | None) -> None:
+    """Create `side`, migrate it and load `built` into it; on any failure nothing of it is left."""
+    t = time.perf_counter()
+    with db.translate_errors(url, f"CREATE DATABASE {side}"):
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(side)))
+    steps["create"] = time.perf_counter() - t
+    faults.reached("reset:after-create")
+    try:
+        t = time.perf_counter()
+        with db.connect(url.with_dbname(side), autocommit=True) as conn:
+            marker.create(conn)
+            migrate.apply(conn, lock_timeout=settings.lock_timeout)
+            steps["migrate"] = time.perf_counter() - t
+            t = time.perf_counter()
+            made.streams = parallel.streams_for(built, settings.load_streams)
+            if made.streams > 1:
+                loaded = parallel.load(url.with_dbname(side), built, keys, streams=made.streams, progress=progress)
+                made.helpers_peak = loaded.helpers_peak_mib
+            else:
+                conn.autocommit = False
+                load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
+            steps["seed"] = time.perf_counter() - t
+    except BaseException:  # an error or Ctrl-C while building: the half-built side database goes
+        _discard(admin, side, url)
+        raise
+
+
+def _count(conn: psycopg.Connection) -> dict[str, int]:
+    """Rows per table of the connected database, counted."""
+    row = conn.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)).fetchone()
+    return dict(zip(TABLES, row, strict=True))
+
+
+def _swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_sessions: bool) -> list[str]:
+    """Put `side` in the place of `name` in one transaction; returns the sessions it ended.
+
+    Renaming a database needs it free of sessions: those connected to the old one are ended first
+    (refused instead when not `end_sessions`), and if one reconnects before the rename, again.
+    A kill before the commit leaves the old database in place, after it the new one."""
+    previous = previous_name(name)
+    ended: list[str] = []
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        exists = db.database_exists(admin, name)
+        if exists:
+            if not end_sessions:
+                _refuse_if_in_use(admin, name, url, built_side=side)
+            others = _sessions(admin, name)
+            ended += [s for s in others if s not in ended]
+            _end_sessions(admin, name, side, url)
+        faults.reached("swap:after-end-sessions")
+        try:
+            with admin.transaction():
+                if exists:
+                    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(name), sql.Identifier(previous)))
+                    faults.reached("swap:after-rename-old")
+                admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name)))
+                faults.reached("swap:before-commit")
+            break
+        except psycopg.errors.ObjectInUse:
+            if attempt == SWAP_ATTEMPTS:
+                _discard(admin, side, url)
+                raise DatabaseError(
+                    f"sessions kept reconnecting to {name!r} at {url.where}, so it could not be replaced; "
+                    "stop the program that reconnects and reset again. The previous database was kept."
+                ) from None
+            time.sleep(0.05 * attempt)
+        except psycopg.Error as exc:
+            _discard(admin, side, url)
+            raise DatabaseError(f"could not swap the new database in at {url.where}: {db.first_line(exc)}; "
+                                "the previous database was kept.") from None
+    faults.reached("swap:after-commit")
+    if exists:
+        try:
+            _drop(admin, previous, url)
+        except DatabaseError:
+            pass  # the swap is done; the next reset drops what is left of the previous database
+    return ended
+
+
+def _end_sessions(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL) -> None:
+    """End every other session connected to `name`, waiting (5 s at most each) until they are gone."""
+    try:
+        admin.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+    except psycopg.Error as exc:  # a superuser's session, when we are not one
+        _discard(admin, side, url)
+        raise DatabaseError(f"could not end the sessions connected to {name!r} at {url.where}: {db.first_line(exc)}. "
+                            "Close them yourself and reset again; the previous database was kept.") from None
+
+
+def _keep(templates: cache.Cache, side: str, cache_key: str, scenario: dict, build_seconds: float,
+          settings: Settings, steps: dict[str, float], origin: str) -> str:
+    """Keep the finished side database as the template of `cache_key`, then bound the cache. A failure
+    here (a full disk, a database of that name that is not ours) costs the cache entry, never the reset."""
+    t = time.perf_counter()
+    try:
+        name = templates.keep(side, cache_key, scenario, build_seconds, origin)
+        if name is None:
+            return "cache: built; not kept (another process is keeping this fleet right now)"
+        evicted = templates.evict(settings.cache_entries, settings.cache_max_mb * 1024 * 1024, origin, keep_name=name)
+    except cache.CacheBlocked as exc:
+        return f"cache: built; not kept ({exc})"
     except psycopg.Error as exc:
         return f"cache: built; not kept ({db.first_line(exc)})"
+    except OSError as exc:
+        return f"cache: built; not kept (FLEETLAB_HOME: {exc.strerror or exc})"
     finally:
         steps["cache"] = time.perf_counter() - t
     gone = f"; evicted {len(evicted)} least recently used" if evicted else ""

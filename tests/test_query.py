@@ -383,6 +383,12 @@ def test_on_the_embedded_server_queries_log_in_as_a_role_that_is_not_superuser(c
         assert cli(env, escape).returncode == 1
         assert cli(env, "select pg_read_file('PG_VERSION')").returncode == 1
         assert cli(env, who, "-f", "csv", "--write").stdout == "u,s\nfleetlab,false\n"  # the database owner
+        owner = "select pg_get_userbyid(datdba) as o from pg_database where datname = current_database()"
+        assert cli(env, owner, "-f", "csv", "--write").stdout == "o\nfleetlab\n"
+        # writing as the owner: its own tables, but no server program and no server file
+        assert cli(env, "copy (select 1) to program 'id'", "--write").returncode == 1
+        assert cli(env, "select pg_read_file('PG_VERSION')", "--write").returncode == 1
+        assert cli(env, "delete from gateways where false", "--write").returncode == 0
 
 
 def test_errors_are_one_line_with_where_in_the_statement(cli_env, rows):

@@ -115,7 +115,10 @@ def _plainly(doing: str) -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - any failure: one line, not a traceback with locals
         message = f"{type(exc).__name__}: {db.first_line(exc)}"
     if message is not None:
-        pytest.fail(f"fleetlab_db: {doing}: {scrub(message, *configured_secrets())}", pytrace=False)
+        try:
+            pytest.fail(f"fleetlab_db: {doing}: {scrub(message, *configured_secrets())}", pytrace=False)
+        except pytest.fail.Exception as failed:
+            raise failed from None  # not "during handling of the above exception": that would show it
 
 
 def spec_for(*args: Any, **fields: Any):

@@ -70,7 +70,9 @@ def resolve_url(url: URLLike = None, *, writes: bool = False) -> DatabaseURL:
 def connect(url: URLLike = None, *, writes: bool = False) -> Iterator[adbc_driver_manager.dbapi.Connection]:
     """An ADBC connection (autocommit) to `url`, closed on exit. Errors carry no secrets.
 
-    Unless `writes`, every transaction of the session is read-only (`default_transaction_read_only`).
+    Unless `writes`, every transaction of the session is read-only (`default_transaction_read_only`),
+    and `fetch` runs each query in a transaction of its own, begun READ ONLY and rolled back: a query
+    that turns the session's default off (`set_config(…, false)`) changes nothing for the next one.
     """
     import adbc_driver_manager
     import adbc_driver_postgresql.dbapi
@@ -84,9 +86,10 @@ def connect(url: URLLike = None, *, writes: bool = False) -> Iterator[adbc_drive
         params.setdefault("hostaddr", "")  # as db.connect: a socket path stays on this machine
     if not writes:
         params["options"] = f"{params.get('options', '')} -c default_transaction_read_only=on".strip()
-    uri = replace(target, params=tuple(params.items())).render(masked=False)
-    try:
-        conn = adbc_driver_postgresql.dbapi.connect(uri, autocommit=True)
+    try:  # the URL with its password is never held in a variable: a traceback's locals show none
+        conn = adbc_driver_postgresql.dbapi.connect(
+            replace(target, params=tuple(params.items())).render(masked=False), autocommit=True
+        )
     except adbc_driver_manager.Error as exc:
         raise DatabaseUnavailable(_explain_connect(target, exc)) from None
     try:
@@ -155,8 +158,17 @@ def fetch(
     try:
         with conn.cursor() as cur:
             _check_parameters(_parameters(cur, statement), len(values))
-            cur.execute(statement, parameters=values or None)
-            table = cur.fetch_arrow_table()
+            if writes:
+                cur.execute(statement, parameters=values or None)
+                table = cur.fetch_arrow_table()
+            else:
+                cur.execute("BEGIN TRANSACTION READ ONLY")
+                try:
+                    cur.execute(statement, parameters=values or None)
+                    table = cur.fetch_arrow_table()
+                finally:
+                    with contextlib.suppress(adbc_driver_manager.Error):
+                        cur.execute("ROLLBACK")  # whatever the query set, for this session, goes with it
     except adbc_driver_manager.Error as exc:
         if writes:
             raise DatabaseError(server_message(exc)) from None

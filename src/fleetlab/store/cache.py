@@ -296,8 +296,8 @@ class Cache:
             found = next((e for e in self.entries() if e.name == name), None)
             if found is not None and not found.ours:
                 raise CacheBlocked(f"a database named {name} exists that is not ours ({found.problem})")
-            if found is not None:
-                self.drop(found)  # unfinished, or complete under an older record: made again
+            if found is not None and not self.drop(found):  # unfinished, or complete under an older record
+                raise CacheBlocked(f"{name} is in use right now")
             self.seal.begin(name)
             clone(self.admin, built, name)
             self.admin.execute(

@@ -91,12 +91,9 @@ def connect(url: DatabaseURL, *, autocommit: bool = False, **kwargs) -> psycopg.
     """Connect to `url`. Failures become DatabaseUnavailable with a message free of secrets."""
     # the server would truncate a long name and connect to another database: a wrong target
     check_name_length(url.database)
-    kw = url.connect_kwargs()
-    kw.setdefault("connect_timeout", 10)
-    kw.setdefault("application_name", "fleetlab")
-    kw.update(kwargs)
-    try:
-        conn = psycopg.connect(autocommit=autocommit, **kw)
+    defaults = {"connect_timeout": 10, "application_name": "fleetlab"}
+    try:  # the password is never held in a variable here: a traceback's locals show none
+        conn = psycopg.connect(autocommit=autocommit, **{**defaults, **url.connect_kwargs(), **kwargs})
     except psycopg.Error as exc:
         raise DatabaseUnavailable(explain_connect(url, str(exc))) from None
     return conn

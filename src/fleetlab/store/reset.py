@@ -148,7 +148,7 @@ def reset(
             if made.how == "cloned" and progress:
                 for table, n in counts.items():
                     progress(table, n, n)
-            if made.how == "built" and templates is not None:
+            if made.how == "built" and templates is not None and not made.note:  # (a note: the template was refused)
                 made.note = _keep(templates, side, cache_key, built.scenario, sum(steps.values()), settings, steps,
                                   origin)
             faults.reached("reset:before-swap")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 
-import psycopg
 import pytest
 from psycopg import sql
 
@@ -125,7 +124,7 @@ def test_malformed_records_break_no_command(cached_env, settings, admin, server_
     real = _kept(cached_env, settings, admin)
     seal = cache.Seal.load(settings.home, create=False)
     names = {}
-    for i, (what, comment) in enumerate(MALFORMED.items()):
+    for i, (_what, comment) in enumerate(MALFORMED.items()):
         names[f"{cache.PREFIX}bad{i}_{os.getpid()}"] = comment
     # sealed with our own secret, as a bug could write them: the types are checked too
     signed_bad = {
@@ -134,7 +133,7 @@ def test_malformed_records_break_no_command(cached_env, settings, admin, server_
         "hits a string": {"hits": "3"},
         "unknown origin": {"origin": "someone"},
     }
-    for i, (what, change) in enumerate(signed_bad.items()):
+    for i, (_what, change) in enumerate(signed_bad.items()):
         name = f"{cache.PREFIX}sbad{i}_{os.getpid()}"
         _make(admin, name, comment="")
         oid = admin.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]

@@ -265,3 +265,9 @@ def test_a_keep_killed_before_its_record_leaves_a_database_the_next_run_knows_as
     finally:
         drop_templates(admin, cached.home)
     assert reset(cached.replace(cache_entries=0), acme_fleet(AS_OF)).counts["gateways"] == 6
+
+
+def test_cache_clear_is_refused_for_a_server_that_is_not_on_this_machine(env):
+    run = cli(["cache", "clear"], {**env, "DATABASE_URL": "postgresql://me:hunter2-x@db.example.invalid/fleetlab"})
+    assert run.returncode == 1 and not run.traceback, run.output
+    assert "the host is not this machine" in run.stderr and "hunter2-x" not in run.output, run.output

@@ -367,7 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=50, help="rows the table format shows (-1: all; default 50)")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("check", help="check the fleet's invariants: orphans, unique ids, counts, passwords (exit 1 on failure)")
+    p = sub.add_parser(
+        "check",
+        help="check the database: the platform's schema and behaviour, orphans, unique ids, counts, passwords, "
+        "values (exit 1 on failure)",
+    )
     p.set_defaults(func=cmd_check)
     return parser
 

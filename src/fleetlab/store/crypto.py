@@ -356,10 +356,6 @@ class Tally:
                 self.rows.append((shown(gateway_id, 40) if gateway_id is not None else f"row {row_id}", reason))
             return None
 
-    def summary(self, examples: int = 3) -> str:
-        """'2 of 6 passwords do not decrypt (GW-A, GW-B): 2× <reason>'."""
-        return f"{self.headline(examples)}: {'; '.join(f'{n:,}× {r}' for r, n in self.reasons.items())}"
-
     def headline(self, examples: int = 3) -> str:
         """'2 of 6 passwords do not decrypt (GW-A, GW-B)'."""
         names = ", ".join(g for g, _ in self.rows[:examples])

@@ -15,6 +15,7 @@ from fleetlab.store.load import load
 
 CHECKS = [
     "schema is the platform's",
+    "behaves as the platform's",
     "every factory has its organization",
     "every gateway has its factory",
     "active gateway_id unique",
@@ -57,13 +58,13 @@ def test_a_good_database_passes(conn, keys, seeded):
     text = report.render()
     assert text.splitlines()[0] == "fleetlab check of here"
     assert "6 passwords decrypt" in text and "1 organizations, 3 factories, 6 gateways" in text
-    assert text.endswith("all 7 checks passed.")
+    assert text.endswith("all 8 checks passed.")
 
 
 def test_cli_on_a_good_database(cli_env, seeded):
     done = cli(cli_env, "check")
     assert done.returncode == 0, done.stderr
-    assert "all 7 checks passed." in done.stdout and "FAIL" not in done.stdout
+    assert "all 8 checks passed." in done.stdout and "FAIL" not in done.stdout
 
 
 def test_orphan_gateway(conn, keys, seeded):
@@ -88,7 +89,7 @@ def test_orphan_factories(conn, keys, seeded):
     assert failing(conn, keys) == {
         "schema is the platform's", "every factory has its organization", "counts match the recorded scenario"
     }
-    assert "factories.factories_organization_id_fkey: missing" in res["schema is the platform's"].detail
+    assert "factories.factories_organization_id_fkey: missing" in res["schema is the platform's"].text
     assert res["every factory has its organization"].detail.startswith("3 factories point at a missing organization")
     assert "organizations 0 (recorded 1)" in res["counts match the recorded scenario"].detail
 
@@ -123,7 +124,7 @@ def test_corrupted_ciphertexts(conn, keys, seeded):
     conn.rollback()
     res = results(conn, keys)
     assert failing(conn, keys) == {"every password decrypts"}
-    detail = res["every password decrypts"].detail
+    detail = res["every password decrypts"].text
     assert detail.startswith("3 of 6 passwords do not decrypt") and all(g in detail for g in ("GW-DET-001", "GW-AUS-002", "GW-SPR-002"))
     assert "not valid JSON" in detail and "does not authenticate" in detail
     assert not any(t in detail for t in tokens)
@@ -149,7 +150,7 @@ def test_values_the_platform_would_refuse(conn, keys, seeded):
     conn.commit()
     res = results(conn, keys)
     assert failing(conn, keys) == {"values the platform accepts"}
-    detail = res["values the platform accepts"].detail
+    detail = res["values the platform accepts"].text
     assert "1 gateways with url is not a ws:// or wss:// URL the acquisition client takes (e.g. 'https://gw.example.com')" in detail
     assert "1 gateways with email is not an address the API accepts (e.g. 'no..dots@example.com')" in detail
     assert "2 gateways with a name another gateway of its factory has (e.g. 'North Wing Gateway'" in detail
@@ -162,12 +163,12 @@ def test_a_renamed_index_breaks_the_schema_check(conn, keys, seeded):
     conn.commit()
     res = results(conn, keys)
     assert failing(conn, keys) == {"schema is the platform's"}
-    assert "gateways.gateways_last_seen_at_idx: missing" in res["schema is the platform's"].detail
+    assert "gateways.gateways_last_seen_at_idx: missing" in res["schema is the platform's"].text
 
 
 def test_wrong_key(conn, seeded):
     other = Keyring(bytes(range(100, 132)))
-    detail = results(conn, other)["every password decrypts"].detail
+    detail = results(conn, other)["every password decrypts"].text
     assert detail.startswith("6 of 6 passwords do not decrypt") and "not in the keyring" in detail
 
 
@@ -221,7 +222,7 @@ def test_cli_on_a_broken_database(cli_env, conn, seeded):
     assert done.returncode == 1
     assert "FAIL  active gateway_id unique" in done.stdout
     assert "FAIL  counts match the recorded scenario" in done.stdout
-    assert "3 of 7 checks failed." in done.stdout
+    assert "3 of 8 checks failed." in done.stdout
     assert "Traceback" not in done.stderr
 
 

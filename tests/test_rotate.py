@@ -56,9 +56,10 @@ def test_check_passes_with_the_platforms_key_among_the_keys(conn, mixed):
     assert report.ok, report.render()
     assert "added since the seed (by the platform or by hand): 1 gateways" in report.render()
     without = checks.run(conn, Keyring(base64.b64decode(TEST_KEY)))
-    failed = {r.name: r.detail for r in without.failed}
+    failed = {r.name: r.text for r in without.failed}
     assert list(failed) == ["every password decrypts"]
-    assert "1 of 7 passwords do not decrypt (GW-API-001)" in failed["every password decrypts"]
+    assert "1 of 7 passwords do not decrypt" in failed["every password decrypts"]
+    assert "gateway GW-API-001: the ciphertext does not authenticate" in failed["every password decrypts"]
     assert "ENCRYPTION_KEY" in failed["every password decrypts"]
 
 

@@ -41,6 +41,10 @@ class SecretError(FleetlabError):
     """A secret key is missing or malformed, or a ciphertext does not decrypt."""
 
 
+class BadKey(ConfigError, SecretError):
+    """A secret key is set but malformed (not base64, not 32 bytes, white space inside): bad input."""
+
+
 class SpecError(FleetlabError):
     """A fleet specification (scenario, flags) is invalid; lists every problem at once."""
 
@@ -64,3 +68,12 @@ def scrub(text: str, *secrets: str | None) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """`value` fit for a one-line message: at most `limit` characters (then "…"), line breaks, control
+    characters and lone surrogates escaped. For values read from a database that anyone may have edited."""
+    text = "NULL" if value is None else str(value)
+    cut = len(text) > limit
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return text + ("…" if cut else "")

@@ -225,9 +225,11 @@ def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
+    from ..errors import SecretError
+
     keys = settings.keyring(create=False)
     url = db.resolve(settings)
-    with db.connect(url) as conn:
+    with db.connect(url) as conn, db.translate_errors(url, "reading the gateway's password"):
         rows = conn.execute(
             "SELECT id::text, password_encrypted FROM gateways WHERE gateway_id = %s ORDER BY deleted_at NULLS FIRST",
             (args.gateway_id,),
@@ -235,7 +237,10 @@ def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
     if not rows:
         raise ConfigError(f"no gateway with gateway_id {args.gateway_id!r} in {url.where}.")
     row_id, token = rows[0]
-    print(keys.decrypt(token, row_id))
+    try:
+        print(keys.decrypt(token, row_id))
+    except SecretError as exc:
+        raise SecretError(f"the password of gateway {args.gateway_id!r} does not decrypt: {exc}") from None
     return 0
 
 
@@ -362,7 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=50, help="rows the table format shows (-1: all; default 50)")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("check", help="check the fleet's invariants: orphans, unique ids, counts, passwords (exit 1 on failure)")
+    p = sub.add_parser(
+        "check",
+        help="check the database: the platform's schema and behaviour, orphans, unique ids, counts, passwords, "
+        "values (exit 1 on failure)",
+    )
     p.set_defaults(func=cmd_check)
     return parser
 

@@ -1,8 +1,10 @@
 """The real platform's rules for the values in a fleet: would its API and clients accept every row?
 
 Ported from the platform's API schemas (zod 4: `backend/src/api/schemas/`), its acquisition
-client's URL rule (`backend/src/config.ts`: `ws://` or `wss://` only) and its list queries (ordered
-by name, so names are distinct within a factory). Widths come from `fleetlab.model.tables.WIDTHS`.
+client's URL rule (`backend/src/config.ts`: `ws://` or `wss://` only; `new URL` refuses a port past
+65535, and nothing listens on port 0) and its list queries (ordered by name, so names are distinct
+within a factory). Widths come from `fleetlab.model.tables.WIDTHS`; `SQL_RULES` checks them too, for
+a column someone widened by hand.
 
 `problems(fleet)` returns one line per broken rule (with a count and an example), empty when the
 platform would take every row; the tests run it over every preset scenario.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import polars as pl
 
@@ -31,20 +34,40 @@ def _lit(pattern: str) -> str:
     return "'" + pattern.replace("'", "''") + "'"
 
 
-# (table, what is wrong, SQL condition of a bad row, column to quote): the widths are the schema's own
-SQL_RULES: list[tuple[str, str, str, str]] = [
+class Rule(NamedTuple):
+    """One rule in SQL: rows of `table` where `bad` holds break it; `show` is the column quoted for them."""
+
+    table: str
+    what: str  # what is wrong with such a row
+    bad: str
+    show: str
+    needs: tuple[str, ...]  # the columns `bad` and `show` read: a rule whose column is missing is skipped
+
+
+# the port of a URL GATEWAY_URL accepts, when it has one (WHATWG URLs, so `ws`, take 0-65535; 0 is no port to dial)
+URL_PORT = r"^wss?://[^/:]+:([0-9]{1,5})(/|$)"
+SQL_RULES: list[Rule] = [
     # the version nibble (1-8) and the variant bits (10), read from the bytes: no text conversion
-    *((t, "id is not an RFC UUID",
-       "NOT ((get_byte(uuid_send(id), 6) >> 4) BETWEEN 1 AND 8 AND (get_byte(uuid_send(id), 8) >> 6) = 2)", "id")
+    *(Rule(t, "id is not an RFC UUID",
+           "NOT ((get_byte(uuid_send(id), 6) >> 4) BETWEEN 1 AND 8 AND (get_byte(uuid_send(id), 8) >> 6) = 2)",
+           "id", ("id",))
       for t in TABLES),
-    *((t, "metadata is not a JSON object", "jsonb_typeof(metadata) <> 'object'", "id") for t in TABLES),
-    ("factories", "an empty name", "name = ''", "id"),
-    ("gateways", "an empty gateway_id or name", "gateway_id = '' OR name = ''", "id"),
-    ("gateways", "url is not a ws:// or wss:// URL the acquisition client takes", f"url !~ {_lit(GATEWAY_URL)}", "url"),
-    ("gateways", "email is not an address the API accepts",
-     f"email !~ {_lit(EMAIL)} OR email LIKE '.%' OR email LIKE '%..%'", "email"),
-    ("gateways", "a name another gateway of its factory has",
-     "(factory_id, name) IN (SELECT factory_id, name FROM gateways GROUP BY 1, 2 HAVING count(*) > 1)", "name"),
+    *(Rule(t, "metadata is not a JSON object", "jsonb_typeof(metadata) <> 'object'", "id", ("id", "metadata"))
+      for t in TABLES),
+    # the API's limits are the widths, also in a column someone widened (ALTER COLUMN … TYPE text)
+    *(Rule(t, f"{c} longer than {w} characters", f"char_length({c}::text) > {w}", c, (c,))
+      for (t, c), w in WIDTHS.items()),
+    Rule("factories", "an empty name", "name = ''", "id", ("id", "name")),
+    Rule("gateways", "an empty gateway_id or name", "gateway_id = '' OR name = ''", "id", ("id", "gateway_id", "name")),
+    Rule("gateways", "url is not a ws:// or wss:// URL the acquisition client takes", f"url !~ {_lit(GATEWAY_URL)}",
+         "url", ("url",)),
+    Rule("gateways", "a url whose port is not 1 to 65535",
+         f"substring(url from {_lit(URL_PORT)})::int NOT BETWEEN 1 AND 65535", "url", ("url",)),
+    Rule("gateways", "email is not an address the API accepts",
+         f"email !~ {_lit(EMAIL)} OR email LIKE '.%' OR email LIKE '%..%'", "email", ("email",)),
+    Rule("gateways", "a name another gateway of its factory has",
+         "(factory_id, name) IN (SELECT factory_id, name FROM gateways GROUP BY 1, 2 HAVING count(*) > 1)", "name",
+         ("factory_id", "name")),
 ]
 
 
@@ -72,6 +95,9 @@ def problems(fleet) -> list[str]:
         out += _check(gateways, "gateways", pl.col(column).fill_null("").str.len_chars() >= 1, f"empty {column}", "id")
     out += _check(gateways, "gateways", pl.col("url").str.contains(GATEWAY_URL),
                   "url is not a ws:// or wss:// URL the acquisition client takes", "url")
+    port = pl.col("url").str.extract(URL_PORT, 1).cast(pl.Int32)
+    out += _check(gateways, "gateways", port.is_null() | port.is_between(1, 65535),
+                  "a url whose port is not 1 to 65535", "url")
     email = pl.col("email")
     out += _check(gateways, "gateways",
                   email.str.contains(EMAIL) & ~email.str.starts_with(".") & ~email.str.contains("..", literal=True),

@@ -37,7 +37,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import SecretError
+from ..errors import BadKey, SecretError, shown
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -46,6 +46,11 @@ LEGACY_VERSION = "v1"
 # the platform's JSON.stringify of {encrypted, iv, authTag}, then fleetlab's key id: three {} to fill
 _TEMPLATE = '{{"encrypted":"{}","iv":"{}","authTag":"{}","kid":"%s"}}'
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
+_KID = re.compile(r"^[0-9a-f]{1,64}$")
+# the longest stored value read: the JSON of a password of some 750,000 characters. Longer text is not
+# parsed (nor decoded) at all: a value that size was altered, and parsing it costs memory and time
+MAX_STORED = 1 << 20
+KEEP_FAILED = 100  # rows a Tally keeps with their reason
 
 
 def key_id(key: bytes) -> str:
@@ -54,20 +59,20 @@ def key_id(key: bytes) -> str:
 
 
 def decode_key(text: str, source: str) -> bytes:
-    """Decode a base64 key; the message names the source, never the value."""
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raw = None
+    """Decode a base64 key (standard or URL-safe, padding optional, white space around it ignored);
+    the message names the source, never the value."""
+    text = text.strip()
+    broken = any(c.isspace() for c in text)  # a key wrapped or pasted in pieces
+    raw = _b64_lenient("".join(text.split()) if broken else text)
     if raw is None:
-        try:
-            raw = base64.urlsafe_b64decode(text.strip())
-        except (binascii.Error, ValueError):
-            raise SecretError(
-                f"{source} is not valid base64. Generate a key with `fleetlab key new` (32 random bytes, base64)."
-            ) from None
+        raise BadKey(f"{source} is not valid base64. Generate a key with `fleetlab key new` (32 random bytes, base64).")
+    if broken:
+        raise BadKey(
+            f"{source} has white space inside it (a space, tab or line break): a key is one base64 word. "
+            "Copy it again without the break, or generate one with `fleetlab key new`."
+        )
     if len(raw) != KEY_BYTES:
-        raise SecretError(
+        raise BadKey(
             f"{source} decodes to {len(raw)} bytes; an AES-256 key is exactly {KEY_BYTES} bytes. "
             "Generate one with `fleetlab key new`."
         )
@@ -83,20 +88,65 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _unb64(text: str, what: str) -> bytes:
-    """Standard or URL-safe base64, padding optional (Node's Buffer.from(…, 'base64') reads both)."""
-    if isinstance(text, str):
+def _b64_lenient(text: str) -> bytes | None:
+    """Standard or URL-safe base64, padding optional (Node's Buffer.from(…, 'base64') reads both);
+    None when `text` is not base64."""
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)  # the common case: standard, padded
+    except (binascii.Error, ValueError):
+        pass
+    if _B64.match(text):
+        text = text.rstrip("=").replace("-", "+").replace("_", "/")
         try:
-            return binascii.a2b_base64(text, strict_mode=True)  # the common case: standard, padded
+            return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
         except (binascii.Error, ValueError):
             pass
-        if _B64.match(text):
-            text = text.rstrip("=").replace("-", "+").replace("_", "/")
-            try:
-                return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                pass
-    raise SecretError(f"the stored password's {what} is not valid base64: it was altered.")
+    return None
+
+
+def _unb64(text: object, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise SecretError(f"the stored password's {what} is {_json_type(text)}, not a string: it was altered.")
+    raw = _b64_lenient(text)
+    if raw is None:
+        raise SecretError(f"the stored password's {what} is not valid base64: it was altered.")
+    return raw
+
+
+def _json_type(value: object) -> str:
+    """What a parsed JSON value is, in words (never the value itself)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string" if isinstance(value, str) else type(value).__name__
+
+
+def _looks_like(text: str) -> str:
+    """What stored text that is not an encrypted password looks like, in words (never the text)."""
+    if not text:
+        return "empty text"
+    first = text[0]
+    if first == "[":
+        return "a JSON array"
+    if first == '"':
+        return "a JSON string"
+    if first in "-0123456789":
+        return "a number"
+    if text in ("null", "true", "false"):
+        return f"JSON {text}"
+    return f"{len(text):,} characters of other text"
+
+
+def _shown_kid(kid: str) -> str:
+    """A key id fit to print: fleetlab's are hex; anything else in that place is not echoed."""
+    return kid[:16] if _KID.match(kid) else "(an id that is not fleetlab's)"
 
 
 @dataclass(frozen=True)
@@ -151,7 +201,13 @@ class Keyring:
     def open(self, token: str, row_id: str | None = None) -> Opened:
         """Like decrypt, and say which key opened the value and in which format it was stored."""
         if not isinstance(token, str):
-            raise SecretError("the stored password is not text.")
+            what = "NULL" if token is None else f"not text ({type(token).__name__})"
+            raise SecretError(f"the stored password is {what}.")
+        if len(token) > MAX_STORED:
+            raise SecretError(
+                f"the stored password is {len(token):,} characters long, more than any encrypted password "
+                f"({MAX_STORED:,} at most): it was altered."
+            )
         text = token.strip()
         if text.startswith("{"):
             return self._open_json(text)
@@ -160,19 +216,23 @@ class Keyring:
                 raise SecretError("this value is in fleetlab's earlier v1 format, which needs the gateway row's id.")
             return self._open_v1(text, password_aad(str(row_id)))
         raise SecretError(
-            "not an encrypted password: expected the platform's JSON {\"encrypted\", \"iv\", \"authTag\"} "
-            "(or fleetlab's earlier v1.<key id>.<data>)."
+            f"not an encrypted password ({_looks_like(text)}): expected the platform's JSON "
+            '{"encrypted", "iv", "authTag"} (or fleetlab\'s earlier v1.<key id>.<data>).'
         )
 
     def _open_json(self, text: str) -> Opened:
         try:
             obj = json.loads(text)
-        except ValueError:
+        except RecursionError:  # the C parser's depth guard: the platform's object is flat
+            raise SecretError(
+                "the stored password is JSON nested too deeply to be the platform's: it was altered."
+            ) from None
+        except ValueError:  # malformed JSON, and integers of more than 4,300 digits
             raise SecretError("the stored password is not valid JSON: it was altered or truncated.") from None
         if not isinstance(obj, dict):
             raise SecretError("the stored password is not a JSON object with encrypted, iv and authTag.")
         encrypted, iv, auth_tag = obj.get("encrypted"), obj.get("iv"), obj.get("authTag")
-        if not (encrypted and iv and auth_tag):  # the platform's own test; non-strings fail in _unb64
+        if not (encrypted and iv and auth_tag):  # the platform's own test
             missing = [k for k, v in (("encrypted", encrypted), ("iv", iv), ("authTag", auth_tag)) if not v]
             raise SecretError(f"the stored password has no {', '.join(missing)} (the platform's format needs all three).")
         ciphertext = _unb64(encrypted, "ciphertext")
@@ -184,11 +244,13 @@ class Keyring:
             raise SecretError(f"the stored password's iv is {len(nonce)} bytes: it was altered.")
         kid = obj.get("kid")
         if kid is not None:
-            key = self._by_id.get(kid) if isinstance(kid, str) else None
+            if not isinstance(kid, str):
+                raise SecretError(f"the stored password's kid is {_json_type(kid)}, not a key id: it was altered.")
+            key = self._by_id.get(kid)
             if key is None:
                 raise SecretError(
-                    f"this value was encrypted with key {str(kid)[:16]}, which is not in the keyring; set that key in "
-                    "FLEETLAB_SECRET_KEY (or ENCRYPTION_KEY) or FLEETLAB_PREVIOUS_SECRET_KEYS."
+                    f"this value was encrypted with key {_shown_kid(kid)}, which is not in the keyring; set that key "
+                    "in FLEETLAB_SECRET_KEY (or ENCRYPTION_KEY) or FLEETLAB_PREVIOUS_SECRET_KEYS."
                 )
             candidates = [key]
         else:  # written by the platform: whichever of our keys authenticates it
@@ -217,7 +279,7 @@ class Keyring:
         key = self._by_id.get(kid)
         if key is None:
             raise SecretError(
-                f"this value was encrypted with key {kid[:16]}, which is not in the keyring; set that key in "
+                f"this value was encrypted with key {_shown_kid(kid)}, which is not in the keyring; set that key in "
                 "FLEETLAB_SECRET_KEY or FLEETLAB_PREVIOUS_SECRET_KEYS."
             )
         try:
@@ -274,30 +336,43 @@ class Encryptor:
 
 @dataclass
 class Tally:
-    """Stored passwords that did not open, for a one-line report: which gateways, and why how often."""
+    """Stored passwords that did not open: how many, why how often, and the first rows with their reason."""
 
     total: int = 0
-    failed: list[str] = field(default_factory=list)
+    failed: int = 0
+    rows: list[tuple[str, str]] = field(default_factory=list)  # (gateway, reason), the first KEEP_FAILED
     reasons: dict[str, int] = field(default_factory=dict)
 
-    def open(self, keyring: Keyring, token: str, row_id: str, gateway_id: str) -> Opened | None:
+    def open(self, keyring: Keyring, token: str, row_id: str | None, gateway_id: str | None) -> Opened | None:
         """keyring.open, counted: None (and the reason noted) when the value does not open."""
         self.total += 1
         try:
             return keyring.open(token, row_id)
         except SecretError as exc:
-            self.failed.append(gateway_id)
+            self.failed += 1
             reason = str(exc).rstrip(".")
             self.reasons[reason] = self.reasons.get(reason, 0) + 1
+            if len(self.rows) < KEEP_FAILED:
+                self.rows.append((shown(gateway_id, 40) if gateway_id is not None else f"row {row_id}", reason))
             return None
 
-    def summary(self, examples: int = 3) -> str:
-        """'2 of 6 passwords do not decrypt (GW-A, GW-B): 2× <reason>'."""
-        shown = ", ".join(self.failed[:examples])
-        if len(self.failed) > examples:
-            shown += f" and {len(self.failed) - examples:,} more"
-        why = "; ".join(f"{n:,}× {r}" for r, n in self.reasons.items())
-        return f"{len(self.failed):,} of {self.total:,} passwords do not decrypt ({shown}): {why}"
+    def headline(self, examples: int = 3) -> str:
+        """'2 of 6 passwords do not decrypt (GW-A, GW-B)'."""
+        names = ", ".join(g for g, _ in self.rows[:examples])
+        if self.failed > examples:
+            names += f" and {self.failed - examples:,} more"
+        return f"{self.failed:,} of {self.total:,} passwords do not decrypt ({names})"
+
+    def per_row(self, limit: int) -> list[str]:
+        """'gateway GW-A: <reason>' for the first `limit` rows that did not open; then a line for the
+        others, with the commonest reasons counted over all of them."""
+        lines = [f"gateway {g}: {r}" for g, r in self.rows[:limit]]
+        if self.failed > len(lines):
+            common = sorted(self.reasons.items(), key=lambda item: -item[1])
+            why = "; ".join(f"{n:,}× {r}" for r, n in common[:3])
+            others = f"; {len(common) - 3:,} other reason(s)" if len(common) > 3 else ""
+            lines.append(f"… and {self.failed - len(lines):,} more; over all {self.failed:,}: {why}{others}")
+        return lines
 
 
 def password_aad(row_id: str) -> str:

@@ -25,6 +25,7 @@ from .db import all_or_nothing
 
 BATCH = 10_000
 EXAMPLES = 3
+ROWS_SHOWN = 10  # rows listed with their reason when the rotation is refused
 TRIGGER = "update_gateways_updated_at"
 
 
@@ -75,9 +76,10 @@ def rotate(
                 if progress:
                     progress("passwords", tally.total, total)
         if tally.failed:
+            why = "\n".join(f"  {line}" for line in tally.per_row(ROWS_SHOWN))
             raise SecretError(
-                f"{tally.summary(EXAMPLES)}. Nothing was rotated: add the key they were written with to "
-                "FLEETLAB_PREVIOUS_SECRET_KEYS."
+                f"{tally.headline(EXAMPLES)}. Nothing was rotated: add the key they were written with to "
+                f"FLEETLAB_PREVIOUS_SECRET_KEYS, or repair those rows. Why, per row:\n{why}"
             )
         if rewritten:
             _apply(conn)

@@ -99,13 +99,23 @@ def reference() -> dict[str, Any]:
 
 
 def differences(actual: dict[str, Any], expected: dict[str, Any] | None = None) -> list[str]:
-    """What differs between two descriptions, one readable line each (empty when identical)."""
+    """What differs between two descriptions, one readable line each (empty when identical).
+
+    A table missing (or renamed) is one line, and so is a table that is not the platform's: their
+    constraints, indexes and triggers are not listed one by one as well.
+    """
     expected = reference() if expected is None else expected
     out: list[str] = []
+    whole: set[str] = set()  # tables reported as a whole
     for table in sorted(set(actual["columns"]) | set(expected["columns"])):
         a, e = actual["columns"].get(table), expected["columns"].get(table)
         if a is None or e is None:
-            out.append(f"table {table}: {'missing' if a is None else 'not in the platform schema'}")
+            whole.add(table)
+            out.append(
+                f"table {table}: missing (dropped or renamed?), and with it its constraints, indexes and triggers"
+                if a is None
+                else f"table {table}: not in the platform schema"
+            )
         elif a != e:
             a_by, e_by = {c[0]: c for c in a}, {c[0]: c for c in e}
             for name in sorted(set(a_by) | set(e_by)):
@@ -118,13 +128,32 @@ def differences(actual: dict[str, Any], expected: dict[str, Any] | None = None) 
         a = {tuple(r[:2]): r for r in actual[kind]}
         e = {tuple(r[:2]): r for r in expected[kind]}
         for key in sorted(set(a) | set(e)):
+            if kind != "functions" and key[0] in whole:
+                continue
+            label = f"{key[0]}({key[1]})" if kind == "functions" else ".".join(key)
             if key not in e:
-                out.append(f"{one} {'.'.join(key)}: not in the platform schema")
+                out.append(f"{one} {label}: not in the platform schema")
             elif key not in a:
-                out.append(f"{one} {'.'.join(key)}: missing")
+                out.append(f"{one} {label}: missing")
             elif a[key] != e[key]:
-                out.append(f"{one} {'.'.join(key)}: definition differs from the platform's")
+                out.append(f"{one} {label}: {_what_differs(kind, a[key], e[key])}")
     return out
+
+
+# the fields of a function's row in describe(), after its name and arguments
+_FUNCTION_FIELDS = ("result type", "language", "volatility", "body")
+
+
+def _what_differs(kind: str, a: list[Any], e: list[Any]) -> str:
+    if kind != "functions":
+        return "definition differs from the platform's"
+    word = {"v": "VOLATILE", "s": "STABLE", "i": "IMMUTABLE"}.get  # provolatile
+    fields = [
+        "body differs from the platform's" if what == "body" else f"{what} {word(x, x)}, platform: {word(y, y)}"
+        for what, x, y in zip(_FUNCTION_FIELDS, a[2:], e[2:], strict=False)
+        if x != y
+    ]
+    return "; ".join(fields) or "definition differs from the platform's"
 
 
 def _col(c: list[Any] | None) -> str:

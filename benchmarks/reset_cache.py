@@ -55,7 +55,7 @@ def main() -> int:
     from psycopg import sql
 
     from fleetlab.build.fleets import plan
-    from fleetlab.store import cache, db
+    from fleetlab.store import cache, databases, db
     from fleetlab.store.config import Settings
     from fleetlab.store.reset import reset
 
@@ -88,7 +88,7 @@ def main() -> int:
         scratch = "fleetlab_bench_clone"
         drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch))
         admin.execute(drop)
-        floor_s, how = timed(lambda: cache.clone(admin, entry.name, scratch))
+        floor_s, how = timed(lambda: databases.clone(admin, entry.name, scratch))
         admin.execute(drop)
         wal_s = float("nan")
         if admin.info.server_version >= 150000:

@@ -167,7 +167,7 @@ class World:
         from psycopg import sql
 
         from fleetlab.store import db
-        from fleetlab.store.reset import build_name
+        from fleetlab.store.databases import build_name
 
         with db.connect(self.url.with_dbname("postgres"), autocommit=True) as admin:
             for name in (self.url.dbname, build_name(self.url.dbname)):

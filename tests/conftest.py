@@ -78,7 +78,7 @@ def new_db(admin: psycopg.Connection, server_url: DatabaseURL):
 
 
 def _build_name(name: str) -> str:
-    from fleetlab.store.reset import build_name
+    from fleetlab.store.databases import build_name
 
     return build_name(name)
 

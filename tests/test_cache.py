@@ -17,7 +17,7 @@ import pytest
 from fleetlab.build.fleets import plan
 from fleetlab.errors import ResetRefused
 from fleetlab.model.scenarios import load_scenario
-from fleetlab.store import cache, db, migrate
+from fleetlab.store import cache, databases, db, migrate
 from fleetlab.store.crypto import Keyring, decrypt_password
 from fleetlab.store.reset import reset
 
@@ -205,7 +205,7 @@ def test_the_clone_strategy_follows_the_server_version(admin, new_db):
     source = new_db()
     into = f"{source.database}_copy"
     try:
-        how = cache.clone(admin, source.database, into)
+        how = databases.clone(admin, source.database, into)
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{into}"')
     version = admin.info.server_version
@@ -240,7 +240,7 @@ def test_a_server_that_cannot_clone_files_gets_a_plain_file_copy(admin, new_db):
         conn.execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g")
     into = f"{source.database}_copy"
     try:
-        assert cache.clone(_RefusesToClone(admin), source.database, into) == "file copy"
+        assert databases.clone(_RefusesToClone(admin), source.database, into) == "file copy"
         with db.connect(source.with_dbname(into)) as conn:
             assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1000
     finally:

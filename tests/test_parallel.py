@@ -13,8 +13,9 @@ from fleetlab.build.keyed import keyed_password
 from fleetlab.errors import DatabaseError
 from fleetlab.store import db, parallel, schema
 from fleetlab.store.crypto import decrypt_password
+from fleetlab.store.databases import build_name
 from fleetlab.store.load import CHUNK_ROWS, defer_indexes
-from fleetlab.store.reset import build_name, reset
+from fleetlab.store.reset import reset
 
 from .test_load import rows, schema_objects, spec
 

@@ -24,8 +24,8 @@ from fleetlab.build.acme import acme_fleet
 from fleetlab.model import platform
 from fleetlab.model.scenarios import list_scenarios
 from fleetlab.store.crypto import load_keyring
+from fleetlab.store.databases import build_name
 from fleetlab.store.load import load
-from fleetlab.store.reset import build_name
 
 SEED = json.loads((Path(__file__).parent / "fixtures" / "platform_seed.json").read_text(encoding="utf-8"))
 AS_OF = "2026-03-01T12:00:00Z"

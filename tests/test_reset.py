@@ -15,7 +15,8 @@ from fleetlab.errors import ConfigError, LockTimeout, ResetRefused
 from fleetlab.store import db, marker
 from fleetlab.store.config import Settings
 from fleetlab.store.crypto import decrypt_password
-from fleetlab.store.reset import RESET_LOCK_CLASS, build_name, reset, seed
+from fleetlab.store.databases import RESET_LOCK_CLASS, build_name
+from fleetlab.store.reset import reset, seed
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -219,7 +220,7 @@ def test_reset_says_which_sessions_it_ended_or_refuses_to(cli_env, db_url, admin
     import subprocess
     import sys
 
-    from fleetlab.store.reset import build_name
+    from fleetlab.store.databases import build_name
 
     run = lambda *a: subprocess.run([sys.executable, "-m", "fleetlab", *a], env=cli_env, capture_output=True, text=True)  # noqa: E731
     assert run("reset", "--yes").returncode == 0

@@ -45,7 +45,7 @@ import pytest
 from psycopg import sql
 
 from .errors import FleetlabError, scrub
-from .store import cache, db
+from .store import cache, databases, db
 from .store.config import Settings
 from .store.config import secrets as configured_secrets
 from .store.dsn import DatabaseURL
@@ -252,7 +252,7 @@ def fleetlab_db(request: pytest.FixtureRequest, fleetlab_settings: Settings, _fl
         for attempt in (1, 2):
             template = template_for(fleetlab_settings, run.server, spec)
             try:
-                cache.clone(run.conn, template, name)
+                databases.clone(run.conn, template, name)
                 break
             except psycopg.errors.InvalidCatalogName:
                 if attempt == 2:  # evicted (or cleared) twice between lookup and clone: say so

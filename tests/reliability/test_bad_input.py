@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from fleetlab.store.reset import build_name
+from fleetlab.store.databases import build_name
 
 from .harness import cli, cli_inprocess, content_hash, databases, judge, observe
 

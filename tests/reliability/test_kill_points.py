@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fleetlab.store import db, migrate, server
-from fleetlab.store.reset import build_name, previous_name
+from fleetlab.store.databases import build_name, previous_name
 
 from .harness import Background, base_env, cli, content_hash, databases, fleet_state, observe, paused_pid
 

@@ -9,7 +9,7 @@ import pytest
 from psycopg import sql
 
 from fleetlab.store import db, server
-from fleetlab.store.reset import build_name
+from fleetlab.store.databases import build_name
 
 from .harness import base_env, cli, cli_inprocess, content_hash, databases, observe
 

@@ -42,11 +42,7 @@ reflink, btrfs, ZFS 2.2+, APFS), so a clone takes about the same time whatever t
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import os
-import secrets
-import stat
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +56,8 @@ from psycopg import sql
 
 from .._version import __version__
 from . import faults
+from .databases import clone
+from .seal import Seal
 
 PREFIX = "fleetlab_cache_"
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -68,7 +66,6 @@ VALUE_LIBRARIES = ("faker", "numpy", "polars", "pyarrow")
 ORIGINS = ("reset", "pytest")  # who keeps a template: the workbench's resets, or the pytest plugin
 KEEP_LOCK_CLASS = 0x666E  # advisory lock namespace: keeping one template
 MAX_RECORD = 65536  # bytes; a longer comment is not a record of ours
-SEAL_BYTES = 32
 EPOCH = datetime.fromtimestamp(0, UTC)
 
 
@@ -147,89 +144,6 @@ def key(scenario: dict[str, Any], key_id: str, migrations: list[tuple[int, str]]
 
 def template_name(cache_key: str) -> str:
     return PREFIX + cache_key[:32]
-
-
-# -- the seal: what only this FLEETLAB_HOME can write -------------------------------------------
-
-
-class Seal:
-    """HMAC-SHA256 with a secret kept in FLEETLAB_HOME (`cache.seal`, mode 0600, made on first use).
-
-    The folder also holds `pending/`: the names of templates a keep is making right now, written
-    before the database exists, so an interrupted keep's database is known as ours."""
-
-    def __init__(self, folder: Path, secret: bytes):
-        self.folder, self._secret = folder, secret
-
-    def __repr__(self) -> str:
-        return f"Seal({self.folder})"
-
-    @classmethod
-    def load(cls, home: Path, *, create: bool) -> Seal | None:
-        """The seal of `home`; None when it has none yet and `create` is False, or when the file is
-        unusable (then nothing is ours: nothing is served or dropped, and `problem()` says why)."""
-        path = home / "cache.seal"
-        try:
-            return cls(home, _read_secret(path))
-        except FileNotFoundError:
-            if not create:
-                return None
-        except OSError:
-            return None
-        secret = secrets.token_bytes(SEAL_BYTES)
-        try:
-            home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError:  # another process made it first
-            try:
-                return cls(home, _read_secret(path))
-            except OSError:
-                return None
-        except OSError:
-            return None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secret.hex() + "\n")
-        return cls(home, secret)
-
-    def sign(self, name: str, oid: int, record: dict[str, Any]) -> str:
-        body = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
-        return hmac.new(self._secret, f"{name}\0{oid}\0{body}".encode(), hashlib.sha256).hexdigest()
-
-    def verifies(self, name: str, oid: int, record: dict[str, Any], seal: Any) -> bool:
-        return isinstance(seal, str) and hmac.compare_digest(self.sign(name, oid, record), seal)
-
-    # interrupted keeps
-    def _pending(self, name: str) -> Path:
-        return self.folder / "cache-pending" / name
-
-    def begin(self, name: str) -> None:
-        self._pending(name).parent.mkdir(mode=0o700, exist_ok=True)
-        self._pending(name).write_text(self.sign(name, 0, {"pending": True}) + "\n")
-
-    def end(self, name: str) -> None:
-        self._pending(name).unlink(missing_ok=True)
-
-    def pending(self, name: str) -> bool:
-        try:
-            text = self._pending(name).read_text(errors="replace").strip()
-        except OSError:
-            return False
-        return self.verifies(name, 0, {"pending": True}, text)
-
-
-def _read_secret(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd) as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a file")
-        text = fh.read(200).strip()
-    try:
-        secret = bytes.fromhex(text)
-    except ValueError:
-        raise OSError(f"{path} is damaged") from None
-    if len(secret) != SEAL_BYTES:
-        raise OSError(f"{path} is damaged")
-    return secret
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -443,35 +357,6 @@ def foreign_objects(conn: psycopg.Connection, role: str) -> list[str]:
         (role,),
     ).fetchall()
     return [r[0] for r in rows]
-
-
-# -- cloning ------------------------------------------------------------------------------------
-
-
-def clone(admin: psycopg.Connection, source: str, into: str) -> str:
-    """CREATE DATABASE `into` as a copy of `source` (no session may be connected to it); returns the
-    strategy used. See the module's table for the choice per server version."""
-    version = admin.info.server_version
-    create = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(into), sql.Identifier(source))
-    if version < 150000:
-        admin.execute(create)
-        return "file copy"
-    create = create + sql.SQL(" STRATEGY FILE_COPY")
-    if version >= 180000:
-        try:
-            admin.execute("SET file_copy_method = clone")
-            try:
-                admin.execute(create)
-                return "file clone"
-            finally:
-                admin.execute("RESET file_copy_method")
-        except (psycopg.errors.DuplicateDatabase, psycopg.errors.ObjectInUse):
-            raise
-        except psycopg.Error:
-            # a filesystem or platform that cannot clone ("could not clone file"): the plain file copy below
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(into)))
-    admin.execute(create)
-    return "file copy"
 
 
 def age(when: datetime, now: float | None = None) -> str:

@@ -19,8 +19,9 @@ import psycopg
 from ..errors import shown
 from ..model.tables import TABLES
 from . import marker
-from .crypto import Keyring, Tally
+from .crypto import Keyring
 from .db import first_line
+from .tally import Tally
 
 EXAMPLES = 3  # ids quoted per failing check
 FINDINGS = 20  # finding lines a check shows

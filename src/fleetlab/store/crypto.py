@@ -37,7 +37,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import BadKey, SecretError, shown
+from ..errors import BadKey, SecretError
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -50,7 +50,6 @@ _KID = re.compile(r"^[0-9a-f]{1,64}$")
 # the longest stored value read: the JSON of a password of some 750,000 characters. Longer text is not
 # parsed (nor decoded) at all: a value that size was altered, and parsing it costs memory and time
 MAX_STORED = 1 << 20
-KEEP_FAILED = 100  # rows a Tally keeps with their reason
 
 
 def key_id(key: bytes) -> str:
@@ -332,47 +331,6 @@ class Encryptor:
         return nonces, [
             seal(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES], plain, None) for i, plain in enumerate(plaintexts)
         ]
-
-
-@dataclass
-class Tally:
-    """Stored passwords that did not open: how many, why how often, and the first rows with their reason."""
-
-    total: int = 0
-    failed: int = 0
-    rows: list[tuple[str, str]] = field(default_factory=list)  # (gateway, reason), the first KEEP_FAILED
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    def open(self, keyring: Keyring, token: str, row_id: str | None, gateway_id: str | None) -> Opened | None:
-        """keyring.open, counted: None (and the reason noted) when the value does not open."""
-        self.total += 1
-        try:
-            return keyring.open(token, row_id)
-        except SecretError as exc:
-            self.failed += 1
-            reason = str(exc).rstrip(".")
-            self.reasons[reason] = self.reasons.get(reason, 0) + 1
-            if len(self.rows) < KEEP_FAILED:
-                self.rows.append((shown(gateway_id, 40) if gateway_id is not None else f"row {row_id}", reason))
-            return None
-
-    def headline(self, examples: int = 3) -> str:
-        """'2 of 6 passwords do not decrypt (GW-A, GW-B)'."""
-        names = ", ".join(g for g, _ in self.rows[:examples])
-        if self.failed > examples:
-            names += f" and {self.failed - examples:,} more"
-        return f"{self.failed:,} of {self.total:,} passwords do not decrypt ({names})"
-
-    def per_row(self, limit: int) -> list[str]:
-        """'gateway GW-A: <reason>' for the first `limit` rows that did not open; then a line for the
-        others, with the commonest reasons counted over all of them."""
-        lines = [f"gateway {g}: {r}" for g, r in self.rows[:limit]]
-        if self.failed > len(lines):
-            common = sorted(self.reasons.items(), key=lambda item: -item[1])
-            why = "; ".join(f"{n:,}× {r}" for r, n in common[:3])
-            others = f"; {len(common) - 3:,} other reason(s)" if len(common) > 3 else ""
-            lines.append(f"… and {self.failed - len(lines):,} more; over all {self.failed:,}: {why}{others}")
-        return lines
 
 
 def password_aad(row_id: str) -> str:

@@ -11,7 +11,8 @@ calls `reached("<point>")` there; it does nothing unless one of these is set:
 
 They are read once, at import, on purpose outside config.Settings: they are not settings, and
 the hook must stay a single comparison on the hot path. Points used: reset:before-create,
-reset:after-create, reset:after-drop, migrate:before-record, copy:<table>,
+reset:after-create, reset:before-swap, swap:after-end-sessions, swap:after-rename-old,
+swap:before-commit, swap:after-commit, migrate:before-record, copy:<table>,
 cache:before-record; and stream:<table>, which is copy:<table> in a parallel load's helper
 processes (`fleetlab.store.parallel`), the reset's own process passing it by.
 """

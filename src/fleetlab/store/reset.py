@@ -16,7 +16,6 @@ Guards, in order, before anything is dropped:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,16 +23,27 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
+from ..errors import DatabaseError, ResetRefused
 from ..model.fleet import Loadable
 from ..model.tables import TABLES
 from . import cache, db, faults, marker, migrate, parallel, schema
 from .config import Settings
+from .databases import (
+    build_name,
+    check_droppable,
+    clone,
+    connect_admin,
+    discard,
+    drop,
+    previous_name,
+    refuse_if_in_use,
+    release_reset_lock,
+    sessions,
+    swap,
+    take_reset_lock,
+)
 from .dsn import DatabaseURL, check_database_name
 from .load import Progress, load
-
-RESET_LOCK_CLASS = 0x666C  # "fl": advisory lock namespace for resets, per database name
-SWAP_ATTEMPTS = 5  # sessions that reconnect between the end of their sessions and the rename
 
 
 @dataclass
@@ -63,16 +73,6 @@ def target(settings: Settings) -> DatabaseURL:
             "if this server really is a disposable development server, set FLEETLAB_ALLOW_REMOTE_RESET=1."
         )
     return db.resolve(settings)
-
-
-def build_name(name: str) -> str:
-    """The side name the next database is built under (always within 63 bytes)."""
-    return "fleetlab_build_" + hashlib.sha256(name.encode()).hexdigest()[:16]
-
-
-def previous_name(name: str) -> str:
-    """The name the previous database is renamed to in the swap, until it is dropped."""
-    return "fleetlab_prev_" + hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -122,16 +122,16 @@ def reset(
     name, side = url.database, build_name(url.database)
     caching = use_cache and settings.cache_entries > 0
     cache_key = cache.key(built.scenario, keys.current_id, migrate.fingerprint()) if caching else None
-    admin = _connect_admin(url)
+    admin = connect_admin(url)
     try:
-        _take_reset_lock(admin, name, url)
-        _check_droppable(admin, url, name)
+        take_reset_lock(admin, name, url)
+        check_droppable(admin, url, name)
         if not end_sessions:
-            _refuse_if_in_use(admin, name, url)
+            refuse_if_in_use(admin, name, url)
         for leftover in (side, previous_name(name)):  # what a killed reset left
             if db.database_exists(admin, leftover):
-                _check_droppable(admin, url, leftover)
-                _drop(admin, leftover, url)
+                check_droppable(admin, url, leftover)
+                drop(admin, leftover, url)
         templates = None
         if cache_key:
             templates = cache.Cache(admin, cache.Seal.load(settings.home, create=True))
@@ -153,13 +153,13 @@ def reset(
                                   origin)
             faults.reached("reset:before-swap")
         except BaseException:
-            _discard(admin, side, url)
+            discard(admin, side, url)
             raise
         t = time.perf_counter()
-        ended = _swap(admin, name, side, url, end_sessions)
+        ended = swap(admin, name, side, url, end_sessions)
         steps["swap"] = time.perf_counter() - t
     finally:
-        _release_reset_lock(admin)
+        release_reset_lock(admin)
         admin.close()
     return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps, ended=ended,
                        cache=made.note, streams=made.streams, helpers_peak_mib=made.helpers_peak)
@@ -184,9 +184,9 @@ def _clone_side(admin, templates: cache.Cache, hit: cache.Entry, side: str, url:
     say why in `made.note` and leave `side` absent for the build."""
     t = time.perf_counter()
     try:
-        how = cache.clone(admin, hit.name, side)
+        how = clone(admin, hit.name, side)
     except psycopg.errors.ObjectInUse:
-        users = _sessions(admin, hit.name)
+        users = sessions(admin, hit.name)
         made.note = (f"cache: not served, {len(users) or 'a'} session(s) are connected to its template {hit.name} "
                      f"({', '.join(users[:3]) or 'another clone'}); built instead")
         return
@@ -202,10 +202,10 @@ def _clone_side(admin, templates: cache.Cache, hit: cache.Entry, side: str, url:
             if not foreign:
                 marker.restamp(conn)
     except BaseException:
-        _discard(admin, side, url)
+        discard(admin, side, url)
         raise
     if foreign:
-        _discard(admin, side, url)
+        discard(admin, side, url)
         made.note = (f"cache: not served, its template {hit.name} holds objects not owned by {templates.role} "
                      f"({', '.join(foreign[:3])}); built instead")
         return
@@ -239,7 +239,7 @@ def _build_side(admin, side: str, url: DatabaseURL, built: Loadable, keys, setti
                 load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
             steps["seed"] = time.perf_counter() - t
     except BaseException:  # an error or Ctrl-C while building: the half-built side database goes
-        _discard(admin, side, url)
+        discard(admin, side, url)
         raise
 
 
@@ -247,64 +247,6 @@ def _count(conn: psycopg.Connection) -> dict[str, int]:
     """Rows per table of the connected database, counted."""
     row = conn.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)).fetchone()
     return dict(zip(TABLES, row, strict=True))
-
-
-def _swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_sessions: bool) -> list[str]:
-    """Put `side` in the place of `name` in one transaction; returns the sessions it ended.
-
-    Renaming a database needs it free of sessions: those connected to the old one are ended first
-    (refused instead when not `end_sessions`), and if one reconnects before the rename, again.
-    A kill before the commit leaves the old database in place, after it the new one."""
-    previous = previous_name(name)
-    ended: list[str] = []
-    for attempt in range(1, SWAP_ATTEMPTS + 1):
-        exists = db.database_exists(admin, name)
-        if exists:
-            if not end_sessions:
-                _refuse_if_in_use(admin, name, url, built_side=side)
-            others = _sessions(admin, name)
-            ended += [s for s in others if s not in ended]
-            _end_sessions(admin, name, side, url)
-        faults.reached("swap:after-end-sessions")
-        try:
-            with admin.transaction():
-                if exists:
-                    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                        sql.Identifier(name), sql.Identifier(previous)))
-                    faults.reached("swap:after-rename-old")
-                admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name)))
-                faults.reached("swap:before-commit")
-            break
-        except psycopg.errors.ObjectInUse:
-            if attempt == SWAP_ATTEMPTS:
-                _discard(admin, side, url)
-                raise DatabaseError(
-                    f"sessions kept reconnecting to {name!r} at {url.where}, so it could not be replaced; "
-                    "stop the program that reconnects and reset again. The previous database was kept."
-                ) from None
-            time.sleep(0.05 * attempt)
-        except psycopg.Error as exc:
-            _discard(admin, side, url)
-            raise DatabaseError(f"could not swap the new database in at {url.where}: {db.first_line(exc)}; "
-                                "the previous database was kept.") from None
-    faults.reached("swap:after-commit")
-    if exists:
-        try:
-            _drop(admin, previous, url)
-        except DatabaseError:
-            pass  # the swap is done; the next reset drops what is left of the previous database
-    return ended
-
-
-def _end_sessions(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL) -> None:
-    """End every other session connected to `name`, waiting (5 s at most each) until they are gone."""
-    try:
-        admin.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-    except psycopg.Error as exc:  # a superuser's session, when we are not one
-        _discard(admin, side, url)
-        raise DatabaseError(f"could not end the sessions connected to {name!r} at {url.where}: {db.first_line(exc)}. "
-                            "Close them yourself and reset again; the previous database was kept.") from None
 
 
 def _keep(templates: cache.Cache, side: str, cache_key: str, scenario: dict, build_seconds: float,
@@ -373,88 +315,3 @@ def _refuse_a_template(url: DatabaseURL) -> None:
         )
 
 
-def _connect_admin(url: DatabaseURL) -> psycopg.Connection:
-    try:
-        return db.connect(db.maintenance(url), autocommit=True)
-    except DatabaseUnavailable as exc:
-        if "does not exist" not in str(exc):
-            raise
-        return db.connect(url.with_dbname("template1"), autocommit=True)
-
-
-def _release_reset_lock(admin: psycopg.Connection) -> None:
-    # explicitly: a closed session's locks are released only once its backend has exited,
-    # which may be after the next reset in this process already asked for the lock
-    if not admin.closed and not admin.broken:
-        try:
-            admin.execute("SELECT pg_advisory_unlock_all()")
-        except psycopg.Error:
-            pass
-
-
-def _take_reset_lock(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:
-    got = admin.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (RESET_LOCK_CLASS, name)).fetchone()[0]
-    if not got:
-        raise LockTimeout(
-            f"a reset of {url.where} is in progress in another process; wait for it to finish and try again."
-        )
-
-
-def _check_droppable(admin: psycopg.Connection, url: DatabaseURL, name: str) -> None:
-    """Refuse unless `name` is absent, empty of tables, or carries an unprotected fleetlab marker."""
-    if not db.database_exists(admin, name):
-        return
-    with db.connect(url.with_dbname(name), autocommit=True) as conn:
-        m = marker.read(conn)
-        if m is None:
-            tables = marker.user_tables(conn)
-            if tables:
-                raise ResetRefused(
-                    f"refusing to drop database {name!r} at {url.where}: it has tables ({', '.join(tables[:5])}) "
-                    "but no fleetlab marker, so it was not made by fleetlab. Point DATABASE_URL at another "
-                    "database name, or drop this one yourself if you are sure."
-                )
-        elif m.protected:
-            raise ResetRefused(
-                f"refusing to drop database {name!r} at {url.where}: its fleetlab marker says protected. "
-                "Run `fleetlab db unprotect` first if you really mean it."
-            )
-
-
-def _sessions(admin: psycopg.Connection, name: str) -> list[str]:
-    """The other sessions connected to database `name`: application (user), one entry per session."""
-    rows = admin.execute(
-        "SELECT coalesce(nullif(application_name, ''), 'a client') || ' (' || coalesce(usename, '?') || ')' "
-        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() ORDER BY backend_start",
-        (name,),
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def _refuse_if_in_use(admin: psycopg.Connection, name: str, url: DatabaseURL, built_side: str | None = None) -> None:
-    others = _sessions(admin, name)
-    if others:
-        if built_side is not None:
-            _discard(admin, built_side, url)
-        raise ResetRefused(
-            f"{len(others)} other session(s) are connected to {name!r} at {url.where}: {', '.join(others[:5])}. "
-            "Close them, or reset without --keep-sessions (the reset then ends them). Nothing was changed."
-        )
-
-
-def _discard(admin: psycopg.Connection, side: str, url: DatabaseURL) -> None:
-    """Drop the half-built side database, best effort (a killed process leaves it to the next reset)."""
-    try:
-        if admin.closed or admin.broken:
-            admin = _connect_admin(url)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(side)))
-    except (psycopg.Error, DatabaseUnavailable):
-        pass
-
-
-def _drop(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:
-    stmt = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    try:
-        admin.execute(stmt)
-    except psycopg.Error as exc:
-        raise DatabaseError(f"could not drop database {name!r} at {url.where}: {db.first_line(exc)}") from None

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import psycopg
 
 from ..errors import SecretError
-from .crypto import Keyring, Tally
+from .crypto import Keyring
 from .db import all_or_nothing
+from .tally import Tally
 
 BATCH = 10_000
 EXAMPLES = 3

@@ -13,7 +13,9 @@ They are read once, at import, on purpose outside config.Settings: they are not 
 the hook must stay a single comparison on the hot path. Points used: reset:before-create,
 reset:after-create, reset:after-drop, migrate:before-record, copy:<table>,
 cache:before-record; and stream:<table>, which is copy:<table> in a parallel load's helper
-processes (`fleetlab.store.parallel`), the reset's own process passing it by.
+processes (`fleetlab.store.parallel`), the reset's own process passing it by. `fleetlab export`:
+export:<table> (a chunk of that file written in the private folder), export:before-swap (every file
+written, none in place) and export:mid-swap (the first new file in place, the previous one aside).
 """
 
 from __future__ import annotations

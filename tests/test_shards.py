@@ -65,8 +65,10 @@ def test_export_shards_copy_into_postgresql_and_pass_fleetlab_check(tmp_path, cl
             record = json.loads((tmp_path / f"shard-{k}" / "fleet.json").read_text())
             assert record["shard"] == [k, n] and len(record["copy"]) == 3
             for table, statement in zip(TABLES, record["copy"], strict=True):
-                path = tmp_path / f"shard-{k}" / f"{table}.csv"
-                with conn.cursor().copy(statement.replace(f"'{table}.csv'", "STDIN")) as copy:
+                path = (tmp_path / f"shard-{k}" / f"{table}.csv").resolve()
+                # psql's `\copy … FROM '/abs/file'` is COPY … FROM STDIN with the file sent by the client
+                sql = statement.replace("\\copy", "COPY", 1).replace(f"FROM '{path}'", "FROM STDIN")
+                with conn.cursor().copy(sql) as copy:
                     copy.write(path.read_bytes())
         conn.commit()
         loaded = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}

@@ -1,4 +1,5 @@
-"""`fleetlab export DIR [--shard K/N] [--format csv|parquet]`: a fleet, or one part of it, as files for COPY."""
+"""`fleetlab export DIR [--shard K/N] [--format csv|parquet] [--overwrite]`: a fleet, or one part of it, as files
+for COPY, with the psql script that loads them (load.sql)."""
 
 from __future__ import annotations
 
@@ -25,14 +26,14 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from ..build.fleets import plan
-    from ..store.export import export
+    from ..store.export import export, load_command
     from .progress import terminal_progress
 
-    shard = parse_shard(args.shard) if args.shard else None
+    shard = parse_shard(args.shard) if args.shard is not None else None  # --shard "" is a mistake, not absent
+    if not args.directory.strip():
+        raise ConfigError("DIR is empty; give the folder to write the fleet's files into, e.g. /tmp/fleet.")
     fleet = plan(options.spec_for(args.scenario, options.given(args)), shard)
     directory = Path(args.directory).expanduser()
-    if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"{args.directory} is a file; give a folder to write the fleet's files into.")
     outside(args.directory, [settings.home])
     new_key = settings.key_file_missing
     keys = settings.keyring(create=True)
@@ -42,18 +43,31 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     print(f"exported{part} to {directory}:")
     for table, n in counts.items():
         print(f"  {table:<14} {n:>10,} rows  {table}.{args.format}")
-    print(f"  fleet.json: the scenario, the counts and the COPY statements; passwords encrypted with key {keys.current_id}")
+    print(f"  fleet.json: the scenario, the counts and how to load; passwords encrypted with key {keys.current_id}")
+    if args.format == "csv":
+        print(f"load it into $DATABASE_URL's database (from any folder): {load_command(directory.resolve())}")
     if new_key and settings.key_file.exists():
-        print(f"created a new secret key in {settings.key_file} (mode 0600): the exported passwords decrypt only "
-              "with it. Keep it, or set FLEETLAB_SECRET_KEY.", file=sys.stderr)
+        print(
+            f"created a new secret key in {settings.key_file} (mode 0600): the exported passwords decrypt only "
+            "with it. Keep it, or set FLEETLAB_SECRET_KEY.",
+            file=sys.stderr,
+        )
     return 0
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="write the fleet (or one shard of it) as CSV or Parquet files ready for COPY")
-    p.add_argument("directory", metavar="DIR", help="the folder to write organizations, factories, gateways and fleet.json into")
+    p.add_argument(
+        "directory",
+        metavar="DIR",
+        help="the folder to write organizations, factories, gateways, load.sql and fleet.json into",
+    )
     options.add_arguments(p)
     p.add_argument("--shard", metavar="K/N", help="only the K-th of N parts, split by organization (numbered from 0)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="csv (default, for COPY) or parquet")
-    p.add_argument("--overwrite", action="store_true", help="replace files already in DIR")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier export in DIR, all or nothing (its files of either format go)",
+    )
     p.set_defaults(func=cmd_export)

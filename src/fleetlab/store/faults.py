@@ -14,7 +14,9 @@ the hook must stay a single comparison on the hot path. Points used: reset:befor
 reset:after-create, reset:before-swap, swap:after-end-sessions, swap:after-rename-old,
 swap:before-commit, swap:after-commit, migrate:before-record, copy:<table>,
 cache:before-record; and stream:<table>, which is copy:<table> in a parallel load's helper
-processes (`fleetlab.store.parallel`), the reset's own process passing it by.
+processes (`fleetlab.store.parallel`), the reset's own process passing it by. `fleetlab export`:
+export:<table> (a chunk of that file written in the private folder), export:before-swap (every file
+written, none in place) and export:mid-swap (the first new file in place, the previous one aside).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ def _state(config: pytest.Config) -> dict:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    suite_server.start_for_session(config)
     option = config.option
     if getattr(option, "nbval_sanitize_with", None) is None:
         option.nbval_sanitize_with = str(snapshots.SANITIZE)
@@ -107,6 +108,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
                 with contextlib.suppress(Exception):
                     world.drop()
         state["stack"].close()
+    suite_server.stop_for_session(config)
 
 
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:

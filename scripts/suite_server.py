@@ -43,6 +43,30 @@ def embedded() -> Iterator[DatabaseURL]:
             server.stop(pgdata)
 
 
+_SESSION_STARTED = "fleetlab_suite_server_started"
+
+
+def start_for_session(config) -> None:
+    """Start the embedded test server in the process that runs the session (pytest-xdist's controller, or
+    the only process), so its workers share one server that none of them stops; called by the suite's
+    conftests (once: the second call does nothing). With TEST_DATABASE_URL, nothing to start."""
+    if hasattr(config, "workerinput") or os.environ.get("TEST_DATABASE_URL"):
+        return
+    if hasattr(config, _SESSION_STARTED):
+        return
+    pgdata = home() / "pgdata"
+    started = server.running_url(pgdata) is None
+    server.ensure_running(pgdata)
+    setattr(config, _SESSION_STARTED, started)
+
+
+def stop_for_session(config) -> None:
+    """Stop the server `start_for_session` started, at the end of the session."""
+    if getattr(config, _SESSION_STARTED, False):
+        server.stop(home() / "pgdata")
+        setattr(config, _SESSION_STARTED, False)
+
+
 @contextlib.contextmanager
 def maintenance_url() -> Iterator[DatabaseURL]:
     """The maintenance URL of the server test runs use (TEST_DATABASE_URL's, else the embedded one)."""

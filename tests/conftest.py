@@ -25,6 +25,14 @@ TEST_KEY = suite_server.TEST_KEY
 _counter = itertools.count()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    suite_server.start_for_session(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    suite_server.stop_for_session(config)
+
+
 @pytest.fixture(scope="session")
 def server_url():
     """The maintenance URL of the server the tests use (TEST_DATABASE_URL's, else the embedded one,
@@ -120,7 +128,10 @@ def cli_env(settings: Settings) -> dict[str, str]:
 def fleetlab_settings(server_url: DatabaseURL, tmp_path_factory, admin):
     """The pytest plugin's `fleetlab_db` on the test server, with the test key; the cache templates it
     makes are dropped at the end of the session."""
-    home = tmp_path_factory.mktemp("plugin-home")
+    # one FLEETLAB_HOME for every xdist worker of the session, as a project's own runs have: the workers
+    # then share the plugin's templates (another home's templates are "not ours")
+    home = tmp_path_factory.getbasetemp().parent / "plugin-home" if os.environ.get("PYTEST_XDIST_WORKER") else \
+        tmp_path_factory.mktemp("plugin-home")
     yield Settings(database_url=server_url.with_dbname("fleetlab_plugin").render(masked=False), home=home,
                    secret_key=TEST_KEY)
     drop_templates(admin, home)

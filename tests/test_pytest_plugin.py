@@ -53,7 +53,6 @@ def test_another_projects_tests_get_fleetlab_db(tmp_path, server_url, admin, wor
     project.mkdir()
     (project / "test_with_fleetlab.py").write_text(USERS_TESTS)
     (project / "test_from_the_readme.py").write_text(README_EXAMPLE)  # the README's example, as it is
-    others = _test_databases(admin)  # another suite's, on a shared server
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "PYTEST_"))}
     env.update(FLEETLAB_TEST_DATABASE_URL=server_url.with_dbname("their_db").render(masked=False),
                FLEETLAB_HOME=str(tmp_path / "home"), FLEETLAB_SECRET_KEY=TEST_KEY)
@@ -63,7 +62,7 @@ def test_another_projects_tests_get_fleetlab_db(tmp_path, server_url, admin, wor
     try:
         proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0 and "9 passed" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
-        assert _test_databases(admin) <= others  # every test's database was dropped
+        assert _left_by(admin, tmp_path / "home") == []  # every test's database was dropped
         made = [e for e in cache.Cache(admin, cache.Seal.load(tmp_path / "home", create=False)).entries() if e.ours]
         assert {e.spec.get("seed") for e in made} <= {0, 7, SEED}  # the default fleet, the README's, the marked one
         assert {e.origin for e in made} == {"pytest"}
@@ -71,7 +70,19 @@ def test_another_projects_tests_get_fleetlab_db(tmp_path, server_url, admin, wor
         drop_templates(admin, tmp_path / "home")
 
 
-def _test_databases(admin) -> set[str]:
-    rows = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'fleetlab_test%' "
-                         "OR datname LIKE 'fleetlab_tplbuild_%'").fetchall()
-    return {name for (name,) in rows}
+def _left_by(admin, home) -> list[str]:
+    """The test databases and template builds of FLEETLAB_HOME `home` still on the server (another suite's,
+    on a shared server, are another home's)."""
+    from fleetlab import pytest_plugin
+
+    seal = cache.Seal.load(home, create=False)
+    rows = admin.execute("SELECT datname, oid::bigint, shobj_description(oid, 'pg_database') FROM pg_database "
+                         "WHERE datname LIKE 'fleetlab_test%' OR datname LIKE 'fleetlab_tplbuild_%'").fetchall()
+    builds = {cache.Cache(admin, seal).name_for(e.key).replace(cache.PREFIX, "fleetlab_tplbuild_")[:34]
+              for e in cache.Cache(admin, seal).entries() if e.ours}
+    left = []
+    for name, oid, comment in rows:
+        m = pytest_plugin._NAME.match(name)
+        if name in builds or (m and pytest_plugin._sealed(seal, name, oid, m.group(1), comment)):
+            left.append(name)
+    return left

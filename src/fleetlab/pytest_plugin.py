@@ -226,7 +226,7 @@ def template_for(settings: Settings, server: DatabaseURL, spec) -> str:
         why = "it was dropped meanwhile"
         try:
             if templates.lookup(key) is None:
-                scratch = server.with_dbname(f"fleetlab_tplbuild_{key[:16]}")
+                scratch = server.with_dbname(templates.name_for(key).replace(cache.PREFIX, "fleetlab_tplbuild_")[:34])
                 why = reset(settings, fleet, url=scratch, origin="pytest").cache
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch.database)))
             entry = templates.lookup(key)

@@ -287,7 +287,7 @@ def test_load_sql_loads_from_any_folder_and_the_database_passes_check(tmp_path, 
         counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in record["counts"]}
     assert counts == record["counts"] and all(counts.values())
     check = _check(url, env)
-    assert check.returncode == 0 and "all 7 checks passed" in check.stdout, check.output
+    assert check.returncode == 0 and "all 8 checks passed" in check.stdout, check.output
 
 
 @pytest.mark.skipif(PSQL is None, reason="no psql client on PATH")
@@ -336,5 +336,5 @@ def test_load_sql_into_a_database_without_a_marker_loads_and_check_says_so(tmp_p
     loaded = _load(json.loads((out / "fleet.json").read_text()), url, tmp_path)
     assert loaded.returncode == 0 and "no fleetlab_marker table" in loaded.stdout, loaded.stderr
     check = _check(url, env)
-    assert check.returncode == 1 and "1 of 7 checks failed" in check.stdout, check.output
+    assert check.returncode == 1 and "1 of 8 checks failed" in check.stdout, check.output
     assert "no fleetlab marker" in check.stdout and "every password decrypts" in check.stdout

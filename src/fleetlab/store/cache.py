@@ -142,10 +142,6 @@ def key(scenario: dict[str, Any], key_id: str, migrations: list[tuple[int, str]]
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def template_name(cache_key: str) -> str:
-    return PREFIX + cache_key[:32]
-
-
 # -- reading ----------------------------------------------------------------------------------
 
 
@@ -155,6 +151,12 @@ class Cache:
     def __init__(self, admin: psycopg.Connection, seal: Seal | None):
         self.admin, self.seal = admin, seal
         self.role = admin.execute("SELECT current_user").fetchone()[0]
+
+    def name_for(self, cache_key: str) -> str:
+        """The template name of `cache_key` for this FLEETLAB_HOME: a second home on the same server has
+        its own names (no clash), and nobody without the seal can guess one to take it first."""
+        assert self.seal is not None
+        return PREFIX + self.seal.tag("template " + cache_key)[:32]
 
     def entries(self) -> list[Entry]:
         """Every database carrying the prefix, ours (most recently used first) then the others."""
@@ -183,7 +185,7 @@ class Cache:
         if record is None or not self.seal.verifies(name, oid, record, seal):
             return _not_ours(base, "its record is not one this FLEETLAB_HOME signed (missing, forged or unreadable)")
         entry = _from_record(base, record)
-        if entry is None:
+        if entry is None or self.name_for(entry.key) != name:
             return _not_ours(base, "its record is malformed")
         if allow or not template:
             return _not_ours(entry, "it was changed to accept connections or to be no template")
@@ -191,7 +193,9 @@ class Cache:
 
     def lookup(self, cache_key: str) -> Entry | None:
         """The template of `cache_key`, if one of ours is complete."""
-        name = template_name(cache_key)
+        if self.seal is None:
+            return None
+        name = self.name_for(cache_key)
         return next((e for e in self.entries() if e.name == name and e.servable and e.key == cache_key), None)
 
     # -- writing --------------------------------------------------------------------------------
@@ -203,7 +207,7 @@ class Cache:
         name exists that is not ours."""
         if self.seal is None:
             raise CacheBlocked("FLEETLAB_HOME has no usable cache seal")
-        name = template_name(cache_key)
+        name = self.name_for(cache_key)
         if not self._try_lock(cache_key):
             return None
         try:
@@ -315,8 +319,6 @@ def _from_record(base: Entry, rec: dict[str, Any]) -> Entry | None:
         return None
     if not (isinstance(key, str) and isinstance(scenario, str) and isinstance(spec, dict) and origin in ORIGINS
             and type(hits) is int and hits >= 0 and type(build_seconds) in (int, float)):
-        return None
-    if template_name(key) != base.name:
         return None
     return Entry(base.name, base.size, base.owner, key, scenario, spec, created, last_used, hits,
                  float(build_seconds), origin)

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,15 @@ class Seal:
         except OSError:
             return None
         secret = secrets.token_bytes(SEAL_BYTES)
-        try:
+        try:  # written whole under a private name, then linked into place: never seen half-written
             home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            fd, tmp = tempfile.mkstemp(dir=home, prefix=".cache.seal.")
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secret.hex() + "\n")
+                os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
         except FileExistsError:  # another process made it first
             try:
                 return cls(home, _read_secret(path))
@@ -54,9 +61,11 @@ class Seal:
                 return None
         except OSError:
             return None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secret.hex() + "\n")
         return cls(home, secret)
+
+    def tag(self, text: str) -> str:
+        """A name part only this FLEETLAB_HOME can compute (hex)."""
+        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()
 
     def sign(self, name: str, oid: int, record: dict[str, Any]) -> str:
         body = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)

@@ -327,7 +327,7 @@ def test_a_load_that_fails_loads_nothing(tmp_path, env, new_db, template_db):
 
 
 @pytest.mark.skipif(PSQL is None, reason="no psql client on PATH")
-def test_load_sql_into_a_database_without_a_marker_loads_and_check_says_so(tmp_path, env, new_db):
+def test_load_sql_into_the_platforms_own_empty_schema_loads_and_passes_check(tmp_path, env, new_db):
     out = tmp_path / "out"
     assert cli(["export", str(out), *SMALL], env).returncode == 0
     url = new_db()  # an empty database, the platform's schema by `fleetlab migrate`: no marker
@@ -335,6 +335,6 @@ def test_load_sql_into_a_database_without_a_marker_loads_and_check_says_so(tmp_p
     assert cli(["migrate"], target).returncode == 0
     loaded = _load(json.loads((out / "fleet.json").read_text()), url, tmp_path)
     assert loaded.returncode == 0 and "no fleetlab_marker table" in loaded.stdout, loaded.stderr
-    check = _check(url, env)
-    assert check.returncode == 1 and "1 of 8 checks failed" in check.stdout, check.output
-    assert "no fleetlab marker" in check.stdout and "every password decrypts" in check.stdout
+    check = _check(url, env)  # nothing recorded to compare the counts with; everything else checked
+    assert check.returncode == 0 and "all 8 checks passed" in check.stdout, check.output
+    assert "no fleetlab marker, so no recorded counts" in check.stdout and "6 passwords decrypt" in check.stdout

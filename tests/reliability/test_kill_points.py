@@ -18,7 +18,7 @@ import pytest
 from fleetlab.store import db, migrate, server
 from fleetlab.store.databases import build_name, previous_name
 
-from .harness import Background, base_env, cli, content_hash, databases, fleet_state, observe, paused_pid
+from .harness import Background, base_env, cli, cli_inprocess, content_hash, databases, fleet_state, observe, paused_pid
 
 RESET_POINTS = [
     # point, what the previous database must be afterwards
@@ -59,12 +59,13 @@ def _seed_of(url) -> int:
 
 
 def _recovers(url, env, server_url=None) -> None:
-    run = cli(["reset", "--yes"], env)
+    """The next reset and seed succeed (in this process: the console script's code without its start-up)."""
+    run = cli_inprocess(["reset", "--yes"], env)
     assert run.returncode == 0, run.output
     assert fleet_state(url) == "complete"
     if server_url is not None:
         assert build_name(url.database) not in databases(server_url)
-    run = cli(["seed", "--yes", "--seed", "5"], env)
+    run = cli_inprocess(["seed", "--yes", "--seed", "5"], env)
     assert run.returncode == 0, run.output
     assert fleet_state(url) == "complete"
 
@@ -83,19 +84,19 @@ def test_cached_reset_killed_in_the_swap(seeded, env, server_url, point, expect)
     """The same kill points in a reset served from the scenario cache."""
     cached = {**env, "FLEETLAB_CACHE_ENTRIES": "4"}
     flags = ["--seed", "9", "--as-of", "2026-01-01T00:00:00Z"]
-    assert cli(["reset", "--yes", *flags], cached).returncode == 0  # builds and keeps the template
-    assert cli(["reset", "--yes"], env).returncode == 0  # the previous data: the default fleet again
+    assert cli_inprocess(["reset", "--yes", *flags], cached).returncode == 0  # builds and keeps the template
+    assert cli_inprocess(["reset", "--yes"], env).returncode == 0  # the previous data: the default fleet again
     before = content_hash(seeded)
     try:
         run = cli(["reset", "--yes", *flags], {**cached, "FLEETLAB_FAULT": point})
         assert run.returncode == -9, f"{point} was not reached: {run.output}"
         _after_kill(seeded, before, expect)
-        run = cli(["reset", "--yes", *flags], cached)
+        run = cli_inprocess(["reset", "--yes", *flags], cached)
         assert run.returncode == 0 and "cache: cloned" in run.stdout, run.output
         assert fleet_state(seeded) == "complete"
         assert not {build_name(seeded.database), previous_name(seeded.database)} & databases(server_url)
     finally:
-        assert cli(["cache", "clear"], cached).returncode == 0
+        assert cli_inprocess(["cache", "clear"], cached).returncode == 0
 
 
 def test_first_reset_killed_leaves_nothing(new_db, env, server_url):

@@ -193,7 +193,8 @@ def nbval(paths: list[Path], env: dict[str, str], cwd: Path = ROOT, plain: bool 
     if not plain:  # outside the project: no conftest, no pythonpath setting
         extra = ["-p", "snapshot_plugin", "--rootdir", str(Path(paths[0]).parent)]
         env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), env.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q", *extra, *map(str, paths)]
+    # one process (`-n 0`): this run is itself one test among the suite's workers
+    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q", "-n", "0", *extra, *map(str, paths)]
     with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
         out, err = p.communicate(timeout=600)
     done = subprocess.CompletedProcess(cmd, p.returncode, out, err)
@@ -330,7 +331,7 @@ def test_a_teams_own_notebook_is_snapshotted_with_one_command_and_picked_up(cli_
         expected = build_fleet(notebook.parser().parse_args(shlex.split(args))).counts()["gateways"]
         assert f"<td>{expected}</td>" in nb.cells[-1].outputs[0]["data"]["text/html"]
         # picked up as it is: plain pytest on the file, no --nbval, no flags
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(snapshot)],
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(snapshot)],
                               cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout[-3000:]
     finally:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 
 import pytest
@@ -189,8 +190,14 @@ def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, adm
     try:
         pytest_plugin._seal_test_database(runs[0], name)
         assert pytest_plugin.sweep(runs[1]) == [] and name in databases(server_url)  # its run is alive
-        runs[0].conn.close()
-        assert pytest_plugin.sweep(runs[1]) == [name] and name not in databases(server_url)
+        runs[0].conn.close()  # its lock goes when its server process has exited: a moment later
+        swept = []
+        for _ in range(50):
+            swept = pytest_plugin.sweep(runs[1])
+            if swept:
+                break
+            time.sleep(0.1)
+        assert swept == [name] and name not in databases(server_url)
     finally:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         runs[1].conn.close()

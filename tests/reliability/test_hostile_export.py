@@ -339,3 +339,11 @@ def test_load_sql_into_the_platforms_own_empty_schema_loads_and_passes_check(tmp
     check = _check(url, env)  # nothing recorded to compare the counts with; everything else checked
     assert check.returncode == 0 and "all 8 checks passed" in check.stdout, check.output
     assert "no fleetlab marker, so no recorded counts" in check.stdout and " passwords decrypt" in check.stdout
+
+
+def test_a_bad_dir_makes_no_key_file(tmp_path):
+    home = tmp_path / "home"
+    env = base_env(FLEETLAB_HOME=str(home))  # no key configured: a good export would make one
+    run = cli_inprocess(["export", "/dev/null/x", *SMALL], env)
+    assert run.returncode == 2 and not run.traceback, run.output
+    assert not (home / "secret.key").exists()

@@ -26,7 +26,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from ..build.fleets import plan
-    from ..store.export import export, load_command
+    from ..store.export import export, load_command, prepare
     from .progress import terminal_progress
 
     shard = parse_shard(args.shard) if args.shard is not None else None  # --shard "" is a mistake, not absent
@@ -35,6 +35,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     fleet = plan(options.spec_for(args.scenario, options.given(args)), shard)
     directory = Path(args.directory).expanduser()
     outside(args.directory, [settings.home])
+    prepare(directory)  # a DIR that cannot be written is refused before a key file is made for it
     new_key = settings.key_file_missing
     keys = settings.keyring(create=True)
     with terminal_progress(sum(fleet.counts().values())) as progress:

@@ -244,10 +244,11 @@ def test_write_frame_formats(db_url, rows, fmt, tmp_path):
 
 
 def cli(env, *args):
-    import subprocess
-    import sys
+    """`fleetlab query ARGS` with `env` as the whole environment, in this process: the console script's code
+    without its start-up (tests/reliability's own tests run the console script itself)."""
+    from .reliability.harness import cli_inprocess
 
-    return subprocess.run([sys.executable, "-m", "fleetlab.app.cli", "query", *args], env=env, capture_output=True, text=True)
+    return cli_inprocess(["query", *args], env)
 
 
 def test_cli_query_formats_and_parameters(cli_env, rows, tmp_path):

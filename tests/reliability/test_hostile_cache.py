@@ -19,7 +19,8 @@ from fleetlab.store.reset import reset
 
 from ..conftest import drop_templates
 from .conftest import AS_OF
-from .harness import cli, databases, observe
+from .harness import cli_inprocess as cli  # the console script's code without its start-up
+from .harness import databases, observe
 
 FLAGS = ["--as-of", "2026-01-01T00:00:00Z", "--seed", str(300_000 + os.getpid() % 100_000)]
 

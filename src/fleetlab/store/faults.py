@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 _KILL = os.environ.get("FLEETLAB_FAULT") or None
 _PAUSE = os.environ.get("FLEETLAB_FAULT_PAUSE") or None
@@ -38,12 +39,29 @@ def reached(point: str) -> None:
     if point == _KILL:
         os.kill(os.getpid(), signal.SIGKILL)
     if point == _PAUSE:
-        # a resume that arrives after this pause was cut short (a Ctrl-C while waiting) must not
-        # kill the process, through another thread or during interpreter shutdown (which resets
-        # Python-level handlers to the default): ignore it. Blocked, it still wakes sigtimedwait.
+        print_pause = f"fleetlab-fault: paused at {point} pid={os.getpid()}"
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            _pause_main(print_pause)
+            return
+        # a helper thread cannot set handlers: block the signal here and wait for it
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-        print(f"fleetlab-fault: paused at {point} pid={os.getpid()}", file=sys.stderr, flush=True)
+        print(print_pause, file=sys.stderr, flush=True)
         signal.sigtimedwait({signal.SIGUSR1}, 60)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+
+
+def _pause_main(line: str) -> None:
+    """Wait (60 s at most) for SIGUSR1 through a Python handler: whichever thread the kernel hands the
+    signal to, the handler runs here. (Blocking it in this thread alone and ignoring it lost the resume
+    whenever another thread, polars' or a progress bar's, took the signal first: a 60 s hang.)"""
+    resumed = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda signum, frame: resumed.set())
+    try:
+        print(line, file=sys.stderr, flush=True)
+        deadline = time.monotonic() + 60
+        while not resumed.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        # a resume that arrives after a pause cut short (Ctrl-C) must not kill the process, even during
+        # interpreter shutdown (which resets Python-level handlers): ignored from now on
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)

@@ -158,14 +158,14 @@ class Cache:
         assert self.seal is not None
         return PREFIX + self.seal.tag("template " + cache_key)[:32]
 
-    def entries(self) -> list[Entry]:
-        """Every database carrying the prefix, ours (most recently used first) then the others."""
+    def entries(self, name: str | None = None) -> list[Entry]:
+        """Every database carrying the prefix (or only `name`), ours (most recently used first) then the others."""
         rows = self.admin.execute(
             "SELECT d.datname, d.oid::bigint, pg_get_userbyid(d.datdba), d.datallowconn, d.datistemplate, "
             "shobj_description(d.oid, 'pg_database'), "
             "CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END "
-            "FROM pg_database d WHERE starts_with(d.datname, %s)",
-            (PREFIX,),
+            "FROM pg_database d WHERE starts_with(d.datname, %s) AND d.datname = coalesce(%s, d.datname)",
+            (PREFIX, name),
         ).fetchall()
         out = [self._entry(*row) for row in rows]
         return sorted(out, key=lambda e: (not e.ours, -e.last_used.timestamp(), e.name))
@@ -196,7 +196,7 @@ class Cache:
         if self.seal is None:
             return None
         name = self.name_for(cache_key)
-        return next((e for e in self.entries() if e.name == name and e.servable and e.key == cache_key), None)
+        return next((e for e in self.entries(name) if e.servable and e.key == cache_key), None)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -211,7 +211,7 @@ class Cache:
         if not self._try_lock(cache_key):
             return None
         try:
-            found = next((e for e in self.entries() if e.name == name), None)
+            found = next(iter(self.entries(name)), None)
             if found is not None and not found.ours:
                 raise CacheBlocked(f"a database named {name} exists that is not ours ({found.problem})")
             if found is not None and not self.drop(found):  # unfinished, or complete under an older record
@@ -237,7 +237,7 @@ class Cache:
 
     def drop(self, entry: Entry) -> bool:
         """Drop one template of ours (False when it is not ours, in use by a clone right now, or gone)."""
-        current = next((e for e in self.entries() if e.name == entry.name), None)
+        current = next(iter(self.entries(entry.name)), None)
         if current is None or not current.ours:
             return False
         ident = sql.Identifier(entry.name)

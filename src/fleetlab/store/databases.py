@@ -175,8 +175,20 @@ def sessions(admin: psycopg.Connection, name: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def refuse_if_in_use(admin: psycopg.Connection, name: str, url: DatabaseURL, built_side: str | None = None) -> None:
+def refuse_if_in_use(
+    admin: psycopg.Connection, name: str, url: DatabaseURL, built_side: str | None = None, grace: float = 1.0
+) -> None:
+    """Refuse when other sessions stay connected to `name`.
+
+    A client that has just disconnected is listed until its backend has exited, a few milliseconds later
+    (a reset run right after another one sees the first one's backend). PostgreSQL's own DROP DATABASE waits
+    for such backends; this waits `grace` seconds for them before refusing.
+    """
     others = sessions(admin, name)
+    deadline = time.monotonic() + grace
+    while others and time.monotonic() < deadline:
+        time.sleep(0.05)
+        others = sessions(admin, name)
     if others:
         if built_side is not None:
             discard(admin, built_side, url)

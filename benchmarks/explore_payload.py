@@ -59,8 +59,12 @@ def measure(env: dict[str, str], log_dir: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gateways", type=int, default=1_000_000, help="gateways in the large fleet (default 1,000,000)")
-    parser.add_argument("--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench"))
+    parser.add_argument(
+        "--gateways", type=int, default=1_000_000, help="gateways in the large fleet (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench")
+    )
     args = parser.parse_args()
 
     from fleetlab.build.fleets import plan
@@ -77,9 +81,12 @@ def main() -> int:
         loaded = reset(settings, plan(spec))
         figures[label] = measure(env, log_dir)
         f = figures[label]
-        print(f"{label}: {loaded.counts['gateways']:,} gateways; drawn in {f['seconds']:.1f}s; received "
-              f"{f['websocket']:.0f} KiB over the websocket, {f['http_data']:.0f} KiB of other HTTP data, "
-              f"{f['frontend']:.0f} KiB of marimo's frontend", flush=True)
+        print(
+            f"{label}: {loaded.counts['gateways']:,} gateways; drawn in {f['seconds']:.1f}s; received "
+            f"{f['websocket']:.0f} KiB over the websocket, {f['http_data']:.0f} KiB of other HTTP data, "
+            f"{f['frontend']:.0f} KiB of marimo's frontend",
+            flush=True,
+        )
     tiny, large = figures["tiny"], figures["large"]
     shipped_tiny = tiny["websocket"] + tiny["http_data"]
     shipped_large = large["websocket"] + large["http_data"]

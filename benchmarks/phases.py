@@ -25,7 +25,9 @@ from seed import bench_spec  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gateways", type=int, default=1_000_000)
-    parser.add_argument("--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench"))
+    parser.add_argument(
+        "--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench")
+    )
     args = parser.parse_args()
 
     from psycopg import sql
@@ -85,7 +87,9 @@ def main() -> int:
                 t = time.perf_counter()
                 for table in TABLES:
                     cols = sql.SQL(", ").join(sql.Identifier(c) for c in copy_columns(table))
-                    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(sql.Identifier(table), cols)
+                    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
+                        sql.Identifier(table), cols
+                    )
                     with cur.copy(stmt) as copy, paths[table].open("rb") as src:
                         while block := src.read(8 << 20):
                             copy.write(block)

@@ -110,10 +110,12 @@ def timed(fn) -> tuple[float, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gateways", type=int, default=1_000_000, help="rows in gateways (default 1,000,000)")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help="timed runs of read_sql and raw ADBC; the best counts (default 5)")
-    parser.add_argument("--slow-repeat", type=int, default=1,
-                        help="timed runs of pl.read_database, the slow baseline (default 1)")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="timed runs of read_sql and raw ADBC; the best counts (default 5)"
+    )
+    parser.add_argument(
+        "--slow-repeat", type=int, default=1, help="timed runs of pl.read_database, the slow baseline (default 1)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     args = parser.parse_args(argv)
     if min(args.gateways, args.repeat, args.slow_repeat) < 1:
@@ -125,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seeded {args.gateways:,} gateways into {url.where} in {time.perf_counter() - t:.1f}s", flush=True)
 
     try:
+
         def fleetlab_read():
             return read_sql(QUERY, url=url)
 

@@ -42,14 +42,19 @@ def digests(url) -> tuple:
     from fleetlab.store import db
 
     with db.connect(url) as conn:
-        return (conn.execute(DIGEST).fetchone()[0], conn.execute(GATEWAY_DIGEST).fetchone()[0],
-                conn.execute("SELECT count(*) FROM gateways").fetchone()[0])
+        return (
+            conn.execute(DIGEST).fetchone()[0],
+            conn.execute(GATEWAY_DIGEST).fetchone()[0],
+            conn.execute("SELECT count(*) FROM gateways").fetchone()[0],
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gateways", type=int, default=1_000_000, help="gateways in the fleet (default 1,000,000)")
-    parser.add_argument("--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench"))
+    parser.add_argument(
+        "--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench")
+    )
     args = parser.parse_args()
 
     from psycopg import sql
@@ -66,25 +71,35 @@ def main() -> int:
     url = db.resolve(settings)
     spec = bench_spec(args.gateways)
     with db.connect(db.maintenance(url), autocommit=True) as admin:
-        print(f"{admin.info.server_version // 10000 if admin.info.server_version >= 100000 else admin.info.server_version}"
-              f" server at {url.where}; {args.gateways:,} gateways, as of {AS_OF}", flush=True)
+        print(
+            f"{admin.info.server_version // 10000 if admin.info.server_version >= 100000 else admin.info.server_version}"
+            f" server at {url.where}; {args.gateways:,} gateways, as of {AS_OF}",
+            flush=True,
+        )
         templates = cache.Cache(admin, cache.Seal.load(settings.home, create=True))
         for entry in templates.entries():  # cold means cold: this fleet's template must not exist yet
             if entry.ours and entry.spec == spec.to_dict():
                 templates.drop(entry)
 
     cold_s, cold = timed(lambda: reset(settings, plan(spec)))
-    print(f"cold reset: {cold_s:.2f}s ({cold.cache}); steps {', '.join(f'{k} {v:.2f}s' for k, v in cold.steps.items())}",
-          flush=True)
+    print(
+        f"cold reset: {cold_s:.2f}s ({cold.cache}); steps {', '.join(f'{k} {v:.2f}s' for k, v in cold.steps.items())}",
+        flush=True,
+    )
     built = digests(url)
     cached_s, cached = timed(lambda: reset(settings, plan(spec)))
-    print(f"cached reset: {cached_s:.2f}s ({cached.cache}); steps {', '.join(f'{k} {v:.2f}s' for k, v in cached.steps.items())}",
-          flush=True)
+    print(
+        f"cached reset: {cached_s:.2f}s ({cached.cache}); steps {', '.join(f'{k} {v:.2f}s' for k, v in cached.steps.items())}",
+        flush=True,
+    )
     same = digests(url) == built
 
     with db.connect(db.maintenance(url), autocommit=True) as admin:
-        entry = next(e for e in cache.Cache(admin, cache.Seal.load(settings.home, create=False)).entries()
-                     if e.ours and e.spec == spec.to_dict())
+        entry = next(
+            e
+            for e in cache.Cache(admin, cache.Seal.load(settings.home, create=False)).entries()
+            if e.ours and e.spec == spec.to_dict()
+        )
         scratch = "fleetlab_bench_clone"
         drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch))
         admin.execute(drop)
@@ -93,7 +108,8 @@ def main() -> int:
         wal_s = float("nan")
         if admin.info.server_version >= 150000:
             stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY WAL_LOG").format(
-                sql.Identifier(scratch), sql.Identifier(entry.name))
+                sql.Identifier(scratch), sql.Identifier(entry.name)
+            )
             wal_s, _ = timed(lambda: admin.execute(stmt))
             admin.execute(drop)
     print(f"raw CREATE DATABASE … TEMPLATE ({how}): {floor_s:.2f}s; with WAL_LOG: {wal_s:.2f}s (for information)")

@@ -76,8 +76,18 @@ def phase_fleetlab(args) -> None:
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     helpers = getattr(result, "helpers_peak_mib", [])
-    print(json.dumps({"seconds": seconds, "rows": sum(result.counts.values()), "streams": result.streams,
-                      "peak_rss_mib": own + sum(helpers), "own_peak_mib": own, "helpers_peak_mib": helpers}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": sum(result.counts.values()),
+                "streams": result.streams,
+                "peak_rss_mib": own + sum(helpers),
+                "own_peak_mib": own,
+                "helpers_peak_mib": helpers,
+            }
+        )
+    )
 
 
 def render_files(settings, gateways: int, workdir: Path) -> tuple[dict[str, list[Path]], int]:
@@ -204,8 +214,14 @@ def naive(settings, sample: int) -> tuple[float, int]:
             cur.executemany(
                 "INSERT INTO factories (id, organization_id, name, location, timezone, metadata) VALUES (%s, %s, %s, %s, %s, %s)",
                 [
-                    (fid, org_id, f"{fake.city()} Plant", fake.address().replace("\n", ", "), fake.timezone(),
-                     json.dumps({"lines": fake.random_int(1, 8)}))
+                    (
+                        fid,
+                        org_id,
+                        f"{fake.city()} Plant",
+                        fake.address().replace("\n", ", "),
+                        fake.timezone(),
+                        json.dumps({"lines": fake.random_int(1, 8)}),
+                    )
                     for fid in factory_ids
                 ],
             )
@@ -225,9 +241,14 @@ def naive(settings, sample: int) -> tuple[float, int]:
                         fake.random_element(["Siemens SIMATIC IOT2050", "Moxa UC-8210", "Advantech UNO-2271G"]),
                         fake.numerify("v#.#.#"),
                         fake.date_time_between(as_of - timedelta(days=30), as_of, tzinfo=UTC),
-                        json.dumps({"protocol": fake.random_element(["opc-ua", "mqtt", "modbus-tcp"]),
-                                    "ip": fake.ipv4_private(), "mac": fake.mac_address(),
-                                    "tags": fake.words(3)}),
+                        json.dumps(
+                            {
+                                "protocol": fake.random_element(["opc-ua", "mqtt", "modbus-tcp"]),
+                                "ip": fake.ipv4_private(),
+                                "mac": fake.mac_address(),
+                                "tags": fake.words(3),
+                            }
+                        ),
                     )
                 )
             cur.executemany(
@@ -249,11 +270,19 @@ def run_fleetlab(args, home: Path, phase: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gateways", type=int, default=1_000_000, help="gateways to generate and load (default 1,000,000)")
-    parser.add_argument("--streams", type=int, default=0, help="COPY streams (default: fleetlab's choice, one per core)")
-    parser.add_argument("--naive-sample", type=int, default=20_000, help="gateways for the naive baseline (default 20,000)")
+    parser.add_argument(
+        "--gateways", type=int, default=1_000_000, help="gateways to generate and load (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--streams", type=int, default=0, help="COPY streams (default: fleetlab's choice, one per core)"
+    )
+    parser.add_argument(
+        "--naive-sample", type=int, default=20_000, help="gateways for the naive baseline (default 20,000)"
+    )
     parser.add_argument("--fleetlab-only", action="store_true", help="measure fleetlab's reset alone (time, memory)")
-    parser.add_argument("--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench"))
+    parser.add_argument(
+        "--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench")
+    )
     parser.add_argument("--phase", choices=["fleetlab", "fleetlab-seed"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -272,8 +301,11 @@ def main() -> int:
     fl = run_fleetlab(args, home, "fleetlab")
     streams = fl["streams"]
     helpers = ", ".join(f"{m:.0f}" for m in fl["helpers_peak_mib"])
-    print(f"fleetlab reset: {fl['rows']:,} rows in {fl['seconds']:.2f}s over {streams} stream(s); peak memory "
-          f"{fl['own_peak_mib']:.0f} MiB{f' + helpers {helpers} MiB' if helpers else ''}", flush=True)
+    print(
+        f"fleetlab reset: {fl['rows']:,} rows in {fl['seconds']:.2f}s over {streams} stream(s); peak memory "
+        f"{fl['own_peak_mib']:.0f} MiB{f' + helpers {helpers} MiB' if helpers else ''}",
+        flush=True,
+    )
     if args.fleetlab_only:
         print(f"fleetlab_rows_per_s: {fl['rows'] / fl['seconds']:.0f}")
         print(f"streams: {streams}")
@@ -289,8 +321,11 @@ def main() -> int:
         copy_s = raw_copy(settings, files, defer=True)
         print(f"raw COPY, one stream, indexes rebuilt after (the single-stream limit): {copy_s:.2f}s", flush=True)
         parallel_s = raw_parallel_copy(settings, files, streams)
-        print(f"raw COPY, {streams} streams, indexes rebuilt side by side (the {streams}-stream limit): "
-              f"{parallel_s:.2f}s", flush=True)
+        print(
+            f"raw COPY, {streams} streams, indexes rebuilt side by side (the {streams}-stream limit): "
+            f"{parallel_s:.2f}s",
+            flush=True,
+        )
     assert copy_rows == fl["rows"], (copy_rows, fl["rows"])
 
     naive_s, naive_rows = naive(settings, args.naive_sample)

@@ -110,15 +110,17 @@ def _(mo):
 
 @app.cell
 def _(charts, compare, figures, mo):
-    mo.vstack([
-        charts.compared(compare.side_by_side(figures, dimension), title)
-        for dimension, title in [
-            ("status", "Connectivity status"),
-            ("model", "Gateway models"),
-            ("firmware_version", "Firmware versions"),
-            ("locale", "Locale of the organization"),
+    mo.vstack(
+        [
+            charts.compared(compare.side_by_side(figures, dimension), title)
+            for dimension, title in [
+                ("status", "Connectivity status"),
+                ("model", "Gateway models"),
+                ("firmware_version", "Firmware versions"),
+                ("locale", "Locale of the organization"),
+            ]
         ]
-    ])
+    )
     return
 
 

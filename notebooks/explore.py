@@ -57,11 +57,15 @@ def _(context, fleet, fnb, mo):
     filters = fnb.filters(
         fleet.fleet_summary(url=context["url"]), fleet.firmware_distribution(url=context["url"], by_model=True)
     )
-    mo.vstack([
-        mo.md("Narrow every table and chart below to some organizations, models, firmware versions or "
-              "statuses (none chosen: the whole fleet)."),
-        filters.hstack(widths="equal"),
-    ])
+    mo.vstack(
+        [
+            mo.md(
+                "Narrow every table and chart below to some organizations, models, firmware versions or "
+                "statuses (none chosen: the whole fleet)."
+            ),
+            filters.hstack(widths="equal"),
+        ]
+    )
     return (filters,)
 
 
@@ -106,9 +110,7 @@ def _(mo):
 
 @app.cell
 def _(context, fleet, fnb, organizations, where):
-    per_factory = fnb.of_organizations(
-        fleet.gateways_per_factory(url=context["url"], where=where), organizations.value
-    )
+    per_factory = fnb.of_organizations(fleet.gateways_per_factory(url=context["url"], where=where), organizations.value)
     return (per_factory,)
 
 
@@ -116,7 +118,8 @@ def _(context, fleet, fnb, organizations, where):
 def _(maps, mo, per_factory, sites):
     site_frame = sites.sites(per_factory)
     site_map = mo.ui.altair_chart(
-        maps.site_map(site_frame, unplaced=sites.unplaced(per_factory)), chart_selection=False,
+        maps.site_map(site_frame, unplaced=sites.unplaced(per_factory)),
+        chart_selection=False,
         legend_selection=False,
     )
     site_map
@@ -157,10 +160,12 @@ def _(mo):
 def _(at_sites, context, factories, fleet, fnb, mo):
     chosen = fnb.chosen_factory(at_sites, factories.value)
     mo.stop(chosen is None, mo.md("No factory in this fleet."))
-    mo.vstack([
-        mo.md(f"**{chosen['label']}** (select another factory in the table above)"),
-        fnb.readable(fleet.factory_gateways(chosen["id"], url=context["url"])),
-    ])
+    mo.vstack(
+        [
+            mo.md(f"**{chosen['label']}** (select another factory in the table above)"),
+            fnb.readable(fleet.factory_gateways(chosen["id"], url=context["url"])),
+        ]
+    )
     return
 
 
@@ -202,11 +207,16 @@ def _(mo):
 
 @app.cell
 def _(charts, context, fleet, mo, where):
-    mo.hstack([
-        charts.mix(fleet.model_distribution(url=context["url"], where=where), "model", "Gateway models"),
-        charts.mix(fleet.firmware_distribution(url=context["url"], where=where), "firmware_version",
-                   "Firmware versions"),
-    ], justify="start", gap=2)
+    mo.hstack(
+        [
+            charts.mix(fleet.model_distribution(url=context["url"], where=where), "model", "Gateway models"),
+            charts.mix(
+                fleet.firmware_distribution(url=context["url"], where=where), "firmware_version", "Firmware versions"
+            ),
+        ],
+        justify="start",
+        gap=2,
+    )
     return
 
 

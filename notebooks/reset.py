@@ -89,8 +89,10 @@ def _(defaults, fleet, fnb, form, mo, scenario):
     _values = form.value or defaults
     mo.vstack(
         [
-            mo.md(f"## Preview\n\n{fnb.changes(scenario.value, _values)}\n\n"
-                  f"`{fnb.command_line(scenario.value, _values)}` would load these rows (nothing is written yet):"),
+            mo.md(
+                f"## Preview\n\n{fnb.changes(scenario.value, _values)}\n\n"
+                f"`{fnb.command_line(scenario.value, _values)}` would load these rows (nothing is written yet):"
+            ),
             fnb.counts_frame(fleet.counts()),
         ]
     )
@@ -107,7 +109,9 @@ def _(fleet, fnb, mo):
 def _(built, mo):
     # disabled while the form is invalid: there is no fleet to load
     reset_button = mo.ui.run_button(
-        label="Reset the database", kind="danger", disabled=built.error is not None,
+        label="Reset the database",
+        kind="danger",
+        disabled=built.error is not None,
         tooltip="fix the fields above first" if built.error is not None else None,
     )
     return (reset_button,)

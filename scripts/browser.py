@@ -46,9 +46,25 @@ def serving(notebook: str, env: dict[str, str], log_dir: Path) -> Iterator[str]:
     log_path = log_dir / "marimo.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "marimo", "run", notebook, "--headless", "--host", "127.0.0.1",
-         "--port", str(port), "--no-token", "--no-sandbox", "--no-skew-protection"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "marimo",
+            "run",
+            notebook,
+            "--headless",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-token",
+            "--no-sandbox",
+            "--no-skew-protection",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     try:

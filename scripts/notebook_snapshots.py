@@ -131,11 +131,19 @@ class World:
         from fleetlab.store.config import Settings
         from fleetlab.store.reset import reset
 
-        world = cls(server_url.with_dbname(database_name(stem)), checked_args(args), home,
-                    cache_entries=0 if os.environ.get("TEST_DATABASE_URL") else 4)
+        world = cls(
+            server_url.with_dbname(database_name(stem)),
+            checked_args(args),
+            home,
+            cache_entries=0 if os.environ.get("TEST_DATABASE_URL") else 4,
+        )
         world.drop()  # a run killed before its cleanup may have left it
-        settings = Settings(database_url=world.url.render(masked=False), home=home, secret_key=TEST_KEY,
-                            cache_entries=world.cache_entries)
+        settings = Settings(
+            database_url=world.url.render(masked=False),
+            home=home,
+            secret_key=TEST_KEY,
+            cache_entries=world.cache_entries,
+        )
         reset(settings, build_fleet(parser("snapshot").parse_args(shlex.split(args))))
         return world
 

@@ -56,8 +56,10 @@ def main(argv: list[str]) -> int:
             figures[record["metric"]] += record["n"]
 
     met = all(figures[m] >= GOALS[m] if m in GOALS else figures[m] == 0 for m in METRICS)
-    print(f"\nsuite: {'passed' if proc.returncode == 0 else f'FAILED (pytest exit {proc.returncode})'} "
-          f"in {elapsed:.0f}s; goals {'met' if met else 'NOT met'}")
+    print(
+        f"\nsuite: {'passed' if proc.returncode == 0 else f'FAILED (pytest exit {proc.returncode})'} "
+        f"in {elapsed:.0f}s; goals {'met' if met else 'NOT met'}"
+    )
     for m in METRICS:
         print(f"{m}: {figures[m]}")
     return 0 if proc.returncode == 0 and met else 1

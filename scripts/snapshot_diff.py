@@ -164,7 +164,9 @@ def explain(stored: Any, now: Any, limit: int = MAX_LINES) -> list[str]:
     before, after = lines(stored), lines(now)
     if before == after:
         raw_a, raw_b = str(stored), str(now)
-        at = next((i for i, (a, b) in enumerate(zip(raw_a, raw_b, strict=False)) if a != b), min(len(raw_a), len(raw_b)))
+        at = next(
+            (i for i, (a, b) in enumerate(zip(raw_a, raw_b, strict=False)) if a != b), min(len(raw_a), len(raw_b))
+        )
         return [
             "the values read the same; the markup differs, first at character " + str(at) + ":",
             "- stored: " + repr(raw_a[max(0, at - 60) : at + 60]),

@@ -36,7 +36,9 @@ def _source(given: str) -> Path:
         return path
     snapshot = snapshots.SNAPSHOTS / f"{path.stem}.ipynb"
     if not snapshot.exists():
-        raise snapshots.SnapshotError(f"{given}: no snapshot of that name; give the notebook's path (notebooks/{given}.py)")
+        raise snapshots.SnapshotError(
+            f"{given}: no snapshot of that name; give the notebook's path (notebooks/{given}.py)"
+        )
     return snapshots.ROOT / snapshots.Recipe.of(nbformat.read(snapshot, as_version=4), snapshot.name).source
 
 
@@ -74,8 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n".join(__doc__.splitlines()[2:]),
     )
-    p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
-                   help="marimo notebooks (notebooks/x.py) or snapshot names (default: every snapshot)")
+    p.add_argument(
+        "notebooks",
+        nargs="*",
+        metavar="NOTEBOOK",
+        help="marimo notebooks (notebooks/x.py) or snapshot names (default: every snapshot)",
+    )
     p.add_argument("--args", metavar="FLAGS", help="the fleet flags of the snapshot's world, as for `fleetlab reset`")
     p.add_argument("--check", action="store_true", help="only check the snapshots' code against their sources")
     args = p.parse_args(argv)

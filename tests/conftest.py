@@ -107,8 +107,9 @@ def conn(db_url: DatabaseURL):
 def settings(db_url: DatabaseURL, tmp_path: Path) -> Settings:
     """Settings pointing at the cloned database, with a fixed test key; the scenario cache is off (its
     templates would outlive the test: tests/test_cache.py turns it on and clears what it made)."""
-    return Settings(database_url=db_url.render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY,
-                    cache_entries=0)
+    return Settings(
+        database_url=db_url.render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY, cache_entries=0
+    )
 
 
 @pytest.fixture
@@ -130,10 +131,14 @@ def fleetlab_settings(server_url: DatabaseURL, tmp_path_factory, admin):
     makes are dropped at the end of the session."""
     # one FLEETLAB_HOME for every xdist worker of the session, as a project's own runs have: the workers
     # then share the plugin's templates (another home's templates are "not ours")
-    home = tmp_path_factory.getbasetemp().parent / "plugin-home" if os.environ.get("PYTEST_XDIST_WORKER") else \
-        tmp_path_factory.mktemp("plugin-home")
-    yield Settings(database_url=server_url.with_dbname("fleetlab_plugin").render(masked=False), home=home,
-                   secret_key=TEST_KEY)
+    home = (
+        tmp_path_factory.getbasetemp().parent / "plugin-home"
+        if os.environ.get("PYTEST_XDIST_WORKER")
+        else tmp_path_factory.mktemp("plugin-home")
+    )
+    yield Settings(
+        database_url=server_url.with_dbname("fleetlab_plugin").render(masked=False), home=home, secret_key=TEST_KEY
+    )
     drop_templates(admin, home)
 
 

@@ -39,18 +39,22 @@ def test_reset_app_resets_with_the_counts_set_in_the_form(app_url, settings):
             page = browser.new_page(viewport={"width": 1280, "height": 1800})
             page.goto(app_url)
             expect(page.get_by_text("would load these rows")).to_be_visible(timeout=60_000)
-            for name, value in [("Organizations", "2"), ("Factories per organization", "2"),
-                                ("Gateways per factory", "3"), ("Seed", "1")]:
+            for name, value in [
+                ("Organizations", "2"),
+                ("Factories per organization", "2"),
+                ("Gateways per factory", "3"),
+                ("Seed", "1"),
+            ]:
                 page.get_by_role("textbox", name=name).fill(value)
             page.get_by_role("button", name="Preview").click()  # the form sends all its fields at once
             # the description follows the fields changed from the scenario
             expect(page.get_by_text("changed here:")).to_be_visible(timeout=30_000)
             # the preview follows the form before anything is written
-            expect(page.get_by_text(  # the preview's command, not the intro's example
-                "fleetlab reset --scenario default --orgs 2 --factories-per-org 2 --gateways-per-factory 3 --seed 1"
-            )).to_be_visible(
-                timeout=30_000
-            )
+            expect(
+                page.get_by_text(  # the preview's command, not the intro's example
+                    "fleetlab reset --scenario default --orgs 2 --factories-per-org 2 --gateways-per-factory 3 --seed 1"
+                )
+            ).to_be_visible(timeout=30_000)
             page.get_by_role("button", name="Reset the database").click()
             expect(page.get_by_role("heading", name="Done")).to_be_visible(timeout=120_000)
             # the first rows of each table, read back from the database, come last
@@ -61,7 +65,9 @@ def test_reset_app_resets_with_the_counts_set_in_the_form(app_url, settings):
             browser.close()
     assert re.search(r"Loaded 2 organizations, 4 factories, 12 gateways into ", done), done[:2000]
     with psycopg.connect(settings.database_url) as conn:
-        rows = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("organizations", "factories", "gateways")]
+        rows = [
+            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("organizations", "factories", "gateways")
+        ]
     assert rows == [2, 4, 12]
 
 

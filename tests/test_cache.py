@@ -31,7 +31,7 @@ ROWS = {
     "factories": "SELECT * FROM factories ORDER BY id",
     # everything but the ciphertext (fresh nonces each build), compared decrypted below
     "gateways": "SELECT id, factory_id, gateway_id, name, url, email, model, firmware_version, last_seen_at, "
-                "metadata, created_at, updated_at, deleted_at FROM gateways ORDER BY id",
+    "metadata, created_at, updated_at, deleted_at FROM gateways ORDER BY id",
 }
 
 
@@ -86,13 +86,20 @@ def test_nothing_that_changes_the_content_is_served_from_an_old_template(cached,
     k = cache.key(base.scenario, keys.current_id, migrate.fingerprint())
     assert k == cache.key(plan(spec()).scenario, keys.current_id, migrate.fingerprint())  # stable
     other_key = Keyring(b"\x01" * 32).current_id
-    assert len({
-        k,
-        cache.key(plan(spec(seed=SEED + 1)).scenario, keys.current_id, migrate.fingerprint()),  # another spec
-        cache.key(plan(spec(locale="de_DE")).scenario, keys.current_id, migrate.fingerprint()),
-        cache.key(base.scenario, other_key, migrate.fingerprint()),  # another key
-        cache.key(base.scenario, keys.current_id, [*migrate.fingerprint(), (1999999999999, "new")]),  # a migration
-    }) == 5
+    assert (
+        len(
+            {
+                k,
+                cache.key(plan(spec(seed=SEED + 1)).scenario, keys.current_id, migrate.fingerprint()),  # another spec
+                cache.key(plan(spec(locale="de_DE")).scenario, keys.current_id, migrate.fingerprint()),
+                cache.key(base.scenario, other_key, migrate.fingerprint()),  # another key
+                cache.key(
+                    base.scenario, keys.current_id, [*migrate.fingerprint(), (1999999999999, "new")]
+                ),  # a migration
+            }
+        )
+        == 5
+    )
     now = plan(load_scenario("multi-tenant").override(organizations=2, seed=SEED))  # as_of: "now"
     assert cache.key(now.scenario, keys.current_id, migrate.fingerprint()) is None
 

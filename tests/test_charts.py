@@ -8,14 +8,19 @@ from fleetlab.app import charts, explore
 
 
 def per_factory() -> pl.DataFrame:
-    return pl.DataFrame({
-        "organization_id": ["o1", "o1", "o2", "o2"],
-        "organization": ["Acme", "Acme", "Bolt", "Bolt"],
-        "factory_id": ["f1", "f2", "f3", "f4"],
-        "factory": ["Berlin Werk", "Austin Plant", "Berlin Werk", "Lyon Usine"],
-        "gateways": [10, 50, 20, 5], "online": [9, 40, 5, 5], "recent": [0, 5, 5, 0],
-        "stale": [1, 5, 6, 0], "never_seen": [0, 0, 4, 0],
-    })
+    return pl.DataFrame(
+        {
+            "organization_id": ["o1", "o1", "o2", "o2"],
+            "organization": ["Acme", "Acme", "Bolt", "Bolt"],
+            "factory_id": ["f1", "f2", "f3", "f4"],
+            "factory": ["Berlin Werk", "Austin Plant", "Berlin Werk", "Lyon Usine"],
+            "gateways": [10, 50, 20, 5],
+            "online": [9, 40, 5, 5],
+            "recent": [0, 5, 5, 0],
+            "stale": [1, 5, 6, 0],
+            "never_seen": [0, 0, 4, 0],
+        }
+    )
 
 
 def values(chart) -> list[dict]:
@@ -33,8 +38,8 @@ def test_gateways_per_factory_puts_the_most_silent_first_and_tells_shared_names_
 
 
 def test_organization_health_shows_shares_least_healthy_first():
-    summary = per_factory().group_by("organization").agg(
-        pl.col("gateways", "online", "recent", "stale", "never_seen").sum()
+    summary = (
+        per_factory().group_by("organization").agg(pl.col("gateways", "online", "recent", "stale", "never_seen").sum())
     )
     chart = charts.organization_health(summary)
     rows = pl.DataFrame(values(chart))
@@ -44,8 +49,14 @@ def test_organization_health_shows_shares_least_healthy_first():
 
 
 def test_models_by_firmware_has_a_cell_per_pair_with_its_count():
-    mix = pl.DataFrame({"model": ["A", "A", "B", None], "firmware_version": ["v1", "v2", "v1", "v1"],
-                        "gateways": [5, 3, 2, 1], "share": [5 / 11, 3 / 11, 2 / 11, 1 / 11]})
+    mix = pl.DataFrame(
+        {
+            "model": ["A", "A", "B", None],
+            "firmware_version": ["v1", "v2", "v1", "v1"],
+            "gateways": [5, 3, 2, 1],
+            "share": [5 / 11, 3 / 11, 2 / 11, 1 / 11],
+        }
+    )
     spec = charts.models_by_firmware(mix).to_dict()
     cells = {(v["model"], v["firmware_version"]): v["gateways"] for v in next(iter(spec["datasets"].values()))}
     assert cells == {("A", "v1"): 5, ("A", "v2"): 3, ("B", "v1"): 2, ("(none)", "v1"): 1}

@@ -87,7 +87,9 @@ def test_orphan_factories(conn, keys, seeded):
     conn.commit()
     res = results(conn, keys)
     assert failing(conn, keys) == {
-        "schema is the platform's", "every factory has its organization", "counts match the recorded scenario"
+        "schema is the platform's",
+        "every factory has its organization",
+        "counts match the recorded scenario",
     }
     assert "factories.factories_organization_id_fkey: missing" in res["schema is the platform's"].text
     assert res["every factory has its organization"].detail.startswith("3 factories point at a missing organization")
@@ -118,14 +120,18 @@ def test_corrupted_ciphertexts(conn, keys, seeded):
             "to_jsonb('AAAA' || substr(password_encrypted::jsonb ->> %s, 5)))::text WHERE gateway_id = %s",
             ([field], field, gateway_id),
         )
-    conn.execute("UPDATE gateways SET password_encrypted = left(password_encrypted, 30) WHERE gateway_id = 'GW-SPR-002'")
+    conn.execute(
+        "UPDATE gateways SET password_encrypted = left(password_encrypted, 30) WHERE gateway_id = 'GW-SPR-002'"
+    )
     conn.commit()
     tokens = [r[0] for r in conn.execute("SELECT password_encrypted FROM gateways").fetchall()]
     conn.rollback()
     res = results(conn, keys)
     assert failing(conn, keys) == {"every password decrypts"}
     detail = res["every password decrypts"].text
-    assert detail.startswith("3 of 6 passwords do not decrypt") and all(g in detail for g in ("GW-DET-001", "GW-AUS-002", "GW-SPR-002"))
+    assert detail.startswith("3 of 6 passwords do not decrypt") and all(
+        g in detail for g in ("GW-DET-001", "GW-AUS-002", "GW-SPR-002")
+    )
     assert "not valid JSON" in detail and "does not authenticate" in detail
     assert not any(t in detail for t in tokens)
 
@@ -142,8 +148,10 @@ def test_a_value_copied_from_another_row_decrypts(conn, keys, seeded):
 
 def test_values_the_platform_would_refuse(conn, keys, seeded):
     conn.execute("UPDATE gateways SET url = 'https://gw.example.com' WHERE gateway_id = 'GW-SPR-001'")
-    conn.execute("UPDATE gateways SET email = 'no..dots@example.com', name = 'North Wing Gateway' "
-                 "WHERE gateway_id = 'GW-SPR-002'")
+    conn.execute(
+        "UPDATE gateways SET email = 'no..dots@example.com', name = 'North Wing Gateway' "
+        "WHERE gateway_id = 'GW-SPR-002'"
+    )
     conn.execute("UPDATE factories SET metadata = '[1, 2]' WHERE name = 'Austin Facility'")
     # the platform's API answers 500 for a whole list holding an id that is not an RFC UUID
     conn.execute("INSERT INTO organizations (id, name) VALUES ('11111111-1111-1111-1111-111111111111', 'Odd Id')")
@@ -151,7 +159,10 @@ def test_values_the_platform_would_refuse(conn, keys, seeded):
     res = results(conn, keys)
     assert failing(conn, keys) == {"values the platform accepts"}
     detail = res["values the platform accepts"].text
-    assert "1 gateways with url is not a ws:// or wss:// URL the acquisition client takes (e.g. 'https://gw.example.com')" in detail
+    assert (
+        "1 gateways with url is not a ws:// or wss:// URL the acquisition client takes (e.g. 'https://gw.example.com')"
+        in detail
+    )
     assert "1 gateways with email is not an address the API accepts (e.g. 'no..dots@example.com')" in detail
     assert "2 gateways with a name another gateway of its factory has (e.g. 'North Wing Gateway'" in detail
     assert "1 factories with metadata is not a JSON object" in detail
@@ -190,7 +201,10 @@ def test_rows_added_since_the_seed_pass(conn, keys, seeded):
     conn.commit()
     res = results(conn, keys)
     assert failing(conn, keys) == set()
-    assert "added since the seed (by the platform or by hand): 1 gateways" in res["counts match the recorded scenario"].detail
+    assert (
+        "added since the seed (by the platform or by hand): 1 gateways"
+        in res["counts match the recorded scenario"].detail
+    )
 
 
 def test_soft_deletes_do_not_change_counts(conn, keys, seeded):

@@ -19,11 +19,16 @@ def test_aggregates_are_the_loaded_fleets_figures(settings, db_url):
 
     summary = inspect.fleet_summary(url=db_url)
     status = figures["status"].select("status", "gateways").sort("status")
-    from_sql = summary.select([pl.col(s).sum().alias(s) for s in charts.STATUSES]).unpivot(
-        variable_name="status", value_name="gateways").sort("status")
+    from_sql = (
+        summary.select([pl.col(s).sum().alias(s) for s in charts.STATUSES])
+        .unpivot(variable_name="status", value_name="gateways")
+        .sort("status")
+    )
     assert status.equals(from_sql.cast(status.schema))
-    for dimension, frame in (("model", inspect.model_distribution(url=db_url)),
-                             ("firmware_version", inspect.firmware_distribution(url=db_url))):
+    for dimension, frame in (
+        ("model", inspect.model_distribution(url=db_url)),
+        ("firmware_version", inspect.firmware_distribution(url=db_url)),
+    ):
         mine = figures[dimension].select(dimension, "gateways").sort(dimension)
         assert mine.equals(frame.select(dimension, "gateways").sort(dimension).cast(mine.schema)), dimension
         assert abs(figures[dimension]["share"].sum() - 1) < 1e-9
@@ -48,15 +53,20 @@ def test_aggregates_are_the_loaded_fleets_figures(settings, db_url):
 
 
 def test_two_fleets_share_one_scale():
-    figures = {label: compare.aggregates(compare.scenario_fleet(name, AS_OF), AS_OF)
-               for label, name in (("left", "default"), ("right", "stale-fleet"))}
+    figures = {
+        label: compare.aggregates(compare.scenario_fleet(name, AS_OF), AS_OF)
+        for label, name in (("left", "default"), ("right", "stale-fleet"))
+    }
     long = compare.side_by_side(figures, "status")
     assert set(long["fleet"]) == {"left", "right"}
     spec = charts.compared(long, "Connectivity status").to_dict()
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 1] and spec["encoding"]["x"]["axis"]["format"] == "%"
     table = compare.sizes(figures)
     assert table.columns == ["table", "fleet", "rows", "active", "soft-deleted"]
-    assert table.select("table", "fleet").rows()[:3] == [("organizations", "left"), ("organizations", "right"),
-                                                         ("factories", "left")]
+    assert table.select("table", "fleet").rows()[:3] == [
+        ("organizations", "left"),
+        ("organizations", "right"),
+        ("factories", "left"),
+    ]
     right = table.filter(pl.col("fleet") == "right")
     assert right["rows"].to_list() == figures["right"]["sizes"]["rows"].to_list()

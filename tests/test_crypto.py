@@ -121,7 +121,13 @@ def test_wrong_key_is_refused_by_id_and_by_tag():
 @pytest.mark.parametrize(
     "garbage",
     [
-        "", "PLACEHOLDER_ENCRYPTED_PASSWORD", "v2.x.y", "{", "[]", '"text"', "{}",
+        "",
+        "PLACEHOLDER_ENCRYPTED_PASSWORD",
+        "v2.x.y",
+        "{",
+        "[]",
+        '"text"',
+        "{}",
         '{"encrypted":"","iv":"AAAAAAAAAAAAAAAA","authTag":"AAAAAAAAAAAAAAAAAAAAAA=="}',
         '{"encrypted":"!!!!","iv":"AAAAAAAAAAAAAAAA","authTag":"AAAAAAAAAAAAAAAAAAAAAA=="}',
         '{"encrypted":"AAAA","iv":"AAAAAAAAAAAAAAAA","authTag":"AAAA"}',

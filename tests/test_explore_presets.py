@@ -46,7 +46,7 @@ def test_every_cell_runs_and_every_figure_is_what_sql_counts(preset, settings, c
             "gateways": f"SELECT count(*) {ACTIVE}",
             "never_seen": f"SELECT count(*) {ACTIVE} AND g.last_seen_at IS NULL",
             "factories": "SELECT count(*) FROM factories f JOIN organizations o ON o.id = f.organization_id "
-                         "WHERE f.deleted_at IS NULL AND o.deleted_at IS NULL",
+            "WHERE f.deleted_at IS NULL AND o.deleted_at IS NULL",
             "organizations": "SELECT count(*) FROM organizations WHERE deleted_at IS NULL",
         }
         gateways, never, factories, organizations = (conn.execute(q).fetchone()[0] for q in counted.values())

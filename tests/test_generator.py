@@ -17,8 +17,9 @@ AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def spec(**changes) -> FleetSpec:
-    base = FleetSpec(seed=42, as_of=AS_OF).override(organizations="5", factories_per_organization="4",
-                                                     gateways_per_factory="10")
+    base = FleetSpec(seed=42, as_of=AS_OF).override(
+        organizations="5", factories_per_organization="4", gateways_per_factory="10"
+    )
     return FleetSpec.from_mapping({**base.to_dict(), **changes}) if changes else base
 
 
@@ -112,8 +113,9 @@ def test_factory_coordinates_are_their_citys(locale):
     country = locale.split("_")[1]
     known = {(p.latitude, p.longitude): p for p in places(country, known_locales()[locale])}
     meta = [json.loads(m) for m in fleet.factories["metadata"]]
-    for name, location, tz, m in zip(fleet.factories["name"], fleet.factories["location"],
-                                     fleet.factories["timezone"], meta, strict=True):
+    for name, location, tz, m in zip(
+        fleet.factories["name"], fleet.factories["location"], fleet.factories["timezone"], meta, strict=True
+    ):
         place = known[(m["latitude"], m["longitude"])]
         assert name.startswith(place.name + " ") and place.name in location, (name, location, place)
         assert tz == place.timezone
@@ -138,8 +140,17 @@ def test_weighted_locales_each_org_consistent():
 
 
 def test_fractions_of_last_seen():
-    s = FleetSpec(seed=1, as_of=AS_OF, organizations=Count.fixed(4), factories_per_organization=Count.fixed(10),
-                  gateways_per_factory=Count.fixed(500), online=0.5, stale=0.2, never_seen=0.1, stale_after_hours=12)
+    s = FleetSpec(
+        seed=1,
+        as_of=AS_OF,
+        organizations=Count.fixed(4),
+        factories_per_organization=Count.fixed(10),
+        gateways_per_factory=Count.fixed(500),
+        online=0.5,
+        stale=0.2,
+        never_seen=0.1,
+        stale_after_hours=12,
+    )
     g = generate(s).gateways
     n = g.height
     seen = g["last_seen_at"]
@@ -153,9 +164,17 @@ def test_fractions_of_last_seen():
 
 
 def test_soft_deleted_fractions_and_unique_active_gateway_ids():
-    s = FleetSpec(seed=2, as_of=AS_OF, organizations=Count.fixed(20), factories_per_organization=Count.fixed(10),
-                  gateways_per_factory=Count.fixed(50), deleted_organizations=0.25, deleted_factories=0.1,
-                  deleted_gateways=0.2, reused_gateway_ids=1.0)
+    s = FleetSpec(
+        seed=2,
+        as_of=AS_OF,
+        organizations=Count.fixed(20),
+        factories_per_organization=Count.fixed(10),
+        gateways_per_factory=Count.fixed(50),
+        deleted_organizations=0.25,
+        deleted_factories=0.1,
+        deleted_gateways=0.2,
+        reused_gateway_ids=1.0,
+    )
     fleet = generate(s)
     g = fleet.gateways
     deleted = g.filter(pl.col("deleted_at").is_not_null())
@@ -170,8 +189,13 @@ def test_soft_deleted_fractions_and_unique_active_gateway_ids():
 
 
 def test_count_distributions_are_respected():
-    s = FleetSpec(seed=3, as_of=AS_OF, organizations=Count.fixed(200),
-                  factories_per_organization=Count.uniform(2, 5), gateways_per_factory=Count.poisson(6))
+    s = FleetSpec(
+        seed=3,
+        as_of=AS_OF,
+        organizations=Count.fixed(200),
+        factories_per_organization=Count.uniform(2, 5),
+        gateways_per_factory=Count.poisson(6),
+    )
     p = plan(s)
     per_org = p.factories.group_by("organization_id").len()["len"]
     assert per_org.min() >= 2 and per_org.max() <= 5 and per_org.n_unique() == 4
@@ -205,12 +229,18 @@ def test_organization_names_are_distinct_within_a_fleet():
     """Faker's pools repeat companies; a fleet never shows two organizations under one name (issue 14)."""
     from fleetlab.model.scenarios import load_scenario
 
-    big = plan(load_scenario("multi-tenant").override(organizations="600", factories_per_organization="1",
-                                                      gateways_per_factory="0"))
+    big = plan(
+        load_scenario("multi-tenant").override(
+            organizations="600", factories_per_organization="1", gateways_per_factory="0"
+        )
+    )
     names = big.organizations["name"]
     assert names.n_unique() == names.len() == 600
     renamed = names.filter(names.str.contains(r" \d+$"))
     assert renamed.len() > 0  # 600 organizations from pools of 512 companies per locale: some repeat
-    smaller = plan(load_scenario("multi-tenant").override(organizations="300", factories_per_organization="1",
-                                                          gateways_per_factory="0"))
+    smaller = plan(
+        load_scenario("multi-tenant").override(
+            organizations="300", factories_per_organization="1", gateways_per_factory="0"
+        )
+    )
     assert big.organizations["name"].head(300).to_list() == smaller.organizations["name"].to_list()

@@ -66,10 +66,27 @@ def test_fleet_summary(db_url, acme):
     row = df.row(0, named=True)
     assert row["organization_id"] == acme.organizations["id"][0]
     assert row["organization"] == "Acme Manufacturing"
-    assert {k: row[k] for k in ("factories", "gateways", "online", "recent", "stale", "never_seen",
-                                "deleted_factories", "deleted_gateways")} == {
-        "factories": 3, "gateways": 6, "online": 1, "recent": 2, "stale": 1, "never_seen": 2,
-        "deleted_factories": 0, "deleted_gateways": 0,
+    assert {
+        k: row[k]
+        for k in (
+            "factories",
+            "gateways",
+            "online",
+            "recent",
+            "stale",
+            "never_seen",
+            "deleted_factories",
+            "deleted_gateways",
+        )
+    } == {
+        "factories": 3,
+        "gateways": 6,
+        "online": 1,
+        "recent": 2,
+        "stale": 1,
+        "never_seen": 2,
+        "deleted_factories": 0,
+        "deleted_gateways": 0,
     }
     assert row["deleted_at"] is None
     assert df.schema["gateways"] == pl.Int64 and df.schema["deleted_at"] == pl.Datetime("us", "UTC")
@@ -100,7 +117,12 @@ def test_gateways_per_factory(db_url, acme):
     assert df["factory"].to_list() == ["Austin Facility", "Detroit Assembly", "Springfield Plant"]
     by = {r["factory"]: r for r in df.to_dicts()}
     assert {k: by["Springfield Plant"][k] for k in ("gateways", "online", "recent", "stale", "never_seen")} == {
-        "gateways": 2, "online": 0, "recent": 1, "stale": 0, "never_seen": 1}
+        "gateways": 2,
+        "online": 0,
+        "recent": 1,
+        "stale": 0,
+        "never_seen": 1,
+    }
     assert (by["Detroit Assembly"]["online"], by["Detroit Assembly"]["stale"]) == (1, 1)
     assert (by["Austin Facility"]["recent"], by["Austin Facility"]["never_seen"]) == (1, 1)
     assert by["Austin Facility"]["factory_id"] == factory_id(acme, "Austin Facility")
@@ -150,7 +172,9 @@ def test_gateway_record(db_url, acme):
     assert row["factory_name"] == "Springfield Plant" and row["factory_timezone"] == "America/Chicago"
     assert row["organization_name"] == "Acme Manufacturing"
     assert row["organization_id"] == acme.organizations["id"][0]
-    assert row["password_encrypted"].startswith('{"encrypted":"') and row["last_seen_at"] == AS_OF - timedelta(minutes=15)
+    assert row["password_encrypted"].startswith('{"encrypted":"') and row["last_seen_at"] == AS_OF - timedelta(
+        minutes=15
+    )
     assert fi.gateway_record(gw["id"].upper(), url=db_url)["gateway_id"].to_list() == ["GW-SPR-001"]
     assert fi.gateway_record("GW-NOPE-999", url=db_url).height == 0
     with pytest.raises(ConfigError):
@@ -162,13 +186,33 @@ def test_soft_deleted_rows_are_left_out_by_default(db_url, edited):
     assert summary["organization"].to_list() == ["Acme Manufacturing"]
     acme = summary.row(0, named=True)
     # Austin (soft-deleted) and its two gateways are out; the old GW-SPR-001 is out
-    assert {k: acme[k] for k in ("factories", "gateways", "online", "recent", "stale", "never_seen",
-                                 "deleted_factories", "deleted_gateways")} == {
-        "factories": 2, "gateways": 4, "online": 1, "recent": 1, "stale": 1, "never_seen": 1,
-        "deleted_factories": 1, "deleted_gateways": 1,
+    assert {
+        k: acme[k]
+        for k in (
+            "factories",
+            "gateways",
+            "online",
+            "recent",
+            "stale",
+            "never_seen",
+            "deleted_factories",
+            "deleted_gateways",
+        )
+    } == {
+        "factories": 2,
+        "gateways": 4,
+        "online": 1,
+        "recent": 1,
+        "stale": 1,
+        "never_seen": 1,
+        "deleted_factories": 1,
+        "deleted_gateways": 1,
     }
     assert fi.gateways_per_factory(url=db_url)["factory"].to_list() == ["Detroit Assembly", "Springfield Plant"]
-    assert fi.stale_gateways(url=db_url, include_never_seen=True)["gateway_id"].to_list() == ["GW-DET-002", "GW-SPR-002"]
+    assert fi.stale_gateways(url=db_url, include_never_seen=True)["gateway_id"].to_list() == [
+        "GW-DET-002",
+        "GW-SPR-002",
+    ]
     assert fi.model_distribution(url=db_url)["gateways"].sum() == 4
     assert fi.gateway_record("GW-SPR-001", url=db_url)["name"].to_list() == ["North Wing Gateway"]
     assert fi.gateway_record("GW-AUS-001", url=db_url).height == 0  # its factory is soft-deleted
@@ -181,8 +225,7 @@ def test_include_deleted(db_url, edited):
     assert (acme["factories"], acme["gateways"], acme["stale"], acme["never_seen"]) == (3, 7, 2, 2)
     assert (old["factories"], old["gateways"]) == (1, 0) and old["deleted_at"] == AS_OF - timedelta(days=2)
     per_factory = fi.gateways_per_factory(url=db_url, include_deleted=True)
-    assert per_factory["factory"].to_list() == [
-        "Austin Facility", "Detroit Assembly", "Springfield Plant", "Old Plant"]
+    assert per_factory["factory"].to_list() == ["Austin Facility", "Detroit Assembly", "Springfield Plant", "Old Plant"]
     assert per_factory.filter(pl.col("factory") == "Old Plant")["gateways"][0] == 0
     records = fi.gateway_record("GW-SPR-001", url=db_url, include_deleted=True)
     assert records["name"].to_list() == ["North Wing Gateway", "Old press gateway"]
@@ -193,7 +236,10 @@ def test_include_deleted(db_url, edited):
 def test_deleted_rows(db_url, edited):
     df = fi.deleted_rows(url=db_url)
     assert df.select("table", "name").rows() == [
-        ("factories", "Austin Facility"), ("organizations", "Old Co"), ("gateways", "Old press gateway")]
+        ("factories", "Austin Facility"),
+        ("organizations", "Old Co"),
+        ("gateways", "Old press gateway"),
+    ]
     gw = fi.deleted_rows(url=db_url, table="gateways").row(0, named=True)
     assert gw["gateway_id"] == "GW-SPR-001" and gw["parent_id"] == factory_id(edited, "Springfield Plant")
     assert df.schema["id"] == pl.String and df.schema["deleted_at"] == pl.Datetime("us", "UTC")
@@ -234,16 +280,28 @@ def test_readable_hides_ids_and_speaks_in_percent_and_durations():
     from fleetlab.app.explore import readable
 
     seen = datetime(2026, 1, 1, 9, 14, 3, 123456, tzinfo=UTC)
-    frame = pl.DataFrame({
-        "id": ["a", "b", "c", "d", "e"], "organization": ["A", "B", "C", "D", "E"],
-        "share": [0.095238095238095230, 1.0, 0.0, 0.5, None],
-        "silent_for": [timedelta(days=2, hours=4, minutes=5), timedelta(hours=3, minutes=12), timedelta(minutes=12),
-                       timedelta(seconds=45), None],
-        "last_seen_at": [seen, None, seen, seen, seen],
-    }).with_columns(pl.col("last_seen_at").dt.convert_time_zone("Europe/Berlin"))
+    frame = pl.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "organization": ["A", "B", "C", "D", "E"],
+            "share": [0.095238095238095230, 1.0, 0.0, 0.5, None],
+            "silent_for": [
+                timedelta(days=2, hours=4, minutes=5),
+                timedelta(hours=3, minutes=12),
+                timedelta(minutes=12),
+                timedelta(seconds=45),
+                None,
+            ],
+            "last_seen_at": [seen, None, seen, seen, seen],
+        }
+    ).with_columns(pl.col("last_seen_at").dt.convert_time_zone("Europe/Berlin"))
     from fleetlab.app.explore import _span
 
-    assert [_span(timedelta(days=1)), _span(timedelta(hours=3)), _span(timedelta(minutes=45))] == ["1 d", "3 h", "45 min"]
+    assert [_span(timedelta(days=1)), _span(timedelta(hours=3)), _span(timedelta(minutes=45))] == [
+        "1 d",
+        "3 h",
+        "45 min",
+    ]
     out = readable(frame, durations=["silent_for"])
     assert out.columns == ["organization", "share", "silent_for", "last_seen_at"]
     assert out["last_seen_at"].to_list()[:2] == ["2026-01-01 09:14:03", None]  # UTC, to the second
@@ -285,7 +343,8 @@ def test_filters_keep_exactly_the_part_of_the_fleet_they_name(settings, db_url):
            JOIN organizations o ON o.id = f.organization_id
            WHERE g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL
              AND g.model = ANY($1::text[]) AND g.firmware_version = ANY($2::text[])""",
-        url=db_url, params=["{" + ",".join(f'"{m}"' for m in models) + "}", "{" + ",".join(firmware) + "}"],
+        url=db_url,
+        params=["{" + ",".join(f'"{m}"' for m in models) + "}", "{" + ",".join(firmware) + "}"],
     )["n"][0]
     assert fi.fleet_summary(url=db_url, where=kept)["gateways"].sum() == expected > 0
     mix = fi.model_distribution(url=db_url, where=kept)
@@ -295,8 +354,12 @@ def test_filters_keep_exactly_the_part_of_the_fleet_they_name(settings, db_url):
     stale = fi.stale_gateways(url=db_url, include_never_seen=True, where=kept)
     assert set(stale["model"]) <= set(models) and set(stale["firmware_version"]) <= set(firmware)
     everything = fi.stale_gateways(url=db_url, include_never_seen=True)
-    assert stale.height == everything.filter(pl.col("model").is_in(list(models))
-                                             & pl.col("firmware_version").is_in(list(firmware))).height
+    assert (
+        stale.height
+        == everything.filter(
+            pl.col("model").is_in(list(models)) & pl.col("firmware_version").is_in(list(firmware))
+        ).height
+    )
 
 
 def test_the_time_views_count_what_the_rows_say(settings, db_url):
@@ -335,7 +398,9 @@ def test_the_time_views_count_what_the_rows_say(settings, db_url):
     months = fi.deletions_by_month(url=db_url)
     deleted = fi.deleted_rows(url=db_url)
     assert months["rows"].sum() == deleted.height > 0
-    assert months.group_by("table").agg(pl.col("rows").sum()).sort("table").rows() == \
-        deleted.group_by("table").len().sort("table").rows()
+    assert (
+        months.group_by("table").agg(pl.col("rows").sum()).sort("table").rows()
+        == deleted.group_by("table").len().sort("table").rows()
+    )
     with pytest.raises(ConfigError, match="days"):
         fi.last_seen_by_day(url=db_url, days=0)

@@ -100,8 +100,9 @@ def test_failed_load_keeps_the_previous_rows(settings, db_url, monkeypatch, bulk
         def chunks(self, table, rows=load_mod.CHUNK_ROWS):
             for frame in super().chunks(table, rows):
                 if table == "gateways":
-                    frame = frame.with_columns(gateway_id=frame["gateway_id"].gather([0] * frame.height),
-                                               deleted_at=None)
+                    frame = frame.with_columns(
+                        gateway_id=frame["gateway_id"].gather([0] * frame.height), deleted_at=None
+                    )
                 yield frame
 
     good = plan(spec(organizations="6"))

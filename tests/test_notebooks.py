@@ -87,7 +87,10 @@ def test_marimo_check_is_clean_on_every_notebook():
     paths = marimo_notebooks()
     assert {p.name for p in paths} >= {"reset.py", "explore.py", "compare.py"}
     proc = subprocess.run(
-        [sys.executable, "-m", "marimo", "check", "--strict", *map(str, paths)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "marimo", "check", "--strict", *map(str, paths)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
 
@@ -114,7 +117,9 @@ def test_form_fields_and_flags_come_from_one_table():
 
 def test_marimo_cli_args_become_the_same_flags():
     given = notebook.from_cli_args({"orgs": 2, "factories-per-org": "2-3", "scenario": "multi-tenant"})
-    assert given == notebook.parser().parse_args(["--orgs", "2", "--factories-per-org", "2-3", "--scenario", "multi-tenant"])
+    assert given == notebook.parser().parse_args(
+        ["--orgs", "2", "--factories-per-org", "2-3", "--scenario", "multi-tenant"]
+    )
     with pytest.raises(ConfigError, match="unrecognized arguments: --verbose"):
         notebook.from_cli_args({"verbose": True})
 
@@ -127,8 +132,9 @@ def test_marimo_cli_args_become_the_same_flags():
 def test_every_snapshot_records_its_world_and_matches_its_marimo_source():
     # the documented check, as CI or a pre-commit hook runs it
     assert {p.stem for p in snapshots.snapshots()} >= {"reset", "explore", "compare"}
-    proc = subprocess.run([sys.executable, "scripts/snapshot_notebooks.py", "--check"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "scripts/snapshot_notebooks.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0 and "snapshots are up to date" in proc.stdout, (
         f"{proc.stderr}; run `uv run python scripts/snapshot_notebooks.py`"
     )
@@ -173,7 +179,9 @@ def test_a_snapshot_without_a_world_is_refused_with_the_command_to_run(tmp_path)
 def test_the_snapshot_command_refuses_a_world_that_is_not_fixed_or_not_valid(args, message):
     proc = subprocess.run(
         [sys.executable, "scripts/snapshot_notebooks.py", "notebooks/explore.py", f"--args={args}"],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
@@ -194,7 +202,19 @@ def nbval(paths: list[Path], env: dict[str, str], cwd: Path = ROOT, plain: bool 
         extra = ["-p", "snapshot_plugin", "--rootdir", str(Path(paths[0]).parent)]
         env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), env.get("PYTHONPATH", "")])}
     # one process (`-n 0`): this run is itself one test among the suite's workers
-    cmd = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q", "-n", "0", *extra, *map(str, paths)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-n",
+        "0",
+        *extra,
+        *map(str, paths),
+    ]
     with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
         out, err = p.communicate(timeout=600)
     done = subprocess.CompletedProcess(cmd, p.returncode, out, err)
@@ -293,7 +313,7 @@ def _failures_by_notebook(stdout: str) -> dict[str, list[str]]:
     return out
 
 
-TEAM_NOTEBOOK = '''import marimo
+TEAM_NOTEBOOK = """import marimo
 
 app = marimo.App()
 
@@ -313,7 +333,7 @@ def _(fleetlab):
 
 if __name__ == "__main__":
     app.run()
-'''
+"""
 
 
 def test_a_teams_own_notebook_is_snapshotted_with_one_command_and_picked_up(cli_env):
@@ -322,8 +342,13 @@ def test_a_teams_own_notebook_is_snapshotted_with_one_command_and_picked_up(cli_
     args = "--scenario stale-fleet --seed 3 --as-of 2026-01-01T00:00:00Z"
     try:
         source.write_text(TEAM_NOTEBOOK)
-        made = subprocess.run([sys.executable, "scripts/snapshot_notebooks.py", str(source.relative_to(ROOT)),
-                               "--args", args], cwd=ROOT, env=cli_env, capture_output=True, text=True)
+        made = subprocess.run(
+            [sys.executable, "scripts/snapshot_notebooks.py", str(source.relative_to(ROOT)), "--args", args],
+            cwd=ROOT,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+        )
         assert made.returncode == 0, made.stderr
         assert f"wrote notebooks/snapshots/{name}.ipynb" in made.stdout
         nb = _read(snapshot)
@@ -331,8 +356,14 @@ def test_a_teams_own_notebook_is_snapshotted_with_one_command_and_picked_up(cli_
         expected = build_fleet(notebook.parser().parse_args(shlex.split(args))).counts()["gateways"]
         assert f"<td>{expected}</td>" in nb.cells[-1].outputs[0]["data"]["text/html"]
         # picked up as it is: plain pytest on the file, no --nbval, no flags
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(snapshot)],
-                              cwd=ROOT, env=cli_env, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(snapshot)],
+            cwd=ROOT,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout[-3000:]
     finally:
         source.unlink(missing_ok=True)

@@ -28,8 +28,9 @@ needs_uv = pytest.mark.skipif(shutil.which("uv") is None, reason="uv builds the 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run(["uv", "build", "--wheel", "--out-dir", str(out), str(ROOT)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["uv", "build", "--wheel", "--out-dir", str(out), str(ROOT)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     (built,) = out.glob("fleetlab-*.whl")
     assert built.name.startswith(f"fleetlab-{__version__}-")
@@ -55,23 +56,38 @@ def test_wheel_ships_the_package_data_and_no_dev_tooling(wheel):
 @needs_uv
 def test_the_installed_wheel_resets_outside_the_repository(wheel, tmp_path, new_db):
     venv = tmp_path / "venv"
-    subprocess.run(["uv", "venv", "--quiet", "--python", "3.11", str(venv)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["uv", "venv", "--quiet", "--python", "3.11", str(venv)], check=True, capture_output=True, timeout=300
+    )
     python = venv / "bin" / "python"
-    done = subprocess.run(["uv", "pip", "install", "--quiet", "--python", str(python), str(wheel)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["uv", "pip", "install", "--quiet", "--python", str(python), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     away = tmp_path / "elsewhere"  # no checkout in sight: the package's own files must do
     away.mkdir()
     url = new_db(create=False).render(masked=False)  # the reset creates it
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "VIRTUAL_ENV", "PYTHON"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "VIRTUAL_ENV", "PYTHON"))
+    }
     env.update(DATABASE_URL=url, FLEETLAB_HOME=str(away / "home"), FLEETLAB_SECRET_KEY=TEST_KEY)
 
     def fleetlab(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(venv / "bin" / "fleetlab"), *args], cwd=away, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [str(venv / "bin" / "fleetlab"), *args], cwd=away, env=env, capture_output=True, text=True, timeout=300
+        )
 
-    where = subprocess.run([str(python), "-c", "import fleetlab.store.migrate as m; print(m.MIGRATIONS_DIR)"],
-                           cwd=away, env=env, capture_output=True, text=True, timeout=60)
+    where = subprocess.run(
+        [str(python), "-c", "import fleetlab.store.migrate as m; print(m.MIGRATIONS_DIR)"],
+        cwd=away,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert where.returncode == 0 and str(venv) in where.stdout, where.stderr
     done = fleetlab("reset", "--yes", "--scenario", "multi-tenant", "--orgs", "2", "--seed", "3")
     assert done.returncode == 0, done.stderr

@@ -59,8 +59,17 @@ def test_the_rules_catch_what_the_platform_refuses():
     fleet = acme_fleet(datetime(2026, 1, 1, tzinfo=UTC))
     gw = fleet.gateways
     fleet.gateways = gw.with_columns(
-        pl.Series("url", ["https://a.example.com", "ws://ok.example.com:5000/x", "ws://bad host", "ws://h#frag",
-                          "ws://192.168.1.1:5000", "ws://x.example.com"]),
+        pl.Series(
+            "url",
+            [
+                "https://a.example.com",
+                "ws://ok.example.com:5000/x",
+                "ws://bad host",
+                "ws://h#frag",
+                "ws://192.168.1.1:5000",
+                "ws://x.example.com",
+            ],
+        ),
         pl.Series("email", ["ok@example.com", ".dot@example.com", "a..b@example.com", "no-at", "x@y", "x@y.com"]),
         pl.Series("model", ["m" * 101, "ok", None, "ok", "ok", "ok"]),
         pl.Series("firmware_version", ["v1.0.0", "v" * 51, "v1", "v1", "v1", "v1"]),
@@ -68,10 +77,15 @@ def test_the_rules_catch_what_the_platform_refuses():
         pl.Series("name", ["Same", "Same", "C", "D", "E", "F"]),  # the first two share a factory
     )
     problems = "\n".join(platform.problems(fleet))
-    for expected in ("3 row(s) with url is not a ws:// or wss:// URL", "e.g. 'https://a.example.com', 'ws://bad host'",
-                     "4 row(s) with email is not an address", "1 row(s) with model longer than 100",
-                     "1 row(s) with firmware_version longer than 50",
-                     "3 metadata value(s) that are not JSON objects", "gateways of one factory share a name"):
+    for expected in (
+        "3 row(s) with url is not a ws:// or wss:// URL",
+        "e.g. 'https://a.example.com', 'ws://bad host'",
+        "4 row(s) with email is not an address",
+        "1 row(s) with model longer than 100",
+        "1 row(s) with firmware_version longer than 50",
+        "3 metadata value(s) that are not JSON objects",
+        "gateways of one factory share a name",
+    ):
         assert expected in problems, (expected, problems)
     assert "ws://ok.example.com:5000/x" not in problems and "x@y.com" not in problems
 
@@ -98,13 +112,16 @@ def test_default_scenario_is_the_original_seed_value_for_value():
             "factory": names[g["factory_id"]],
             **{k: g[k] for k in ("gateway_id", "name", "url", "email", "model", "firmware_version")},
             "metadata": json.loads(g["metadata"]),
-            "last_seen_minutes_before_created": None if g["last_seen_at"] is None
+            "last_seen_minutes_before_created": None
+            if g["last_seen_at"] is None
             else (g["created_at"] - g["last_seen_at"]) / timedelta(minutes=1),
         }
         for g in gws
     ]
-    theirs = [{k: v for k, v in g.items() if k not in ("password_encrypted", "deleted", "updated_equals_created")}
-              for g in SEED["gateways"]]
+    theirs = [
+        {k: v for k, v in g.items() if k not in ("password_encrypted", "deleted", "updated_equals_created")}
+        for g in SEED["gateways"]
+    ]
     assert ours == theirs
     for frame in fleet.frames().values():  # created at as_of, never updated since, none deleted
         assert frame["created_at"].to_list() == [as_of] * frame.height
@@ -163,8 +180,14 @@ def test_node_decrypts_every_password_a_load_wrote(conn, settings, scenario):
     conn.commit()
     rows = conn.execute("SELECT id::text, password_encrypted FROM gateways ORDER BY id").fetchall()
     env = {**os.environ, "ENCRYPTION_KEY": settings.secret_key}
-    done = subprocess.run(["node", "-e", NODE_DECRYPT], input="\n".join(r[1] for r in rows), env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["node", "-e", NODE_DECRYPT],
+        input="\n".join(r[1] for r in rows),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     plaintexts = [json.loads(line) for line in done.stdout.splitlines()]
     expected = ["admin123"] * len(rows) if scenario == "default" else [keyed_password(fleet.seed, r[0]) for r in rows]
@@ -205,8 +228,12 @@ def test_unstorable_scenarios_refused_before_any_database(tmp_path, cli_env, adm
     path.write_text('name = "bad"\n' + toml + "\n", encoding="utf-8")
     target = "fltest_never_created_" + str(os.getpid())
     env = {**cli_env, "DATABASE_URL": cli_env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + target}
-    done = subprocess.run([sys.executable, "-m", "fleetlab.app.cli", "reset", "--yes", "--scenario", str(path)],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "fleetlab.app.cli", "reset", "--yes", "--scenario", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
     made = admin.execute(

@@ -19,19 +19,35 @@ from fleetlab.store.schema import describe, differences, reference
 from .test_crypto import v1_token
 
 PLATFORM_INDEXES = {
-    "organizations_deleted_at_idx", "organizations_name_idx", "factories_organization_id_idx",
-    "factories_deleted_at_idx", "factories_name_idx", "gateways_factory_id_idx", "gateways_gateway_id_unique_idx",
-    "gateways_deleted_at_idx", "gateways_last_seen_at_idx",
+    "organizations_deleted_at_idx",
+    "organizations_name_idx",
+    "factories_organization_id_idx",
+    "factories_deleted_at_idx",
+    "factories_name_idx",
+    "gateways_factory_id_idx",
+    "gateways_gateway_id_unique_idx",
+    "gateways_deleted_at_idx",
+    "gateways_last_seen_at_idx",
 }
 
 
 def test_reference_has_the_platforms_names_and_widths():
     ref = reference()
-    assert {r[1] for r in ref["indexes"]} - {"organizations_pkey", "factories_pkey", "gateways_pkey"} == PLATFORM_INDEXES
-    assert {r[1] for r in ref["triggers"]} == {f"update_{t}_updated_at" for t in ("organizations", "factories", "gateways")}
+    assert {r[1] for r in ref["indexes"]} - {
+        "organizations_pkey",
+        "factories_pkey",
+        "gateways_pkey",
+    } == PLATFORM_INDEXES
+    assert {r[1] for r in ref["triggers"]} == {
+        f"update_{t}_updated_at" for t in ("organizations", "factories", "gateways")
+    }
     assert [f[0] for f in ref["functions"]] == ["update_updated_at_column"]
-    widths = {(t, c[0]): int(c[1].split("(")[1].rstrip(")")) for t, cols in ref["columns"].items() for c in cols
-              if c[1].startswith("character varying")}
+    widths = {
+        (t, c[0]): int(c[1].split("(")[1].rstrip(")"))
+        for t, cols in ref["columns"].items()
+        for c in cols
+        if c[1].startswith("character varying")
+    }
     assert widths == WIDTHS
 
 
@@ -85,7 +101,9 @@ def test_an_existing_database_upgrades_in_place(new_db, first_three):
     with db.connect(url, autocommit=True) as c:
         assert differences(describe(c))  # the old names and widths
         assert [m.filename for m in migrate.apply(c)] == [
-            "1707345600004_match_platform_schema.sql", "1707345600005_record_platform_migrations.sql"]
+            "1707345600004_match_platform_schema.sql",
+            "1707345600005_record_platform_migrations.sql",
+        ]
         assert differences(describe(c)) == []
         row = c.execute("SELECT gateway_id, model, password_encrypted LIKE 'v1.%', updated_at FROM gateways").fetchone()
         assert row[:3] == ("GW-OLD-1", "Siemens SIMATIC IOT2050", True)
@@ -102,6 +120,8 @@ def test_values_too_long_for_the_platform_stop_the_upgrade_with_a_hint(new_db, f
         with pytest.raises(MigrationError) as info:
             migrate.apply(c)
         text = str(info.value)
-        assert "1707345600004_match_platform_schema.sql" in text and "gateways.model (1 rows over 100 characters)" in text
+        assert (
+            "1707345600004_match_platform_schema.sql" in text and "gateways.model (1 rows over 100 characters)" in text
+        )
         assert [a.version for a in migrate.applied(c)] == [m.version for m in migrate.discover()[:3]]
         assert c.execute("SELECT to_regclass('organizations_name_index')").fetchone()[0] is not None  # untouched

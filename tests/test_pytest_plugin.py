@@ -19,7 +19,7 @@ SEED = 200_000 + os.getpid() % 100_000  # this session's own templates
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 README_EXAMPLE = re.search(r"```python\n(import pytest\n.*?fleetlab_db.*?)```", README, flags=re.S).group(1)
 
-USERS_TESTS = textwrap.dedent(f'''
+USERS_TESTS = textwrap.dedent(f"""
     import pytest
 
     def test_default_fleet(fleetlab_db):
@@ -44,7 +44,7 @@ USERS_TESTS = textwrap.dedent(f'''
         fleetlab_db.conn.execute("INSERT INTO organizations (name) VALUES ('mine')")
         fleetlab_db.conn.commit()
         assert fleetlab_db.read_sql("SELECT * FROM organizations").height == 4
-''')
+""")
 
 
 @pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
@@ -54,8 +54,11 @@ def test_another_projects_tests_get_fleetlab_db(tmp_path, server_url, admin, wor
     (project / "test_with_fleetlab.py").write_text(USERS_TESTS)
     (project / "test_from_the_readme.py").write_text(README_EXAMPLE)  # the README's example, as it is
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "PYTEST_"))}
-    env.update(FLEETLAB_TEST_DATABASE_URL=server_url.with_dbname("their_db").render(masked=False),
-               FLEETLAB_HOME=str(tmp_path / "home"), FLEETLAB_SECRET_KEY=TEST_KEY)
+    env.update(
+        FLEETLAB_TEST_DATABASE_URL=server_url.with_dbname("their_db").render(masked=False),
+        FLEETLAB_HOME=str(tmp_path / "home"),
+        FLEETLAB_SECRET_KEY=TEST_KEY,
+    )
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(project)]
     if workers:
         cmd += ["-n", workers]
@@ -76,10 +79,15 @@ def _left_by(admin, home) -> list[str]:
     from fleetlab import pytest_plugin
 
     seal = cache.Seal.load(home, create=False)
-    rows = admin.execute("SELECT datname, oid::bigint, shobj_description(oid, 'pg_database') FROM pg_database "
-                         "WHERE datname LIKE 'fleetlab_test%' OR datname LIKE 'fleetlab_tplbuild_%'").fetchall()
-    builds = {cache.Cache(admin, seal).name_for(e.key).replace(cache.PREFIX, "fleetlab_tplbuild_")[:34]
-              for e in cache.Cache(admin, seal).entries() if e.ours}
+    rows = admin.execute(
+        "SELECT datname, oid::bigint, shobj_description(oid, 'pg_database') FROM pg_database "
+        "WHERE datname LIKE 'fleetlab_test%' OR datname LIKE 'fleetlab_tplbuild_%'"
+    ).fetchall()
+    builds = {
+        cache.Cache(admin, seal).name_for(e.key).replace(cache.PREFIX, "fleetlab_tplbuild_")[:34]
+        for e in cache.Cache(admin, seal).entries()
+        if e.ours
+    }
     left = []
     for name, oid, comment in rows:
         m = pytest_plugin._NAME.match(name)

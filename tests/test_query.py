@@ -36,7 +36,7 @@ def rows(conn: psycopg.Connection):
     conn.execute("SET TIME ZONE 'America/Chicago'")
     conn.execute(
         "INSERT INTO organizations (id, name, metadata, created_at, updated_at, deleted_at) VALUES"
-        " (%s, 'Org A', '{\"plan\": \"enterprise\", \"n\": 3, \"tags\": [\"a\", \"b\"]}', %s, %s, NULL),"
+        ' (%s, \'Org A\', \'{"plan": "enterprise", "n": 3, "tags": ["a", "b"]}\', %s, %s, NULL),'
         " (%s, 'Org B', '{}', %s, %s, %s)",
         (ORG_A, T1, T1, ORG_B, T2, T2, T1),
     )
@@ -50,7 +50,7 @@ def rows(conn: psycopg.Connection):
         "INSERT INTO gateways (id, factory_id, gateway_id, name, url, email, password_encrypted, model,"
         " firmware_version, last_seen_at, metadata, created_at, updated_at, deleted_at) VALUES"
         " (%s, %s, 'GW-A', 'Gateway A', 'https://a:8443', 'a@example.com', 'v1.k.x', 'Moxa UC-8210', '2.4.0',"
-        "  %s, '{\"protocol\": \"mqtt\", \"ip\": \"10.0.0.1\"}', %s, %s, NULL),"
+        '  %s, \'{"protocol": "mqtt", "ip": "10.0.0.1"}\', %s, %s, NULL),'
         " (%s, %s, 'GW-B', 'Gateway B', 'https://b:8443', 'b@example.com', 'v1.k.y', NULL, NULL,"
         "  NULL, DEFAULT, %s, %s, %s)",
         (GW_A, FAC_A, T1, T1, T1, GW_B, FAC_B, T2, T2, T2),
@@ -61,8 +61,14 @@ def rows(conn: psycopg.Connection):
 def test_organizations_types_and_nulls(db_url, rows):
     df = read_sql("select * from organizations order by name", url=db_url)
     assert df.schema == pl.Schema(
-        {"id": pl.String, "name": pl.String, "metadata": pl.String,
-         "created_at": UTC_TS, "updated_at": UTC_TS, "deleted_at": UTC_TS}
+        {
+            "id": pl.String,
+            "name": pl.String,
+            "metadata": pl.String,
+            "created_at": UTC_TS,
+            "updated_at": UTC_TS,
+            "deleted_at": UTC_TS,
+        }
     )
     a, b = df.to_dicts()
     assert a["id"] == ORG_A and b["id"] == ORG_B
@@ -76,9 +82,17 @@ def test_organizations_types_and_nulls(db_url, rows):
 def test_factories_types_and_nulls(db_url, rows):
     df = read_sql("select * from factories order by name", url=db_url)
     assert df.schema == pl.Schema(
-        {"id": pl.String, "organization_id": pl.String, "name": pl.String, "location": pl.String,
-         "timezone": pl.String, "metadata": pl.String,
-         "created_at": UTC_TS, "updated_at": UTC_TS, "deleted_at": UTC_TS}
+        {
+            "id": pl.String,
+            "organization_id": pl.String,
+            "name": pl.String,
+            "location": pl.String,
+            "timezone": pl.String,
+            "metadata": pl.String,
+            "created_at": UTC_TS,
+            "updated_at": UTC_TS,
+            "deleted_at": UTC_TS,
+        }
     )
     a, b = df.to_dicts()
     assert (a["id"], a["organization_id"]) == (FAC_A, ORG_A)
@@ -93,14 +107,31 @@ def test_factories_types_and_nulls(db_url, rows):
 def test_gateways_types_and_nulls(db_url, rows):
     df = read_sql("select * from gateways order by gateway_id", url=db_url)
     assert df.schema == pl.Schema(
-        {"id": pl.String, "factory_id": pl.String, "gateway_id": pl.String, "name": pl.String,
-         "url": pl.String, "email": pl.String, "password_encrypted": pl.String, "model": pl.String,
-         "firmware_version": pl.String, "last_seen_at": UTC_TS, "metadata": pl.String,
-         "created_at": UTC_TS, "updated_at": UTC_TS, "deleted_at": UTC_TS}
+        {
+            "id": pl.String,
+            "factory_id": pl.String,
+            "gateway_id": pl.String,
+            "name": pl.String,
+            "url": pl.String,
+            "email": pl.String,
+            "password_encrypted": pl.String,
+            "model": pl.String,
+            "firmware_version": pl.String,
+            "last_seen_at": UTC_TS,
+            "metadata": pl.String,
+            "created_at": UTC_TS,
+            "updated_at": UTC_TS,
+            "deleted_at": UTC_TS,
+        }
     )
     a, b = df.to_dicts()
     assert (a["id"], a["factory_id"], b["id"], b["factory_id"]) == (GW_A, FAC_A, GW_B, FAC_B)
-    assert (a["gateway_id"], a["name"], a["url"], a["email"]) == ("GW-A", "Gateway A", "https://a:8443", "a@example.com")
+    assert (a["gateway_id"], a["name"], a["url"], a["email"]) == (
+        "GW-A",
+        "Gateway A",
+        "https://a:8443",
+        "a@example.com",
+    )
     assert a["password_encrypted"] == "v1.k.x"
     assert (a["model"], a["firmware_version"]) == ("Moxa UC-8210", "2.4.0")
     assert (b["model"], b["firmware_version"]) == (None, None)
@@ -169,8 +200,9 @@ def test_duplicate_names_get_suffixes(db_url, rows):
 def test_parameters_are_bound_not_formatted(db_url, rows):
     hostile = "GW-A' OR '1'='1"
     assert read_sql("select * from gateways where gateway_id = $1", url=db_url, params=[hostile]).height == 0
-    one = read_sql("select gateway_id from gateways where id = $1::uuid and last_seen_at = $2",
-                   url=db_url, params=[GW_A, T1])
+    one = read_sql(
+        "select gateway_id from gateways where id = $1::uuid and last_seen_at = $2", url=db_url, params=[GW_A, T1]
+    )
     assert one["gateway_id"].to_list() == ["GW-A"]
     assert read_sql("select $1::int is null as missing", url=db_url, params=[None])["missing"][0] is True
     with pytest.raises(ConfigError, match="params"):
@@ -256,8 +288,7 @@ def test_cli_query_formats_and_parameters(cli_env, rows, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "gateway_id,model\nGW-B,\n"
     done = cli(cli_env, "select id, last_seen_at from gateways order by gateway_id", "--format", "json")
-    assert json.loads(done.stdout) == [
-        {"id": GW_A, "last_seen_at": T1.isoformat()}, {"id": GW_B, "last_seen_at": None}]
+    assert json.loads(done.stdout) == [{"id": GW_A, "last_seen_at": T1.isoformat()}, {"id": GW_B, "last_seen_at": None}]
     table = cli(cli_env, "select * from gateways order by gateway_id")
     assert table.returncode == 0 and GW_A in table.stdout and "shape: (2, 14)" in table.stdout
     out = tmp_path / "gateways.parquet"
@@ -282,18 +313,21 @@ def count(conn: psycopg.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-@pytest.mark.parametrize("statement", [
-    "drop table gateways",
-    "delete from gateways",
-    "truncate gateways cascade",
-    "update gateways set name = 'x'",
-    "with d as (delete from gateways returning 1) select * from d",
-    "select 1; drop table gateways",
-    "select * from gateways; delete from gateways",
-    "copy gateways to '/tmp/fleetlab-copy-out'",
-    "do $$ begin delete from gateways; end $$",
-    "set default_transaction_read_only = off",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "drop table gateways",
+        "delete from gateways",
+        "truncate gateways cascade",
+        "update gateways set name = 'x'",
+        "with d as (delete from gateways returning 1) select * from d",
+        "select 1; drop table gateways",
+        "select * from gateways; delete from gateways",
+        "copy gateways to '/tmp/fleetlab-copy-out'",
+        "do $$ begin delete from gateways; end $$",
+        "set default_transaction_read_only = off",
+    ],
+)
 def test_queries_cannot_change_the_database(db_url, rows, conn, statement):
     with pytest.raises(DatabaseError, match="--write"):
         read_sql(statement, url=db_url)
@@ -301,12 +335,15 @@ def test_queries_cannot_change_the_database(db_url, rows, conn, statement):
     assert count(conn, "gateways") == 2 and count(conn, "organizations") == 2
 
 
-@pytest.mark.parametrize("statement", [
-    "select pg_read_file('/etc/hostname')",
-    "select lo_import('/etc/hostname')",
-    "select pg_ls_dir('.')",
-    "select nextval('pg_catalog.pg_class_oid_seq')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select pg_read_file('/etc/hostname')",
+        "select lo_import('/etc/hostname')",
+        "select pg_ls_dir('.')",
+        "select nextval('pg_catalog.pg_class_oid_seq')",
+    ],
+)
 def test_queries_cannot_reach_the_servers_files(db_url, rows, statement):
     with pytest.raises(DatabaseError) as exc:
         read_sql(statement, url=db_url)
@@ -373,8 +410,9 @@ def test_on_the_embedded_server_queries_log_in_as_a_role_that_is_not_superuser(c
 
     env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"} | {"FLEETLAB_HOME": str(suite_server.home())}
     with suite_server.embedded():  # running already, unless the suite runs against TEST_DATABASE_URL
-        done = subprocess.run([sys.executable, "-m", "fleetlab", "reset", "--yes"], env=env, capture_output=True,
-                              text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "fleetlab", "reset", "--yes"], env=env, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
         who = "select current_user as u, (select rolsuper from pg_roles where rolname = current_user) as s"
         assert cli(env, who, "-f", "csv").stdout == "u,s\nfleetlab_reader,false\n"

@@ -43,8 +43,10 @@ def mixed(conn, settings):
         "FROM gateways WHERE gateway_id = 'GW-SPR-001'",
         (vector["stored"],),
     )
-    conn.execute("UPDATE gateways SET password_encrypted = %s WHERE id = %s",
-                 (v1_token(base64.b64decode(TEST_KEY), "legacy-pw", spr), spr))
+    conn.execute(
+        "UPDATE gateways SET password_encrypted = %s WHERE id = %s",
+        (v1_token(base64.b64decode(TEST_KEY), "legacy-pw", spr), spr),
+    )
     conn.execute("UPDATE gateways SET updated_at = '2026-01-01Z'")
     conn.commit()
     return vector
@@ -82,8 +84,10 @@ def test_rotate_puts_every_row_under_the_current_key(conn, mixed):
 def test_platform_rows_under_the_current_key_stay_as_written(conn, settings):
     platform_key = base64.b64decode(VECTORS["platform_encrypt"][0]["key"])
     load(conn, acme_fleet(datetime(2026, 1, 1, tzinfo=UTC)), Keyring(platform_key))
-    conn.execute("UPDATE gateways SET password_encrypted = %s WHERE gateway_id = 'GW-DET-001'",
-                 (VECTORS["platform_encrypt"][0]["stored"],))
+    conn.execute(
+        "UPDATE gateways SET password_encrypted = %s WHERE gateway_id = 'GW-DET-001'",
+        (VECTORS["platform_encrypt"][0]["stored"],),
+    )
     conn.commit()
     done = rotate(conn, Keyring(platform_key))
     assert (done.total, done.rewritten) == (6, 0)
@@ -99,11 +103,17 @@ def test_a_row_no_key_opens_stops_the_rotation_before_anything_is_written(conn, 
 
 
 def test_key_rotate_command(cli_env, conn, mixed):
-    env = {**cli_env, "FLEETLAB_SECRET_KEY": NEW_KEY, "ENCRYPTION_KEY": mixed["key"],
-           "FLEETLAB_PREVIOUS_SECRET_KEYS": TEST_KEY}
+    env = {
+        **cli_env,
+        "FLEETLAB_SECRET_KEY": NEW_KEY,
+        "ENCRYPTION_KEY": mixed["key"],
+        "FLEETLAB_PREVIOUS_SECRET_KEYS": TEST_KEY,
+    }
     done = cli(env, "key", "rotate")
     assert done.returncode == 0, done.stderr
-    assert "re-encrypted 7 of 7 gateway passwords" in done.stdout and "1 from fleetlab's earlier v1 format" in done.stdout
+    assert (
+        "re-encrypted 7 of 7 gateway passwords" in done.stdout and "1 from fleetlab's earlier v1 format" in done.stdout
+    )
     for secret in (NEW_KEY, mixed["key"], TEST_KEY, mixed["plaintext"]):
         assert secret not in done.stdout + done.stderr
     # afterwards the new key alone reads everything, and the platform's own key is no longer needed

@@ -18,8 +18,9 @@ PRESETS = {"default", "multi-tenant", "stale-fleet", "international", "large"}
 
 
 def run(env, *args):
-    return subprocess.run([sys.executable, "-m", "fleetlab.app.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "fleetlab.app.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_presets_are_listed_with_a_description():
@@ -54,8 +55,10 @@ def test_large_has_a_million_gateways():
 
 def test_scenario_from_a_path(tmp_path):
     path = tmp_path / "mine.toml"
-    path.write_text('description = "mine"\nseed = 9\n[counts]\norganizations = 2\nfactories_per_organization = 1\n'
-                    'gateways_per_factory = "2-3"\n')
+    path.write_text(
+        'description = "mine"\nseed = 9\n[counts]\norganizations = 2\nfactories_per_organization = 1\n'
+        'gateways_per_factory = "2-3"\n'
+    )
     spec = load_scenario(path)
     assert spec.name == "mine" and spec.seed == 9 and spec.gateways_per_factory == Count.uniform(2, 3)
     assert load_scenario(str(path)) == spec
@@ -70,7 +73,7 @@ def test_malformed_toml(tmp_path):
 
 def test_unknown_keys_in_toml(tmp_path):
     path = tmp_path / "typo.toml"
-    path.write_text('sed = 3\n[counts]\norganisations = 2\n[fractions]\nonline = 2\n')
+    path.write_text("sed = 3\n[counts]\norganisations = 2\n[fractions]\nonline = 2\n")
     with pytest.raises(SpecError) as info:
         load_scenario(path)
     text = str(info.value)
@@ -93,19 +96,58 @@ def test_cli_lists_scenarios(cli_env):
 
 
 def test_cli_bad_input_all_at_once_and_nothing_touched(cli_env, conn):
-    out = run(cli_env, "seed", "--yes", "--scenario", "nope", "--orgs", "-5", "--factories-per-org", "8-3",
-              "--gateways-per-factory", "many", "--seed", "x", "--as-of", "soon", "--locale", "xx_XX")
+    out = run(
+        cli_env,
+        "seed",
+        "--yes",
+        "--scenario",
+        "nope",
+        "--orgs",
+        "-5",
+        "--factories-per-org",
+        "8-3",
+        "--gateways-per-factory",
+        "many",
+        "--seed",
+        "x",
+        "--as-of",
+        "soon",
+        "--locale",
+        "xx_XX",
+    )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
-    for fragment in ["7 problems", "unknown scenario 'nope'", "--orgs", "inverted range 8-3", "'many'", "--seed",
-                     "'soon'", "unknown locale 'xx_XX'"]:
+    for fragment in [
+        "7 problems",
+        "unknown scenario 'nope'",
+        "--orgs",
+        "inverted range 8-3",
+        "'many'",
+        "--seed",
+        "'soon'",
+        "unknown locale 'xx_XX'",
+    ]:
         assert fragment in out.stderr, out.stderr
     assert conn.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0] is None
 
 
 def test_cli_seed_with_overrides(cli_env, conn):
-    args = ["seed", "--yes", "--orgs", "2", "--factories-per-org", "3", "--gateways-per-factory", "1-4",
-            "--seed", "42", "--as-of", "2026-01-01T00:00:00Z", "--locale", "de_DE"]
+    args = [
+        "seed",
+        "--yes",
+        "--orgs",
+        "2",
+        "--factories-per-org",
+        "3",
+        "--gateways-per-factory",
+        "1-4",
+        "--seed",
+        "42",
+        "--as-of",
+        "2026-01-01T00:00:00Z",
+        "--locale",
+        "de_DE",
+    ]
     out = run(cli_env, *args)
     assert out.returncode == 0, out.stderr
     assert conn.execute("SELECT count(*) FROM factories").fetchone()[0] == 6

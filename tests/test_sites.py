@@ -35,7 +35,8 @@ def test_generated_factories_are_where_their_metadata_says(international, conn):
             "SELECT id::text, (metadata->>'latitude')::float8, (metadata->>'longitude')::float8 FROM factories "
             "WHERE deleted_at IS NULL"
         ).fetchall(),
-        schema=["factory_id", "lat", "lon"], orient="row",
+        schema=["factory_id", "lat", "lon"],
+        orient="row",
     )
     joined = per_factory.join(stored, on="factory_id")
     assert joined.height == per_factory.height > 0
@@ -57,7 +58,8 @@ def test_sites_add_up_to_what_sql_counts_per_coordinate(international, conn):
             GROUP BY 1, 2
             """
         ).fetchall(),
-        schema=["latitude", "longitude", "factories", "organizations", "gateways"], orient="row",
+        schema=["latitude", "longitude", "factories", "organizations", "gateways"],
+        orient="row",
     )
     got = grouped.select(expected.columns).cast(expected.schema).sort("latitude", "longitude")
     assert got.equals(expected.sort("latitude", "longitude"))
@@ -95,14 +97,23 @@ def test_hand_written_metadata_never_breaks_the_map(conn, settings, db_url):
     """Coordinates only when numbers within range: a string, an out-of-range value or a missing key
     leaves the factory unplaced (and counted as such), never an error."""
     conn.execute("INSERT INTO organizations (id, name) VALUES ('0e000000-0000-4000-8000-000000000000', 'Hand Co')")
-    for name, meta in [("Text", {"latitude": "north", "longitude": 3}), ("Far", {"latitude": 91, "longitude": 3}),
-                       ("None", {}), ("Good", {"latitude": 48.1, "longitude": 11.6})]:
-        conn.execute("INSERT INTO factories (organization_id, name, metadata) VALUES "
-                     "('0e000000-0000-4000-8000-000000000000', %s, %s::jsonb)", (name, json.dumps(meta)))
+    for name, meta in [
+        ("Text", {"latitude": "north", "longitude": 3}),
+        ("Far", {"latitude": 91, "longitude": 3}),
+        ("None", {}),
+        ("Good", {"latitude": 48.1, "longitude": 11.6}),
+    ]:
+        conn.execute(
+            "INSERT INTO factories (organization_id, name, metadata) VALUES "
+            "('0e000000-0000-4000-8000-000000000000', %s, %s::jsonb)",
+            (name, json.dumps(meta)),
+        )
     conn.commit()
     per_factory = fi.gateways_per_factory(url=db_url)
     assert sites.unplaced(per_factory) == 3
-    assert sites.sites(per_factory).select("latitude", "longitude", "factories", "gateways").rows() == [(48.1, 11.6, 1, 0)]
+    assert sites.sites(per_factory).select("latitude", "longitude", "factories", "gateways").rows() == [
+        (48.1, 11.6, 1, 0)
+    ]
     assert sites.sites(per_factory)["silent"][0] is None  # no gateways: no share
 
 
@@ -120,8 +131,17 @@ def test_status_filter_counts_only_gateways_of_those_statuses(international):
 
 
 def test_the_map_needs_no_network_and_fits_its_sites():
-    frame = pl.DataFrame({"latitude": [40.9, 47.7], "longitude": [-73.9, -122.2], "label": ["A", "B"],
-                          "organizations": [1, 1], "factories": [1, 2], "gateways": [10, 20], "silent": [0.1, 0.4]})
+    frame = pl.DataFrame(
+        {
+            "latitude": [40.9, 47.7],
+            "longitude": [-73.9, -122.2],
+            "label": ["A", "B"],
+            "organizations": [1, 1],
+            "factories": [1, 2],
+            "gateways": [10, 20],
+            "silent": [0.1, 0.4],
+        }
+    )
     spec = maps.site_map(frame, unplaced=2).to_dict()
     text = json.dumps(spec)
     assert '"url"' not in text  # every dataset inline: the countries come from the package's own file

@@ -115,8 +115,14 @@ def test_fractions_summing_above_one():
 
 
 def test_overrides_report_every_bad_flag():
-    flags = {"organizations": "--orgs", "gateways_per_factory": "--gateways-per-factory", "as_of": "--as-of",
-             "seed": "--seed", "locale": "--locale", "factories_per_organization": "--factories-per-org"}
+    flags = {
+        "organizations": "--orgs",
+        "gateways_per_factory": "--gateways-per-factory",
+        "as_of": "--as-of",
+        "seed": "--seed",
+        "locale": "--locale",
+        "factories_per_organization": "--factories-per-org",
+    }
     problems = problems_of(
         lambda: FleetSpec().override(
             organizations="-1",
@@ -129,13 +135,23 @@ def test_overrides_report_every_bad_flag():
         )
     )
     assert [p.split(":")[0] for p in problems] == [
-        "--orgs", "--factories-per-org", "--gateways-per-factory", "--seed", "--as-of", "--locale"
+        "--orgs",
+        "--factories-per-org",
+        "--gateways-per-factory",
+        "--seed",
+        "--as-of",
+        "--locale",
     ]
 
 
 def test_overrides_apply():
-    spec = FleetSpec().override(organizations="5", gateways_per_factory="10-20", seed="42",
-                                as_of="2026-01-01T00:00:00+02:00", locale="de_DE, ja_JP")
+    spec = FleetSpec().override(
+        organizations="5",
+        gateways_per_factory="10-20",
+        seed="42",
+        as_of="2026-01-01T00:00:00+02:00",
+        locale="de_DE, ja_JP",
+    )
     assert spec.organizations == Count.fixed(5)
     assert spec.gateways_per_factory == Count.uniform(10, 20)
     assert spec.seed == 42
@@ -180,8 +196,11 @@ def test_weights_that_overflow_are_refused():
 
 
 def test_a_total_far_beyond_a_workbench_is_refused():
-    (problem,) = problems_of(lambda: FleetSpec().override(
-        organizations="10000", factories_per_organization="1000", gateways_per_factory="10000000"))
+    (problem,) = problems_of(
+        lambda: FleetSpec().override(
+            organizations="10000", factories_per_organization="1000", gateways_per_factory="10000000"
+        )
+    )
     assert "gateways in total" in problem and "1,000,000,000" in problem
     FleetSpec().override(organizations="100", factories_per_organization="100", gateways_per_factory="1000")
 

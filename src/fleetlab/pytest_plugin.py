@@ -228,7 +228,9 @@ def template_for(settings: Settings, server: DatabaseURL, spec) -> str:
             if templates.lookup(key) is None:
                 scratch = server.with_dbname(templates.name_for(key).replace(cache.PREFIX, "fleetlab_tplbuild_")[:34])
                 why = reset(settings, fleet, url=scratch, origin="pytest").cache
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch.database)))
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch.database))
+                )
             entry = templates.lookup(key)
             if entry is None:
                 raise FleetlabError(f"could not keep a template of {spec.name!r} on {server.where} ({why})")
@@ -239,8 +241,9 @@ def template_for(settings: Settings, server: DatabaseURL, spec) -> str:
 
 
 @pytest.fixture
-def fleetlab_db(request: pytest.FixtureRequest, fleetlab_settings: Settings, _fleetlab_run: _Run
-                ) -> Iterator[FleetlabDB]:
+def fleetlab_db(
+    request: pytest.FixtureRequest, fleetlab_settings: Settings, _fleetlab_run: _Run
+) -> Iterator[FleetlabDB]:
     """A database of this test's own, seeded with the fleet its `fleetlab` marker asks for (default: the
     platform's own seed), dropped after the test."""
     run = _fleetlab_run
@@ -261,8 +264,13 @@ def fleetlab_db(request: pytest.FixtureRequest, fleetlab_settings: Settings, _fl
         url = run.server.with_dbname(name)
         conn = db.connect(url)
     try:
-        yield FleetlabDB(url=url, conn=conn, settings=fleetlab_settings.replace(database_url=url.render(masked=False)),
-                         spec=spec, template=template)
+        yield FleetlabDB(
+            url=url,
+            conn=conn,
+            settings=fleetlab_settings.replace(database_url=url.render(masked=False)),
+            spec=spec,
+            template=template,
+        )
     finally:
         conn.close()
         with _plainly(f"dropping {name}"):

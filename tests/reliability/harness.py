@@ -208,7 +208,9 @@ def content_hash(url: DatabaseURL) -> dict[str, str]:
         ]
         out = {"tables": ",".join(tables)}
         for t in tables:
-            q = psycopg.sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t")
+            q = psycopg.sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
+            )
             n, h = conn.execute(q.format(psycopg.sql.Identifier(t))).fetchone()
             out[t] = f"{n}:{h}"
         return out

@@ -32,8 +32,9 @@ def alice(admin):
     admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
     admin.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(name)))
     yield name
-    for (db_name,) in admin.execute("SELECT datname FROM pg_database WHERE datdba = "
-                                    "(SELECT oid FROM pg_roles WHERE rolname = %s)", (name,)).fetchall():
+    for (db_name,) in admin.execute(
+        "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = %s)", (name,)
+    ).fetchall():
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
     admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
     admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
@@ -57,8 +58,9 @@ def _make(admin, name: str, owner: str | None = None, comment: str | None = None
     if comment is not None:
         admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(comment)))
     if template:
-        admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(
-            sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(sql.Identifier(name))
+        )
 
 
 def _unmake(admin, name: str) -> None:
@@ -76,11 +78,13 @@ def _record(entry: cache.Entry, **changes) -> str:
     return json.dumps({"fleetlab_cache": 2, "record": {**entry.record, **changes}, "seal": "0" * 64})
 
 
-def test_a_database_merely_named_like_a_template_is_never_dropped_nor_served(cached_env, settings, admin, alice,
-                                                                               server_url):
+def test_a_database_merely_named_like_a_template_is_never_dropped_nor_served(
+    cached_env, settings, admin, alice, server_url
+):
     real = _kept(cached_env, settings, admin)
-    record = admin.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-                           (real.name,)).fetchone()[0]
+    record = admin.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (real.name,)
+    ).fetchone()[0]
     planted = {
         f"{cache.PREFIX}alice_{os.getpid()}": (alice, None),  # another role's, no record
         f"{cache.PREFIX}copied_{os.getpid()}": (alice, record),  # another role's, our record copied
@@ -140,7 +144,9 @@ def test_malformed_records_break_no_command(cached_env, settings, admin, server_
         oid = admin.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]
         record = {**real.record, "key": real.key, **change}
         doc = {"fleetlab_cache": 2, "record": record, "seal": seal.sign(name, oid, record)}
-        admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(json.dumps(doc))))
+        admin.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(json.dumps(doc)))
+        )
         names[name] = None
     for name, comment in names.items():
         if comment is not None:
@@ -176,8 +182,9 @@ def test_a_template_with_a_session_connected_is_built_instead_and_says_why(cache
     assert "cache: cloned" in run.stdout, run.output
 
 
-def test_a_template_holding_an_object_of_another_role_is_not_served(cached_env, settings, admin, alice, server_url,
-                                                                    db_url):
+def test_a_template_holding_an_object_of_another_role_is_not_served(
+    cached_env, settings, admin, alice, server_url, db_url
+):
     real = _kept(cached_env, settings, admin)
     ident = sql.Identifier(real.name)
     admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(ident))
@@ -208,8 +215,9 @@ def test_the_reset_prints_the_counts_it_measured(cached_env, settings, admin, se
     assert gateways.split()[1] == "4", run.stdout
 
 
-def test_as_a_role_that_is_no_superuser_clear_and_list_go_on_past_other_roles_databases(settings, admin, alice,
-                                                                                         server_url, new_db):
+def test_as_a_role_that_is_no_superuser_clear_and_list_go_on_past_other_roles_databases(
+    settings, admin, alice, server_url, new_db
+):
     """fleetlab connecting as a plain CREATEDB role, as on a shared server: another role's database
     named like a template is listed as not ours; clear does not fail on it."""
     me = f"fltest_me_{os.getpid()}"
@@ -219,12 +227,16 @@ def test_as_a_role_that_is_no_superuser_clear_and_list_go_on_past_other_roles_da
     _make(admin, theirs, alice, comment="")
     mine = new_db(create=False).database
     url = server_url.with_dbname(mine)
-    env = {"DATABASE_URL": f"postgresql://{me}@{url.host}:{url.port}/{mine}" if not url.host.startswith("/")
-           else f"postgresql://{me}@/{mine}?host={url.host}&port={url.port}"}
+    env = {
+        "DATABASE_URL": f"postgresql://{me}@{url.host}:{url.port}/{mine}"
+        if not url.host.startswith("/")
+        else f"postgresql://{me}@/{mine}?host={url.host}&port={url.port}"
+    }
     from .harness import base_env
 
-    e = base_env(**env, FLEETLAB_HOME=str(settings.home), FLEETLAB_SECRET_KEY=settings.secret_key,
-                 FLEETLAB_CACHE_ENTRIES="4")
+    e = base_env(
+        **env, FLEETLAB_HOME=str(settings.home), FLEETLAB_SECRET_KEY=settings.secret_key, FLEETLAB_CACHE_ENTRIES="4"
+    )
     try:
         built = cli(["reset", "--yes", *FLAGS], e)
         assert built.returncode == 0 and "kept as" in built.stdout, built.output
@@ -233,14 +245,20 @@ def test_as_a_role_that_is_no_superuser_clear_and_list_go_on_past_other_roles_da
             assert run.returncode == 0 and not run.traceback, run.output
             assert theirs in run.stdout or "not ours" in run.stdout
         assert theirs in databases(server_url)
-        assert not [n for n in databases(server_url) if n.startswith(cache.PREFIX) and n != theirs and
-                    admin.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
-                                  (n,)).fetchone()[0] == me]
+        assert not [
+            n
+            for n in databases(server_url)
+            if n.startswith(cache.PREFIX)
+            and n != theirs
+            and admin.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (n,)).fetchone()[0]
+            == me
+        ]
     finally:
         _unmake(admin, theirs)
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(mine)))
-        for (n,) in admin.execute("SELECT datname FROM pg_database WHERE datdba = "
-                                  "(SELECT oid FROM pg_roles WHERE rolname = %s)", (me,)).fetchall():
+        for (n,) in admin.execute(
+            "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = %s)", (me,)
+        ).fetchall():
             admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(sql.Identifier(n)))
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n)))
         admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(me)))

@@ -29,8 +29,9 @@ def _pytest(project, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 
 def _env(tmp_path, url: str, **extra: str) -> dict[str, str]:
-    env = base_env(FLEETLAB_TEST_DATABASE_URL=url, FLEETLAB_HOME=str(tmp_path / "home"), FLEETLAB_SECRET_KEY=TEST_KEY,
-                   **extra)
+    env = base_env(
+        FLEETLAB_TEST_DATABASE_URL=url, FLEETLAB_HOME=str(tmp_path / "home"), FLEETLAB_SECRET_KEY=TEST_KEY, **extra
+    )
     return {k: v for k, v in env.items() if not k.startswith("PYTEST_")}
 
 
@@ -46,7 +47,7 @@ def _leaks(proc: subprocess.CompletedProcess, *secrets: str) -> list[str]:
     return [s for s in secrets if s in out]
 
 
-BAD_MARKERS = '''
+BAD_MARKERS = """
     import pytest
 
     @pytest.mark.fleetlab(as_of=None)
@@ -71,7 +72,7 @@ BAD_MARKERS = '''
     def test_a_failing_assert(fleetlab_db):
         url = fleetlab_db.url
         assert fleetlab_db.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] == 7
-'''
+"""
 
 
 def test_no_secret_in_any_output_and_bad_markers_fail_in_one_line(tmp_path, server_url, admin):
@@ -90,19 +91,26 @@ def test_no_secret_in_any_output_and_bad_markers_fail_in_one_line(tmp_path, serv
     observe("secrets_leaked", len(leaked))
     assert not leaked, proc.stdout[-4000:]
     assert "4 errors" in proc.stdout and "2 failed" in proc.stdout, proc.stdout[-4000:]
-    for test, said in [("test_as_of_none", "as_of cannot be None"), ("test_scenario_none", "scenario must be"),
-                       ("test_two_positional", "only positional argument"), ("test_misspelt", "not organisations")]:
+    for test, said in [
+        ("test_as_of_none", "as_of cannot be None"),
+        ("test_scenario_none", "scenario must be"),
+        ("test_two_positional", "only positional argument"),
+        ("test_misspelt", "not organisations"),
+    ]:
         section = proc.stdout.split(f"ERROR at setup of {test} ")[1].split("\n_____")[0].split("\n=====")[0]
         lines = [ln for ln in section.splitlines()[1:] if ln.strip()]
         assert len(lines) == 1 and "fleetlab_db: @pytest.mark.fleetlab(" in lines[0] and said in lines[0], section
     assert "no_such_table" in proc.stdout  # the query's own failure is shown, with its locals, and no secret
 
 
-@pytest.mark.parametrize(("case", "url", "said"), [
-    ("unreachable", f"postgresql://someone:{PASSWORD}@127.0.0.1:1/theirs", "cannot connect to PostgreSQL"),
-    ("remote", f"postgresql://someone:{PASSWORD}@db.example.invalid/theirs", "the host is not this machine"),
-    ("not a url", f"postgres:/{PASSWORD}@nowhere", ""),
-])
+@pytest.mark.parametrize(
+    ("case", "url", "said"),
+    [
+        ("unreachable", f"postgresql://someone:{PASSWORD}@127.0.0.1:1/theirs", "cannot connect to PostgreSQL"),
+        ("remote", f"postgresql://someone:{PASSWORD}@db.example.invalid/theirs", "the host is not this machine"),
+        ("not a url", f"postgres:/{PASSWORD}@nowhere", ""),
+    ],
+)
 def test_a_plugin_that_cannot_start_says_so_in_one_line(tmp_path, case, url, said):
     project = _project(tmp_path, "def test_it(fleetlab_db):\n    pass\n")
     proc = _pytest(project, _env(tmp_path, url), "-l", "--tb=long")
@@ -121,13 +129,13 @@ def test_bad_settings_fail_in_one_line(tmp_path, server_url):
     assert not _leaks(proc, PASSWORD, TEST_KEY) and "Traceback" not in proc.stdout
 
 
-KILLED = '''
+KILLED = """
     import os, signal
     def test_killed(fleetlab_db):
         open(os.environ["WHERE"], "w").write(fleetlab_db.name)
         os.kill(os.getpid(), signal.SIGKILL)
-'''
-LATER = f'''
+"""
+LATER = f"""
     import pytest
 
     @pytest.mark.fleetlab(scenario="multi-tenant", organizations=2, seed={SEED})
@@ -137,15 +145,19 @@ LATER = f'''
     @pytest.mark.fleetlab(scenario="multi-tenant", organizations=2, seed={SEED + 1})
     def test_two(fleetlab_db):
         assert fleetlab_db.read_sql("SELECT * FROM organizations").height == 2
-'''
+"""
 
 
 def test_a_killed_runs_databases_are_swept_and_the_workbenchs_templates_kept(tmp_path, server_url, admin, new_db):
     home = tmp_path / "home"
     # the workbench's own template, in the same FLEETLAB_HOME, on the same server
     workbench = new_db(create=False)
-    wb_env = base_env(DATABASE_URL=workbench.render(masked=False), FLEETLAB_HOME=str(home),
-                      FLEETLAB_SECRET_KEY=TEST_KEY, FLEETLAB_CACHE_ENTRIES="1")
+    wb_env = base_env(
+        DATABASE_URL=workbench.render(masked=False),
+        FLEETLAB_HOME=str(home),
+        FLEETLAB_SECRET_KEY=TEST_KEY,
+        FLEETLAB_CACHE_ENTRIES="1",
+    )
     made = cli(["reset", "--yes", "--seed", str(SEED + 2), "--as-of", "2026-01-01T00:00:00Z"], wb_env)
     assert made.returncode == 0 and "kept as" in made.stdout, made.output
     kept = made.stdout.split(" kept as ")[1].split()[0]
@@ -177,8 +189,9 @@ def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, adm
     from fleetlab.store import db
     from fleetlab.store.config import Settings
 
-    settings = Settings(database_url=server_url.with_dbname("theirs").render(masked=False), home=tmp_path / "home",
-                        secret_key=TEST_KEY)
+    settings = Settings(
+        database_url=server_url.with_dbname("theirs").render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY
+    )
     runs = []
     for _ in range(2):
         conn = db.connect(server_url, autocommit=True)

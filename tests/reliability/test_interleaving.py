@@ -36,8 +36,13 @@ def test_ten_concurrent_migrate_apply_each_migration_once(new_db, env):
     url = new_db()  # an empty database: every migration pending
     e = {**env, "DATABASE_URL": url.render(masked=False), "FLEETLAB_LOCK_TIMEOUT": "30"}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "fleetlab.app.cli", "migrate"], env=e, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "fleetlab.app.cli", "migrate"],
+            env=e,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(10)
     ]
     results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
@@ -64,8 +69,9 @@ with migrate.advisory_lock(conn, migrate.MIGRATE_LOCK_KEY, 5, "test"):
 
 def test_runner_killed_holding_the_lock_does_not_block_the_next(new_db, env):
     url = new_db()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, url.render(masked=False)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, url.render(masked=False)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         time.sleep(0.3)  # pg_sleep is running
@@ -83,8 +89,9 @@ def test_runner_killed_holding_the_lock_does_not_block_the_next(new_db, env):
 
 def test_waiting_runner_gives_up_with_a_clear_message(new_db, env):
     url = new_db()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, url.render(masked=False)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, url.render(masked=False)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         run = cli(["migrate"], {**env, "DATABASE_URL": url.render(masked=False), "FLEETLAB_LOCK_TIMEOUT": "1"})

@@ -27,8 +27,10 @@ RESET_POINTS = [
     ("migrate:before-record", "whole"),  # during migrate: the first migration ran, its record not yet written
     ("copy:organizations", "whole"),
     ("copy:gateways", "whole"),  # during the gateways COPY
-    *[(p, "whole") for p in ("reset:before-swap", "swap:after-end-sessions", "swap:after-rename-old",
-                             "swap:before-commit")],  # the swap's transaction, not yet committed
+    *[
+        (p, "whole")
+        for p in ("reset:before-swap", "swap:after-end-sessions", "swap:after-rename-old", "swap:before-commit")
+    ],  # the swap's transaction, not yet committed
     ("swap:after-commit", "new"),  # swapped, the previous database not yet dropped
 ]
 SWAP_POINTS = [p for p in RESET_POINTS if p[0].startswith(("reset:before-swap", "swap:"))]
@@ -158,9 +160,7 @@ def test_reset_backend_terminated_mid_copy(seeded, env, admin):
     bg = Background(["reset", "--yes", "--seed", "9"], {**env, "FLEETLAB_FAULT_PAUSE": "copy:gateways"})
     try:
         bg.wait_for("paused at copy:gateways")
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (side,)
-        )
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (side,))
     finally:
         bg.resume()
     run = bg.finish()
@@ -228,8 +228,9 @@ def _helpers(home: str) -> list[int]:
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if b"fleetlab.store.parallel" in (proc / "cmdline").read_bytes() and \
-                    f"FLEETLAB_HOME={home}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+            if b"fleetlab.store.parallel" in (proc / "cmdline").read_bytes() and f"FLEETLAB_HOME={home}".encode() in (
+                proc / "environ"
+            ).read_bytes().split(b"\0"):
                 found.append(int(proc.name))
         except (OSError, ValueError):
             continue
@@ -269,7 +270,8 @@ def test_parallel_reset_stream_loses_its_connection(seeded, env, admin):
         assert helper in _helpers(env["FLEETLAB_HOME"])
         ended = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s "
-            "AND application_name = 'fleetlab (load stream)'", (side,),
+            "AND application_name = 'fleetlab (load stream)'",
+            (side,),
         ).fetchone()[0]
         assert ended == 1
     finally:

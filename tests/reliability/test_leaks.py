@@ -86,8 +86,7 @@ def test_bad_database_urls_through_every_command(tmp_path):
     assert len(BAD_URLS) >= 20
     problems = []
     for url in BAD_URLS:
-        env = base_env(DATABASE_URL=url, FLEETLAB_HOME=str(tmp_path), FLEETLAB_LOCK_TIMEOUT="2",
-                       PGCONNECT_TIMEOUT="3")
+        env = base_env(DATABASE_URL=url, FLEETLAB_HOME=str(tmp_path), FLEETLAB_LOCK_TIMEOUT="2", PGCONNECT_TIMEOUT="3")
         for command in COMMANDS:
             run = cli_inprocess(command, env)
             for p in judge(run, SECRETS):

@@ -55,8 +55,10 @@ def test_migration_waiting_on_a_table_lock_gives_up(new_db, tmp_path):
 @pytest.mark.parametrize("command", [["seed", "--yes"], ["reset", "--yes"], ["migrate"], ["status"]])
 def test_statement_timeout_gives_a_clear_message(seeded, env, command):
     """A server (or PGOPTIONS) with a tiny statement_timeout: a clear failure or success, never half a fleet."""
-    url = seeded.render(masked=False) + ("&" if "?" in seeded.render(masked=False) else "?") + (
-        "options=-c%20statement_timeout%3D1"
+    url = (
+        seeded.render(masked=False)
+        + ("&" if "?" in seeded.render(masked=False) else "?")
+        + ("options=-c%20statement_timeout%3D1")
     )
     with db.connect(seeded, autocommit=True) as c:
         c.execute("SELECT pg_sleep(0)")

@@ -15,18 +15,22 @@ from .harness import observe
 def bump(conn):
     """A function that writes, as a team might have in its database."""
     conn.execute("CREATE TABLE fltest_hits (n int)")
-    conn.execute("CREATE FUNCTION fltest_bump() RETURNS int LANGUAGE sql AS "
-                 "'INSERT INTO fltest_hits VALUES (1) RETURNING 1'")
+    conn.execute(
+        "CREATE FUNCTION fltest_bump() RETURNS int LANGUAGE sql AS 'INSERT INTO fltest_hits VALUES (1) RETURNING 1'"
+    )
     conn.commit()
     yield
     conn.rollback()
 
 
-@pytest.mark.parametrize("opener", [
-    "select set_config('default_transaction_read_only', 'off', false) as x",
-    "select set_config('transaction_read_only', 'off', false) as x",
-    "select set_config('role', 'postgres', false) as x",
-])
+@pytest.mark.parametrize(
+    "opener",
+    [
+        "select set_config('default_transaction_read_only', 'off', false) as x",
+        "select set_config('transaction_read_only', 'off', false) as x",
+        "select set_config('role', 'postgres', false) as x",
+    ],
+)
 def test_one_read_cannot_open_the_next_for_writes(db_url, conn, bump, opener):
     with connect(db_url) as adbc:
         try:

@@ -34,7 +34,9 @@ def _parts(token: str) -> dict[str, bytes]:
 
 
 def _token(parts: dict[str, bytes], kid: str) -> str:
-    return json.dumps({**{k: base64.b64encode(v).decode() for k, v in parts.items()}, "kid": kid}, separators=(",", ":"))
+    return json.dumps(
+        {**{k: base64.b64encode(v).decode() for k, v in parts.items()}, "kid": kid}, separators=(",", ":")
+    )
 
 
 def test_ten_thousand_passwords_decrypt_with_unique_nonces(keyring, tokens):

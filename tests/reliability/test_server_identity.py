@@ -36,8 +36,9 @@ def homes():
 def fleetlab(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "PG"))}
     env.update(FLEETLAB_HOME=str(home), FLEETLAB_SECRET_KEY=TEST_KEY)
-    return subprocess.run([sys.executable, "-m", "fleetlab", *args], env=env, capture_output=True, text=True,
-                          timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "fleetlab", *args], env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def seed_of(pgdata: Path) -> int:
@@ -86,8 +87,14 @@ def _python_for(user: str) -> str | None:
     """An interpreter of this Python version that `user` may run (ours may live under /root)."""
     for candidate in (sys.executable, os.path.realpath(sys.executable), "/usr/bin/python3", "/usr/local/bin/python3"):
         try:
-            done = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"], user=user,
-                                  capture_output=True, text=True, timeout=30, cwd="/")
+            done = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                user=user,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd="/",
+            )
         except (OSError, subprocess.SubprocessError):
             continue
         if done.returncode == 0 and done.stdout.strip() == str(sys.version_info[:2]):
@@ -107,12 +114,24 @@ def test_another_unix_user_starts_its_own_embedded_server(homes):
     home.mkdir()
     shutil.chown(home, "nobody", "nogroup")
     site = [p for p in sys.path if p.endswith("site-packages")]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "FLEETLAB_HOME": str(home / ".fleetlab"),
-           "FLEETLAB_SECRET_KEY": TEST_KEY, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *site])}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "FLEETLAB_HOME": str(home / ".fleetlab"),
+        "FLEETLAB_SECRET_KEY": TEST_KEY,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *site]),
+    }
 
     def as_nobody(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([python, "-m", "fleetlab", *args], user="nobody", cwd=home, env=env,
-                              capture_output=True, text=True, timeout=180)
+        return subprocess.run(
+            [python, "-m", "fleetlab", *args],
+            user="nobody",
+            cwd=home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
 
     try:
         done = as_nobody("reset", "--yes")

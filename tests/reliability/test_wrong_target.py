@@ -89,8 +89,12 @@ def test_remote_hosts_refused_before_any_connection(listener, tmp_path):
     # the listener does see a connection once the refusal is lifted: the check above is meaningful
     run = cli_inprocess(
         ["seed", "--yes"],
-        base_env(DATABASE_URL=f"postgresql://u:pw@{ip}:{p}/fleetlab", FLEETLAB_HOME=str(tmp_path),
-                 FLEETLAB_ALLOW_REMOTE_RESET="1", FLEETLAB_SECRET_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        base_env(
+            DATABASE_URL=f"postgresql://u:pw@{ip}:{p}/fleetlab",
+            FLEETLAB_HOME=str(tmp_path),
+            FLEETLAB_ALLOW_REMOTE_RESET="1",
+            FLEETLAB_SECRET_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
     )
     assert run.returncode != 0 and not run.traceback
     assert listener.accepted >= 1
@@ -160,8 +164,16 @@ def test_names_postgresql_would_truncate_are_refused(admin, server_url, env):
         problems = []
         for name in names:
             e = {**env, "DATABASE_URL": server_url.with_dbname(name).render(masked=False)}
-            for command in (["reset", "--yes"], ["seed", "--yes"], ["migrate"], ["status"], ["db", "protect"],
-                            ["query", "create table intruder (id int)"], ["check"], ["decrypt", "GW-SPR-001"]):
+            for command in (
+                ["reset", "--yes"],
+                ["seed", "--yes"],
+                ["migrate"],
+                ["status"],
+                ["db", "protect"],
+                ["query", "create table intruder (id int)"],
+                ["check"],
+                ["decrypt", "GW-SPR-001"],
+            ):
                 run = cli_inprocess(command, e)
                 observe("bad_inputs_tried")
                 if run.returncode == 0 or run.traceback or "63" not in run.stderr:
@@ -198,7 +210,9 @@ def test_hostile_names_are_quoted(admin, server_url, env, seeded):
             after = databases(server_url)
             assert name in after, f"{name!r} was not created under its exact name"
             # other test sessions may share the server: judge only names this reset could have made
-            related = {d for d in after - before if d != name and (d.lower() in name.lower() or name.lower() in d.lower())}
+            related = {
+                d for d in after - before if d != name and (d.lower() in name.lower() or name.lower() in d.lower())
+            }
             assert not related, f"{name!r}: also created {related}"
             assert build_name(name) not in after
             assert kept <= after, f"{name!r}: dropped {kept - after}"
@@ -227,9 +241,21 @@ def test_cluster_and_unusable_names_are_refused(admin, server_url, env):
     assert not problems, "\n".join(problems)
     assert {"postgres", "template0", "template1"} <= databases(server_url)
     # (what other tests running beside this one make has its own prefix)
-    made = {n for n in databases(server_url) - before if not n.startswith(("fltest_", "fleetlab_build_", "fleetlab_prev_",
-                                                                           "fleetlab_cache_", "fleetlab_test_",
-                                                                           "fleetlab_tplbuild_", "fleetlab_snapshot_"))}
+    made = {
+        n
+        for n in databases(server_url) - before
+        if not n.startswith(
+            (
+                "fltest_",
+                "fleetlab_build_",
+                "fleetlab_prev_",
+                "fleetlab_cache_",
+                "fleetlab_test_",
+                "fleetlab_tplbuild_",
+                "fleetlab_snapshot_",
+            )
+        )
+    }
     assert not made
     assert content_hash(server_url.with_dbname("template1")) == tpl
 

@@ -43,16 +43,38 @@ def cmd_cache_list(args: argparse.Namespace, settings: Settings) -> int:
         rows = [("template", "fleet", "kept by", "size", "age", "last used", "hits", "build")]
         for e in ours:
             if e.unfinished:
-                rows.append((e.name, "(unfinished: a keep was interrupted; the next clear drops it)", "", _size(e.size),
-                             "", "", "", ""))
+                rows.append(
+                    (
+                        e.name,
+                        "(unfinished: a keep was interrupted; the next clear drops it)",
+                        "",
+                        _size(e.size),
+                        "",
+                        "",
+                        "",
+                        "",
+                    )
+                )
                 continue
-            rows.append((e.name, _what(e), e.origin, _size(e.size), cache.age(e.created),
-                         f"{cache.age(e.last_used)} ago", str(e.hits), f"{e.build_seconds:.1f} s"))
+            rows.append(
+                (
+                    e.name,
+                    _what(e),
+                    e.origin,
+                    _size(e.size),
+                    cache.age(e.created),
+                    f"{cache.age(e.last_used)} ago",
+                    str(e.hits),
+                    f"{e.build_seconds:.1f} s",
+                )
+            )
         _table(rows)
         total = sum(e.size for e in ours)
-        print(f"{len(ours)} template(s), {_size(total)}; limits: {settings.cache_entries} templates, "
-              f"{settings.cache_max_mb:,} MB (FLEETLAB_CACHE_ENTRIES, FLEETLAB_CACHE_MAX_MB), counted apart for "
-              "resets and for the pytest plugin")
+        print(
+            f"{len(ours)} template(s), {_size(total)}; limits: {settings.cache_entries} templates, "
+            f"{settings.cache_max_mb:,} MB (FLEETLAB_CACHE_ENTRIES, FLEETLAB_CACHE_MAX_MB), counted apart for "
+            "resets and for the pytest plugin"
+        )
     if others:
         print(f"not ours: {len(others)} database(s) named like templates, never served nor dropped by fleetlab")
         _table([("database", "owner", "why")] + [(e.name, e.owner, e.problem) for e in others])
@@ -72,7 +94,9 @@ def cmd_cache_clear(args: argparse.Namespace, settings: Settings) -> int:
     if others:
         print(f"kept {len(others)} database(s) named like templates that are not ours (`fleetlab cache list` says why)")
     if any(e.ours for e in left):
-        print(f"{sum(e.ours for e in left)} template(s) in use by a clone right now were kept; run it again in a moment")
+        print(
+            f"{sum(e.ours for e in left)} template(s) in use by a clone right now were kept; run it again in a moment"
+        )
         return 1
     return 0
 

@@ -30,9 +30,11 @@ SVG = {"embedOptions": {"renderer": "svg"}}
 
 def most_silent(per_factory: pl.DataFrame) -> pl.DataFrame:
     """Factories with the most stale or never-seen gateways first, then the largest, then by name."""
-    return per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen")).sort(
-        ["silent", "gateways", "organization", "factory"], descending=[True, True, False, False]
-    ).drop("silent")
+    return (
+        per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen"))
+        .sort(["silent", "gateways", "organization", "factory"], descending=[True, True, False, False])
+        .drop("silent")
+    )
 
 
 def most_common(frame: pl.DataFrame, column: str) -> list:
@@ -71,25 +73,41 @@ def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
     """Each organization's active gateways as shares by status (bars of equal length, so a small tenant
     in trouble shows as plainly as a large one), least healthy first: the `top` organizations with the
     largest share stale or never seen."""
-    frame = summary.filter(pl.col("gateways") > 0).with_columns(
-        silent=(pl.col("stale") + pl.col("never_seen")) / pl.col("gateways")
-    ).sort(["silent", "gateways", "organization"], descending=[True, True, False]).head(top)
-    long = frame.select(["organization", "gateways", *STATUSES]).unpivot(
-        index=["organization", "gateways"], on=STATUSES, variable_name="status", value_name="count"
-    ).with_columns(share=pl.col("count") / pl.col("gateways"))
+    frame = (
+        summary.filter(pl.col("gateways") > 0)
+        .with_columns(silent=(pl.col("stale") + pl.col("never_seen")) / pl.col("gateways"))
+        .sort(["silent", "gateways", "organization"], descending=[True, True, False])
+        .head(top)
+    )
+    long = (
+        frame.select(["organization", "gateways", *STATUSES])
+        .unpivot(index=["organization", "gateways"], on=STATUSES, variable_name="status", value_name="count")
+        .with_columns(share=pl.col("count") / pl.col("gateways"))
+    )
     total = summary.filter(pl.col("gateways") > 0).height
     shown = f"the {frame.height} least healthy of {total:,}" if total > top else f"all {frame.height}"
     return (
-        alt.Chart(long, title=f"Organizations by status of their gateways, most stale or never seen first ({shown})",
-                  usermeta=SVG)
+        alt.Chart(
+            long,
+            title=f"Organizations by status of their gateways, most stale or never seen first ({shown})",
+            usermeta=SVG,
+        )
         .mark_bar()
         .encode(
-            x=alt.X("share:Q", title="share of the organization's gateways", axis=alt.Axis(format="%"),
-                    scale=alt.Scale(domain=[0, 1])),
+            x=alt.X(
+                "share:Q",
+                title="share of the organization's gateways",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
             y=alt.Y("organization:N", sort=frame["organization"].to_list(), title=None, axis=alt.Axis(labelLimit=320)),
             color=alt.Color("status:N", sort=STATUSES, scale=alt.Scale(domain=STATUSES, range=STATUS_COLORS)),
-            tooltip=["organization", "status", alt.Tooltip("count:Q", title="gateways", format=","),
-                     alt.Tooltip("share:Q", format=".1%")],
+            tooltip=[
+                "organization",
+                "status",
+                alt.Tooltip("count:Q", title="gateways", format=","),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
         )
     )
 
@@ -97,9 +115,12 @@ def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
 def age_buckets(ages: pl.DataFrame) -> pl.DataFrame:
     """Labels for `fleetlab.read.inspect.last_seen_ages(AGE_BOUNDS)`: columns age (AGE_BUCKETS' labels, then
     never seen), gateways."""
-    names = pl.DataFrame({
-        "bucket": [*range(len(AGE_BUCKETS)), -1], "age": [label for label, _ in AGE_BUCKETS] + [NEVER],
-    }).with_row_index("order")
+    names = pl.DataFrame(
+        {
+            "bucket": [*range(len(AGE_BUCKETS)), -1],
+            "age": [label for label, _ in AGE_BUCKETS] + [NEVER],
+        }
+    ).with_row_index("order")
     joined = names.join(ages.cast({"bucket": pl.Int64}), on="bucket", how="left").sort("order")
     return joined.select("age", pl.col("gateways").fill_null(0).cast(pl.Int64))
 
@@ -141,14 +162,24 @@ def models_by_firmware(by_model: pl.DataFrame) -> alt.Chart:
     a glance; empty cells are pairs no gateway runs."""
     frame = by_model.with_columns(pl.col("model").fill_null("(none)"), pl.col("firmware_version").fill_null("(none)"))
     base = alt.Chart(frame).encode(
-        x=alt.X("firmware_version:N", sort=most_common(frame, "firmware_version"), title="firmware",
-                axis=alt.Axis(labelAngle=0, orient="top")),
+        x=alt.X(
+            "firmware_version:N",
+            sort=most_common(frame, "firmware_version"),
+            title="firmware",
+            axis=alt.Axis(labelAngle=0, orient="top"),
+        ),
         y=alt.Y("model:N", sort=most_common(frame, "model"), title=None),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("gateways:Q", title="gateways", scale=alt.Scale(scheme="blues"), legend=alt.Legend(format=",d")),
-        tooltip=["model", "firmware_version", alt.Tooltip("gateways:Q", format=","),
-                 alt.Tooltip("share:Q", format=".1%")],
+        color=alt.Color(
+            "gateways:Q", title="gateways", scale=alt.Scale(scheme="blues"), legend=alt.Legend(format=",d")
+        ),
+        tooltip=[
+            "model",
+            "firmware_version",
+            alt.Tooltip("gateways:Q", format=","),
+            alt.Tooltip("share:Q", format=".1%"),
+        ],
     )
     peak = frame["gateways"].max() or 0
     numbers = base.mark_text(fontSize=11).encode(
@@ -156,7 +187,8 @@ def models_by_firmware(by_model: pl.DataFrame) -> alt.Chart:
         color=alt.condition(alt.datum.gateways > peak / 2, alt.value("white"), alt.value("#263238")),
     )
     return alt.layer(cells, numbers, title="Gateways per model and firmware version", usermeta=SVG).properties(
-        width=alt.Step(80), height=alt.Step(28))
+        width=alt.Step(80), height=alt.Step(28)
+    )
 
 
 def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
@@ -164,9 +196,14 @@ def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
     shared scale, in per cent: the `top` values most common across the fleets, the rest as "other"."""
     ranked = long.group_by("value").agg(pl.col("share").max()).sort(["share", "value"], descending=[True, False])
     keep = ranked.head(top)["value"]
-    frame = long.with_columns(pl.when(pl.col("value").is_in(keep.implode())).then("value").otherwise(pl.lit("other"))
-                              .alias("value")).group_by("fleet", "value").agg(pl.col("gateways").sum(),
-                                                                              pl.col("share").sum()).sort("fleet", "value")
+    frame = (
+        long.with_columns(
+            pl.when(pl.col("value").is_in(keep.implode())).then("value").otherwise(pl.lit("other")).alias("value")
+        )
+        .group_by("fleet", "value")
+        .agg(pl.col("gateways").sum(), pl.col("share").sum())
+        .sort("fleet", "value")
+    )
     order = [*keep.to_list(), *(["other"] if frame["value"].eq("other").any() else [])]
     if set(order) <= set(STATUSES):  # statuses in their own order, not by size
         order = [s for s in STATUSES if s in order]
@@ -174,8 +211,9 @@ def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
         alt.Chart(frame, title=title, usermeta=SVG, width=520)
         .mark_bar()
         .encode(
-            x=alt.X("share:Q", title="share of active gateways", axis=alt.Axis(format="%"),
-                    scale=alt.Scale(domain=[0, 1])),
+            x=alt.X(
+                "share:Q", title="share of active gateways", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+            ),
             y=alt.Y("value:N", sort=order, title=None),
             yOffset=alt.YOffset("fleet:N"),
             color=alt.Color("fleet:N", title=None, legend=alt.Legend(orient="top")),
@@ -192,8 +230,9 @@ def last_seen_timeline(by_day: pl.DataFrame, as_of: datetime) -> alt.Chart:
     silent = by_day.head(max(by_day.height - 1, 0))
     reporting = f"; {int(last['gateways'][0]):,} more last seen on {last['day'][0]:%Y-%m-%d}" if last.height else ""
     return (
-        alt.Chart(silent, title=f"Went silent: gateways by the day they were last seen{reporting}",
-                  usermeta=SVG, width=640)
+        alt.Chart(
+            silent, title=f"Went silent: gateways by the day they were last seen{reporting}", usermeta=SVG, width=640
+        )
         .mark_bar(color="#ef6c00")
         .encode(
             x=alt.X("day:T", title=None, axis=alt.Axis(format="%b %d")),

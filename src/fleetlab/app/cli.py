@@ -64,8 +64,11 @@ def confirm_target(args: argparse.Namespace, what: str):
             raise ResetRefused(
                 f"`fleetlab {what}` would replace database {url.where}; without a terminal to ask, pass --yes."
             )
-        print(f"This will {what} database {url.database!r} on {url.host or 'the local socket'}"
-              f"{':' + str(url.port) if url.port else ''}; its data will be replaced.", file=sys.stderr)
+        print(
+            f"This will {what} database {url.database!r} on {url.host or 'the local socket'}"
+            f"{':' + str(url.port) if url.port else ''}; its data will be replaced.",
+            file=sys.stderr,
+        )
         # the question goes to stderr, like the target above: stdout may be redirected to a file
         print("Continue? [y/N] ", end="", file=sys.stderr, flush=True)
         answer = sys.stdin.readline().strip().lower()
@@ -83,12 +86,21 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.replace(load_streams=args.streams)
     new_key = settings.key_file_missing
     with terminal_progress(sum(fleet.counts().values())) as progress:
-        result = reset(settings, fleet, confirm=confirm_target(args, "reset"), progress=progress,
-                       end_sessions=not args.keep_sessions, use_cache=not args.no_cache)
+        result = reset(
+            settings,
+            fleet,
+            confirm=confirm_target(args, "reset"),
+            progress=progress,
+            end_sessions=not args.keep_sessions,
+            use_cache=not args.no_cache,
+        )
     print_summary("reset", result)
     if result.ended:
-        print(f"ended {len(result.ended)} other session(s) on {result.url.database!r}: {', '.join(result.ended[:5])}"
-              f"{' …' if len(result.ended) > 5 else ''}", file=sys.stderr)
+        print(
+            f"ended {len(result.ended)} other session(s) on {result.url.database!r}: {', '.join(result.ended[:5])}"
+            f"{' …' if len(result.ended) > 5 else ''}",
+            file=sys.stderr,
+        )
     _say_key_created(settings, new_key)
     return 0
 
@@ -102,8 +114,11 @@ def _streams(text: str) -> int:
 def _say_key_created(settings: Settings, was_missing: bool) -> None:
     """Only commands that write passwords create a key; when they do, they say so."""
     if was_missing and settings.key_file.exists():
-        print(f"created a new secret key in {settings.key_file} (mode 0600): the gateway passwords decrypt only "
-              "with it. Keep it, or set FLEETLAB_SECRET_KEY.", file=sys.stderr)
+        print(
+            f"created a new secret key in {settings.key_file} (mode 0600): the gateway passwords decrypt only "
+            "with it. Keep it, or set FLEETLAB_SECRET_KEY.",
+            file=sys.stderr,
+        )
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -153,8 +168,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         changed = differences(describe(conn)) if not st.pending and not st.drift and st.applied else []
     print(f"database: {url.where}")
     if mk is not None:
-        print(f"marker:   fleetlab {mk.fleetlab_version}, created {mk.created_at:%Y-%m-%d %H:%M:%S %Z}"
-              f"{', protected' if mk.protected else ''}")
+        print(
+            f"marker:   fleetlab {mk.fleetlab_version}, created {mk.created_at:%Y-%m-%d %H:%M:%S %Z}"
+            f"{', protected' if mk.protected else ''}"
+        )
     else:
         print("marker:   none (not created by `fleetlab reset`)")
     for a in st.applied:
@@ -169,8 +186,11 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(st.drift)} drift problem(s): `fleetlab migrate` will refuse to run.", file=sys.stderr)
         return 1
     if changed:
-        print(f"{len(changed)} difference(s) from the schema the migrations make (changed by hand?): "
-              "`fleetlab seed` refuses this database; `fleetlab reset` rebuilds it.", file=sys.stderr)
+        print(
+            f"{len(changed)} difference(s) from the schema the migrations make (changed by hand?): "
+            "`fleetlab seed` refuses this database; `fleetlab reset` rebuilds it.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -183,7 +203,9 @@ def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.embedded:
-        raise ConfigError("DATABASE_URL is set: fleetlab only stops its own embedded server. Unset it to stop that one.")
+        raise ConfigError(
+            "DATABASE_URL is set: fleetlab only stops its own embedded server. Unset it to stop that one."
+        )
     if server.stop(settings.pgdata):
         print(f"stopped the embedded server in {settings.pgdata}")
     else:
@@ -214,13 +236,17 @@ def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
     url = db.resolve(settings)
     with db.connect(url) as conn, db.translate_errors(url, "the rotation"):
         if marker.read(conn) is None:
-            raise ResetRefused(f"{url.where} has no fleetlab marker; fleetlab rotates passwords only in databases it made.")
+            raise ResetRefused(
+                f"{url.where} has no fleetlab marker; fleetlab rotates passwords only in databases it made."
+            )
         total = conn.execute("SELECT count(*) FROM gateways").fetchone()[0]
         with terminal_progress(total) as progress:
             done = rotate(conn, keys, lock_timeout=settings.lock_timeout, progress=progress)
     legacy = f" ({done.from_v1:,} from fleetlab's earlier v1 format)" if done.from_v1 else ""
-    print(f"re-encrypted {done.rewritten:,} of {done.total:,} gateway passwords under key {done.key_id}{legacy}; "
-          f"{done.total - done.rewritten:,} were already under it")
+    print(
+        f"re-encrypted {done.rewritten:,} of {done.total:,} gateway passwords under key {done.key_id}{legacy}; "
+        f"{done.total - done.rewritten:,} were already under it"
+    )
     return 0
 
 
@@ -304,13 +330,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reset", help="drop, create, migrate and seed the workbench database")
     options.add_arguments(p)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--keep-sessions", action="store_true",
-                   help="refuse, changing nothing, if other sessions use the database (default: end them, and say so)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="build from scratch: neither clone a cached template nor keep this build as one")
-    p.add_argument("--streams", type=_streams, default=None, metavar="N",
-                   help="COPY streams that load a big fleet side by side (default: FLEETLAB_LOAD_STREAMS, "
-                        "else one per core from 200,000 gateways)")
+    p.add_argument(
+        "--keep-sessions",
+        action="store_true",
+        help="refuse, changing nothing, if other sessions use the database (default: end them, and say so)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="build from scratch: neither clone a cached template nor keep this build as one",
+    )
+    p.add_argument(
+        "--streams",
+        type=_streams,
+        default=None,
+        metavar="N",
+        help="COPY streams that load a big fleet side by side (default: FLEETLAB_LOAD_STREAMS, "
+        "else one per core from 200,000 gateways)",
+    )
     p.set_defaults(func=cmd_reset)
 
     p = sub.add_parser("seed", help="replace the rows (truncate + seed in one transaction) without dropping")
@@ -347,7 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     ksub = p.add_subparsers(title="key commands", metavar="ACTION", dest="action", required=True)
     q = ksub.add_parser("new", help="print a new random AES-256 key (base64) for FLEETLAB_SECRET_KEY or ENCRYPTION_KEY")
     q.set_defaults(func=cmd_key_new)
-    q = ksub.add_parser("rotate", help="re-encrypt every gateway password under the current key, in the platform's format")
+    q = ksub.add_parser(
+        "rotate", help="re-encrypt every gateway password under the current key, in the platform's format"
+    )
     q.set_defaults(func=cmd_key_rotate)
 
     p = sub.add_parser("decrypt", help="print a gateway's decrypted password (for inspection)")
@@ -356,12 +395,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="run one SQL query, read-only, and print or write its rows")
     p.add_argument("sql", help='the SQL, e.g. "select * from gateways where model = $1"')
-    p.add_argument("--write", action="store_true",
-                   help="run any one statement (DDL, DML, …) with the database owner's rights, not read-only")
-    p.add_argument("-p", "--param", action="append", metavar="VALUE",
-                   help="a value for $1, $2, … in order (repeat the flag); text, cast in SQL: $1::uuid")
-    p.add_argument("-f", "--format", choices=FORMATS, default=None,
-                   help="output format (default: from --output's extension, else table)")
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="run any one statement (DDL, DML, …) with the database owner's rights, not read-only",
+    )
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="VALUE",
+        help="a value for $1, $2, … in order (repeat the flag); text, cast in SQL: $1::uuid",
+    )
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: from --output's extension, else table)",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout (a new file)")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     p.add_argument("--max-rows", type=int, default=50, help="rows the table format shows (-1: all; default 50)")

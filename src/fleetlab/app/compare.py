@@ -45,16 +45,20 @@ def aggregates(fleet, as_of: str | None = None) -> dict[str, pl.DataFrame]:
         pl.col("id").alias("factory_id"), "organization_id", pl.col("deleted_at").is_not_null().alias("factory_deleted")
     ).join(org_rows, on="organization_id", how="left")
     status = (
-        pl.when(pl.col("last_seen_at").is_null()).then(pl.lit("never_seen"))
-        .when(pl.col("last_seen_at") >= pl.lit(c.as_of - c.online_within)).then(pl.lit("online"))
-        .when(pl.col("last_seen_at") < pl.lit(c.as_of - c.stale_after)).then(pl.lit("stale"))
+        pl.when(pl.col("last_seen_at").is_null())
+        .then(pl.lit("never_seen"))
+        .when(pl.col("last_seen_at") >= pl.lit(c.as_of - c.online_within))
+        .then(pl.lit("online"))
+        .when(pl.col("last_seen_at") < pl.lit(c.as_of - c.stale_after))
+        .then(pl.lit("stale"))
         .otherwise(pl.lit("recent"))
     )
     parts: dict[str, list[pl.DataFrame]] = {d: [] for d in DIMENSIONS}
     total = deleted = 0
     for chunk in fleet.chunks("gateways", 100_000):
         rows = chunk.select("factory_id", "model", "firmware_version", "last_seen_at", "deleted_at").join(
-            parents, on="factory_id", how="left")
+            parents, on="factory_id", how="left"
+        )
         total += rows.height
         deleted += rows.filter(pl.col("deleted_at").is_not_null()).height
         active = rows.filter(pl.col("deleted_at").is_null() & ~pl.col("factory_deleted") & ~pl.col("org_deleted"))
@@ -65,40 +69,54 @@ def aggregates(fleet, as_of: str | None = None) -> dict[str, pl.DataFrame]:
     for d in DIMENSIONS:
         counted = pl.concat(parts[d]) if parts[d] else pl.DataFrame(schema={d: pl.String, "gateways": pl.UInt32})
         out[d] = (
-            counted.group_by(d).agg(pl.col("gateways").sum().cast(pl.Int64))
+            counted.group_by(d)
+            .agg(pl.col("gateways").sum().cast(pl.Int64))
             .with_columns(pl.col(d).cast(pl.String).fill_null("(none)"))
             .with_columns((pl.col("gateways") / pl.col("gateways").sum()).alias("share"))
             .sort(["gateways", d], descending=[True, False])
         )
     active_factories = parents.filter(~pl.col("factory_deleted") & ~pl.col("org_deleted")).height
-    out["sizes"] = pl.DataFrame({
-        "table": list(TABLES),
-        "rows": [orgs.height, factories.height, total],
-        "active": [org_rows.filter(~pl.col("org_deleted")).height, active_factories, int(out["status"]["gateways"].sum())],
-        "soft_deleted": [org_rows["org_deleted"].sum(), parents["factory_deleted"].sum(), deleted],
-    })
+    out["sizes"] = pl.DataFrame(
+        {
+            "table": list(TABLES),
+            "rows": [orgs.height, factories.height, total],
+            "active": [
+                org_rows.filter(~pl.col("org_deleted")).height,
+                active_factories,
+                int(out["status"]["gateways"].sum()),
+            ],
+            "soft_deleted": [org_rows["org_deleted"].sum(), parents["factory_deleted"].sum(), deleted],
+        }
+    )
     return out
 
 
 def side_by_side(figures: Mapping[str, Mapping[str, pl.DataFrame]], dimension: str) -> pl.DataFrame:
     """One dimension of several fleets' `aggregates` in one long frame: fleet, value, gateways, share."""
-    return pl.concat([
-        f[dimension].rename({dimension: "value"}).with_columns(pl.lit(label).alias("fleet")).select(
-            "fleet", "value", "gateways", "share")
-        for label, f in figures.items()
-    ])
+    return pl.concat(
+        [
+            f[dimension]
+            .rename({dimension: "value"})
+            .with_columns(pl.lit(label).alias("fleet"))
+            .select("fleet", "value", "gateways", "share")
+            for label, f in figures.items()
+        ]
+    )
 
 
 def sizes(figures: Mapping[str, Mapping[str, pl.DataFrame]]) -> pl.DataFrame:
     """The fleets' "sizes" one under the other, each table's two fleets together: columns table, fleet,
     rows, active, soft-deleted (narrow enough to read whole, where seven columns side by side were not)."""
     parts = [
-        f["sizes"].select(
-            pl.Series("table", list(TABLES)), pl.lit(label).alias("fleet"), "rows", "active",
+        f["sizes"]
+        .select(
+            pl.Series("table", list(TABLES)),
+            pl.lit(label).alias("fleet"),
+            "rows",
+            "active",
             pl.col("soft_deleted").alias("soft-deleted"),
-        ).with_row_index("order")
+        )
+        .with_row_index("order")
         for label, f in figures.items()
     ]
     return pl.concat(parts).sort("order", maintain_order=True).drop("order")
-
-

@@ -61,15 +61,20 @@ def filters(summary: pl.DataFrame, mix: pl.DataFrame):
     import marimo as mo
 
     names = _labels(summary["organization"].to_list(), summary["organization_id"].to_list())
-    return mo.ui.dictionary({
-        "organizations": mo.ui.multiselect(options=names, label="Organizations", full_width=True),
-        "models": mo.ui.multiselect(options=[m for m in most_common(mix, "model") if m], label="Models",
-                                    full_width=True),
-        "firmware": mo.ui.multiselect(options=[f for f in most_common(mix, "firmware_version") if f],
-                                      label="Firmware", full_width=True),
-        "statuses": mo.ui.multiselect(options={s.replace("_", " "): s for s in STATUSES}, label="Status",
-                                      full_width=True),
-    })
+    return mo.ui.dictionary(
+        {
+            "organizations": mo.ui.multiselect(options=names, label="Organizations", full_width=True),
+            "models": mo.ui.multiselect(
+                options=[m for m in most_common(mix, "model") if m], label="Models", full_width=True
+            ),
+            "firmware": mo.ui.multiselect(
+                options=[f for f in most_common(mix, "firmware_version") if f], label="Firmware", full_width=True
+            ),
+            "statuses": mo.ui.multiselect(
+                options={s.replace("_", " "): s for s in STATUSES}, label="Status", full_width=True
+            ),
+        }
+    )
 
 
 def where(chosen):
@@ -87,7 +92,10 @@ def _labels(names: list[str], ids: list[str]) -> dict[str, str]:
 
 
 def readable(
-    frame: pl.DataFrame, *, percent: Sequence[str] = ("share",), durations: Sequence[str] = (),
+    frame: pl.DataFrame,
+    *,
+    percent: Sequence[str] = ("share",),
+    durations: Sequence[str] = (),
     hide: Sequence[str] = ID_COLUMNS,
 ) -> pl.DataFrame:
     """`frame` for reading: id columns dropped (names say which row it is), `percent` columns (0..1) as
@@ -112,15 +120,20 @@ def duration_text(duration: pl.Expr) -> pl.Expr:
     s = duration.dt.total_seconds()
     d, h, m = s // 86_400, (s % 86_400) // 3_600, (s % 3_600) // 60
     return (
-        pl.when(s.is_null()).then(pl.lit(None, dtype=pl.String))
-        .when((d > 0) & (h > 0)).then(pl.format("{} d {} h", d, h))
-        .when(d > 0).then(pl.format("{} d", d))
-        .when((h > 0) & (m > 0)).then(pl.format("{} h {} min", h, m))
-        .when(h > 0).then(pl.format("{} h", h))
-        .when(m > 0).then(pl.format("{} min", m))
+        pl.when(s.is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .when((d > 0) & (h > 0))
+        .then(pl.format("{} d {} h", d, h))
+        .when(d > 0)
+        .then(pl.format("{} d", d))
+        .when((h > 0) & (m > 0))
+        .then(pl.format("{} h {} min", h, m))
+        .when(h > 0)
+        .then(pl.format("{} h", h))
+        .when(m > 0)
+        .then(pl.format("{} min", m))
         .otherwise(pl.format("{} s", s))
     )
-
 
 
 def describe(context: Mapping[str, Any]) -> str:
@@ -149,8 +162,10 @@ def silent_table(stale: pl.DataFrame, clock):
     import marimo as mo
 
     never = stale["last_seen_at"].null_count()
-    heading = (f"**{stale.height - never:,} gateways not seen for more than {_span(clock.stale_after)}**, longest "
-               f"silent first, then **{never:,} never seen**.")
+    heading = (
+        f"**{stale.height - never:,} gateways not seen for more than {_span(clock.stale_after)}**, longest "
+        f"silent first, then **{never:,} never seen**."
+    )
     return mo.vstack([mo.md(heading), readable(stale, durations=["silent_for"])])
 
 
@@ -159,8 +174,12 @@ def organizations_table(summary: pl.DataFrame):
     the factories and their charts below then show only theirs (`of_organizations`)."""
     import marimo as mo
 
-    return mo.ui.table(readable(summary), selection="multi", page_size=10,
-                       label="Select organizations to narrow the map and the factories below to theirs")
+    return mo.ui.table(
+        readable(summary),
+        selection="multi",
+        page_size=10,
+        label="Select organizations to narrow the map and the factories below to theirs",
+    )
 
 
 def of_organizations(per_factory: pl.DataFrame, selected: pl.DataFrame | None) -> pl.DataFrame:

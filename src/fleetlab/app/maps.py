@@ -40,11 +40,18 @@ def site_map(sites: pl.DataFrame, *, unplaced: int = 0, width: int = 680, height
         .encode(
             latitude="latitude:Q",
             longitude="longitude:Q",
-            size=alt.Size("gateways:Q", title="gateways", scale=alt.Scale(range=[12, 420]),
-                          legend=alt.Legend(format=",d", orient="bottom")),
-            color=alt.Color("silent:Q", title="stale or never seen",
-                            scale=alt.Scale(domain=[0, 0.5], range=["#2e7d32", "#fdd835", "#c62828"], clamp=True),
-                            legend=alt.Legend(format=".0%", orient="bottom")),
+            size=alt.Size(
+                "gateways:Q",
+                title="gateways",
+                scale=alt.Scale(range=[12, 420]),
+                legend=alt.Legend(format=",d", orient="bottom"),
+            ),
+            color=alt.Color(
+                "silent:Q",
+                title="stale or never seen",
+                scale=alt.Scale(domain=[0, 0.5], range=["#2e7d32", "#fdd835", "#c62828"], clamp=True),
+                legend=alt.Legend(format=".0%", orient="bottom"),
+            ),
             opacity=alt.condition(pick, alt.value(0.75), alt.value(0.2)),
             tooltip=[
                 alt.Tooltip("label:N", title="factories"),
@@ -61,9 +68,11 @@ def site_map(sites: pl.DataFrame, *, unplaced: int = 0, width: int = 680, height
     extent = {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPoint", "coordinates": ring}}
     # as tall as the region is (a band across the world needs no 360 px of empty sea), within limits
     tall = int(min(max(width * (north - south) / max(east - west, 1.0) * 1.25, 220), height))
-    return alt.layer(sea, land, points, title=title, usermeta=SVG).project(
-        type="equalEarth", fit=extent
-    ).properties(width=width, height=tall)
+    return (
+        alt.layer(sea, land, points, title=title, usermeta=SVG)
+        .project(type="equalEarth", fit=extent)
+        .properties(width=width, height=tall)
+    )
 
 
 def _bounds(sites: pl.DataFrame, margin: float = 0.15) -> tuple[float, float, float, float]:

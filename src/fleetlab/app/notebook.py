@@ -144,11 +144,15 @@ def fleet_form(defaults: Mapping[str, str], per_row: int = 3):
     names = [o.name for o in options.OPTIONS]
     grid = f"display: grid; grid-template-columns: repeat({per_row}, minmax(0, 1fr)); gap: 0.5rem 1rem"
     cells = "".join(f"<div>{{{n}}}</div>" for n in names)
-    fields = {o.name: mo.ui.text(value=defaults.get(o.name, ""), label=o.label, placeholder=o.placeholder,
-                                 full_width=True)
-              for o in options.OPTIONS}
-    return mo.Html(f'<div style="{grid}">{cells}</div>').batch(**fields).form(
-        submit_button_label="Preview", bordered=False)
+    fields = {
+        o.name: mo.ui.text(value=defaults.get(o.name, ""), label=o.label, placeholder=o.placeholder, full_width=True)
+        for o in options.OPTIONS
+    }
+    return (
+        mo.Html(f'<div style="{grid}">{cells}</div>')
+        .batch(**fields)
+        .form(submit_button_label="Preview", bordered=False)
+    )
 
 
 @dataclass
@@ -271,8 +275,7 @@ def done_message(result) -> str:
     loaded = ", ".join(f"{n:,} {table}" for table, n in result.counts.items())
     cache = f"\n\n{volatile(result.cache)}" if result.cache else ""
     return (
-        f"## Done\n\nLoaded {loaded} into {volatile(result.url.where)} "
-        f"in {volatile(f'{result.elapsed:.2f} s')}.{cache}"
+        f"## Done\n\nLoaded {loaded} into {volatile(result.url.where)} in {volatile(f'{result.elapsed:.2f} s')}.{cache}"
     )
 
 
@@ -340,5 +343,7 @@ def navigation(current: str):
         # relative links: they keep whatever path the server is mounted at
         return mo.md(" · ".join(f"[{title}](?file={name})" for name, title in NOTEBOOKS.items() if name != current))
     others = ", ".join(f"`notebooks/{name}`" for name in NOTEBOOKS if name != current)
-    return mo.md(f"<small>Served alone. `uv run marimo run notebooks` serves this notebook with {others}, "
-                 "linked to each other.</small>")
+    return mo.md(
+        f"<small>Served alone. `uv run marimo run notebooks` serves this notebook with {others}, "
+        "linked to each other.</small>"
+    )

@@ -33,15 +33,39 @@ class Option:
 
 OPTIONS = (
     Option("organizations", "--orgs", "Organizations", "N or MIN-MAX", "N", "organizations (a number, or MIN-MAX)"),
-    Option("factories_per_organization", "--factories-per-org", "Factories per organization", "N or MIN-MAX",
-           "N|MIN-MAX", "factories per organization"),
-    Option("gateways_per_factory", "--gateways-per-factory", "Gateways per factory", "N or MIN-MAX", "N|MIN-MAX",
-           "gateways per factory"),
+    Option(
+        "factories_per_organization",
+        "--factories-per-org",
+        "Factories per organization",
+        "N or MIN-MAX",
+        "N|MIN-MAX",
+        "factories per organization",
+    ),
+    Option(
+        "gateways_per_factory",
+        "--gateways-per-factory",
+        "Gateways per factory",
+        "N or MIN-MAX",
+        "N|MIN-MAX",
+        "gateways per factory",
+    ),
     Option("seed", "--seed", "Seed", "0", "N", "seed of the keyed generator (same seed, same rows)"),
-    Option("locale", "--locale", "Locale(s)", "en_US or en_US,de_DE", "L[,L...]",
-           "Faker locale(s), e.g. de_DE or en_US,ja_JP"),
-    Option("as_of", "--as-of", "As of", "now, or 2026-01-01T00:00:00Z", "ISO-8601",
-           "reference time for last_seen_at and deleted_at (default: now)"),
+    Option(
+        "locale",
+        "--locale",
+        "Locale(s)",
+        "en_US or en_US,de_DE",
+        "L[,L...]",
+        "Faker locale(s), e.g. de_DE or en_US,ja_JP",
+    ),
+    Option(
+        "as_of",
+        "--as-of",
+        "As of",
+        "now, or 2026-01-01T00:00:00Z",
+        "ISO-8601",
+        "reference time for last_seen_at and deleted_at (default: now)",
+    ),
 )
 FLAGS = {o.name: o.flag for o in OPTIONS}  # how messages name a value
 DEFAULT_SCENARIO = "default"
@@ -50,8 +74,12 @@ DEFAULT_SCENARIO = "default"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`--scenario` and one flag per option."""
     g = parser.add_argument_group("fleet", "what to load: a scenario, with fields overridden by these flags")
-    g.add_argument("--scenario", default=None, metavar="NAME|PATH",
-                   help="a preset (see `fleetlab scenarios`) or a TOML file (default: default)")
+    g.add_argument(
+        "--scenario",
+        default=None,
+        metavar="NAME|PATH",
+        help="a preset (see `fleetlab scenarios`) or a TOML file (default: default)",
+    )
     for o in OPTIONS:
         g.add_argument(o.flag, dest=o.dest, default=None, metavar=o.metavar, help=o.help)
 

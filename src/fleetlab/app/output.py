@@ -51,7 +51,9 @@ def write_frame(frame: pl.DataFrame, fmt: str, out: Any, *, max_rows: int = 50) 
         else:
             frame.write_parquet(out)
     except pl.exceptions.PolarsError as exc:
-        raise ConfigError(f"cannot write this result as {fmt}: {exc}. Cast the column in SQL (e.g. col::text).") from None
+        raise ConfigError(
+            f"cannot write this result as {fmt}: {exc}. Cast the column in SQL (e.g. col::text)."
+        ) from None
 
 
 def print_summary(verb: str, result) -> None:

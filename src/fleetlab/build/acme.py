@@ -55,22 +55,56 @@ SITES = {
 # per factory, two gateways: (gateway_id, name, url, model, firmware, minutes before creation last seen, metadata)
 GATEWAYS = [
     [
-        ("GW-SPR-001", "North Wing Gateway", "ws://192.168.1.100:5000", "CTC-GW-100", "v2.1.0", 15,
-         {"zone": "North Wing", "floor": 1}),
-        ("GW-SPR-002", "South Wing Gateway", "ws://192.168.1.101:5000", "CTC-GW-200", "v2.2.1", None,
-         {"zone": "South Wing", "floor": 2}),
+        (
+            "GW-SPR-001",
+            "North Wing Gateway",
+            "ws://192.168.1.100:5000",
+            "CTC-GW-100",
+            "v2.1.0",
+            15,
+            {"zone": "North Wing", "floor": 1},
+        ),
+        (
+            "GW-SPR-002",
+            "South Wing Gateway",
+            "ws://192.168.1.101:5000",
+            "CTC-GW-200",
+            "v2.2.1",
+            None,
+            {"zone": "South Wing", "floor": 2},
+        ),
     ],
     [
-        ("GW-DET-001", "Main Floor Gateway", "ws://192.168.2.100:5000", "CTC-GW-100", "v2.0.5", 5,
-         {"area": "Main Floor", "line": "A"}),
-        ("GW-DET-002", "Assembly Line Gateway", "ws://192.168.2.101:5000", "CTC-GW-200", "v2.1.0", 60,
-         {"area": "Assembly", "line": "B"}),
+        (
+            "GW-DET-001",
+            "Main Floor Gateway",
+            "ws://192.168.2.100:5000",
+            "CTC-GW-100",
+            "v2.0.5",
+            5,
+            {"area": "Main Floor", "line": "A"},
+        ),
+        (
+            "GW-DET-002",
+            "Assembly Line Gateway",
+            "ws://192.168.2.101:5000",
+            "CTC-GW-200",
+            "v2.1.0",
+            60,
+            {"area": "Assembly", "line": "B"},
+        ),
     ],
     [
-        ("GW-AUS-001", "Lab Gateway", "ws://192.168.3.100:5000", "CTC-GW-100", "v2.2.1", 30,
-         {"room": "Lab 5A"}),
-        ("GW-AUS-002", "Server Room Gateway", "ws://192.168.3.101:5000", "CTC-GW-200", "v2.0.5", None,
-         {"room": "Server Room", "rack": "R1"}),
+        ("GW-AUS-001", "Lab Gateway", "ws://192.168.3.100:5000", "CTC-GW-100", "v2.2.1", 30, {"room": "Lab 5A"}),
+        (
+            "GW-AUS-002",
+            "Server Room Gateway",
+            "ws://192.168.3.101:5000",
+            "CTC-GW-200",
+            "v2.0.5",
+            None,
+            {"room": "Server Room", "rack": "R1"},
+        ),
     ],
 ]
 

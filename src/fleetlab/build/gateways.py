@@ -61,7 +61,9 @@ def gateways(
     ago = np.where(
         online,
         (t * online_us).astype(np.int64),
-        np.where(stale, threshold + 1 + (t * stale_span).astype(np.int64), online_us + (t * recent_span).astype(np.int64)),
+        np.where(
+            stale, threshold + 1 + (t * stale_span).astype(np.int64), online_us + (t * recent_span).astype(np.int64)
+        ),
     )
     deleted, deleted_at = soft_deleted(keys, spec.deleted_gateways, as_of_us)
     # a soft-deleted gateway may be the predecessor of the next one on its line: same device id.
@@ -100,10 +102,19 @@ def gateways(
             "last_seen_at": timestamps(as_of_us, ago, ~never),
             "protocol": pl.Series(PROTOCOLS[0]).gather(protocol),
             "env": pl.Series(ENVIRONMENTS[0]).gather(env),
-            "ip": "10." + num((h_ip >> U64(8)) & U64(255)) + "." + num((h_ip >> U64(16)) & U64(255)) + "."
+            "ip": "10."
+            + num((h_ip >> U64(8)) & U64(255))
+            + "."
+            + num((h_ip >> U64(16)) & U64(255))
+            + "."
             + num(((h_ip >> U64(24)) % U64(253)) + U64(1)),
             "mac": pl.Series(MAC_VENDORS).gather(model % len(MAC_VENDORS))
-            + ":" + byte(h_mac, 0) + ":" + byte(h_mac, 8) + ":" + byte(h_mac, 16),
+            + ":"
+            + byte(h_mac, 0)
+            + ":"
+            + byte(h_mac, 8)
+            + ":"
+            + byte(h_mac, 16),
             "wss": pl.Series(unit(keys, "tls") < WSS_SHARE),
             **times(created(parents["created_us"][rep], keys), deleted_at),
         }
@@ -129,7 +140,13 @@ def gateways(
         # formatting is about three times faster than struct.json_encode on the hot path
         pl.format(
             '{{"protocol":"{}","ip":"{}","mac":"{}","line":"{}","tags":["{}","{}","{}"]}}',
-            "protocol", "ip", "mac", "line", "protocol", "slug", "env",
+            "protocol",
+            "ip",
+            "mac",
+            "line",
+            "protocol",
+            "slug",
+            "env",
         ).alias("metadata"),
         "created_at",
         "updated_at",

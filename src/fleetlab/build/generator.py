@@ -157,32 +157,38 @@ def _organizations(spec: FleetSpec) -> _Organizations:
     lo, hi = ORG_AGE_DAYS
     created_us = as_of_us - ((lo + unit(keys, "created_at") * (hi - lo)) * DAY_US).astype(np.int64)
     _, deleted_at = soft_deleted(keys, spec.deleted_organizations, as_of_us)
-    frame = pl.DataFrame(
-        {
-            "id": entity_uuids(ids),
-            "name": company,
-            "industry": pl.Series(INDUSTRIES).gather(pick(keys, "industry", len(INDUSTRIES))),
-            "plan": pl.Series(PLANS[0]).gather(weighted(keys, "plan", PLANS[1])),
-            "hq": city,
-            "country": country,
-            "domain": domain,
-            "locale": pl.Series(locales, dtype=pl.String).gather(locale),
-            **times(created_us, deleted_at),
-        }
-    ).select(
-        "id",
-        "name",
-        pl.struct(
-            pl.col("industry"),
-            pl.col("plan"),
-            pl.col("locale"),
-            headquarters=pl.concat_str("hq", "country", separator=", "),
-            contact_email=pl.concat_str(pl.lit("ops@"), "domain"),
-        ).struct.json_encode().alias("metadata"),
-        "created_at",
-        "updated_at",
-        "deleted_at",
-    ).cast(ORGANIZATION_SCHEMA)  # type: ignore[arg-type]
+    frame = (
+        pl.DataFrame(
+            {
+                "id": entity_uuids(ids),
+                "name": company,
+                "industry": pl.Series(INDUSTRIES).gather(pick(keys, "industry", len(INDUSTRIES))),
+                "plan": pl.Series(PLANS[0]).gather(weighted(keys, "plan", PLANS[1])),
+                "hq": city,
+                "country": country,
+                "domain": domain,
+                "locale": pl.Series(locales, dtype=pl.String).gather(locale),
+                **times(created_us, deleted_at),
+            }
+        )
+        .select(
+            "id",
+            "name",
+            pl.struct(
+                pl.col("industry"),
+                pl.col("plan"),
+                pl.col("locale"),
+                headquarters=pl.concat_str("hq", "country", separator=", "),
+                contact_email=pl.concat_str(pl.lit("ops@"), "domain"),
+            )
+            .struct.json_encode()
+            .alias("metadata"),
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        )
+        .cast(ORGANIZATION_SCHEMA)
+    )  # type: ignore[arg-type]
     # Faker's pools repeat companies: a fleet's second "Carter Group" becomes "Carter Group 2", so every
     # organization of a fleet has its own name (lists, charts and GROUP BY name stay right); an
     # organization's name depends only on those before it, so adding organizations renames none
@@ -211,41 +217,49 @@ def _factories(spec: FleetSpec, orgs: _Organizations) -> tuple[pl.DataFrame, dic
 
     locales = [loc for loc, _ in spec.locales]
     site_parts = per_locale(orgs.locale[f_org], locales, spec.seed, site).str.split_exact("\x1f", 4)
-    sites = pl.DataFrame({"s": site_parts}).unnest("s") if nf else pl.DataFrame(
-        {f"field_{i}": [] for i in range(5)}, schema={f"field_{i}": pl.String for i in range(5)}
+    sites = (
+        pl.DataFrame({"s": site_parts}).unnest("s")
+        if nf
+        else pl.DataFrame({f"field_{i}": [] for i in range(5)}, schema={f"field_{i}": pl.String for i in range(5)})
     )
     f_created = created(orgs.created_us[f_org], f_keys)
     _, deleted_at = soft_deleted(f_keys, spec.deleted_factories, us(spec.as_of))
-    factories = pl.DataFrame(
-        {
-            "id": entity_uuids(f_ids),
-            "organization_id": orgs.frame["id"].gather(f_org) if nf else pl.Series([], dtype=pl.String),
-            "name": sites["field_0"],
-            "location": sites["field_1"],
-            "timezone": sites["field_2"],
-            "code": pl.Series(f_org, dtype=pl.Int64).cast(pl.String).str.zfill(4)
-            + "-"
-            + pl.Series(f_idx, dtype=pl.Int64).cast(pl.String).str.zfill(3),
-            "lines": pl.Series(1 + pick(f_keys, "lines", 8)),
-            "shifts": pl.Series(1 + pick(f_keys, "shifts", 3)),
-            "area_m2": pl.Series(2_000 + 100 * pick(f_keys, "area", 400)),
-            "iso50001": pl.Series(unit(f_keys, "iso50001") < 0.4),
-            # where the site is (WGS 84 degrees, its city's): the explore notebook's map
-            "latitude": sites["field_3"].replace("", None).cast(pl.Float64),
-            "longitude": sites["field_4"].replace("", None).cast(pl.Float64),
-            **times(f_created, deleted_at),
-        }
-    ).select(
-        "id",
-        "organization_id",
-        "name",
-        "location",
-        "timezone",
-        pl.struct("code", "lines", "shifts", "area_m2", "iso50001", "latitude", "longitude").struct.json_encode().alias("metadata"),
-        "created_at",
-        "updated_at",
-        "deleted_at",
-    ).cast(FACTORY_SCHEMA)  # type: ignore[arg-type]
+    factories = (
+        pl.DataFrame(
+            {
+                "id": entity_uuids(f_ids),
+                "organization_id": orgs.frame["id"].gather(f_org) if nf else pl.Series([], dtype=pl.String),
+                "name": sites["field_0"],
+                "location": sites["field_1"],
+                "timezone": sites["field_2"],
+                "code": pl.Series(f_org, dtype=pl.Int64).cast(pl.String).str.zfill(4)
+                + "-"
+                + pl.Series(f_idx, dtype=pl.Int64).cast(pl.String).str.zfill(3),
+                "lines": pl.Series(1 + pick(f_keys, "lines", 8)),
+                "shifts": pl.Series(1 + pick(f_keys, "shifts", 3)),
+                "area_m2": pl.Series(2_000 + 100 * pick(f_keys, "area", 400)),
+                "iso50001": pl.Series(unit(f_keys, "iso50001") < 0.4),
+                # where the site is (WGS 84 degrees, its city's): the explore notebook's map
+                "latitude": sites["field_3"].replace("", None).cast(pl.Float64),
+                "longitude": sites["field_4"].replace("", None).cast(pl.Float64),
+                **times(f_created, deleted_at),
+            }
+        )
+        .select(
+            "id",
+            "organization_id",
+            "name",
+            "location",
+            "timezone",
+            pl.struct("code", "lines", "shifts", "area_m2", "iso50001", "latitude", "longitude")
+            .struct.json_encode()
+            .alias("metadata"),
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        )
+        .cast(FACTORY_SCHEMA)
+    )  # type: ignore[arg-type]
     # Faker's pools repeat some cities: an organization's second "Springfield Plant" becomes
     # "Springfield Plant 2", so the platform's name-ordered lists see distinct names
     seen = pl.int_range(pl.len()).over("organization_id", "name")

@@ -32,15 +32,38 @@ FACTORY_KINDS = {
     "ko": ["공장", "생산기지"],
 }
 LINES = [
-    "Press Line", "Paint Shop", "Body Shop", "Final Assembly", "CNC Cell", "Packaging", "Welding Cell",
-    "Injection Molding", "Quality Lab", "Warehouse", "Boiler House", "Compressor Room", "Test Bench",
-    "Stamping", "Machining", "Logistics Dock",
+    "Press Line",
+    "Paint Shop",
+    "Body Shop",
+    "Final Assembly",
+    "CNC Cell",
+    "Packaging",
+    "Welding Cell",
+    "Injection Molding",
+    "Quality Lab",
+    "Warehouse",
+    "Boiler House",
+    "Compressor Room",
+    "Test Bench",
+    "Stamping",
+    "Machining",
+    "Logistics Dock",
 ]
 PROTOCOLS = (["opc-ua", "modbus-tcp", "mqtt", "profinet", "ethernet-ip"], [0.4, 0.25, 0.22, 0.08, 0.05])
 ENVIRONMENTS = (["production", "staging", "test"], [0.85, 0.1, 0.05])
 INDUSTRIES = [
-    "automotive components", "food and beverage", "pharmaceuticals", "electronics", "plastics",
-    "metal fabrication", "chemicals", "aerospace", "textiles", "packaging", "machinery", "energy",
+    "automotive components",
+    "food and beverage",
+    "pharmaceuticals",
+    "electronics",
+    "plastics",
+    "metal fabrication",
+    "chemicals",
+    "aerospace",
+    "textiles",
+    "packaging",
+    "machinery",
+    "energy",
 ]
 PLANS = (["enterprise", "business", "team", "trial"], [0.3, 0.35, 0.25, 0.1])
 HEX2 = pl.Series([f"{i:02x}" for i in range(256)])

@@ -60,7 +60,7 @@ _RANGE = re.compile(r"^\s*(-?[0-9]+)\s*-\s*(-?[0-9]+)\s*$")  # ASCII digits: int
 def parse_count(value: Any, where: str, problems: list[str]) -> Count | None:
     """A Count from 7, "7", "3-8", {min, max}, {distribution = "poisson", mean}; problems appended."""
     if isinstance(value, bool):
-        problems.append(f"{where}: expected a count such as 7, \"3-8\" or a distribution, not {value!r}")
+        problems.append(f'{where}: expected a count such as 7, "3-8" or a distribution, not {value!r}')
         return None
     if isinstance(value, int):
         return bounded(Count.fixed(value), where, problems)
@@ -86,7 +86,7 @@ def parse_count(value: Any, where: str, problems: list[str]) -> Count | None:
         return None
     if isinstance(value, Mapping):
         return _count_from_mapping(value, where, problems)
-    problems.append(f"{where}: expected a count such as 7, \"3-8\" or a distribution, not {value!r}")
+    problems.append(f'{where}: expected a count such as 7, "3-8" or a distribution, not {value!r}')
     return None
 
 
@@ -103,8 +103,8 @@ def _count_from_mapping(value: Mapping[str, Any], where: str, problems: list[str
             dist = "uniform"
         else:
             problems.append(
-                f"{where}: a distribution table needs distribution = \"uniform\" (min, max), "
-                f"\"poisson\" (mean) or \"fixed\" (n); got keys {sorted(keys)}"
+                f'{where}: a distribution table needs distribution = "uniform" (min, max), '
+                f'"poisson" (mean) or "fixed" (n); got keys {sorted(keys)}'
             )
             return None
     allowed = {"fixed": {"n"}, "uniform": {"min", "max"}, "poisson": {"mean"}}.get(dist)
@@ -149,10 +149,8 @@ def bounded(count: Count, where: str, problems: list[str]) -> Count | None:
     return count if len(problems) == before else None
 
 
-
 def upper(count: Count) -> int:
     """A practical upper bound of a count's draws."""
     if count.kind == "poisson":
         return int(count.mean + 10 * math.sqrt(count.mean) + 10)
     return count.high
-

@@ -126,7 +126,9 @@ def check_shard(k: object, n: object) -> None:
     if not (isinstance(k, int) and isinstance(n, int)) or isinstance(k, bool) or isinstance(n, bool):
         raise SpecError([f"a shard is two whole numbers K/N, not {k!r}/{n!r}"])
     if not 1 <= n <= 100_000 or not 0 <= k < n:
-        raise SpecError([f"shard {k}/{n}: N must be between 1 and 100000 and K between 0 and N-1 (shards are numbered from 0)"])
+        raise SpecError(
+            [f"shard {k}/{n}: N must be between 1 and 100000 and K between 0 and N-1 (shards are numbered from 0)"]
+        )
 
 
 def shard_record(scenario: dict[str, Any], k: int, n: int) -> dict[str, Any]:
@@ -137,4 +139,3 @@ def shard_record(scenario: dict[str, Any], k: int, n: int) -> dict[str, Any]:
 def head(fleet: Loadable, table: str, n: int) -> pl.DataFrame:
     """The first `n` rows of `table` in `fleet` (made, not loaded: for previews and samples)."""
     return next(iter(fleet.chunks(table, n)), pl.DataFrame(schema=SCHEMAS[table])).head(n)
-

@@ -29,6 +29,7 @@ EMAIL = r"^[A-Za-z0-9_'+\-\.]*[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za
 GATEWAY_URL = r"^wss?://[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[^\s#]*)?$"
 EXAMPLES = 2
 
+
 def _lit(pattern: str) -> str:
     """A SQL string literal (standard_conforming_strings: backslashes stay as they are)."""
     return "'" + pattern.replace("'", "''") + "'"
@@ -48,26 +49,55 @@ class Rule(NamedTuple):
 URL_PORT = r"^wss?://[^/:]+:([0-9]{1,5})(/|$)"
 SQL_RULES: list[Rule] = [
     # the version nibble (1-8) and the variant bits (10), read from the bytes: no text conversion
-    *(Rule(t, "id is not an RFC UUID",
-           "NOT ((get_byte(uuid_send(id), 6) >> 4) BETWEEN 1 AND 8 AND (get_byte(uuid_send(id), 8) >> 6) = 2)",
-           "id", ("id",))
-      for t in TABLES),
-    *(Rule(t, "metadata is not a JSON object", "jsonb_typeof(metadata) <> 'object'", "id", ("id", "metadata"))
-      for t in TABLES),
+    *(
+        Rule(
+            t,
+            "id is not an RFC UUID",
+            "NOT ((get_byte(uuid_send(id), 6) >> 4) BETWEEN 1 AND 8 AND (get_byte(uuid_send(id), 8) >> 6) = 2)",
+            "id",
+            ("id",),
+        )
+        for t in TABLES
+    ),
+    *(
+        Rule(t, "metadata is not a JSON object", "jsonb_typeof(metadata) <> 'object'", "id", ("id", "metadata"))
+        for t in TABLES
+    ),
     # the API's limits are the widths, also in a column someone widened (ALTER COLUMN … TYPE text)
-    *(Rule(t, f"{c} longer than {w} characters", f"char_length({c}::text) > {w}", c, (c,))
-      for (t, c), w in WIDTHS.items()),
+    *(
+        Rule(t, f"{c} longer than {w} characters", f"char_length({c}::text) > {w}", c, (c,))
+        for (t, c), w in WIDTHS.items()
+    ),
     Rule("factories", "an empty name", "name = ''", "id", ("id", "name")),
     Rule("gateways", "an empty gateway_id or name", "gateway_id = '' OR name = ''", "id", ("id", "gateway_id", "name")),
-    Rule("gateways", "url is not a ws:// or wss:// URL the acquisition client takes", f"url !~ {_lit(GATEWAY_URL)}",
-         "url", ("url",)),
-    Rule("gateways", "a url whose port is not 1 to 65535",
-         f"substring(url from {_lit(URL_PORT)})::int NOT BETWEEN 1 AND 65535", "url", ("url",)),
-    Rule("gateways", "email is not an address the API accepts",
-         f"email !~ {_lit(EMAIL)} OR email LIKE '.%' OR email LIKE '%..%'", "email", ("email",)),
-    Rule("gateways", "a name another gateway of its factory has",
-         "(factory_id, name) IN (SELECT factory_id, name FROM gateways GROUP BY 1, 2 HAVING count(*) > 1)", "name",
-         ("factory_id", "name")),
+    Rule(
+        "gateways",
+        "url is not a ws:// or wss:// URL the acquisition client takes",
+        f"url !~ {_lit(GATEWAY_URL)}",
+        "url",
+        ("url",),
+    ),
+    Rule(
+        "gateways",
+        "a url whose port is not 1 to 65535",
+        f"substring(url from {_lit(URL_PORT)})::int NOT BETWEEN 1 AND 65535",
+        "url",
+        ("url",),
+    ),
+    Rule(
+        "gateways",
+        "email is not an address the API accepts",
+        f"email !~ {_lit(EMAIL)} OR email LIKE '.%' OR email LIKE '%..%'",
+        "email",
+        ("email",),
+    ),
+    Rule(
+        "gateways",
+        "a name another gateway of its factory has",
+        "(factory_id, name) IN (SELECT factory_id, name FROM gateways GROUP BY 1, 2 HAVING count(*) > 1)",
+        "name",
+        ("factory_id", "name"),
+    ),
 ]
 
 
@@ -80,12 +110,22 @@ def problems(fleet) -> list[str]:
         for (t, column), width in WIDTHS.items():
             if t == table:
                 value = pl.col(column)
-                out += _check(frame, table, value.is_null() | (value.str.len_chars() <= width),
-                              f"{column} longer than {width} characters", column)
+                out += _check(
+                    frame,
+                    table,
+                    value.is_null() | (value.str.len_chars() <= width),
+                    f"{column} longer than {width} characters",
+                    column,
+                )
         for column, dtype in frame.schema.items():
             if dtype == pl.String:
-                out += _check(frame, table, ~pl.col(column).fill_null("").str.contains("\x00", literal=True),
-                              f"{column} holds a NUL character", column)
+                out += _check(
+                    frame,
+                    table,
+                    ~pl.col(column).fill_null("").str.contains("\x00", literal=True),
+                    f"{column} holds a NUL character",
+                    column,
+                )
         out += _metadata(frame, table)
         out += _check(frame, table, pl.col("created_at") <= pl.col("updated_at"), "updated_at before created_at", "id")
     factories, gateways = frames["factories"], frames["gateways"]
@@ -93,16 +133,28 @@ def problems(fleet) -> list[str]:
     out += _check(factories, "factories", pl.col("timezone").is_not_null(), "no timezone", "id")
     for column in ("gateway_id", "name", "url", "email"):
         out += _check(gateways, "gateways", pl.col(column).fill_null("").str.len_chars() >= 1, f"empty {column}", "id")
-    out += _check(gateways, "gateways", pl.col("url").str.contains(GATEWAY_URL),
-                  "url is not a ws:// or wss:// URL the acquisition client takes", "url")
+    out += _check(
+        gateways,
+        "gateways",
+        pl.col("url").str.contains(GATEWAY_URL),
+        "url is not a ws:// or wss:// URL the acquisition client takes",
+        "url",
+    )
     port = pl.col("url").str.extract(URL_PORT, 1).cast(pl.Int32)
-    out += _check(gateways, "gateways", port.is_null() | port.is_between(1, 65535),
-                  "a url whose port is not 1 to 65535", "url")
+    out += _check(
+        gateways, "gateways", port.is_null() | port.is_between(1, 65535), "a url whose port is not 1 to 65535", "url"
+    )
     email = pl.col("email")
-    out += _check(gateways, "gateways",
-                  email.str.contains(EMAIL) & ~email.str.starts_with(".") & ~email.str.contains("..", literal=True),
-                  "email is not an address the API accepts", "email")
-    out += _duplicates(gateways.filter(pl.col("deleted_at").is_null()), ["gateway_id"], "active gateways share a gateway_id")
+    out += _check(
+        gateways,
+        "gateways",
+        email.str.contains(EMAIL) & ~email.str.starts_with(".") & ~email.str.contains("..", literal=True),
+        "email is not an address the API accepts",
+        "email",
+    )
+    out += _duplicates(
+        gateways.filter(pl.col("deleted_at").is_null()), ["gateway_id"], "active gateways share a gateway_id"
+    )
     out += _duplicates(gateways, ["factory_id", "name"], "gateways of one factory share a name")
     out += _duplicates(factories, ["organization_id", "name"], "factories of one organization share a name")
     return out

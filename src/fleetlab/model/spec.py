@@ -200,7 +200,11 @@ class FleetSpec:
         for mix_name, column in (("models", "model"), ("firmware", "firmware_version")):
             for value, _ in getattr(self, mix_name):
                 out += text_problems(value, f"mix.{mix_name}", WIDTHS[("gateways", column)])
-        if isinstance(self.as_of, datetime) and self.as_of.tzinfo is not None and not AS_OF_MIN <= self.as_of < AS_OF_MAX:
+        if (
+            isinstance(self.as_of, datetime)
+            and self.as_of.tzinfo is not None
+            and not AS_OF_MIN <= self.as_of < AS_OF_MAX
+        ):
             out.append(outside_times("as_of", self.as_of.isoformat()))
         return out
 
@@ -256,7 +260,9 @@ class FleetSpec:
             raw = values.get(name)
             if raw is None:
                 continue
-            value = raw if isinstance(raw, Count) and parse is parse_count else parse(raw, flags.get(name, name), problems)
+            value = (
+                raw if isinstance(raw, Count) and parse is parse_count else parse(raw, flags.get(name, name), problems)
+            )
             if value is not None:
                 changes[field_name] = value
         if problems:
@@ -272,7 +278,19 @@ class FleetSpec:
         return replace(self, as_of=as_of or datetime.now(UTC).replace(microsecond=0))
 
 
-_TOP = {"name", "description", "source", "seed", "as_of", "locales", "locale", "stale_after_hours", "counts", "fractions", "mix"}
+_TOP = {
+    "name",
+    "description",
+    "source",
+    "seed",
+    "as_of",
+    "locales",
+    "locale",
+    "stale_after_hours",
+    "counts",
+    "fractions",
+    "mix",
+}
 _COUNTS = ("organizations", "factories_per_organization", "gateways_per_factory")
 _MIX = ("models", "firmware")
 
@@ -327,7 +345,9 @@ def _parse_mapping(data: Mapping[str, Any], problems: list[str], pre: str) -> di
     return values
 
 
-def _table(data: Mapping[str, Any], key: str, allowed: tuple[str, ...], problems: list[str], pre: str) -> dict[str, Any]:
+def _table(
+    data: Mapping[str, Any], key: str, allowed: tuple[str, ...], problems: list[str], pre: str
+) -> dict[str, Any]:
     if key not in data:
         return {}
     table = data[key]
@@ -349,7 +369,6 @@ def _build(values: dict[str, Any], problems: list[str]) -> FleetSpec:
     if problems:
         raise SpecError(problems)
     return spec
-
 
 
 def scenario_record(spec: FleetSpec, *, as_of_given: bool = True) -> dict[str, Any]:

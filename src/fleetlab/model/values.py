@@ -56,7 +56,7 @@ def parse_locales(value: Any, where: str, problems: list[str]) -> tuple[tuple[st
     elif isinstance(value, Mapping):
         pairs = list(value.items())
     else:
-        problems.append(f"{where}: expected a locale such as \"en_US\", a list, or a table of weights")
+        problems.append(f'{where}: expected a locale such as "en_US", a list, or a table of weights')
         return None
     if not pairs:
         problems.append(f"{where}: at least one locale is needed, e.g. en_US")
@@ -95,13 +95,15 @@ def _weight(value: Any, where: str, problems: list[str]) -> float | None:
 def _finite_total(pairs: list[tuple[str, float]], where: str, problems: list[str]) -> None:
     """Weights are relative: their sum must be a finite number (1e308 + 1e308 is not)."""
     if pairs and not math.isfinite(sum(w for _, w in pairs)):
-        problems.append(f"{where}: the weights add up to more than a number can hold; use smaller ones (they are relative)")
+        problems.append(
+            f"{where}: the weights add up to more than a number can hold; use smaller ones (they are relative)"
+        )
 
 
 def parse_mix(value: Any, where: str, problems: list[str]) -> tuple[tuple[str, float], ...] | None:
     """A weighted mix from {name = weight, ...}."""
     if not isinstance(value, Mapping) or not value:
-        problems.append(f"{where}: expected a table of name = weight, e.g. {{ \"Moxa UC-8210\" = 2 }}")
+        problems.append(f'{where}: expected a table of name = weight, e.g. {{ "Moxa UC-8210" = 2 }}')
         return None
     before = len(problems)
     out = []
@@ -170,4 +172,3 @@ def parse_seed(value: Any, where: str, problems: list[str]) -> int | None:
         problems.append(f"{where}: the seed must be a whole number from 0 to {MAX_SEED}, not {value!r}")
         return None
     return value
-

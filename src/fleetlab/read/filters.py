@@ -53,8 +53,7 @@ class Filter:
     @staticmethod
     def gateways_sql(p: int = 6) -> str:
         """Models at $p, firmware at $p+1, statuses at $p+2 (the Clock at $1-$3)."""
-        return (f"{_kept('g.model', p)} AND {_kept('g.firmware_version', p + 1)} AND "
-                f"{_kept(f'({STATUS})', p + 2)}")
+        return f"{_kept('g.model', p)} AND {_kept('g.firmware_version', p + 1)} AND {_kept(f'({STATUS})', p + 2)}"
 
 
 def _kept(column: str, p: int) -> str:

@@ -141,7 +141,9 @@ def stale_gateways(
     return frame.with_columns(pl.col("silent_for").cast(pl.Duration("us")))
 
 
-def model_distribution(*, url: URLLike = None, include_deleted: bool = False, where: Filter = EVERYTHING) -> pl.DataFrame:
+def model_distribution(
+    *, url: URLLike = None, include_deleted: bool = False, where: Filter = EVERYTHING
+) -> pl.DataFrame:
     """Gateways per model (a NULL model is its own group), most common first.
 
     Columns: model, gateways, share (of all counted gateways, 0..1).
@@ -203,7 +205,10 @@ def last_seen_by_day(
 
 
 def last_seen_ages(
-    bounds: Sequence[timedelta], *, url: URLLike = None, as_of: datetime | None = None,
+    bounds: Sequence[timedelta],
+    *,
+    url: URLLike = None,
+    as_of: datetime | None = None,
     where: Filter = EVERYTHING,
 ) -> pl.DataFrame:
     """Active gateways by how long before `as_of` they were last seen, counted in PostgreSQL: `bucket` i
@@ -310,8 +315,9 @@ def fleet_context(url: URLLike = None) -> dict[str, Any]:
     Raises ConfigError when the database has no fleet tables (nothing to explore: reset it first)."""
     resolved = resolve_url(url)
     with connect(resolved) as conn:
-        missing = fetch(conn, "SELECT t FROM unnest($1::text[]) t WHERE to_regclass('public.' || t) IS NULL",
-                        [list(TABLES)])["t"].to_list()
+        missing = fetch(
+            conn, "SELECT t FROM unnest($1::text[]) t WHERE to_regclass('public.' || t) IS NULL", [list(TABLES)]
+        )["t"].to_list()
         if missing:
             raise ConfigError(
                 f"database {resolved.where} has no {', '.join(missing)} table: it holds no fleet. "

@@ -204,6 +204,8 @@ def _parameters(cur, statement: str) -> int | None:
             return None
         raise
     return len(wanted) if wanted is not None else 0
+
+
 WRITE_HINT = "to change data or run other statements, pass --write (read_sql(..., writes=True))"
 
 
@@ -264,8 +266,11 @@ def server_message(exc: BaseException, *, shift: int = 0) -> str:
         if m and caret.strip() == "^":
             column = caret.index("^") - len(m.group(1)) + 1 - (shift if m.group(2) == "1" else 0)
             where = f" (line {m.group(2)}, column {column})"
-    notes = [re.sub(r"^(DETAIL|HINT):\s+", lambda m: m.group(1).lower() + ": ", ln.strip()).rstrip(".")
-             for ln in lines[1:] if ln.strip().startswith(("DETAIL:", "HINT:"))]
+    notes = [
+        re.sub(r"^(DETAIL|HINT):\s+", lambda m: m.group(1).lower() + ": ", ln.strip()).rstrip(".")
+        for ln in lines[1:]
+        if ln.strip().startswith(("DETAIL:", "HINT:"))
+    ]
     sqlstate = getattr(exc, "sqlstate", None)
     return f"{said}{where}" + "".join(f"; {n}" for n in notes) + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
 

@@ -15,8 +15,10 @@ from ..build.acme import SITES
 
 def _degrees(key: str, bound: int) -> str:
     value = f"(f.metadata->>'{key}')::float8"
-    return (f"CASE WHEN jsonb_typeof(f.metadata->'{key}') = 'number' AND {value} BETWEEN -{bound} AND {bound} "
-            f"THEN {value} END")
+    return (
+        f"CASE WHEN jsonb_typeof(f.metadata->'{key}') = 'number' AND {value} BETWEEN -{bound} AND {bound} "
+        f"THEN {value} END"
+    )
 
 
 def _known(column: int) -> str:
@@ -40,15 +42,20 @@ def sites(per_factory: pl.DataFrame, *, names: int = 3) -> pl.DataFrame:
     Columns: latitude, longitude, label, organizations, factories, gateways, online, recent, stale,
     never_seen, silent."""
     placed = per_factory.filter(pl.col("latitude").is_not_null() & pl.col("longitude").is_not_null())
-    grouped = placed.sort("factory").group_by("latitude", "longitude").agg(
-        pl.col("factory").head(names).str.join(", ").alias("first"),
-        pl.col("organization_id").n_unique().alias("organizations"),
-        pl.len().alias("factories"),
-        *[pl.col(c).sum() for c in COUNTS],
+    grouped = (
+        placed.sort("factory")
+        .group_by("latitude", "longitude")
+        .agg(
+            pl.col("factory").head(names).str.join(", ").alias("first"),
+            pl.col("organization_id").n_unique().alias("organizations"),
+            pl.len().alias("factories"),
+            *[pl.col(c).sum() for c in COUNTS],
+        )
     )
     more = pl.col("factories") - names
     return grouped.select(
-        "latitude", "longitude",
+        "latitude",
+        "longitude",
         pl.when(more > 0).then(pl.format("{} + {} more", "first", more)).otherwise("first").alias("label"),
         "organizations",
         pl.col("factories").cast(pl.Int64),
@@ -69,5 +76,4 @@ def at(per_factory: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
     map's selection); all of them when nothing is chosen."""
     if chosen is None or chosen.height == 0:
         return per_factory
-    return per_factory.join(chosen.select("latitude", "longitude").unique(), on=["latitude", "longitude"],
-                            how="semi")
+    return per_factory.join(chosen.select("latitude", "longitude").unique(), on=["latitude", "longitude"], how="semi")

@@ -170,8 +170,9 @@ class Cache:
         out = [self._entry(*row) for row in rows]
         return sorted(out, key=lambda e: (not e.ours, -e.last_used.timestamp(), e.name))
 
-    def _entry(self, name: str, oid: int, owner: str, allow: bool, template: bool, comment: str | None,
-               size: int | None) -> Entry:
+    def _entry(
+        self, name: str, oid: int, owner: str, allow: bool, template: bool, comment: str | None, size: int | None
+    ) -> Entry:
         base = Entry(name=name, size=int(size or 0), owner=owner)
         if owner != self.role:
             return _not_ours(base, f"owned by {owner}, not by {self.role}")
@@ -200,8 +201,9 @@ class Cache:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def keep(self, built: str, cache_key: str, scenario: dict[str, Any], build_seconds: float,
-             origin: str = "reset") -> str | None:
+    def keep(
+        self, built: str, cache_key: str, scenario: dict[str, Any], build_seconds: float, origin: str = "reset"
+    ) -> str | None:
         """Keep a copy of the finished database `built` as the template of `cache_key`; returns its name,
         or None when another process is keeping it right now. Raises CacheBlocked when a database of that
         name exists that is not ours."""
@@ -223,8 +225,19 @@ class Cache:
             )
             faults.reached("cache:before-record")
             now = datetime.now(UTC)
-            entry = Entry(name, 0, self.role, cache_key, str(scenario.get("name") or "?"), scenario.get("spec") or {},
-                          now, now, 0, build_seconds, origin)
+            entry = Entry(
+                name,
+                0,
+                self.role,
+                cache_key,
+                str(scenario.get("name") or "?"),
+                scenario.get("spec") or {},
+                now,
+                now,
+                0,
+                build_seconds,
+                origin,
+            )
             self._write(entry)  # last: a template without its record is never served
             self.seal.end(name)
             return name
@@ -275,7 +288,9 @@ class Cache:
         oid = self.admin.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (entry.name,)).fetchone()[0]
         record = entry.record
         text = json.dumps({"fleetlab_cache": 2, "record": record, "seal": self.seal.sign(entry.name, oid, record)})
-        self.admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(entry.name), sql.Literal(text)))
+        self.admin.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(entry.name), sql.Literal(text))
+        )
 
     def _try_lock(self, cache_key: str) -> bool:
         return self.admin.execute(
@@ -292,8 +307,20 @@ class CacheBlocked(Exception):
 
 
 def _not_ours(entry: Entry, why: str) -> Entry:
-    return Entry(entry.name, entry.size, entry.owner, entry.key, entry.scenario or "(not ours)", entry.spec,
-                 entry.created, entry.last_used, entry.hits, entry.build_seconds, entry.origin, problem=why)
+    return Entry(
+        entry.name,
+        entry.size,
+        entry.owner,
+        entry.key,
+        entry.scenario or "(not ours)",
+        entry.spec,
+        entry.created,
+        entry.last_used,
+        entry.hits,
+        entry.build_seconds,
+        entry.origin,
+        problem=why,
+    )
 
 
 def _parse(comment: str) -> tuple[dict[str, Any] | None, Any]:
@@ -317,11 +344,19 @@ def _from_record(base: Entry, rec: dict[str, Any]) -> Entry | None:
         created, last_used = _instant(rec["created"]), _instant(rec["last_used"])
     except (KeyError, TypeError, ValueError):
         return None
-    if not (isinstance(key, str) and isinstance(scenario, str) and isinstance(spec, dict) and origin in ORIGINS
-            and type(hits) is int and hits >= 0 and type(build_seconds) in (int, float)):
+    if not (
+        isinstance(key, str)
+        and isinstance(scenario, str)
+        and isinstance(spec, dict)
+        and origin in ORIGINS
+        and type(hits) is int
+        and hits >= 0
+        and type(build_seconds) in (int, float)
+    ):
         return None
-    return Entry(base.name, base.size, base.owner, key, scenario, spec, created, last_used, hits,
-                 float(build_seconds), origin)
+    return Entry(
+        base.name, base.size, base.owner, key, scenario, spec, created, last_used, hits, float(build_seconds), origin
+    )
 
 
 def _instant(text: Any) -> datetime:

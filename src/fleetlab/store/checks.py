@@ -96,14 +96,23 @@ def run(conn: psycopg.Connection, keyring: Keyring | None, *, where: str = "", k
     checks: list[Check] = [
         (SCHEMA, {}, lambda: schema_matches_platform(conn)),
         (BEHAVIOUR, {}, lambda: behaves_as_platform(conn)),
-        (_orphan_name("factories", "organizations"), {"factories": ("id", "organization_id"), "organizations": ("id",)},
-         lambda: orphans(conn, "factories", "organization_id", "organizations")),
-        (_orphan_name("gateways", "factories"), {"gateways": ("id", "factory_id"), "factories": ("id",)},
-         lambda: orphans(conn, "gateways", "factory_id", "factories")),
+        (
+            _orphan_name("factories", "organizations"),
+            {"factories": ("id", "organization_id"), "organizations": ("id",)},
+            lambda: orphans(conn, "factories", "organization_id", "organizations"),
+        ),
+        (
+            _orphan_name("gateways", "factories"),
+            {"gateways": ("id", "factory_id"), "factories": ("id",)},
+            lambda: orphans(conn, "gateways", "factory_id", "factories"),
+        ),
         (UNIQUE, {"gateways": ("gateway_id", "deleted_at")}, lambda: unique_active_gateway_ids(conn)),
         (COUNTS, {}, lambda: counts_match_marker(conn, have)),
-        (PASSWORDS, {"gateways": ("id", "gateway_id", "password_encrypted")},
-         lambda: passwords_decrypt(conn, keyring, key_problem)),
+        (
+            PASSWORDS,
+            {"gateways": ("id", "gateway_id", "password_encrypted")},
+            lambda: passwords_decrypt(conn, keyring, key_problem),
+        ),
         (VALUES, {}, lambda: platform_values(conn, have)),
     ]
     for name, needs, check in checks:
@@ -164,7 +173,9 @@ def schema_matches_platform(conn: psycopg.Connection) -> Result:
 
     diff = differences(describe(conn))
     if not diff:
-        return Result(SCHEMA, True, "tables, columns, indexes, triggers and function as the platform's migrations make them")
+        return Result(
+            SCHEMA, True, "tables, columns, indexes, triggers and function as the platform's migrations make them"
+        )
     how = "(`fleetlab migrate` applies pending ones, `fleetlab reset` rebuilds)"
     return Result(SCHEMA, False, f"{len(diff)} difference(s) from the platform's migrations {how}:", tuple(diff))
 
@@ -176,8 +187,12 @@ def behaves_as_platform(conn: psycopg.Connection) -> Result:
 
     diff = differences(conn)
     if not diff:
-        return Result(BEHAVIOUR, True, "triggers fire; no rules, policies or row-level security; tables logged; "
-                      "trigger function SECURITY INVOKER; default collations")
+        return Result(
+            BEHAVIOUR,
+            True,
+            "triggers fire; no rules, policies or row-level security; tables logged; "
+            "trigger function SECURITY INVOKER; default collations",
+        )
     return Result(BEHAVIOUR, False, f"{len(diff)} difference(s) in what the tables do:", tuple(diff))
 
 
@@ -210,7 +225,9 @@ def platform_values(conn: psycopg.Connection, have: dict[str, set[str]] | None =
             broken.append(f"{n:,} {rule.table} with {rule.what} (e.g. {', '.join(map(_example, examples))})")
     unchecked = f" (the rules that read {', '.join(skipped)}: not checked, missing)" if skipped else ""
     if broken or refused:
-        counts = [f"{len(broken)} rule(s) broken"] * bool(broken) + [f"{len(refused)} refused by PostgreSQL"] * bool(refused)
+        counts = [f"{len(broken)} rule(s) broken"] * bool(broken) + [f"{len(refused)} refused by PostgreSQL"] * bool(
+            refused
+        )
         return Result(VALUES, False, f"{', '.join(counts)}{unchecked}:", (*broken, *refused))
     what = "ids, URLs, ports, e-mail addresses, metadata, names and widths as its API and client take them"
     return Result(VALUES, True, what + unchecked)
@@ -266,7 +283,9 @@ def counts_match_marker(conn: psycopg.Connection, have: dict[str, set[str]] | No
     scenario = m.scenario or {}
     expected = scenario.get("counts")
     if not isinstance(expected, dict) or not all(isinstance(expected.get(t), int) for t in TABLES):
-        return Result(name, False, "the marker records no seeded row counts; seed with `fleetlab reset` or `fleetlab seed`.")
+        return Result(
+            name, False, "the marker records no seeded row counts; seed with `fleetlab reset` or `fleetlab seed`."
+        )
     have = present(conn) if have is None else have
     actual = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] if t in have else None for t in TABLES}
     label = f"scenario {scenario['name']!r}" if isinstance(scenario.get("name"), str) else "the scenario"

@@ -55,6 +55,8 @@ def default_home(cwd: Path | None = None, env: Mapping[str, str] | None = None) 
                 return folder / HOME_DIR
     data = (os.environ if env is None else env).get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data) / "fleetlab"
+
+
 LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGSERVICE")
 
 

@@ -233,7 +233,9 @@ class Keyring:
         encrypted, iv, auth_tag = obj.get("encrypted"), obj.get("iv"), obj.get("authTag")
         if not (encrypted and iv and auth_tag):  # the platform's own test
             missing = [k for k, v in (("encrypted", encrypted), ("iv", iv), ("authTag", auth_tag)) if not v]
-            raise SecretError(f"the stored password has no {', '.join(missing)} (the platform's format needs all three).")
+            raise SecretError(
+                f"the stored password has no {', '.join(missing)} (the platform's format needs all three)."
+            )
         ciphertext = _unb64(encrypted, "ciphertext")
         nonce = _unb64(iv, "iv")
         tag = _unb64(auth_tag, "authTag")

@@ -52,10 +52,13 @@ def swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_
         try:
             with admin.transaction():
                 if exists:
-                    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                        sql.Identifier(name), sql.Identifier(previous)))
+                    admin.execute(
+                        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(previous))
+                    )
                     faults.reached("swap:after-rename-old")
-                admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name)))
+                admin.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name))
+                )
                 faults.reached("swap:before-commit")
             break
         except psycopg.errors.ObjectInUse:
@@ -68,8 +71,10 @@ def swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_
             time.sleep(0.05 * attempt)
         except psycopg.Error as exc:
             discard(admin, side, url)
-            raise DatabaseError(f"could not swap the new database in at {url.where}: {db.first_line(exc)}; "
-                                "the previous database was kept.") from None
+            raise DatabaseError(
+                f"could not swap the new database in at {url.where}: {db.first_line(exc)}; "
+                "the previous database was kept."
+            ) from None
     faults.reached("swap:after-commit")
     if exists:
         try:
@@ -82,13 +87,17 @@ def swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_
 def terminate_sessions(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL) -> None:
     """End every other session connected to `name`, waiting (5 s at most each) until they are gone."""
     try:
-        admin.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        admin.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
     except psycopg.Error as exc:  # a superuser's session, when we are not one
         discard(admin, side, url)
-        raise DatabaseError(f"could not end the sessions connected to {name!r} at {url.where}: {db.first_line(exc)}. "
-                            "Close them yourself and reset again; the previous database was kept.") from None
-
+        raise DatabaseError(
+            f"could not end the sessions connected to {name!r} at {url.where}: {db.first_line(exc)}. "
+            "Close them yourself and reset again; the previous database was kept."
+        ) from None
 
 
 def clone(admin: psycopg.Connection, source: str, into: str) -> str:

@@ -67,18 +67,23 @@ def _embedded_roles(settings: Settings, superuser: DatabaseURL) -> None:
         ):
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
                 try:
-                    conn.execute(sql.SQL(
-                        "CREATE ROLE {} LOGIN NOSUPERUSER " + options + " NOCREATEROLE NOREPLICATION NOBYPASSRLS "
-                        "IN ROLE " + member_of
-                    ).format(sql.Identifier(role)))
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE ROLE {} LOGIN NOSUPERUSER " + options + " NOCREATEROLE NOREPLICATION NOBYPASSRLS "
+                            "IN ROLE " + member_of
+                        ).format(sql.Identifier(role))
+                    )
                 except psycopg.errors.DuplicateObject:
                     pass  # another fleetlab process made it first
         older = conn.execute(
             "SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolsuper "
-            "AND (datname = %s OR starts_with(datname, 'fleetlab_build_'))", (WORKBENCH_DB,)
+            "AND (datname = %s OR starts_with(datname, 'fleetlab_build_'))",
+            (WORKBENCH_DB,),
         ).fetchall()
         for (name,) in older:
-            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(OWNER_ROLE)))
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(OWNER_ROLE))
+            )
     _ROLES_MADE.add(made)
 
 
@@ -155,7 +160,9 @@ def all_or_nothing(conn: psycopg.Connection, doing: str, *, lock_timeout: float,
             "(a statement_timeout set for this user, database or in PGOPTIONS?)"
         ) from None
     except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"lost the connection while {doing}: {first_line(exc)}. Nothing was changed.") from None
+        raise DatabaseUnavailable(
+            f"lost the connection while {doing}: {first_line(exc)}. Nothing was changed."
+        ) from None
     except psycopg.Error as exc:
         raise DatabaseError(f"{doing} failed and was rolled back, nothing was changed: {first_line(exc)}") from None
 

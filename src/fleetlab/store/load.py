@@ -230,7 +230,14 @@ def defer_indexes(cur: psycopg.Cursor) -> Rebuild:
     return out
 
 
-def load(conn: psycopg.Connection, fleet: Loadable, keyring: Keyring, *, lock_timeout: float = 10.0, progress: Progress | None = None) -> dict[str, int]:
+def load(
+    conn: psycopg.Connection,
+    fleet: Loadable,
+    keyring: Keyring,
+    *,
+    lock_timeout: float = 10.0,
+    progress: Progress | None = None,
+) -> dict[str, int]:
     """Replace the three tables' rows with `fleet`, all in one transaction. Returns rows per table.
 
     `fleet` is any Loadable: a Fleet (frames), or a generator plan whose gateways are generated
@@ -257,9 +264,7 @@ def load(conn: psycopg.Connection, fleet: Loadable, keyring: Keyring, *, lock_ti
             for table in TABLES:
                 chunks = prefetch(rendered_chunks(fleet, table, keyring, CHUNK_ROWS), PREFETCH)
                 try:
-                    counts[table] = copy_chunks(
-                        cur, table, copy_columns(table), chunks, progress, total=totals[table]
-                    )
+                    counts[table] = copy_chunks(cur, table, copy_columns(table), chunks, progress, total=totals[table])
                 finally:
                     chunks.close()
             for i, ddl in enumerate(restore, 1):

@@ -82,7 +82,9 @@ def streams_for(fleet: Loadable, setting: int = 0) -> int:
     return max(1, min(setting, chunks))
 
 
-def load(url: DatabaseURL, fleet: Loadable, keyring: Keyring, *, streams: int, progress: Progress | None = None) -> Loaded:
+def load(
+    url: DatabaseURL, fleet: Loadable, keyring: Keyring, *, streams: int, progress: Progress | None = None
+) -> Loaded:
     """Load `fleet` into the freshly migrated, empty database `url` over `streams` COPY streams.
 
     Only for a database nobody else uses yet (a reset's side database): each stream commits on its
@@ -220,10 +222,15 @@ class _Helper:
         for name in ("FLEETLAB_FAULT", "FLEETLAB_FAULT_PAUSE"):
             if os.environ.get(name, "").startswith("stream:"):
                 env[name] = "copy:" + os.environ[name].removeprefix("stream:")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")) if p
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fleetlab.store.parallel"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         threading.Thread(target=self._send, args=(payload,), daemon=True).start()

@@ -149,8 +149,9 @@ def reset(
                 for table, n in counts.items():
                     progress(table, n, n)
             if made.how == "built" and templates is not None and not made.note:  # (a note: the template was refused)
-                made.note = _keep(templates, side, cache_key, built.scenario, sum(steps.values()), settings, steps,
-                                  origin)
+                made.note = _keep(
+                    templates, side, cache_key, built.scenario, sum(steps.values()), settings, steps, origin
+                )
             faults.reached("reset:before-swap")
         except BaseException:
             discard(admin, side, url)
@@ -161,8 +162,16 @@ def reset(
     finally:
         release_reset_lock(admin)
         admin.close()
-    return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started, steps=steps, ended=ended,
-                       cache=made.note, streams=made.streams, helpers_peak_mib=made.helpers_peak)
+    return ResetResult(
+        url=url,
+        counts=counts,
+        elapsed=time.perf_counter() - started,
+        steps=steps,
+        ended=ended,
+        cache=made.note,
+        streams=made.streams,
+        helpers_peak_mib=made.helpers_peak,
+    )
 
 
 def _cache_off(use_cache: bool, caching: bool, cache_key: str | None, templates: cache.Cache | None) -> str:
@@ -178,8 +187,16 @@ def _cache_off(use_cache: bool, caching: bool, cache_key: str | None, templates:
     return ""
 
 
-def _clone_side(admin, templates: cache.Cache, hit: cache.Entry, side: str, url: DatabaseURL, made: _Side,
-                steps: dict[str, float], progress: Progress | None) -> None:
+def _clone_side(
+    admin,
+    templates: cache.Cache,
+    hit: cache.Entry,
+    side: str,
+    url: DatabaseURL,
+    made: _Side,
+    steps: dict[str, float],
+    progress: Progress | None,
+) -> None:
     """Clone the template `hit` into `side`; when it cannot be (in use, evicted, not ours inside),
     say why in `made.note` and leave `side` absent for the build."""
     t = time.perf_counter()
@@ -187,8 +204,10 @@ def _clone_side(admin, templates: cache.Cache, hit: cache.Entry, side: str, url:
         how = clone(admin, hit.name, side)
     except psycopg.errors.ObjectInUse:
         users = sessions(admin, hit.name)
-        made.note = (f"cache: not served, {len(users) or 'a'} session(s) are connected to its template {hit.name} "
-                     f"({', '.join(users[:3]) or 'another clone'}); built instead")
+        made.note = (
+            f"cache: not served, {len(users) or 'a'} session(s) are connected to its template {hit.name} "
+            f"({', '.join(users[:3]) or 'another clone'}); built instead"
+        )
         return
     except psycopg.errors.InvalidCatalogName:  # evicted by another process since the lookup
         made.note = f"cache: its template {hit.name} was dropped meanwhile; built instead"
@@ -206,8 +225,10 @@ def _clone_side(admin, templates: cache.Cache, hit: cache.Entry, side: str, url:
         raise
     if foreign:
         discard(admin, side, url)
-        made.note = (f"cache: not served, its template {hit.name} holds objects not owned by {templates.role} "
-                     f"({', '.join(foreign[:3])}); built instead")
+        made.note = (
+            f"cache: not served, its template {hit.name} holds objects not owned by {templates.role} "
+            f"({', '.join(foreign[:3])}); built instead"
+        )
         return
     templates.touch(hit)
     steps["clone"] = time.perf_counter() - t
@@ -215,8 +236,17 @@ def _clone_side(admin, templates: cache.Cache, hit: cache.Entry, side: str, url:
     made.note = f"cache: cloned {hit.scenario!r} from {hit.name} ({how}, built {cache.age(hit.created)} ago)"
 
 
-def _build_side(admin, side: str, url: DatabaseURL, built: Loadable, keys, settings: Settings, made: _Side,
-                steps: dict[str, float], progress: Progress | None) -> None:
+def _build_side(
+    admin,
+    side: str,
+    url: DatabaseURL,
+    built: Loadable,
+    keys,
+    settings: Settings,
+    made: _Side,
+    steps: dict[str, float],
+    progress: Progress | None,
+) -> None:
     """Create `side`, migrate it and load `built` into it; on any failure nothing of it is left."""
     t = time.perf_counter()
     with db.translate_errors(url, f"CREATE DATABASE {side}"):
@@ -249,8 +279,16 @@ def _count(conn: psycopg.Connection) -> dict[str, int]:
     return dict(zip(TABLES, row, strict=True))
 
 
-def _keep(templates: cache.Cache, side: str, cache_key: str, scenario: dict, build_seconds: float,
-          settings: Settings, steps: dict[str, float], origin: str) -> str:
+def _keep(
+    templates: cache.Cache,
+    side: str,
+    cache_key: str,
+    scenario: dict,
+    build_seconds: float,
+    settings: Settings,
+    steps: dict[str, float],
+    origin: str,
+) -> str:
     """Keep the finished side database as the template of `cache_key`, then bound the cache. A failure
     here (a full disk, a database of that name that is not ours) costs the cache entry, never the reset."""
     t = time.perf_counter()
@@ -272,7 +310,9 @@ def _keep(templates: cache.Cache, side: str, cache_key: str, scenario: dict, bui
 
 
 @db.translate_errors(None, "the seed")
-def seed(settings: Settings, fleet: Loadable | Callable[[], Loadable], *, progress: Progress | None = None) -> ResetResult:
+def seed(
+    settings: Settings, fleet: Loadable | Callable[[], Loadable], *, progress: Progress | None = None
+) -> ResetResult:
     """Replace the rows of the workbench database with `fleet` (truncate + COPY, one transaction)."""
     started = time.perf_counter()
     url = target(settings)
@@ -295,8 +335,11 @@ def seed(settings: Settings, fleet: Loadable | Callable[[], Loadable], *, progre
                 f"database {url.where} is not fully migrated; run `fleetlab migrate` (or `fleetlab reset`) first."
             )
         # what the load relies on: a table of the team's own beside the fleet's is no reason to refuse
-        changed = [d for d in schema.differences(schema.describe(conn)) if not d.endswith("not in the platform schema")
-                   or not d.startswith("table ")]
+        changed = [
+            d
+            for d in schema.differences(schema.describe(conn))
+            if not d.endswith("not in the platform schema") or not d.startswith("table ")
+        ]
         if changed:
             more = f" and {len(changed) - 2} more" if len(changed) > 2 else ""
             raise ResetRefused(
@@ -313,5 +356,3 @@ def _refuse_a_template(url: DatabaseURL) -> None:
             f"refusing to write to {url.database!r}: it is a template of fleetlab's scenario cache, which resets "
             "clone. Point DATABASE_URL at your workbench database; `fleetlab cache clear` removes templates."
         )
-
-

@@ -48,7 +48,10 @@ def rotate(
     """Re-encrypt, under `keyring.current`, every gateway password that is not already there."""
     conn.rollback()
     enc = keyring.encryptor()
-    with all_or_nothing(conn, "rotating the passwords", lock_timeout=lock_timeout, holder="the gateways table"), conn.transaction():
+    with (
+        all_or_nothing(conn, "rotating the passwords", lock_timeout=lock_timeout, holder="the gateways table"),
+        conn.transaction(),
+    ):
         conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
         conn.execute("LOCK TABLE gateways IN SHARE ROW EXCLUSIVE MODE")
         total = conn.execute("SELECT count(*) FROM gateways").fetchone()[0]
@@ -72,7 +75,10 @@ def rotate(
                     # ids are UUIDs, values JSON of base64 and hex: nothing to escape for COPY text
                     batch.write(f"{row_id}\t{enc.encrypt(opened.plaintext)}\n")
                 if batch.tell() and not tally.failed:
-                    with conn.cursor() as w, w.copy("COPY fleetlab_rotated (id, password_encrypted) FROM STDIN") as copy:
+                    with (
+                        conn.cursor() as w,
+                        w.copy("COPY fleetlab_rotated (id, password_encrypted) FROM STDIN") as copy,
+                    ):
                         copy.write(batch.getvalue())
                 if progress:
                     progress("passwords", tally.total, total)

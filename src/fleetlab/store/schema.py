@@ -27,6 +27,7 @@ from ..model.tables import OWN_TABLES
 if TYPE_CHECKING:
     import psycopg
 
+
 def describe(conn: psycopg.Connection) -> dict[str, Any]:
     """The public schema of `conn`'s database as JSON-able data, without the history/marker tables."""
     skip = list(OWN_TABLES)
@@ -46,6 +47,7 @@ def describe(conn: psycopg.Connection) -> dict[str, Any]:
         (skip,),
     ).fetchall():
         columns.setdefault(table, []).append([name, typ, notnull, default])
+
     def rows(query: str, params: tuple = (skip,)) -> list[list[Any]]:
         return [list(r) for r in conn.execute(query, params).fetchall()]
 
@@ -124,7 +126,12 @@ def differences(actual: dict[str, Any], expected: dict[str, Any] | None = None) 
             if [c[0] for c in a] == [c[0] for c in e] or set(a_by) != set(e_by):
                 continue
             out.append(f"table {table}: column order differs from the platform's")
-    for kind, one in (("constraints", "constraint"), ("indexes", "index"), ("triggers", "trigger"), ("functions", "function")):
+    for kind, one in (
+        ("constraints", "constraint"),
+        ("indexes", "index"),
+        ("triggers", "trigger"),
+        ("functions", "function"),
+    ):
         a = {tuple(r[:2]): r for r in actual[kind]}
         e = {tuple(r[:2]): r for r in expected[kind]}
         for key in sorted(set(a) | set(e)):
@@ -185,10 +192,10 @@ def render(description: dict[str, Any]) -> str:
     parts = []
     for key, value in description.items():
         if isinstance(value, dict):
-            inner = ",\n".join(f'    {json.dumps(t)}: {rows(v, "      ")}' for t, v in value.items())
-            parts.append(f'  {json.dumps(key)}: {{\n{inner}\n  }}')
+            inner = ",\n".join(f"    {json.dumps(t)}: {rows(v, '      ')}" for t, v in value.items())
+            parts.append(f"  {json.dumps(key)}: {{\n{inner}\n  }}")
         else:
-            parts.append(f'  {json.dumps(key)}: {rows(value, "    ")}')
+            parts.append(f"  {json.dumps(key)}: {rows(value, '    ')}")
     return "{\n" + ",\n".join(parts) + "\n}"
 
 

@@ -67,7 +67,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from fleetlab.build.fleets import plan
+    from fleetlab.generate.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.config import Settings
     from fleetlab.store.reset import reset

@@ -1,6 +1,6 @@
 """The package's layers: imports run one way only, with no cycle, function-level imports included.
 
-    errors, _version  <  model  <  build  <  store  <  read  <  app  <  fleetlab (the facade, its
+    errors, _version  <  model  <  generate  <  store  <  read  <  app  <  fleetlab (the facade, its
                                                                         __main__ and pytest_plugin)
 
 A module may import from its own layer and from the layers before it. Every import is read from
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "fleetlab"
-LAYERS = ["foundation", "model", "build", "store", "read", "app", "facade"]
+LAYERS = ["foundation", "model", "generate", "store", "read", "app", "facade"]
 FOUNDATION = {"fleetlab.errors", "fleetlab._version"}
 MAX_LINES = 400
 
@@ -134,7 +134,7 @@ def test_no_module_over_400_lines(module):
 
 
 def test_the_resolver_sees_function_level_and_relative_imports():
-    # fleetlab.build.fleets imports the generator inside a function
-    assert "fleetlab.build.generator" in GRAPH["fleetlab.build.fleets"]
+    # fleetlab.generate.fleets imports the generator inside a function
+    assert "fleetlab.generate.generator" in GRAPH["fleetlab.generate.fleets"]
     assert "fleetlab.store.db" in GRAPH["fleetlab.app.cli"]  # `from ..store import db`
     assert "fleetlab.errors" in GRAPH["fleetlab.model.spec"]

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fleetlab.build.fleets import plan
-from fleetlab.build.generator import FleetPlan
-from fleetlab.build.keyed import keyed_password
 from fleetlab.errors import DatabaseError
+from fleetlab.generate.fleets import plan
+from fleetlab.generate.generator import FleetPlan
+from fleetlab.generate.keyed import keyed_password
 from fleetlab.model.spec import FleetSpec
 from fleetlab.store import db
 from fleetlab.store import load as load_mod

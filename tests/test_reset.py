@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fleetlab.build.acme import acme_fleet
 from fleetlab.errors import ConfigError, LockTimeout, ResetRefused
+from fleetlab.generate.acme import acme_fleet
 from fleetlab.store import db, marker
 from fleetlab.store.config import Settings
 from fleetlab.store.crypto import decrypt_password

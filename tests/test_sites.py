@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from fleetlab.app import maps
-from fleetlab.build.acme import SITES, acme_fleet
-from fleetlab.build.fleets import plan
 from fleetlab.errors import ConfigError
+from fleetlab.generate.acme import SITES, acme_fleet
+from fleetlab.generate.fleets import plan
 from fleetlab.model.scenarios import load_scenario
 from fleetlab.read import inspect as fi
 from fleetlab.read import sites

@@ -26,7 +26,7 @@ Everything else carrying the prefix is listed as "not ours" with the reason, and
 dropped, whatever its record says. A keep that was killed between the copy and its record leaves a
 database the seal cannot vouch for: the keep writes a note into FLEETLAB_HOME first (`pending/`), so
 the next run knows that name as its own unfinished work, and drops it (never serves it).
-After a clone, the reset checks that every object in the copy is owned by that role too (`foreign_objects`).
+After a clone, the reset checks that every object in the copy is owned by that role too (`databases.foreign_objects`).
 
 Clone strategy by server version (measured at 1M gateways, 645 MB, ext4, 2 cores):
 | server | statement                                                        | clone    |
@@ -61,7 +61,7 @@ from .seal import Seal
 
 PREFIX = "fleetlab_cache_"
 PACKAGE = Path(__file__).resolve().parents[1]
-CONTENT_LAYERS = ("model", "build", "store")  # what decides a database's content (read and app do not)
+CONTENT_LAYERS = ("model", "generate", "store")  # what decides a database's content (read and app do not)
 VALUE_LIBRARIES = ("faker", "numpy", "polars", "pyarrow")
 ORIGINS = ("reset", "pytest")  # who keeps a template: the workbench's resets, or the pytest plugin
 KEEP_LOCK_CLASS = 0x666E  # advisory lock namespace: keeping one template
@@ -364,36 +364,6 @@ def _instant(text: Any) -> datetime:
     if when.tzinfo is None:
         raise ValueError("a time without its zone")
     return when
-
-
-def foreign_objects(conn: psycopg.Connection, role: str) -> list[str]:
-    """Objects in the connected database not owned by `role` (the first few): a clone is served only
-    when this is empty. The `public` schema itself and plpgsql belong to the cluster, not the fleet."""
-    rows = conn.execute(
-        """
-        SELECT what FROM (
-          SELECT format('%%s %%I.%%I', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index'
-                 WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname, c.relname) AS what, c.relowner AS owner
-          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-          UNION ALL
-          SELECT format('function %%I.%%I', n.nspname, p.proname), p.proowner
-          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-          UNION ALL
-          SELECT format('schema %%I', n.nspname), n.nspowner FROM pg_namespace n
-          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname !~ '^pg_'
-          UNION ALL
-          SELECT format('extension %%I', e.extname), e.extowner FROM pg_extension e WHERE e.extname <> 'plpgsql'
-          UNION ALL
-          SELECT format('event trigger %%I', t.evtname), 0 FROM pg_event_trigger t
-        ) o
-        WHERE o.owner IS DISTINCT FROM (SELECT oid FROM pg_roles WHERE rolname = %s)
-        ORDER BY 1 LIMIT 5
-        """,
-        (role,),
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def age(when: datetime, now: float | None = None) -> str:

@@ -223,3 +223,33 @@ def drop(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:
         admin.execute(stmt)
     except psycopg.Error as exc:
         raise DatabaseError(f"could not drop database {name!r} at {url.where}: {db.first_line(exc)}") from None
+
+
+def foreign_objects(conn: psycopg.Connection, role: str) -> list[str]:
+    """Objects in the connected database not owned by `role` (the first few): a clone is served only
+    when this is empty. The `public` schema itself and plpgsql belong to the cluster, not the fleet."""
+    rows = conn.execute(
+        """
+        SELECT what FROM (
+          SELECT format('%%s %%I.%%I', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index'
+                 WHEN 'v' THEN 'view' ELSE 'table' END, n.nspname, c.relname) AS what, c.relowner AS owner
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+          UNION ALL
+          SELECT format('function %%I.%%I', n.nspname, p.proname), p.proowner
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+          UNION ALL
+          SELECT format('schema %%I', n.nspname), n.nspowner FROM pg_namespace n
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname !~ '^pg_'
+          UNION ALL
+          SELECT format('extension %%I', e.extname), e.extowner FROM pg_extension e WHERE e.extname <> 'plpgsql'
+          UNION ALL
+          SELECT format('event trigger %%I', t.evtname), 0 FROM pg_event_trigger t
+        ) o
+        WHERE o.owner IS DISTINCT FROM (SELECT oid FROM pg_roles WHERE rolname = %s)
+        ORDER BY 1 LIMIT 5
+        """,
+        (role,),
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -8,20 +8,16 @@ single transaction.
 
 How, for N streams:
 1. the tables' indexes, keys and foreign keys are dropped (`load.defer_indexes`) and that committed;
-2. this process and N-1 helper processes (`python -m fleetlab.store.parallel`) each open a
-   connection and one COPY, and generate, encrypt and render gateway chunks into it. The chunks
-   are numbered, and each stream claims the next number when it is ready for more, so a stream
-   that started late (a helper takes about half a second to start) or runs slower does less:
-   the streams end together. PostgreSQL parses each COPY in its own backend, so the work spreads
-   over 2N processes. This process loads the organizations and factories first, and reports
-   everyone's progress;
+2. this process and N-1 helper processes (`python -m fleetlab.store.parallel`) each open one COPY
+   and generate, encrypt and render numbered gateway chunks into it, each claiming the next number
+   when ready, so a late or slow stream does less and the streams end together. This process loads
+   the organizations and factories first, and reports everyone's progress;
 3. the indexes are built on N connections at once, the largest sorts first; then each key is
    attached to its index and the foreign keys are validated.
 
-A helper gets its job (the fleet plan, the database URL, the current key) as a pickle on its
-stdin, never in its arguments or environment, then the numbers of its chunks one line at a time
-(`end` when there are no more); it reports one line per chunk on stdout. A helper whose parent
-dies sees its stdin close and exits.
+A helper gets its job (plan, database URL, current key) as a pickle on its stdin, never in its
+arguments or environment, then its chunk numbers one line at a time (`end` when there are no more),
+and reports one line per chunk on stdout. A helper whose parent dies sees its stdin close and exits.
 """
 
 from __future__ import annotations

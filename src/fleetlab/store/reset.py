@@ -35,6 +35,7 @@ from .databases import (
     connect_admin,
     discard,
     drop,
+    foreign_objects,
     previous_name,
     refuse_if_in_use,
     release_reset_lock,
@@ -217,7 +218,7 @@ def _clone_side(
     faults.reached("reset:after-create")
     try:
         with db.connect(url.with_dbname(side), autocommit=True) as conn:
-            foreign = cache.foreign_objects(conn, templates.role)
+            foreign = foreign_objects(conn, templates.role)
             if not foreign:
                 marker.restamp(conn)
     except BaseException:

@@ -42,7 +42,7 @@ def test_wheel_ships_the_package_data_and_no_dev_tooling(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     for m in migrate.discover():
-        packaged = f"fleetlab/store/migrations/{m.filename}"
+        packaged = f"fleetlab/migrations/{m.filename}"
         assert packaged in names
     assert "fleetlab/store/platform_schema.json" in names
     assert {"fleetlab/app/world-110m.json", "fleetlab/app/world-110m.LICENSE"} <= names  # the map, offline

@@ -1,6 +1,6 @@
 """The schema is the real platform's, names included; an older fleetlab database upgrades in place.
 
-The reference (`src/fleetlab/platform_schema.json`) is `fleetlab.schema.describe()` of a database
+The reference (`src/fleetlab/store/platform_schema.json`) is `fleetlab.store.schema.describe()` of a database
 built by the platform's own node-pg-migrate migrations.
 """
 

@@ -189,7 +189,6 @@ def _parses(conn: adbc_driver_manager.dbapi.Connection, sql: str) -> BaseExcepti
 
 
 WRAPPER = "SELECT * FROM ("
-QUERY_WORDS = ("select", "with", "values", "table", "(")
 
 
 def _parameters(cur, statement: str) -> int | None:

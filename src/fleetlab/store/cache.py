@@ -28,15 +28,9 @@ database the seal cannot vouch for: the keep writes a note into FLEETLAB_HOME fi
 the next run knows that name as its own unfinished work, and drops it (never serves it).
 After a clone, the reset checks that every object in the copy is owned by that role too (`databases.foreign_objects`).
 
-Clone strategy by server version (measured at 1M gateways, 645 MB, ext4, 2 cores):
-| server | statement                                                        | clone    |
-|--------|------------------------------------------------------------------|----------|
-| 18+    | STRATEGY FILE_COPY with file_copy_method = clone (copy if refused) | 0.34 s  |
-| 15-17  | STRATEGY FILE_COPY (WAL_LOG, the default, writes it all to WAL)  | 0.8-1.1 s (WAL_LOG 1.4-4.9 s) |
-| < 15   | CREATE DATABASE … TEMPLATE (a file copy)                         |          |
-With file_copy_method = clone the kernel shares the blocks on copy-on-write filesystems (XFS with
-reflink, btrfs, ZFS 2.2+, APFS), so a clone takes about the same time whatever the size; on others
-(ext4 here) Linux copies in the kernel (copy_file_range), still faster than WAL_LOG.
+A clone is `databases.clone`: on PostgreSQL 18 a file copy with `file_copy_method = clone` (shared blocks on
+copy-on-write filesystems, `copy_file_range` elsewhere), on 15-17 STRATEGY FILE_COPY; `benchmarks/reset_cache.py`
+measures it against a raw `CREATE DATABASE … TEMPLATE`.
 """
 
 from __future__ import annotations

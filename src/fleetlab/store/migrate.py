@@ -1,6 +1,6 @@
 """Append-only SQL migrations: `pending()`, `applied()`, `apply()`.
 
-Each migration is a file `src/fleetlab/store/migrations/<version>_<name>.sql`. Applying one runs the file and
+Each migration is a file `migrations/<version>_<name>.sql` (top level of the project). Applying one runs the file and
 records it in `schema_migrations` in the same transaction. A session-level advisory lock
 serialises concurrent runners. The history is checked before anything runs: an applied file
 that changed, vanished, or a new file ordered before an applied one is refused by name.
@@ -24,7 +24,16 @@ from ..errors import LockTimeout, MigrationError
 from . import faults
 from .db import first_line, set_connection_check
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # in the package: a checkout and a wheel alike
+
+def _migrations_dir() -> Path:
+    """The SQL files: `fleetlab/migrations/` in an installed wheel (the build copies them there), else the
+    checkout's top-level `migrations/` (an editable install runs the package from `src/`)."""
+    package = Path(__file__).resolve().parents[1]
+    shipped = package / "migrations"
+    return shipped if shipped.is_dir() else package.parents[1] / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 MIGRATE_LOCK_KEY = 0x666C_6D69  # "flmi": one advisory lock key per database
 _NAME = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.sql$")

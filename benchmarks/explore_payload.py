@@ -67,7 +67,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.config import Settings
     from fleetlab.store.reset import reset

@@ -32,7 +32,7 @@ def main() -> int:
 
     from psycopg import sql
 
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.fleet import copy_columns
     from fleetlab.model.tables import TABLES
     from fleetlab.store import db, marker, migrate

@@ -59,7 +59,7 @@ def main() -> int:
 
     from psycopg import sql
 
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.store import cache, databases, db
     from fleetlab.store.config import Settings
     from fleetlab.store.reset import reset

@@ -61,7 +61,7 @@ def settings_for(home: Path):
 
 def phase_fleetlab(args) -> None:
     """Child process: plan and reset (or seed), print seconds, rows, streams and peak RSS as JSON."""
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.store.reset import reset, seed
 
     settings = settings_for(Path(args.home))
@@ -93,7 +93,7 @@ def phase_fleetlab(args) -> None:
 def render_files(settings, gateways: int, workdir: Path) -> tuple[dict[str, list[Path]], int]:
     """The fleet's rows rendered as fleetlab renders them (CSV, passwords encrypted), one file per
     chunk, untimed; and the number of rows."""
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.tables import TABLES
     from fleetlab.store.load import CHUNK_ROWS, rendered_chunks
 
@@ -289,7 +289,7 @@ def main() -> int:
         phase_fleetlab(args)
         return 0
 
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store import reset as reset_mod
 

@@ -92,7 +92,7 @@ def test_explore_without_a_database_says_so_once(cli_env, tmp_path):
 def test_explore_runs_the_query_typed_into_its_sql_editor(cli_env, settings, tmp_path):
     from playwright.sync_api import expect
 
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.reset import reset
 
@@ -114,7 +114,7 @@ def test_explore_filters_narrow_the_tables_and_charts(cli_env, settings, tmp_pat
     organizations table counts only its gateways."""
     from playwright.sync_api import expect
 
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.read import inspect
     from fleetlab.store.reset import reset
@@ -162,7 +162,7 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
     from playwright.sync_api import expect
 
     from fleetlab.app import explore as fnb
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.read import inspect, sites
     from fleetlab.store.reset import reset

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from fleetlab.errors import ResetRefused
-from fleetlab.generate.fleets import plan
+from fleetlab.generation.fleets import plan
 from fleetlab.model.scenarios import load_scenario
 from fleetlab.store import cache, databases, db, migrate
 from fleetlab.store.crypto import Keyring, decrypt_password
@@ -109,7 +109,7 @@ def test_an_edited_generator_or_another_library_version_changes_the_key(tmp_path
     for copy in (edited, untouched):
         shutil.copytree(cache.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     assert cache.fingerprint_of(edited) == cache.code_fingerprint()
-    generator = edited / "generate" / "gateways.py"
+    generator = edited / "generation" / "gateways.py"
     generator.write_text(generator.read_text() + "\n# one more line\n")
     assert cache.fingerprint_of(edited) != cache.code_fingerprint()
     reader = untouched / "read" / "inspect.py"  # the read layer does not decide content

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fleetlab.generate.acme import acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import checks
 from fleetlab.store.crypto import Keyring
 from fleetlab.store.load import load

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fleetlab.generate.fleets import plan
+from fleetlab.generation.fleets import plan
 from fleetlab.model.scenarios import list_scenarios, load_scenario
 from fleetlab.store.reset import reset
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from fleetlab.generate.fleets import generate, plan
+from fleetlab.generation.fleets import generate, plan
 from fleetlab.model.counts import Count
 from fleetlab.model.spec import FleetSpec
 from fleetlab.model.values import known_locales
@@ -82,7 +82,7 @@ def test_one_huge_factory_is_cut_into_chunks():
 
 
 def test_default_scenario_is_acme():
-    from fleetlab.generate.acme import acme_fleet
+    from fleetlab.generation.acme import acme_fleet
 
     fleet = generate(FleetSpec(source="acme", as_of=AS_OF, seed=3))
     assert frames_equal(fleet, acme_fleet(AS_OF, 3))
@@ -107,7 +107,7 @@ def test_locale_fit(locale):
 def test_factory_coordinates_are_their_citys(locale):
     """A generated factory's metadata has the latitude and longitude of the real place its location
     names, and the factory keeps that place's time zone (hu_HU: a country Faker lists no place of)."""
-    from fleetlab.generate.places import places
+    from fleetlab.generation.places import places
 
     fleet = generate(spec().override(organizations="8", locale=locale))
     country = locale.split("_")[1]
@@ -124,7 +124,7 @@ def test_factory_coordinates_are_their_citys(locale):
 
 def test_every_known_locale_has_real_places():
     """No locale falls back to invented cities without coordinates."""
-    from fleetlab.generate.places import places
+    from fleetlab.generation.places import places
 
     missing = [loc for loc, zones in known_locales().items() if not places(loc.split("_")[1], zones)]
     assert missing == []

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from fleetlab.errors import ConfigError
-from fleetlab.generate.acme import acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.read import inspect as fi
 from fleetlab.store.load import load
 
@@ -260,7 +260,7 @@ def test_the_notebooks_sql_counts_what_the_summary_counts(settings, db_url):
     """The SQL cell's default query groups by organization id and counts active rows only: the same
     figures as fleet_summary, on a generated fleet with soft-deleted organizations and factories."""
     from fleetlab.app.explore import ORGANIZATIONS_SQL
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.reset import seed
 
@@ -322,7 +322,7 @@ def test_fleet_context_says_when_there_is_no_fleet(new_db, settings):
 
 def test_filters_keep_exactly_the_part_of_the_fleet_they_name(settings, db_url):
     """Every question answered for a filtered fleet equals the unfiltered answer restricted by hand."""
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.reset import seed
 
@@ -363,7 +363,7 @@ def test_filters_keep_exactly_the_part_of_the_fleet_they_name(settings, db_url):
 
 
 def test_the_time_views_count_what_the_rows_say(settings, db_url):
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.reset import seed
 

@@ -2,7 +2,7 @@
 
 The layers are written once, as the import-linter contract in pyproject.toml (`[tool.importlinter]`):
 
-    fleetlab (the facade, its __main__ and pytest_plugin)  >  app  >  read  >  store  >  generate  >  model
+    fleetlab (the facade, its __main__ and pytest_plugin)  >  app  >  read  >  store  >  generation  >  model
     >  errors, _version
 
 A module may import from its own layer and from the layers below it. `lint-imports` reads every import (at
@@ -142,8 +142,8 @@ def test_no_module_over_400_lines(module):
 
 
 def test_the_resolver_sees_function_level_and_relative_imports():
-    # fleetlab.generate.fleets imports the generator inside a function
-    assert "fleetlab.generate.generator" in GRAPH["fleetlab.generate.fleets"]
+    # fleetlab.generation.fleets imports the generator inside a function
+    assert "fleetlab.generation.generator" in GRAPH["fleetlab.generation.fleets"]
     assert "fleetlab.errors" in GRAPH["fleetlab.store.db"]  # `from ..errors import …`
     assert "fleetlab.errors" in GRAPH["fleetlab.model.spec"]
 

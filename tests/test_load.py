@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from fleetlab.errors import DatabaseError
-from fleetlab.generate.fleets import plan
-from fleetlab.generate.generator import FleetPlan
-from fleetlab.generate.keyed import keyed_password
+from fleetlab.generation.fleets import plan
+from fleetlab.generation.generator import FleetPlan
+from fleetlab.generation.keyed import keyed_password
 from fleetlab.model.spec import FleetSpec
 from fleetlab.store import db
 from fleetlab.store import load as load_mod

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from fleetlab.errors import DatabaseError
-from fleetlab.generate.fleets import plan
-from fleetlab.generate.keyed import keyed_password
+from fleetlab.generation.fleets import plan
+from fleetlab.generation.keyed import keyed_password
 from fleetlab.store import db, parallel, schema
 from fleetlab.store.crypto import decrypt_password
 from fleetlab.store.databases import build_name

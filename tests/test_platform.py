@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from fleetlab import generate, load_scenario
-from fleetlab.generate.acme import acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.model import platform
 from fleetlab.model.scenarios import list_scenarios
 from fleetlab.store.crypto import load_keyring
@@ -171,8 +171,8 @@ for (const line of lines) {
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (CI machines have it)")
 @pytest.mark.parametrize("scenario", ["default", "stale-fleet"])
 def test_node_decrypts_every_password_a_load_wrote(conn, settings, scenario):
-    from fleetlab.generate.fleets import plan
-    from fleetlab.generate.keyed import keyed_password
+    from fleetlab.generation.fleets import plan
+    from fleetlab.generation.keyed import keyed_password
 
     keys = settings.keyring(create=True)
     fleet = plan(load_scenario(scenario).override(as_of=AS_OF))
@@ -201,7 +201,7 @@ def test_bulk_encryption_matches_the_platform_format(settings):
     keys = settings.keyring(create=True)
     ids = pl.DataFrame({"id": [f"00000000-0000-4000-8000-{i:012d}" for i in range(1500)]})
     values = encrypt_passwords(ids, 3, keys).to_list()
-    from fleetlab.generate.keyed import keyed_password
+    from fleetlab.generation.keyed import keyed_password
 
     for row_id, value in zip(ids["id"], values, strict=True):
         obj = json.loads(value)
@@ -245,7 +245,7 @@ def test_unstorable_scenarios_refused_before_any_database(tmp_path, cli_env, adm
 @pytest.mark.parametrize("scenario", ["international", "multi-tenant"])
 def test_the_database_check_agrees_on_loaded_presets(conn, settings, scenario):
     """The SQL form of the rules (`fleetlab check`) passes what the frame form passed."""
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.store import checks
 
     load(conn, plan(load_scenario(scenario).override(as_of=AS_OF)), settings.keyring(create=True))

@@ -11,7 +11,7 @@ import pytest
 from psycopg import sql
 
 from fleetlab.errors import ConfigError, LockTimeout, ResetRefused
-from fleetlab.generate.acme import acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import db, marker
 from fleetlab.store.config import Settings
 from fleetlab.store.crypto import decrypt_password

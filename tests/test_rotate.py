@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetlab.generate.acme import acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import checks
 from fleetlab.store.crypto import Keyring, key_id
 from fleetlab.store.load import load

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fleetlab.errors import SpecError
-from fleetlab.generate.fleets import generate, plan
+from fleetlab.generation.fleets import generate, plan
 from fleetlab.model.counts import Count
 from fleetlab.model.scenarios import list_scenarios, load_scenario
 
@@ -39,7 +39,7 @@ def test_presets_generate(name):
 
 
 def test_default_is_exactly_the_acme_seed():
-    from fleetlab.generate.acme import acme_fleet
+    from fleetlab.generation.acme import acme_fleet
 
     fleet = generate(load_scenario("default").override(as_of=AS_OF))
     expected = acme_fleet(AS_OF, 0)

@@ -11,8 +11,8 @@ import pytest
 
 from fleetlab.app import maps
 from fleetlab.errors import ConfigError
-from fleetlab.generate.acme import SITES, acme_fleet
-from fleetlab.generate.fleets import plan
+from fleetlab.generation.acme import SITES, acme_fleet
+from fleetlab.generation.fleets import plan
 from fleetlab.model.scenarios import load_scenario
 from fleetlab.read import inspect as fi
 from fleetlab.read import sites

@@ -3,7 +3,7 @@
 The public API is what this module exports (imported lazily, so `import fleetlab` stays fast for
 the CLI); everything else lives in layers whose imports run one way only (tests/test_layers.py):
 
-    model  →  generate  →  store  →  read  →  app
+    model  →  generation  →  store  →  read  →  app
     (what a fleet is)  (spec → fleet)  (PostgreSQL: server, migrations, load, reset, checks)
                                        (rows out as polars)  (CLI, notebook helpers, charts)
 
@@ -28,8 +28,8 @@ _EXPORTS = {
     "Fleet": "fleetlab.model.fleet",
     "load_scenario": "fleetlab.model.scenarios",
     "list_scenarios": "fleetlab.model.scenarios",
-    "generate": "fleetlab.generate.fleets",
-    "plan": "fleetlab.generate.fleets",
+    "generate": "fleetlab.generation.fleets",
+    "plan": "fleetlab.generation.fleets",
     # the database
     "reset": "fleetlab.store.reset",
     "seed": "fleetlab.store.reset",

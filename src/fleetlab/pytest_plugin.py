@@ -212,7 +212,7 @@ def _sealed(seal: cache.Seal, name: str, oid: int, token: str, comment: str | No
 
 def template_for(settings: Settings, server: DatabaseURL, spec) -> str:
     """The cache template of `spec` on `server`, built now (once, under a lock) if it is missing."""
-    from .generate.fleets import plan
+    from .generation.fleets import plan
     from .store import migrate
     from .store.reset import reset
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fleetlab.generate.acme import acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.store.reset import reset
 
 from .harness import base_env

@@ -13,7 +13,7 @@ import os
 import pytest
 from psycopg import sql
 
-from fleetlab.generate.acme import acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import cache, db
 from fleetlab.store.reset import reset
 
@@ -266,7 +266,7 @@ def test_as_a_role_that_is_no_superuser_clear_and_list_go_on_past_other_roles_da
 
 def test_a_keep_killed_before_its_record_leaves_a_database_the_next_run_knows_as_its_own(settings, db_url, admin):
     """The unfinished template is ours by the note in FLEETLAB_HOME: never served, dropped by the next keep."""
-    from fleetlab.generate.fleets import plan
+    from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
 
     cached = settings.replace(cache_entries=4)

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 import suite_server
 
-from fleetlab.generate.acme import acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.model import platform
 from fleetlab.store import db
 from fleetlab.store.load import load

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_fleet(args: argparse.Namespace):
     """The fleet the flags ask for (gateways generated while loading); SpecError lists every problem."""
-    from ..generate.fleets import plan
+    from ..generation.fleets import plan
 
     return plan(options.spec_for(args.scenario, options.given(args)))
 

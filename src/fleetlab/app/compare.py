@@ -12,7 +12,7 @@ from . import options
 
 def scenario_fleet(name: str, as_of: str | None = None):
     """The fleet of scenario `name` (at `as_of`, ISO-8601, when given), built but not loaded."""
-    from ..generate.fleets import plan
+    from ..generation.fleets import plan
 
     return plan(options.spec_for(name, {"as_of": as_of}))
 

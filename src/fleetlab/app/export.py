@@ -25,7 +25,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from ..generate.fleets import plan
+    from ..generation.fleets import plan
     from ..store.export import export, load_command, prepare
     from .progress import terminal_progress
 

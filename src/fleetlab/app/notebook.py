@@ -194,7 +194,7 @@ def changes(scenario: str | None, values: Mapping[str, Any]) -> str:
 
 def build_fleet(scenario: str | None, values: Mapping[str, Any]):
     """The fleet the form asks for: the scenario, with the fields that differ from it (SpecError lists every problem)."""
-    from ..generate.fleets import plan
+    from ..generation.fleets import plan
 
     return plan(options.spec_for(scenario, options.changed(scenario, values)))
 

@@ -6,7 +6,7 @@ time from the plaintext, so a preview of a fleet never holds a secret. `created_
 the same rows.
 
 Two kinds of fleet are `Loadable`: a `Fleet` (every row in memory, e.g. the original seed's) and a
-generator plan (`fleetlab.generate.generator.FleetPlan`: organizations and factories in memory,
+generator plan (`fleetlab.generation.generator.FleetPlan`: organizations and factories in memory,
 gateways made chunk by chunk while they load). Loading, previews and samples use only the protocol.
 """
 

@@ -55,7 +55,7 @@ from .seal import Seal
 
 PREFIX = "fleetlab_cache_"
 PACKAGE = Path(__file__).resolve().parents[1]
-CONTENT_LAYERS = ("model", "generate", "store")  # what decides a database's content (read and app do not)
+CONTENT_LAYERS = ("model", "generation", "store")  # what decides a database's content (read and app do not)
 VALUE_LIBRARIES = ("faker", "numpy", "polars", "pyarrow")
 ORIGINS = ("reset", "pytest")  # who keeps a template: the workbench's resets, or the pytest plugin
 KEEP_LOCK_CLASS = 0x666E  # advisory lock namespace: keeping one template

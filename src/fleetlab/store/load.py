@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from ..errors import ResetRefused
-from ..generate.keyed import keyed_passwords
+from ..generation.keyed import keyed_passwords
 from ..model.fleet import SCHEMAS, Loadable, copy_columns
 from ..model.tables import TABLES
 from . import faults, marker
@@ -54,7 +54,7 @@ def encrypt_passwords(gateways: pl.DataFrame, seed: int, keyring: Keyring, passw
         return pl.Series("password_encrypted", values, dtype=pl.String)
     import numpy as np  # here, not at the top: a small reset should not pay for importing it
 
-    from ..generate.columns import b64_rows
+    from ..generation.columns import b64_rows
 
     n = len(sealed)
     rows = np.frombuffer(b"".join(sealed), dtype=np.uint8).reshape(n, width)

@@ -1,13 +1,13 @@
 """Generated fleets: organizations and factories built at once, gateways chunk by chunk.
 
-Every value of an entity derives from (seed, the entity's path) through `fleetlab.generate.hashing`,
+Every value of an entity derives from (seed, the entity's path) through `fleetlab.generation.hashing`,
 so the same spec gives the same rows on every run and machine, and adding a gateway, a factory or
 a field changes no existing row. Names, places and companies come from per-locale Faker pools
-(`fleetlab.generate.pools`), picked by keyed index with numpy and polars string expressions.
+(`fleetlab.generation.pools`), picked by keyed index with numpy and polars string expressions.
 
 `plan(spec)` returns a `FleetPlan` (a `fleetlab.model.fleet.Loadable`): organizations and
 factories as frames, gateways produced by `FleetPlan.chunks("gateways", rows)` when loaded, so
-loading 10 million gateways keeps memory flat. `fleetlab.generate.fleets` is the front door.
+loading 10 million gateways keeps memory flat. `fleetlab.generation.fleets` is the front door.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def keyed_passwords(seed: int, row_ids) -> list[bytes]:
     """keyed_password for many rows at once (a list or polars Series of UUID text), as ASCII bytes.
 
     Vectorised, as it is the hot path of a large load: the UUID's 128 bits, hashed with the seed
-    (splitmix64, `fleetlab.generate.hashing`), give three 64-bit lanes, whose first 18 bytes are the
+    (splitmix64, `fleetlab.generation.hashing`), give three 64-bit lanes, whose first 18 bytes are the
     password in URL-safe base64 (144 bits)."""
     import numpy as np
 

@@ -1,4 +1,4 @@
-"""Layer 2, generate: the one place a spec becomes a fleet (`fleets.plan`, `fleets.generate`).
+"""Layer 2, generation: the one place a spec becomes a fleet (`fleets.plan`, `fleets.generate`).
 
 fleets     the front door: the original seed's rows or a generator plan
 acme       the platform's own seed, value for value

@@ -136,5 +136,5 @@ def test_no_module_over_400_lines(module):
 def test_the_resolver_sees_function_level_and_relative_imports():
     # fleetlab.generate.fleets imports the generator inside a function
     assert "fleetlab.generate.generator" in GRAPH["fleetlab.generate.fleets"]
-    assert "fleetlab.store.db" in GRAPH["fleetlab.app.cli"]  # `from ..store import db`
+    assert "fleetlab.store.db" in GRAPH["fleetlab.app.db_commands"]  # `from ..store import db`
     assert "fleetlab.errors" in GRAPH["fleetlab.model.spec"]

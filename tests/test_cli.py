@@ -154,6 +154,31 @@ def test_every_help_ends_with_an_example_that_parses():
     assert len(parsers) >= 20
 
 
+# examples that change more than a fresh workbench, or stop the server, or write outside the test
+CHANGING = {"reset", "seed", "export", "key rotate", "db stop", "db protect", "db unprotect", "cache clear"}
+
+
+def test_the_examples_that_only_read_run_as_shown(cli_env):
+    import shlex
+
+    from .reliability.harness import cli_inprocess
+
+    assert cli_inprocess(["reset", "--yes"], cli_env).returncode == 0
+    parser = build_parser()
+    examples = {
+        e for _, sub in [((), parser), *((p, s) for p, _, s in _commands(parser))] for e in _examples(sub.format_help())
+    }
+    ran = 0
+    for example in sorted(examples):
+        argv = shlex.split(example)[1:]
+        if argv[0] in CHANGING or " ".join(argv[:2]) in CHANGING:
+            continue
+        out = cli_inprocess(argv, cli_env)
+        assert out.returncode == 0, f"{example}: {out.output}"
+        ran += 1
+    assert ran >= 9
+
+
 def test_the_example_reader_refuses_a_help_without_one_at_its_end():
     with pytest.raises(AssertionError, match="no `Example:`"):
         _examples("usage: fleetlab x\n\noptions:\n  -h, --help")

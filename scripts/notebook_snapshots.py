@@ -126,8 +126,8 @@ class World:
 
     @classmethod
     def open(cls, server_url: DatabaseURL, stem: str, args: str, home: Path) -> World:
-        from fleetlab.app.cli import build_fleet
         from fleetlab.app.notebook import parser
+        from fleetlab.app.options import fleet_for
         from fleetlab.store.config import Settings
         from fleetlab.store.reset import reset
 
@@ -144,7 +144,7 @@ class World:
             secret_key=TEST_KEY,
             cache_entries=world.cache_entries,
         )
-        reset(settings, build_fleet(parser("snapshot").parse_args(shlex.split(args))))
+        reset(settings, fleet_for(parser("snapshot").parse_args(shlex.split(args))))
         return world
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:

@@ -126,6 +126,66 @@ def test_every_command_has_help():
     assert seen >= 8
 
 
+def _examples(help_text: str) -> list[str]:
+    """The command lines of the `Example:` section that ends a --help (indented lines after it)."""
+    head, found, section = help_text.rstrip().rpartition("\nExample:\n")
+    assert found, "no `Example:` section"
+    lines = section.splitlines()
+    assert lines and all(line.startswith("  fleetlab ") for line in lines), "the Example: section must end the help"
+    return [line.strip() for line in lines]
+
+
+def test_every_help_ends_with_an_example_that_parses():
+    import shlex
+
+    parser = build_parser()
+    parsers = [((), parser), *((path, sub) for path, _, sub in _commands(parser))]
+    for path, sub in parsers:
+        name = " ".join(("fleetlab", *path))
+        examples = _examples(sub.format_help())
+        assert examples, f"`{name} --help` shows no example"
+        for example in examples:
+            argv = shlex.split(example)[1:]
+            assert argv[: len(path)] == list(path), f"`{name} --help` shows an example of another command: {example}"
+            args = build_parser().parse_args(argv)  # SystemExit on a wrong flag fails the test
+            assert args.func, example
+            if sub.get_default("func"):  # a leaf command: its example runs that command
+                assert args.func is sub.get_default("func"), example
+    assert len(parsers) >= 20
+
+
+# examples that change more than a fresh workbench, or stop the server, or write outside the test
+CHANGING = {"reset", "seed", "export", "key rotate", "db stop", "db protect", "db unprotect", "cache clear"}
+
+
+def test_the_examples_that_only_read_run_as_shown(cli_env):
+    import shlex
+
+    from .reliability.harness import cli_inprocess
+
+    assert cli_inprocess(["reset", "--yes"], cli_env).returncode == 0
+    parser = build_parser()
+    examples = {
+        e for _, sub in [((), parser), *((p, s) for p, _, s in _commands(parser))] for e in _examples(sub.format_help())
+    }
+    ran = 0
+    for example in sorted(examples):
+        argv = shlex.split(example)[1:]
+        if argv[0] in CHANGING or " ".join(argv[:2]) in CHANGING:
+            continue
+        out = cli_inprocess(argv, cli_env)
+        assert out.returncode == 0, f"{example}: {out.output}"
+        ran += 1
+    assert ran >= 9
+
+
+def test_the_example_reader_refuses_a_help_without_one_at_its_end():
+    with pytest.raises(AssertionError, match="no `Example:`"):
+        _examples("usage: fleetlab x\n\noptions:\n  -h, --help")
+    with pytest.raises(AssertionError, match="must end the help"):
+        _examples("usage: fleetlab x\n\nExample:\n  fleetlab x\n\noptions:\n  -h, --help")
+
+
 @pytest.mark.parametrize(("answer", "expected_rc"), [("n", 1), ("y", 0)])
 def test_interactive_reset_shows_target_and_asks(cli_env, answer, expected_rc):
     import os

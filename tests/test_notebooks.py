@@ -22,7 +22,6 @@ import snapshot_diff
 from suite_server import TEST_KEY
 
 from fleetlab.app import notebook, options
-from fleetlab.app.cli import build_fleet
 from fleetlab.errors import ConfigError
 from fleetlab.store.reset import reset
 
@@ -43,7 +42,7 @@ def counts(url: str) -> tuple[int, int, int]:
 
 
 def reset_with(settings, argv: list[str]) -> None:
-    reset(settings, build_fleet(notebook.parser().parse_args(argv)))
+    reset(settings, options.fleet_for(notebook.parser().parse_args(argv)))
 
 
 # -- headless runs --------------------------------------------------------------------------
@@ -353,7 +352,7 @@ def test_a_teams_own_notebook_is_snapshotted_with_one_command_and_picked_up(cli_
         assert f"wrote notebooks/snapshots/{name}.ipynb" in made.stdout
         nb = _read(snapshot)
         assert snapshots.Recipe.of(nb) == snapshots.Recipe(f"notebooks/{name}.py", args)
-        expected = build_fleet(notebook.parser().parse_args(shlex.split(args))).counts()["gateways"]
+        expected = options.fleet_for(notebook.parser().parse_args(shlex.split(args))).counts()["gateways"]
         assert f"<td>{expected}</td>" in nb.cells[-1].outputs[0]["data"]["text/html"]
         # picked up as it is: plain pytest on the file, no --nbval, no flags
         proc = subprocess.run(

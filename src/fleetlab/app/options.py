@@ -89,6 +89,16 @@ def given(args: argparse.Namespace) -> dict[str, Any]:
     return {o.name: getattr(args, o.dest, None) for o in OPTIONS}
 
 
+def fleet_for(args: argparse.Namespace, shard: tuple[int, int] | None = None):
+    """The fleet the flags ask for (gateways generated while loading), or its `shard` (K, N).
+
+    Raises one SpecError listing every problem.
+    """
+    from ..generation.fleets import plan
+
+    return plan(spec_for(args.scenario, given(args)), shard)
+
+
 def spec_for(scenario: str | None, values: Mapping[str, Any]) -> FleetSpec:
     """The scenario's spec with the given `values` (by option name; None leaves a field, "" is an error).
 

@@ -20,7 +20,8 @@ from ..errors import shown
 from ..model.tables import TABLES
 from . import marker
 from .crypto import Keyring
-from .db import first_line
+from .db import connect, first_line, translate_errors
+from .dsn import DatabaseURL
 from .tally import Tally
 
 EXAMPLES = 3  # ids quoted per failing check
@@ -83,6 +84,12 @@ class Report:
 
 # a check: its name, the columns it reads per table (an empty tuple: the table only), and the check itself
 Check = tuple[str, Mapping[str, tuple[str, ...]], Callable[[], Result]]
+
+
+def run_at(url: DatabaseURL, keyring: Keyring | None, *, key_problem: str = "") -> Report:
+    """`run` in the database at `url` (`fleetlab check`), over a connection of its own."""
+    with connect(url) as conn, translate_errors(url, "the checks"):
+        return run(conn, keyring, where=url.where, key_problem=key_problem)
 
 
 def run(conn: psycopg.Connection, keyring: Keyring | None, *, where: str = "", key_problem: str = "") -> Report:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import psycopg
 from psycopg import sql
 
-from ..errors import ConfigError, DatabaseError, DatabaseUnavailable, LockTimeout, scrub
+from ..errors import ConfigError, DatabaseError, DatabaseUnavailable, FleetlabError, LockTimeout, scrub
 from . import server
 from .config import WORKBENCH_DB, Settings
 from .dsn import MAINTENANCE_DB, DatabaseURL, check_name_length
@@ -180,3 +180,12 @@ def set_connection_check(conn: psycopg.Connection) -> None:
     """Make the server notice a dead client during long statements (PostgreSQL 14+)."""
     if conn.info.server_version >= 140000:
         conn.execute("SELECT set_config('client_connection_check_interval', '1000', false)")
+
+
+def data_directory(settings: Settings) -> str | None:
+    """The server's data directory, as the workbench's owner role sees it; None when it may not read it."""
+    try:
+        with connect(resolve(settings), autocommit=True) as conn:
+            return conn.execute("SELECT current_setting('data_directory', true)").fetchone()[0] or None
+    except (FleetlabError, psycopg.Error):  # not allowed to read it
+        return None

@@ -14,7 +14,10 @@ from typing import Any
 import psycopg
 
 from .._version import __version__
+from ..errors import ResetRefused
 from ..model.tables import TABLES
+from .db import connect
+from .dsn import DatabaseURL
 
 TABLE = "fleetlab_marker"
 
@@ -69,6 +72,14 @@ def user_tables(conn: psycopg.Connection) -> list[str]:
 
 def set_protected(conn: psycopg.Connection, protected: bool) -> None:
     conn.execute(f"UPDATE {TABLE} SET protected = %s", (protected,))
+
+
+def protect(url: DatabaseURL, protected: bool) -> None:
+    """Mark the database at `url` protected (resets refuse to drop it) or not; it must carry a marker."""
+    with connect(url, autocommit=True) as conn:
+        if read(conn) is None:
+            raise ResetRefused(f"{url.where} has no fleetlab marker; there is nothing to (un)protect.")
+        set_protected(conn, protected)
 
 
 def record_seed(conn: psycopg.Connection, scenario: dict[str, Any]) -> None:

@@ -21,8 +21,10 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from ..errors import LockTimeout, MigrationError
-from . import faults
-from .db import first_line, set_connection_check
+from . import faults, marker
+from .db import connect, first_line, set_connection_check
+from .dsn import DatabaseURL
+from .schema import describe, differences
 
 
 def _migrations_dir() -> Path:
@@ -218,6 +220,40 @@ def apply(
             if on_apply:
                 on_apply(m, elapsed_ms)
         return done
+
+
+def pending_at(url: DatabaseURL) -> list[Migration]:
+    """`pending` in the database at `url` (`fleetlab migrate --dry-run`), over a connection of its own."""
+    with connect(url, autocommit=True) as conn:
+        return pending(conn)
+
+
+def apply_at(
+    url: DatabaseURL, *, lock_timeout: float = 10.0, on_apply: Callable[[Migration, float], None] | None = None
+) -> list[Migration]:
+    """`apply` to the database at `url` (`fleetlab migrate`), over a connection of its own."""
+    with connect(url, autocommit=True) as conn:
+        return apply(conn, lock_timeout=lock_timeout, on_apply=on_apply)
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What `fleetlab status` shows: the migrations, the marker, and how the catalog differs from
+    what the migrations make (checked once every migration is applied and none drifted)."""
+
+    migrations: Status
+    marker: marker.Marker | None
+    changed: list[str]
+
+
+def database_status(url: DatabaseURL) -> DatabaseStatus:
+    """The migrations, marker and catalog differences of the database at `url`."""
+    with connect(url, autocommit=True) as conn:
+        st = status(conn)
+        mk = marker.read(conn)
+        # once every migration is applied, the catalog must be what they make (an index dropped by hand…)
+        changed = differences(describe(conn)) if not st.pending and not st.drift and st.applied else []
+    return DatabaseStatus(st, mk, changed)
 
 
 def _refuse_drift(st: Status) -> None:

@@ -1,4 +1,5 @@
-"""Key rotation: re-encrypt the stored gateway passwords under the current key (`fleetlab key rotate`).
+"""Key rotation: re-encrypt the stored gateway passwords under the current key (`fleetlab key rotate`);
+and reading one back (`fleetlab decrypt`).
 
 After a new key is set (FLEETLAB_SECRET_KEY or ENCRYPTION_KEY, the old one moved to
 FLEETLAB_PREVIOUS_SECRET_KEYS), every password that is not yet in the platform's JSON format under
@@ -19,9 +20,11 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..errors import SecretError
+from ..errors import ConfigError, ResetRefused, SecretError
+from . import marker
 from .crypto import Keyring
-from .db import all_or_nothing
+from .db import all_or_nothing, connect, translate_errors
+from .dsn import DatabaseURL
 from .tally import Tally
 
 BATCH = 10_000
@@ -36,6 +39,38 @@ class Rotation:
     rewritten: int
     from_v1: int
     key_id: str
+
+
+def rotate_at(
+    url: DatabaseURL,
+    keyring: Keyring,
+    *,
+    lock_timeout: float = 10.0,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Rotation:
+    """`rotate` in the database at `url`, which must carry fleetlab's marker: fleetlab rotates only its own."""
+    with connect(url) as conn, translate_errors(url, "the rotation"):
+        if marker.read(conn) is None:
+            raise ResetRefused(
+                f"{url.where} has no fleetlab marker; fleetlab rotates passwords only in databases it made."
+            )
+        return rotate(conn, keyring, lock_timeout=lock_timeout, progress=progress)
+
+
+def password(url: DatabaseURL, keyring: Keyring, gateway_id: str) -> str:
+    """The decrypted password of the gateway `gateway_id` (the live row before a deleted one) at `url`."""
+    with connect(url) as conn, translate_errors(url, "reading the gateway's password"):
+        rows = conn.execute(
+            "SELECT id::text, password_encrypted FROM gateways WHERE gateway_id = %s ORDER BY deleted_at NULLS FIRST",
+            (gateway_id,),
+        ).fetchall()
+    if not rows:
+        raise ConfigError(f"no gateway with gateway_id {gateway_id!r} in {url.where}.")
+    row_id, token = rows[0]
+    try:
+        return keyring.decrypt(token, row_id)
+    except SecretError as exc:
+        raise SecretError(f"the password of gateway {gateway_id!r} does not decrypt: {exc}") from None
 
 
 def rotate(

@@ -7,6 +7,7 @@ import argparse
 from ..store import cache, db
 from ..store.config import Settings
 from ..store.dsn import DatabaseURL
+from .parsers import command
 
 
 def _open(settings: Settings, url: DatabaseURL):
@@ -101,10 +102,15 @@ def cmd_cache_clear(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("cache", help="the scenario cache of built databases: list, clear")
-    csub = p.add_subparsers(title="cache commands", metavar="ACTION", dest="action", required=True)
-    q = csub.add_parser("list", help="the cached templates: fleet, size, age, last use, hits; and what is not ours")
+def register(sub) -> None:
+    p = command(sub, "cache", "the scenario cache of built databases: list, clear", "fleetlab cache list")
+    actions = p.add_subparsers(title="cache commands", metavar="ACTION", dest="action", required=True)
+    q = command(
+        actions,
+        "list",
+        "the cached templates: fleet, size, age, last use, hits; and what is not ours",
+        "fleetlab cache list",
+    )
     q.set_defaults(func=cmd_cache_list)
-    q = csub.add_parser("clear", help="drop every cached template of ours")
+    q = command(actions, "clear", "drop every cached template of ours", "fleetlab cache clear")
     q.set_defaults(func=cmd_cache_clear)

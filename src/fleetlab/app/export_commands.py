@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..store.config import Settings
 from . import options
 from .output import outside
+from .parsers import command
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -25,14 +26,13 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from ..generation.fleets import plan
     from ..store.export import export, load_command, prepare
     from .progress import terminal_progress
 
     shard = parse_shard(args.shard) if args.shard is not None else None  # --shard "" is a mistake, not absent
     if not args.directory.strip():
         raise ConfigError("DIR is empty; give the folder to write the fleet's files into, e.g. /tmp/fleet.")
-    fleet = plan(options.spec_for(args.scenario, options.given(args)), shard)
+    fleet = options.fleet_for(args, shard)
     directory = Path(args.directory).expanduser()
     outside(args.directory, [settings.home])
     prepare(directory)  # a DIR that cannot be written is refused before a key file is made for it
@@ -56,8 +56,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser("export", help="write the fleet (or one shard of it) as CSV or Parquet files ready for COPY")
+def register(sub) -> None:
+    p = command(
+        sub,
+        "export",
+        "write the fleet (or one shard of it) as CSV or Parquet files ready for COPY",
+        "fleetlab export /tmp/fleet-0 --scenario multi-tenant --as-of 2026-01-01T00:00:00Z --shard 0/2",
+    )
     p.add_argument(
         "directory",
         metavar="DIR",

@@ -1,0 +1,35 @@
+"""`fleetlab check`: the database's invariants, one line each (fleetlab.store.checks)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import SecretError
+from ..store import db
+from ..store.config import Settings
+from .parsers import command
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store.checks import run_at
+
+    url = db.resolve(settings)
+    keys, problem = None, ""
+    try:
+        keys = settings.keyring(create=False)
+    except SecretError as exc:
+        problem = str(exc)
+    report = run_at(url, keys, key_problem=problem)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+def register(sub) -> None:
+    p = command(
+        sub,
+        "check",
+        "check the database: the platform's schema and behaviour, orphans, unique ids, counts, passwords, "
+        "values (exit 1 on failure)",
+        "fleetlab check",
+    )
+    p.set_defaults(func=cmd_check)

@@ -51,6 +51,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     return None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every snapshot cell runs on the test server (its world is loaded there): marked `server`, so the
+    suite's pass against another server (`-m server`, .ci/run) runs them too."""
+    for item in items:
+        if _notebook_file(item) is not None:
+            item.add_marker(pytest.mark.server)
+
+
 def _notebook_file(item: pytest.Item):
     from nbval.plugin import IPyNbCell
 

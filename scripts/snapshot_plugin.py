@@ -33,6 +33,8 @@ def _state(config: pytest.Config) -> dict:
 
 def pytest_configure(config: pytest.Config) -> None:
     suite_server.start_for_session(config)
+    # the mark its cells get (pyproject.toml registers it too; a team's own snapshots run without it)
+    config.addinivalue_line("markers", "server: reaches the test server")
     option = config.option
     if getattr(option, "nbval_sanitize_with", None) is None:
         option.nbval_sanitize_with = str(snapshots.SANITIZE)

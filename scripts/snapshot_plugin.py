@@ -33,6 +33,8 @@ def _state(config: pytest.Config) -> dict:
 
 def pytest_configure(config: pytest.Config) -> None:
     suite_server.start_for_session(config)
+    # the mark its cells get (pyproject.toml registers it too; a team's own snapshots run without it)
+    config.addinivalue_line("markers", "server: reaches the test server")
     option = config.option
     if getattr(option, "nbval_sanitize_with", None) is None:
         option.nbval_sanitize_with = str(snapshots.SANITIZE)
@@ -49,6 +51,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
         return IPyNbFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every snapshot cell runs on the test server (its world is loaded there): marked `server`, so the
+    suite's pass against another server (`-m server`, .ci/run) runs them too."""
+    for item in items:
+        if _notebook_file(item) is not None:
+            item.add_marker(pytest.mark.server)
 
 
 def _notebook_file(item: pytest.Item):

@@ -33,6 +33,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     suite_server.stop_for_session(config)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `server` every test that reaches the test server: every database fixture here starts from
+    `server_url`, so a test that has it among its fixtures (directly or through another) is one. .ci/run's
+    second pass, against another server, runs only these (`-m server`); a test that reaches the test
+    server another way must use `server_url` or be marked `@pytest.mark.server` itself (the notebook
+    snapshots' plugin marks its cells). Tests that start an embedded server of their own are not marked:
+    on the second pass they would run against the same embedded server again."""
+    for item in items:
+        if "server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)
+
+
 @pytest.fixture(scope="session")
 def server_url():
     """The maintenance URL of the server the tests use (TEST_DATABASE_URL's, else the embedded one,

@@ -3,6 +3,7 @@
 from snapshot_plugin import (  # noqa: F401  (pytest finds hooks by name in a conftest)
     pytest_assertrepr_compare,
     pytest_collect_file,
+    pytest_collection_modifyitems,
     pytest_configure,
     pytest_runtest_setup,
     pytest_runtest_teardown,

@@ -6,7 +6,7 @@ Re-record on purpose, after checking that the change is wanted:
 
     uv run python scripts/record_digests.py
 
-The rows come from the generator alone (`fleetlab.generate.fleets.generate`, no database), every preset at
+The rows come from the generator alone (`fleetlab.generation.fleets.generate`, no database), every preset at
 AS_OF. A digest is SHA-256 over text written here by the standard library (`column_text`), never over
 polars' own bytes: each column's values in generated row order as a JSON array (types kept apart,
 timestamps as microseconds since the epoch in UTC), then the table's digest over the row count and the
@@ -31,8 +31,8 @@ from uuid import UUID
 
 import polars as pl
 
-from fleetlab.generate.fleets import generate
-from fleetlab.generate.keyed import keyed_passwords
+from fleetlab.generation.fleets import generate
+from fleetlab.generation.keyed import keyed_passwords
 from fleetlab.model.fleet import Fleet
 from fleetlab.model.scenarios import list_scenarios, load_scenario
 

@@ -343,9 +343,11 @@ def advisory_lock(
     """Hold the session-level advisory lock (`lock_class`, `key`) inside the block.
 
     `wait`: None waits as long as it takes, 0 tries once, otherwise at most `wait` seconds. A lock not
-    taken raises LockTimeout(`busy`). The lock is released at the block's end explicitly: a closed
+    taken raises LockTimeout(`busy`). The server is told to notice a dead client during a statement, so a
+    holder killed in a long one lets go. The lock is released at the block's end explicitly: a closed
     session's locks go only once its backend has exited, which may be after the next taker asked."""
     lock = (lock_class, key)
+    db.set_connection_check(conn)
     if wait == 0:
         taken = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", lock).fetchone()[0]
     elif wait is None:

@@ -22,7 +22,7 @@ from psycopg import errors as pgerrors
 from ..errors import MigrationError
 from . import faults
 from .databases import MIGRATE_LOCK_CLASS, advisory_lock
-from .db import first_line, set_connection_check
+from .db import first_line
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # in the package: a checkout and a wheel alike
 
@@ -167,11 +167,11 @@ def apply(
     Returns the migrations applied by this call.
     """
     conn.autocommit = True
-    set_connection_check(conn)
     busy = (
         f"another `fleetlab migrate` is running on this database; gave up after waiting {lock_timeout:g}s. "
         "Wait for it to finish and try again."
     )
+    # the lock also has the server notice a dead client during the migrations' statements
     with advisory_lock(conn, MIGRATE_LOCK_CLASS, conn.info.dbname, wait=lock_timeout, busy=busy):
         conn.execute(TRACKING_DDL)
         todo = pending(conn, directory)

@@ -1,8 +1,8 @@
 """The databases fleetlab makes, in one place: their names, creating (plain or from a template), the atomic
 swap, the sessions connected to them, dropping, "is it ours", and advisory locks.
 
-Every CREATE, ALTER … RENAME and DROP DATABASE of the library, the pytest plugin, the suite and the scripts
-goes through this module, and every advisory lock is taken with `advisory_lock`.
+Every CREATE, RENAME and DROP DATABASE of the library, the pytest plugin, the suite, the scripts and the
+benchmarks goes through this module, and every advisory lock is taken with `advisory_lock`.
 
 A reset builds under a side name (`build_name`) and swaps the result in with `swap`: one transaction
 renames the old database aside (`previous_name`) and the new one into its place, so a kill at any
@@ -86,14 +86,8 @@ def create(
 
 def clone(admin: psycopg.Connection, source: str, into: str) -> str:
     """CREATE DATABASE `into` as a copy of `source` (no session may be connected to it); returns the
-    strategy used. PostgreSQL's errors are raised as they are (the callers tell "in use" from "gone").
-
-    | server | statement                                                          |
-    |--------|--------------------------------------------------------------------|
-    | 18+    | STRATEGY FILE_COPY with file_copy_method = clone (copy if refused) |
-    | 15-17  | STRATEGY FILE_COPY (WAL_LOG, the default, writes it all to WAL)    |
-    | < 15   | CREATE DATABASE … TEMPLATE (a file copy)                           |
-    """
+    strategy used, chosen per server version as `fleetlab.store.cache`'s table says (with its timings).
+    PostgreSQL's errors are raised as they are: the callers tell "in use" from "gone"."""
     version = admin.info.server_version
     if version < 150000:
         admin.execute(_create_sql(into, source))

@@ -35,7 +35,7 @@ def main() -> int:
     from fleetlab.generation.fleets import plan
     from fleetlab.model.fleet import copy_columns
     from fleetlab.model.tables import TABLES
-    from fleetlab.store import db, marker, migrate
+    from fleetlab.store import databases, db, marker, migrate
     from fleetlab.store.config import Settings
     from fleetlab.store.load import CHUNK_ROWS, _csv, defer_indexes, encrypt_passwords
 
@@ -76,8 +76,8 @@ def main() -> int:
         name, side = "fleetlab_phases", "fleetlab_phases_side"
         with db.connect(server, autocommit=True) as admin:
             for n in (name, side):
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n)))
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(side)))
+                databases.drop(admin, n, ours="the benchmark's scratch database")
+            databases.create(admin, side)
         with db.connect(server.with_dbname(side), autocommit=True) as conn:
             marker.create(conn)
             migrate.apply(conn)
@@ -103,9 +103,9 @@ def main() -> int:
             phases["commit"] = time.perf_counter() - t
         with db.connect(server, autocommit=True) as admin:
             t = time.perf_counter()
-            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name)))
+            databases.rename(admin, side, name)
             phases["swap (rename)"] = time.perf_counter() - t
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            databases.drop(admin, name, ours="the benchmark's scratch database")
 
     total = sum(phases.values())
     print(f"{args.gateways:,} gateways; phases timed one after the other (a reset overlaps rendering and COPY)")

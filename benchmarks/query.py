@@ -25,10 +25,11 @@ from psycopg import sql
 
 from fleetlab.read.engine import engine
 from fleetlab.read.query import read_sql
-from fleetlab.store import db, marker, migrate
+from fleetlab.store import databases, db, marker, migrate
 from fleetlab.store.config import Settings
 
 BENCH_DB = "fleetlab_bench_query"
+OURS = "the benchmark's scratch database"
 QUERY = "select * from gateways"
 
 # 100 gateways per factory, 50 factories per organization; a realistic spread of nulls,
@@ -75,8 +76,8 @@ def seed(settings: Settings, n: int):
     """Create the scratch database with the fleetlab schema and N gateways; returns its URL."""
     url = db.resolve(settings).with_dbname(BENCH_DB)
     with db.connect(db.maintenance(url), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+        databases.drop(admin, BENCH_DB, url, ours=OURS)
+        databases.create(admin, BENCH_DB, url)
     factories = max(1, -(-n // 100))
     orgs = max(1, -(-factories // 50))
     with db.connect(url, autocommit=True) as conn:
@@ -97,7 +98,7 @@ def seed(settings: Settings, n: int):
 
 def drop(url) -> None:
     with db.connect(db.maintenance(url), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+        databases.drop(admin, BENCH_DB, url, ours=OURS)
 
 
 def timed(fn) -> tuple[float, object]:

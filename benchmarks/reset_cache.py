@@ -57,8 +57,6 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from psycopg import sql
-
     from fleetlab.generation.fleets import plan
     from fleetlab.store import cache, databases, db
     from fleetlab.store.config import Settings
@@ -101,17 +99,14 @@ def main() -> int:
             if e.ours and e.spec == spec.to_dict()
         )
         scratch = "fleetlab_bench_clone"
-        drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch))
-        admin.execute(drop)
+        ours = "the benchmark's scratch clone"
+        databases.drop(admin, scratch, ours=ours)
         floor_s, how = timed(lambda: databases.clone(admin, entry.name, scratch))
-        admin.execute(drop)
+        databases.drop(admin, scratch, ours=ours)
         wal_s = float("nan")
         if admin.info.server_version >= 150000:
-            stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY WAL_LOG").format(
-                sql.Identifier(scratch), sql.Identifier(entry.name)
-            )
-            wal_s, _ = timed(lambda: admin.execute(stmt))
-            admin.execute(drop)
+            wal_s, _ = timed(lambda: databases.create(admin, scratch, template=entry.name, strategy="WAL_LOG"))
+            databases.drop(admin, scratch, ours=ours)
     print(f"raw CREATE DATABASE … TEMPLATE ({how}): {floor_s:.2f}s; with WAL_LOG: {wal_s:.2f}s (for information)")
     print(f"template_mib: {entry.size / 1024 / 1024:.0f}")
     print(f"same_content: {same}")

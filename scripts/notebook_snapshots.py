@@ -172,14 +172,11 @@ class World:
             os.environ.update(saved)
 
     def drop(self) -> None:
-        from psycopg import sql
-
-        from fleetlab.store import db
-        from fleetlab.store.databases import build_name
+        from fleetlab.store import databases, db
 
         with db.connect(self.url.with_dbname("postgres"), autocommit=True) as admin:
-            for name in (self.url.dbname, build_name(self.url.dbname)):
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            for name in (self.url.dbname, databases.build_name(self.url.dbname)):
+                databases.drop(admin, name, self.url, ours="the snapshot run's own database")
 
 
 # -- making one -----------------------------------------------------------------------------

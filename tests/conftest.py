@@ -14,9 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import suite_server
-from psycopg import sql
 
-from fleetlab.store import db, marker, migrate
+from fleetlab.store import databases, db, marker, migrate
 from fleetlab.store.config import Settings
 from fleetlab.store.dsn import DatabaseURL
 
@@ -53,12 +52,12 @@ def server_url():
         yield url
 
 
+OURS = "a database of this test session"  # the suite's names carry its pid: another session's are never these
+
+
 def _create(admin: psycopg.Connection, name: str, template: str | None = None) -> None:
-    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    if template:
-        stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-    admin.execute(stmt)
+    databases.drop(admin, name, ours=OURS)  # left by a killed session of the same pid
+    databases.create(admin, name, template=template)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +75,7 @@ def template_db(admin: psycopg.Connection, server_url: DatabaseURL):
         marker.create(conn)
         migrate.apply(conn)
     yield name
-    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    databases.drop(admin, name, ours=OURS)
 
 
 @pytest.fixture
@@ -93,14 +92,8 @@ def new_db(admin: psycopg.Connection, server_url: DatabaseURL):
 
     yield make
     for name in names:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_build_name(name))))
-
-
-def _build_name(name: str) -> str:
-    from fleetlab.store.databases import build_name
-
-    return build_name(name)
+        databases.drop(admin, name, ours=OURS)
+        databases.drop(admin, databases.build_name(name), ours=OURS)
 
 
 @pytest.fixture

@@ -214,7 +214,7 @@ def test_the_clone_strategy_follows_the_server_version(admin, new_db):
     try:
         how = databases.clone(admin, source.database, into)
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{into}"')
+        databases.drop(admin, into, ours="this test's clone")
     version = admin.info.server_version
     assert how == ("file clone" if version >= 180000 else "file copy")
 
@@ -251,4 +251,4 @@ def test_a_server_that_cannot_clone_files_gets_a_plain_file_copy(admin, new_db):
         with db.connect(source.with_dbname(into)) as conn:
             assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1000
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{into}"')
+        databases.drop(admin, into, ours="this test's clone")

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from fleetlab.errors import LockTimeout, MigrationError
-from fleetlab.store import db, migrate
+from fleetlab.store import databases, db, migrate
 
 
 @pytest.fixture
@@ -123,13 +123,15 @@ def test_concurrent_runners_apply_each_migration_once(empty_url):
 
 
 def test_waiting_runner_gives_up_with_clear_message(empty_url):
-    with db.connect(empty_url, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (migrate.MIGRATE_LOCK_KEY,))
-        with (
-            db.connect(empty_url, autocommit=True) as c,
-            pytest.raises(LockTimeout, match="another `fleetlab migrate` is running"),
-        ):
-            migrate.apply(c, lock_timeout=0.3)
+    with (
+        db.connect(empty_url, autocommit=True) as holder,
+        databases.advisory_lock(holder, databases.MIGRATE_LOCK_CLASS, empty_url.database),
+        db.connect(empty_url, autocommit=True) as c,
+        pytest.raises(
+            LockTimeout, match="another `fleetlab migrate` is running on this database; gave up after waiting 0.3s"
+        ),
+    ):
+        migrate.apply(c, lock_timeout=0.3)
 
 
 def test_cli_migrate_dry_run_and_status(empty_url, cli_env):

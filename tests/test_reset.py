@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 import pytest
-from psycopg import sql
 
 from fleetlab.errors import ConfigError, LockTimeout, ResetRefused
 from fleetlab.generation.acme import acme_fleet
-from fleetlab.store import db, marker
+from fleetlab.store import databases, db, marker
 from fleetlab.store.config import Settings
 from fleetlab.store.crypto import decrypt_password
 from fleetlab.store.databases import RESET_LOCK_CLASS, build_name
@@ -165,15 +164,17 @@ def test_hostile_but_legal_name_is_quoted(new_db, tmp_path, admin):
         assert counts(url) == (1, 3, 6)
         assert db.database_exists(admin, "postgres")
     finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        databases.drop(admin, name, ours="the database this test reset")
 
 
 def test_concurrent_reset_stops_with_clear_message(settings, admin, db_url):
     admin_url = db.maintenance(db_url)
-    with db.connect(admin_url, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (RESET_LOCK_CLASS, db_url.database))
-        with pytest.raises(LockTimeout, match="reset of .* is in progress"):
-            reset(settings, acme_fleet(AS_OF))
+    with (
+        db.connect(admin_url, autocommit=True) as holder,
+        databases.advisory_lock(holder, RESET_LOCK_CLASS, db_url.database),
+        pytest.raises(LockTimeout, match="reset of .* is in progress"),
+    ):
+        reset(settings, acme_fleet(AS_OF))
     assert counts(db_url) == (0, 0, 0)  # untouched clone
 
 
@@ -188,7 +189,7 @@ def test_declined_confirmation_changes_nothing(settings, db_url):
 
 def test_leftover_side_database_is_cleaned(settings, db_url, admin):
     side = build_name(db_url.database)
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(side)))
+    databases.create(admin, side)
     with db.connect(db_url.with_dbname(side), autocommit=True) as c:
         marker.create(c)
     reset(settings, acme_fleet(AS_OF))

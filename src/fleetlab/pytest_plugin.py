@@ -44,15 +44,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from .errors import FleetlabError, scrub
+from .errors import DatabaseError, FleetlabError, LockTimeout, scrub
 from .store import cache, databases, db
 from .store.config import Settings
 from .store.config import secrets as configured_secrets
 from .store.dsn import DatabaseURL
 
 DEFAULT_AS_OF = "2026-01-01T00:00:00Z"
-TEMPLATE_LOCK_CLASS = 0x666D  # advisory lock namespace: building one cache template
-RUN_LOCK_CLASS = 0x666F  # advisory lock namespace: a test session that is alive, by run token
 PREFIX = "fleetlab_test_"
 _NAME = re.compile(rf"^{PREFIX}([0-9a-f]{{12}})_\d+$")
 MARKER = "@pytest.mark.fleetlab"
@@ -154,20 +152,17 @@ def fleetlab_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def _fleetlab_run(fleetlab_settings: Settings) -> Iterator[_Run]:
-    run = None
-    with _plainly("reaching the test server"):
-        from .store.reset import target
+    with contextlib.ExitStack() as held:
+        with _plainly("reaching the test server"):
+            from .store.reset import target
 
-        server = db.maintenance(target(fleetlab_settings))  # the remote-host guard of a reset
-        token = secrets.token_hex(6)
-        conn = db.connect(server, autocommit=True)
-        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (RUN_LOCK_CLASS, token))
-        run = _Run(server, token, conn, cache.Seal.load(fleetlab_settings.home, create=True))
-        sweep(run)
-    try:
+            server = db.maintenance(target(fleetlab_settings))  # the remote-host guard of a reset
+            token = secrets.token_hex(6)
+            conn = held.enter_context(db.connect(server, autocommit=True))
+            held.enter_context(databases.advisory_lock(conn, databases.RUN_LOCK_CLASS, token))
+            run = _Run(server, token, conn, cache.Seal.load(fleetlab_settings.home, create=True))
+            sweep(run)
         yield run
-    finally:
-        run.conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -190,15 +185,12 @@ def sweep(run: _Run) -> list[str]:
         m = _NAME.match(name)
         if not m or m.group(1) == run.token or not _sealed(run.seal, name, oid, m.group(1), comment):
             continue
-        lock = (RUN_LOCK_CLASS, m.group(1))
-        if run.conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", lock).fetchone()[0]:
-            try:  # its session is gone
-                run.conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        try:
+            with databases.advisory_lock(run.conn, databases.RUN_LOCK_CLASS, m.group(1), wait=0):  # its run is gone
+                databases.drop(run.conn, name, run.server, ours="a sealed test database of a finished run")
                 dropped.append(name)
-            except psycopg.Error:
-                pass
-            finally:
-                run.conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
+        except (LockTimeout, DatabaseError):  # its run is alive, or the drop failed: left for a later run
+            pass
     return dropped
 
 
@@ -222,22 +214,17 @@ def template_for(settings: Settings, server: DatabaseURL, spec) -> str:
     assert key is not None, "spec_for pins as_of"
     with db.connect(server, autocommit=True) as admin:
         templates = cache.Cache(admin, cache.Seal.load(settings.home, create=True))
-        admin.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (TEMPLATE_LOCK_CLASS, key))
         why = "it was dropped meanwhile"
-        try:
+        with databases.advisory_lock(admin, databases.TEMPLATE_LOCK_CLASS, key):
             if templates.lookup(key) is None:
                 scratch = server.with_dbname(templates.name_for(key).replace(cache.PREFIX, "fleetlab_tplbuild_")[:34])
                 why = reset(settings, fleet, url=scratch, origin="pytest").cache
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch.database))
-                )
+                databases.drop(admin, scratch.database, scratch, ours="the database this template was built in")
             entry = templates.lookup(key)
             if entry is None:
                 raise FleetlabError(f"could not keep a template of {spec.name!r} on {server.where} ({why})")
             templates.touch(entry)
             return entry.name
-        finally:
-            admin.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (TEMPLATE_LOCK_CLASS, key))
 
 
 @pytest.fixture
@@ -274,7 +261,7 @@ def fleetlab_db(
     finally:
         conn.close()
         with _plainly(f"dropping {name}"):
-            run.conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            databases.drop(run.conn, name, url, ours="this test's database")
 
 
 def _seal_test_database(run: _Run, name: str) -> None:

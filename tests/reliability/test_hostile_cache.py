@@ -15,6 +15,8 @@ from psycopg import sql
 
 from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import cache, db
+from fleetlab.store.databases import create as create_database
+from fleetlab.store.databases import drop as drop_database
 from fleetlab.store.reset import reset
 
 from ..conftest import drop_templates
@@ -35,7 +37,7 @@ def alice(admin):
     for (db_name,) in admin.execute(
         "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = %s)", (name,)
     ).fetchall():
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
+        drop_database(admin, db_name, ours="made by this test's other role")
     admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
     admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
@@ -51,8 +53,9 @@ def _templates(admin, settings) -> cache.Cache:
 
 
 def _make(admin, name: str, owner: str | None = None, comment: str | None = None, template: bool = True) -> None:
-    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    drop_database(admin, name, ours="planted by this test", force=False)
+    create_database(admin, name)
+    # what an attacker does by hand: another owner, a forged record, the template flags
     if owner:
         admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), sql.Identifier(owner)))
     if comment is not None:
@@ -64,8 +67,7 @@ def _make(admin, name: str, owner: str | None = None, comment: str | None = None
 
 
 def _unmake(admin, name: str) -> None:
-    admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(sql.Identifier(name)))
-    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    drop_database(admin, name, ours="planted by this test")
 
 
 def _kept(env, settings, admin) -> cache.Entry:
@@ -255,12 +257,11 @@ def test_as_a_role_that_is_no_superuser_clear_and_list_go_on_past_other_roles_da
         ]
     finally:
         _unmake(admin, theirs)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(mine)))
+        drop_database(admin, mine, ours="made by this test's other role")
         for (n,) in admin.execute(
             "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = %s)", (me,)
         ).fetchall():
-            admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(sql.Identifier(n)))
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n)))
+            drop_database(admin, n, ours="made by this test's other role")
         admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(me)))
 
 

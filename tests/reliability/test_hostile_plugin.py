@@ -3,6 +3,7 @@ marker arguments, killed runs swept, and the workbench's templates never evicted
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -15,6 +16,9 @@ import pytest
 from psycopg import sql
 
 from fleetlab.store import cache
+from fleetlab.store.databases import RUN_LOCK_CLASS, advisory_lock
+from fleetlab.store.databases import create as create_database
+from fleetlab.store.databases import drop as drop_database
 
 from ..conftest import TEST_KEY, drop_templates
 from .harness import base_env, cli, databases, observe
@@ -77,14 +81,14 @@ BAD_MARKERS = """
 
 def test_no_secret_in_any_output_and_bad_markers_fail_in_one_line(tmp_path, server_url, admin):
     planted = f"{cache.PREFIX}junk_{os.getpid()}"  # a malformed "template" on the server breaks nothing
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(planted)))
+    create_database(admin, planted)
     admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(planted), sql.Literal("[" * 50_000)))
     project = _project(tmp_path, BAD_MARKERS)
     url = replace(server_url.with_dbname("theirs"), password=PASSWORD).render(masked=False)
     try:
         proc = _pytest(project, _env(tmp_path, url), "-l", "--tb=long", "-rA")
     finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(planted)))
+        drop_database(admin, planted, ours="planted by this test")
         drop_templates(admin, tmp_path / "home")
     observe("bad_inputs_tried", 6)
     leaked = _leaks(proc, PASSWORD, TEST_KEY)
@@ -180,7 +184,7 @@ def test_a_killed_runs_databases_are_swept_and_the_workbenchs_templates_kept(tmp
         drop_templates(admin, home)
         for name in databases(server_url):
             if name.startswith("fleetlab_test_") and json.dumps(name) and name == where.read_text():
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                drop_database(admin, name, ours="the test database of this test's killed run")
 
 
 def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, admin):
@@ -192,14 +196,14 @@ def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, adm
     settings = Settings(
         database_url=server_url.with_dbname("theirs").render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY
     )
-    runs = []
+    runs, locks = [], contextlib.ExitStack()
     for _ in range(2):
         conn = db.connect(server_url, autocommit=True)
         token = os.urandom(6).hex()
-        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (pytest_plugin.RUN_LOCK_CLASS, token))
+        locks.enter_context(advisory_lock(conn, RUN_LOCK_CLASS, token))  # as a live run's session holds it
         runs.append(pytest_plugin._Run(server_url, token, conn, cache.Seal.load(settings.home, create=True)))
     name = f"{pytest_plugin.PREFIX}{runs[0].token}_0"
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    create_database(admin, name)
     try:
         pytest_plugin._seal_test_database(runs[0], name)
         assert pytest_plugin.sweep(runs[1]) == [] and name in databases(server_url)  # its run is alive
@@ -212,5 +216,6 @@ def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, adm
             time.sleep(0.1)
         assert swept == [name] and name not in databases(server_url)
     finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        drop_database(admin, name, ours="this test's stand-in for a run's test database")
+        locks.close()
         runs[1].conn.close()

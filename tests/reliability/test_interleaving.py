@@ -58,10 +58,10 @@ def test_ten_concurrent_migrate_apply_each_migration_once(new_db, env):
 
 HOLD_LOCK = """
 import sys
-from fleetlab.store import db, migrate
+from fleetlab.store import databases, db
 from fleetlab.store.dsn import DatabaseURL
 conn = db.connect(DatabaseURL.parse(sys.argv[1]), autocommit=True)
-with migrate.advisory_lock(conn, migrate.MIGRATE_LOCK_KEY, 5, "test"):
+with databases.advisory_lock(conn, databases.MIGRATE_LOCK_CLASS, conn.info.dbname, wait=5):
     print("locked", flush=True)
     conn.execute("SELECT pg_sleep(600)")  # busy on the server when the client dies
 """

@@ -6,10 +6,11 @@ import socket
 import threading
 
 import pytest
-from psycopg import sql
 
 from fleetlab.store import db, server
 from fleetlab.store.databases import build_name
+from fleetlab.store.databases import create as create_database
+from fleetlab.store.databases import drop as drop_database
 
 from .harness import base_env, cli, cli_inprocess, content_hash, databases, observe
 
@@ -122,7 +123,7 @@ def test_database_with_tables_and_no_marker_is_kept(admin, new_db, env):
 def test_unmarked_database_under_the_side_name_is_kept(admin, new_db, seeded, env):
     """A database of someone else's that happens to have the build name is not dropped either."""
     side = seeded.with_dbname(build_name(seeded.database))
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(side.database)))
+    create_database(admin, side.database)
     with db.connect(side, autocommit=True) as c:
         c.execute("CREATE TABLE precious (id int)")
     before, before_side = content_hash(seeded), content_hash(side)
@@ -154,8 +155,8 @@ LONG_NAMES = [
 def test_names_postgresql_would_truncate_are_refused(admin, server_url, env):
     """`aaa…a` (63) is someone's database; `aaa…a_x` would be truncated onto it by PostgreSQL."""
     kept = "t" * 63
-    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(kept)))
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(kept)))
+    drop_database(admin, kept, ours="this test's stand-in for someone's database")
+    create_database(admin, kept)
     try:
         with db.connect(server_url.with_dbname(kept), autocommit=True) as c:
             c.execute("CREATE TABLE precious (id int)")
@@ -181,7 +182,7 @@ def test_names_postgresql_would_truncate_are_refused(admin, server_url, env):
         assert not problems, "\n".join(problems)
         assert content_hash(server_url.with_dbname(kept)) == before
     finally:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(kept)))
+        drop_database(admin, kept, ours="this test's stand-in for someone's database")
 
 
 HOSTILE_NAMES = [
@@ -217,10 +218,10 @@ def test_hostile_names_are_quoted(admin, server_url, env, seeded):
             assert build_name(name) not in after
             assert kept <= after, f"{name!r}: dropped {kept - after}"
             assert cli_inprocess(["seed", "--yes"], e).returncode == 0
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            drop_database(admin, name, ours="the database this test reset")
     finally:
         for name in HOSTILE_NAMES:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            drop_database(admin, name, ours="the database this test reset")
 
 
 REFUSED_NAMES = ["postgres", "template0", "template1", "", "fl%00nul", "fl%0Anewline"]

@@ -49,8 +49,9 @@ import psycopg
 from psycopg import sql
 
 from .._version import __version__
-from . import faults
-from .databases import clone
+from ..errors import LockTimeout
+from . import databases, faults
+from .databases import KEEP_LOCK_CLASS
 from .seal import Seal
 
 PREFIX = "fleetlab_cache_"
@@ -58,7 +59,6 @@ PACKAGE = Path(__file__).resolve().parents[1]
 CONTENT_LAYERS = ("model", "generation", "store")  # what decides a database's content (read and app do not)
 VALUE_LIBRARIES = ("faker", "numpy", "polars", "pyarrow")
 ORIGINS = ("reset", "pytest")  # who keeps a template: the workbench's resets, or the pytest plugin
-KEEP_LOCK_CLASS = 0x666E  # advisory lock namespace: keeping one template
 MAX_RECORD = 65536  # bytes; a longer comment is not a record of ours
 EPOCH = datetime.fromtimestamp(0, UTC)
 
@@ -204,39 +204,33 @@ class Cache:
         if self.seal is None:
             raise CacheBlocked("FLEETLAB_HOME has no usable cache seal")
         name = self.name_for(cache_key)
-        if not self._try_lock(cache_key):
-            return None
         try:
-            found = next(iter(self.entries(name)), None)
-            if found is not None and not found.ours:
-                raise CacheBlocked(f"a database named {name} exists that is not ours ({found.problem})")
-            if found is not None and not self.drop(found):  # unfinished, or complete under an older record
-                raise CacheBlocked(f"{name} is in use right now")
-            self.seal.begin(name)
-            clone(self.admin, built, name)
-            self.admin.execute(
-                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(sql.Identifier(name))
-            )
-            faults.reached("cache:before-record")
-            now = datetime.now(UTC)
-            entry = Entry(
-                name,
-                0,
-                self.role,
-                cache_key,
-                str(scenario.get("name") or "?"),
-                scenario.get("spec") or {},
-                now,
-                now,
-                0,
-                build_seconds,
-                origin,
-            )
-            self._write(entry)  # last: a template without its record is never served
-            self.seal.end(name)
-            return name
-        finally:
-            self._unlock(cache_key)
+            with databases.advisory_lock(self.admin, KEEP_LOCK_CLASS, cache_key, wait=0):
+                self._keep(name, built, cache_key, scenario, build_seconds, origin)
+        except LockTimeout:
+            return None
+        return name
+
+    def _keep(
+        self, name: str, built: str, cache_key: str, scenario: dict[str, Any], build_seconds: float, origin: str
+    ) -> None:
+        found = next(iter(self.entries(name)), None)
+        if found is not None and not found.ours:
+            raise CacheBlocked(f"a database named {name} exists that is not ours ({found.problem})")
+        if found is not None and not self.drop(found):  # unfinished, or complete under an older record
+            raise CacheBlocked(f"{name} is in use right now")
+        assert self.seal is not None
+        self.seal.begin(name)
+        databases.clone(self.admin, built, name)
+        databases.make_template(self.admin, name)
+        faults.reached("cache:before-record")
+        now = datetime.now(UTC)
+        entry = Entry(
+            name, 0, self.role, cache_key, str(scenario.get("name") or "?"), scenario.get("spec") or {}, now, now, 0,
+            build_seconds, origin,
+        )  # fmt: skip
+        self._write(entry)  # last: a template without its record is never served
+        self.seal.end(name)
 
     def touch(self, entry: Entry) -> None:
         """Record a hit: the entry is now the most recently used."""
@@ -247,11 +241,7 @@ class Cache:
         current = next(iter(self.entries(entry.name)), None)
         if current is None or not current.ours:
             return False
-        ident = sql.Identifier(entry.name)
-        try:
-            self.admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
-            self.admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
-        except psycopg.errors.ObjectInUse:
+        if not databases.drop(self.admin, entry.name, ours="a sealed template of this FLEETLAB_HOME", force=False):
             return False
         if self.seal is not None:
             self.seal.end(entry.name)
@@ -285,15 +275,6 @@ class Cache:
         self.admin.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(entry.name), sql.Literal(text))
         )
-
-    def _try_lock(self, cache_key: str) -> bool:
-        return self.admin.execute(
-            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (KEEP_LOCK_CLASS, cache_key)
-        ).fetchone()[0]
-
-    def _unlock(self, cache_key: str) -> None:
-        if not self.admin.closed and not self.admin.broken:
-            self.admin.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (KEEP_LOCK_CLASS, cache_key))
 
 
 class CacheBlocked(Exception):

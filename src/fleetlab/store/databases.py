@@ -1,24 +1,37 @@
-"""The databases fleetlab makes: their names, creating by clone, ending sessions, the atomic swap, dropping.
+"""The databases fleetlab makes, in one place: their names, creating (plain or from a template), the atomic
+swap, the sessions connected to them, dropping, "is it ours", and advisory locks.
+
+Every CREATE, RENAME and DROP DATABASE of the library, the pytest plugin, the suite, the scripts and the
+benchmarks goes through this module, and every advisory lock is taken with `advisory_lock`.
 
 A reset builds under a side name (`build_name`) and swaps the result in with `swap`: one transaction
 renames the old database aside (`previous_name`) and the new one into its place, so a kill at any
-instant leaves one or the other under the workbench's name. Nothing is dropped unless `check_droppable`
-says it is fleetlab's (a marker, not protected) or holds no tables at all.
+instant leaves one or the other under the workbench's name. Nothing is dropped (`drop`) unless the
+caller says how it knows the database is its own, or `check_droppable` finds it fleetlab's (a marker,
+not protected) or holding no tables at all; the cluster's own databases never are.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
+from collections.abc import Iterator
 
 import psycopg
 from psycopg import sql
 
 from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
 from . import db, faults, marker
-from .dsn import DatabaseURL
+from .dsn import RESERVED_DATABASES, DatabaseURL
 
-RESET_LOCK_CLASS = 0x666C  # "fl": advisory lock namespace for resets, per database name
+# advisory lock namespaces ("fl", "fm", …): the first key of pg_advisory_lock(int, int), the second is
+# hashtext() of the text key named here
+RESET_LOCK_CLASS = 0x666C  # resetting one database, by its name (held in the maintenance database)
+TEMPLATE_LOCK_CLASS = 0x666D  # the pytest plugin building one cache template, by cache key
+KEEP_LOCK_CLASS = 0x666E  # keeping one cache template, by cache key
+RUN_LOCK_CLASS = 0x666F  # a pytest session that is alive, by its run token
+MIGRATE_LOCK_CLASS = 0x666C_6D69  # "flmi": migrating one database, by its name (held in that database)
 SWAP_ATTEMPTS = 5  # sessions that reconnect between the end of their sessions and the rename
 
 
@@ -30,6 +43,86 @@ def build_name(name: str) -> str:
 def previous_name(name: str) -> str:
     """The name the previous database is renamed to in the swap, until it is dropped."""
     return "fleetlab_prev_" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def connect_admin(url: DatabaseURL) -> psycopg.Connection:
+    """An autocommit session in the maintenance database of `url`'s server (template1 when it has none)."""
+    try:
+        return db.connect(db.maintenance(url), autocommit=True)
+    except DatabaseUnavailable as exc:
+        if "does not exist" not in str(exc):
+            raise
+        return db.connect(url.with_dbname("template1"), autocommit=True)
+
+
+# -- creating -----------------------------------------------------------------------------------
+
+
+def _create_sql(name: str, template: str | None, encoding: str | None = None, strategy: str | None = None):
+    stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    if encoding:
+        stmt += sql.SQL(" ENCODING {}").format(sql.Literal(encoding))
+    if strategy:
+        stmt += sql.SQL(" STRATEGY {}").format(sql.SQL(strategy))
+    return stmt
+
+
+def create(
+    admin: psycopg.Connection,
+    name: str,
+    url: DatabaseURL | None = None,
+    *,
+    template: str | None = None,
+    encoding: str | None = None,
+    strategy: str | None = None,
+) -> None:
+    """CREATE DATABASE `name` (a copy of `template`, by default the server's template1). PostgreSQL's
+    refusal becomes DatabaseError; `clone` is the copy for a fast, whole-template clone."""
+    with db.translate_errors(url, f"CREATE DATABASE {name}"):
+        admin.execute(_create_sql(name, template, encoding, strategy))
+
+
+def clone(admin: psycopg.Connection, source: str, into: str) -> str:
+    """CREATE DATABASE `into` as a copy of `source` (no session may be connected to it); returns the
+    strategy used, chosen per server version as `fleetlab.store.cache`'s table says (with its timings).
+    PostgreSQL's errors are raised as they are: the callers tell "in use" from "gone"."""
+    version = admin.info.server_version
+    if version < 150000:
+        admin.execute(_create_sql(into, source))
+        return "file copy"
+    create = _create_sql(into, source, strategy="FILE_COPY")
+    if version >= 180000:
+        try:
+            admin.execute("SET file_copy_method = clone")
+            try:
+                admin.execute(create)
+                return "file clone"
+            finally:
+                admin.execute("RESET file_copy_method")
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.ObjectInUse):
+            raise
+        except psycopg.Error:
+            # a filesystem or platform that cannot clone ("could not clone file"): the plain file copy below
+            drop(admin, into, ours="the clone attempt that just failed")
+    admin.execute(create)
+    return "file copy"
+
+
+def make_template(admin: psycopg.Connection, name: str) -> None:
+    """Turn `name` into a template nobody but its owner (or a superuser) can connect to and change."""
+    admin.execute(
+        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true").format(sql.Identifier(name))
+    )
+
+
+def rename(admin: psycopg.Connection, name: str, to: str) -> None:
+    """ALTER DATABASE `name` RENAME TO `to` (transactional: `swap` renames two in one transaction)."""
+    admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(to)))
+
+
+# -- the swap -----------------------------------------------------------------------------------
 
 
 def swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_sessions: bool) -> list[str]:
@@ -52,13 +145,9 @@ def swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_
         try:
             with admin.transaction():
                 if exists:
-                    admin.execute(
-                        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(previous))
-                    )
+                    rename(admin, name, previous)
                     faults.reached("swap:after-rename-old")
-                admin.execute(
-                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(side), sql.Identifier(name))
-                )
+                rename(admin, side, name)
                 faults.reached("swap:before-commit")
             break
         except psycopg.errors.ObjectInUse:
@@ -78,10 +167,23 @@ def swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_
     faults.reached("swap:after-commit")
     if exists:
         try:
-            drop(admin, previous, url)
+            drop(admin, previous, url, ours="the database this reset replaced")
         except DatabaseError:
             pass  # the swap is done; the next reset drops what is left of the previous database
     return ended
+
+
+# -- sessions -----------------------------------------------------------------------------------
+
+
+def sessions(admin: psycopg.Connection, name: str) -> list[str]:
+    """The other sessions connected to database `name`: application (user), one entry per session."""
+    rows = admin.execute(
+        "SELECT coalesce(nullif(application_name, ''), 'a client') || ' (' || coalesce(usename, '?') || ')' "
+        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() ORDER BY backend_start",
+        (name,),
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def terminate_sessions(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL) -> None:
@@ -98,90 +200,6 @@ def terminate_sessions(admin: psycopg.Connection, name: str, side: str, url: Dat
             f"could not end the sessions connected to {name!r} at {url.where}: {db.first_line(exc)}. "
             "Close them yourself and reset again; the previous database was kept."
         ) from None
-
-
-def clone(admin: psycopg.Connection, source: str, into: str) -> str:
-    """CREATE DATABASE `into` as a copy of `source` (no session may be connected to it); returns the
-    strategy used. See the module's table for the choice per server version."""
-    version = admin.info.server_version
-    create = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(into), sql.Identifier(source))
-    if version < 150000:
-        admin.execute(create)
-        return "file copy"
-    create = create + sql.SQL(" STRATEGY FILE_COPY")
-    if version >= 180000:
-        try:
-            admin.execute("SET file_copy_method = clone")
-            try:
-                admin.execute(create)
-                return "file clone"
-            finally:
-                admin.execute("RESET file_copy_method")
-        except (psycopg.errors.DuplicateDatabase, psycopg.errors.ObjectInUse):
-            raise
-        except psycopg.Error:
-            # a filesystem or platform that cannot clone ("could not clone file"): the plain file copy below
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(into)))
-    admin.execute(create)
-    return "file copy"
-
-
-def connect_admin(url: DatabaseURL) -> psycopg.Connection:
-    try:
-        return db.connect(db.maintenance(url), autocommit=True)
-    except DatabaseUnavailable as exc:
-        if "does not exist" not in str(exc):
-            raise
-        return db.connect(url.with_dbname("template1"), autocommit=True)
-
-
-def release_reset_lock(admin: psycopg.Connection) -> None:
-    # explicitly: a closed session's locks are released only once its backend has exited,
-    # which may be after the next reset in this process already asked for the lock
-    if not admin.closed and not admin.broken:
-        try:
-            admin.execute("SELECT pg_advisory_unlock_all()")
-        except psycopg.Error:
-            pass
-
-
-def take_reset_lock(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:
-    got = admin.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (RESET_LOCK_CLASS, name)).fetchone()[0]
-    if not got:
-        raise LockTimeout(
-            f"a reset of {url.where} is in progress in another process; wait for it to finish and try again."
-        )
-
-
-def check_droppable(admin: psycopg.Connection, url: DatabaseURL, name: str) -> None:
-    """Refuse unless `name` is absent, empty of tables, or carries an unprotected fleetlab marker."""
-    if not db.database_exists(admin, name):
-        return
-    with db.connect(url.with_dbname(name), autocommit=True) as conn:
-        m = marker.read(conn)
-        if m is None:
-            tables = marker.user_tables(conn)
-            if tables:
-                raise ResetRefused(
-                    f"refusing to drop database {name!r} at {url.where}: it has tables ({', '.join(tables[:5])}) "
-                    "but no fleetlab marker, so it was not made by fleetlab. Point DATABASE_URL at another "
-                    "database name, or drop this one yourself if you are sure."
-                )
-        elif m.protected:
-            raise ResetRefused(
-                f"refusing to drop database {name!r} at {url.where}: its fleetlab marker says protected. "
-                "Run `fleetlab db unprotect` first if you really mean it."
-            )
-
-
-def sessions(admin: psycopg.Connection, name: str) -> list[str]:
-    """The other sessions connected to database `name`: application (user), one entry per session."""
-    rows = admin.execute(
-        "SELECT coalesce(nullif(application_name, ''), 'a client') || ' (' || coalesce(usename, '?') || ')' "
-        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() ORDER BY backend_start",
-        (name,),
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def refuse_if_in_use(
@@ -207,22 +225,76 @@ def refuse_if_in_use(
         )
 
 
+# -- is it ours, dropping -----------------------------------------------------------------------
+
+
+def check_droppable(admin: psycopg.Connection, url: DatabaseURL, name: str) -> None:
+    """Refuse unless `name` is absent, empty of tables, or carries an unprotected fleetlab marker."""
+    if not db.database_exists(admin, name):
+        return
+    with db.connect(url.with_dbname(name), autocommit=True) as conn:
+        m = marker.read(conn)
+        if m is None:
+            tables = marker.user_tables(conn)
+            if tables:
+                raise ResetRefused(
+                    f"refusing to drop database {name!r} at {url.where}: it has tables ({', '.join(tables[:5])}) "
+                    "but no fleetlab marker, so it was not made by fleetlab. Point DATABASE_URL at another "
+                    "database name, or drop this one yourself if you are sure."
+                )
+        elif m.protected:
+            raise ResetRefused(
+                f"refusing to drop database {name!r} at {url.where}: its fleetlab marker says protected. "
+                "Run `fleetlab db unprotect` first if you really mean it."
+            )
+
+
+def drop(
+    admin: psycopg.Connection,
+    name: str,
+    url: DatabaseURL | None = None,
+    *,
+    ours: str | None = None,
+    force: bool = True,
+) -> bool:
+    """Drop database `name` if it exists: the one DROP DATABASE of fleetlab. Returns False when it was kept
+    because sessions are connected to it and `force` is off (with `force`, they are ended).
+
+    `ours` says how the caller knows the database is its own ("this test's database", "a sealed template
+    of this FLEETLAB_HOME"); without it, `check_droppable` decides, connecting to it through `url`'s server.
+    A template is made an ordinary database first. Raises ResetRefused for a database that is not ours
+    (or the cluster's own), DatabaseError when PostgreSQL refuses."""
+    where = f" at {url.where}" if url is not None else ""
+    if name in RESERVED_DATABASES:
+        raise ResetRefused(f"refusing to drop database {name!r}{where}: it belongs to the PostgreSQL cluster itself.")
+    if ours is None:
+        if url is None:
+            raise ValueError("drop: give the URL to check the database with, or say why it is ours")
+        check_droppable(admin, url, name)
+    why = f" ({ours})" if ours else ""
+    ident = sql.Identifier(name)
+    try:
+        row = admin.execute("SELECT datistemplate FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if row is not None and row[0]:
+            admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
+        stmt = sql.SQL("DROP DATABASE IF EXISTS {}").format(ident)
+        admin.execute(stmt + sql.SQL(" WITH (FORCE)") if force else stmt)
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.errors.ObjectInUse) and not force:
+            return False
+        raise DatabaseError(f"could not drop database {name!r}{why}{where}: {db.first_line(exc)}") from None
+    return True
+
+
 def discard(admin: psycopg.Connection, side: str, url: DatabaseURL) -> None:
     """Drop the half-built side database, best effort (a killed process leaves it to the next reset)."""
     try:
-        if admin.closed or admin.broken:
-            admin = connect_admin(url)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(side)))
-    except (psycopg.Error, DatabaseUnavailable):
+        with contextlib.ExitStack() as stack:
+            if admin.closed or admin.broken:
+                admin = stack.enter_context(connect_admin(url))
+            drop(admin, side, url, ours="half-built by this process")
+    except (DatabaseError, DatabaseUnavailable, psycopg.Error):
         pass
-
-
-def drop(admin: psycopg.Connection, name: str, url: DatabaseURL) -> None:
-    stmt = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    try:
-        admin.execute(stmt)
-    except psycopg.Error as exc:
-        raise DatabaseError(f"could not drop database {name!r} at {url.where}: {db.first_line(exc)}") from None
 
 
 def foreign_objects(conn: psycopg.Connection, role: str) -> list[str]:
@@ -253,3 +325,44 @@ def foreign_objects(conn: psycopg.Connection, role: str) -> list[str]:
         (role,),
     ).fetchall()
     return [r[0] for r in rows]
+
+
+# -- advisory locks -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def advisory_lock(
+    conn: psycopg.Connection, lock_class: int, key: str, *, wait: float | None = None, busy: str | None = None
+) -> Iterator[None]:
+    """Hold the session-level advisory lock (`lock_class`, `key`) inside the block.
+
+    `wait`: None waits as long as it takes, 0 tries once, otherwise at most `wait` seconds. A lock not
+    taken raises LockTimeout(`busy`). The server is told to notice a dead client during a statement, so a
+    holder killed in a long one lets go. The lock is released at the block's end explicitly: a closed
+    session's locks go only once its backend has exited, which may be after the next taker asked."""
+    lock = (lock_class, key)
+    db.set_connection_check(conn)
+    if wait == 0:
+        taken = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", lock).fetchone()[0]
+    elif wait is None:
+        conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", lock)
+        taken = True
+    else:
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, round(wait * 1000))}ms",))
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", lock)
+            taken = True
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+            taken = False
+        finally:
+            conn.execute("SELECT set_config('lock_timeout', '0', false)")
+    if not taken:
+        raise LockTimeout(busy or f"another session holds the advisory lock {lock_class:#x}/{key!r}; try again later.")
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.broken:
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
+            except psycopg.Error:
+                pass

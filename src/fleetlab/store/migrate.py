@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +19,10 @@ from pathlib import Path
 import psycopg
 from psycopg import errors as pgerrors
 
-from ..errors import LockTimeout, MigrationError
+from ..errors import MigrationError
 from . import faults, marker
-from .db import connect, first_line, set_connection_check
+from .databases import MIGRATE_LOCK_CLASS, advisory_lock
+from .db import connect, first_line
 from .dsn import DatabaseURL
 from .schema import describe, differences
 
@@ -37,7 +37,6 @@ def _migrations_dir() -> Path:
 
 MIGRATIONS_DIR = _migrations_dir()
 
-MIGRATE_LOCK_KEY = 0x666C_6D69  # "flmi": one advisory lock key per database
 _NAME = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.sql$")
 
 TRACKING_DDL = """
@@ -179,7 +178,12 @@ def apply(
     Returns the migrations applied by this call.
     """
     conn.autocommit = True
-    with advisory_lock(conn, MIGRATE_LOCK_KEY, lock_timeout, "another `fleetlab migrate` is running on this database"):
+    busy = (
+        f"another `fleetlab migrate` is running on this database; gave up after waiting {lock_timeout:g}s. "
+        "Wait for it to finish and try again."
+    )
+    # the lock also has the server notice a dead client during the migrations' statements
+    with advisory_lock(conn, MIGRATE_LOCK_CLASS, conn.info.dbname, wait=lock_timeout, busy=busy):
         conn.execute(TRACKING_DDL)
         todo = pending(conn, directory)
         done: list[Migration] = []
@@ -261,26 +265,3 @@ def _refuse_drift(st: Status) -> None:
         raise MigrationError(
             "the migration history does not match the files:\n" + "\n".join(f"  - {d}" for d in st.drift)
         )
-
-
-@contextmanager
-def advisory_lock(conn: psycopg.Connection, key: int, timeout: float, holder: str) -> Iterator[None]:
-    """Hold a session-level advisory lock, waiting at most `timeout` seconds for it."""
-    set_connection_check(conn)
-    conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",))
-    try:
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-    except (pgerrors.LockNotAvailable, pgerrors.QueryCanceled):
-        raise LockTimeout(
-            f"{holder}; gave up after waiting {timeout:g}s. Wait for it to finish and try again."
-        ) from None
-    finally:
-        conn.execute("SELECT set_config('lock_timeout', '0', false)")
-    try:
-        yield
-    finally:
-        if not conn.closed and not conn.broken:
-            try:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-            except psycopg.Error:
-                pass

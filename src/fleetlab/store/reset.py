@@ -19,9 +19,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from ..errors import DatabaseError, ResetRefused
 from ..model.fleet import Loadable
@@ -29,19 +29,20 @@ from ..model.tables import TABLES
 from . import cache, db, faults, marker, migrate, parallel, schema
 from .config import Settings
 from .databases import (
+    RESET_LOCK_CLASS,
+    advisory_lock,
     build_name,
     check_droppable,
     clone,
     connect_admin,
+    create,
     discard,
     drop,
     foreign_objects,
     previous_name,
     refuse_if_in_use,
-    release_reset_lock,
     sessions,
     swap,
-    take_reset_lock,
 )
 from .dsn import DatabaseURL, check_database_name
 from .load import Progress, load
@@ -77,11 +78,21 @@ def target(settings: Settings) -> DatabaseURL:
 
 
 @dataclass
-class _Side:
-    """What the reset made under the side name: how, and what it holds."""
+class _Job:
+    """One reset under way: what it works with, and what it made under the side name."""
 
+    settings: Settings
+    url: DatabaseURL
+    built: Loadable
+    keys: Any  # the keyring the passwords are encrypted with
+    admin: psycopg.Connection
+    progress: Progress | None
+    steps: dict[str, float]  # seconds per step, in order
+    side: str = ""
+    templates: cache.Cache | None = None  # the scenario cache, when this reset may use it
+    cache_key: str | None = None
     how: str = "built"  # "built" or "cloned"
-    note: str = ""
+    note: str = ""  # the result's cache line
     streams: int = 1
     helpers_peak: list[float] = field(default_factory=list)
 
@@ -110,7 +121,6 @@ def reset(
     `cache` says which.
     """
     started = time.perf_counter()
-    steps: dict[str, float] = {}
     url = url or target(settings)
     check_database_name(url.database)
     _refuse_a_template(url)
@@ -118,61 +128,75 @@ def reset(
     built = fleet() if callable(fleet) else fleet
     if confirm is not None and not confirm(url):
         raise ResetRefused("reset cancelled; nothing was changed.")
-    steps["prepare"] = time.perf_counter() - started
-
-    name, side = url.database, build_name(url.database)
-    caching = use_cache and settings.cache_entries > 0
-    cache_key = cache.key(built.scenario, keys.current_id, migrate.fingerprint()) if caching else None
-    admin = connect_admin(url)
-    try:
-        take_reset_lock(admin, name, url)
-        check_droppable(admin, url, name)
-        if not end_sessions:
-            refuse_if_in_use(admin, name, url)
-        for leftover in (side, previous_name(name)):  # what a killed reset left
-            if db.database_exists(admin, leftover):
-                check_droppable(admin, url, leftover)
-                drop(admin, leftover, url)
-        templates = None
-        if cache_key:
-            templates = cache.Cache(admin, cache.Seal.load(settings.home, create=True))
-        made = _Side(note=_cache_off(use_cache, caching, cache_key, templates))
-        hit = templates.lookup(cache_key) if templates is not None else None
-        faults.reached("reset:before-create")
-        if hit is not None:
-            _clone_side(admin, templates, hit, side, url, made, steps, progress)
-        if made.how != "cloned":
-            _build_side(admin, side, url, built, keys, settings, made, steps, progress)
-        try:
-            with db.connect(url.with_dbname(side), autocommit=True) as conn:
-                counts = _count(conn)
-            if made.how == "cloned" and progress:
-                for table, n in counts.items():
-                    progress(table, n, n)
-            if made.how == "built" and templates is not None and not made.note:  # (a note: the template was refused)
-                made.note = _keep(
-                    templates, side, cache_key, built.scenario, sum(steps.values()), settings, steps, origin
-                )
-            faults.reached("reset:before-swap")
-        except BaseException:
-            discard(admin, side, url)
-            raise
+    steps = {"prepare": time.perf_counter() - started}
+    busy = f"a reset of {url.where} is in progress in another process; wait for it to finish and try again."
+    with connect_admin(url) as admin, advisory_lock(admin, RESET_LOCK_CLASS, url.database, wait=0, busy=busy):
+        _clear_the_way(admin, url, end_sessions)
+        job = _Job(settings, url, built, keys, admin, progress, steps, side=build_name(url.database))
+        _open_cache(job, use_cache)
+        _make_side(job)
+        counts = _finish_side(job, origin)
         t = time.perf_counter()
-        ended = swap(admin, name, side, url, end_sessions)
+        ended = swap(admin, url.database, job.side, url, end_sessions)
         steps["swap"] = time.perf_counter() - t
-    finally:
-        release_reset_lock(admin)
-        admin.close()
     return ResetResult(
         url=url,
         counts=counts,
         elapsed=time.perf_counter() - started,
         steps=steps,
         ended=ended,
-        cache=made.note,
-        streams=made.streams,
-        helpers_peak_mib=made.helpers_peak,
+        cache=job.note,
+        streams=job.streams,
+        helpers_peak_mib=job.helpers_peak,
     )
+
+
+def _clear_the_way(admin: psycopg.Connection, url: DatabaseURL, end_sessions: bool) -> None:
+    """Refuse a target that is not fleetlab's (or in use, when sessions are to be kept); drop what a killed
+    reset left under the side and previous names, when it is fleetlab's."""
+    check_droppable(admin, url, url.database)
+    if not end_sessions:
+        refuse_if_in_use(admin, url.database, url)
+    for leftover in (build_name(url.database), previous_name(url.database)):
+        drop(admin, leftover, url)
+
+
+def _open_cache(job: _Job, use_cache: bool) -> None:
+    """The scenario cache this reset may clone from and keep into, or the line saying why not."""
+    caching = use_cache and job.settings.cache_entries > 0
+    if caching:
+        job.cache_key = cache.key(job.built.scenario, job.keys.current_id, migrate.fingerprint())
+    if job.cache_key:
+        job.templates = cache.Cache(job.admin, cache.Seal.load(job.settings.home, create=True))
+    job.note = _cache_off(use_cache, caching, job.cache_key, job.templates)
+
+
+def _make_side(job: _Job) -> None:
+    """Clone the cached template of the fleet into the side database, else build it there."""
+    hit = job.templates.lookup(job.cache_key) if job.templates is not None else None
+    faults.reached("reset:before-create")
+    if hit is not None:
+        _clone_side(job, hit)
+    if job.how != "cloned":
+        _build_side(job)
+
+
+def _finish_side(job: _Job, origin: str) -> dict[str, int]:
+    """Count the side database's rows and keep a new build as a template; returns the counts. On any
+    failure the side database goes."""
+    try:
+        with db.connect(job.url.with_dbname(job.side), autocommit=True) as conn:
+            counts = _count(conn)
+        if job.how == "cloned" and job.progress:
+            for table, n in counts.items():
+                job.progress(table, n, n)
+        if job.how == "built" and job.templates is not None and not job.note:  # (a note: the template was refused)
+            job.note = _keep(job, origin)
+        faults.reached("reset:before-swap")
+    except BaseException:
+        discard(job.admin, job.side, job.url)
+        raise
+    return counts
 
 
 def _cache_off(use_cache: bool, caching: bool, cache_key: str | None, templates: cache.Cache | None) -> str:
@@ -188,30 +212,23 @@ def _cache_off(use_cache: bool, caching: bool, cache_key: str | None, templates:
     return ""
 
 
-def _clone_side(
-    admin,
-    templates: cache.Cache,
-    hit: cache.Entry,
-    side: str,
-    url: DatabaseURL,
-    made: _Side,
-    steps: dict[str, float],
-    progress: Progress | None,
-) -> None:
-    """Clone the template `hit` into `side`; when it cannot be (in use, evicted, not ours inside),
-    say why in `made.note` and leave `side` absent for the build."""
+def _clone_side(job: _Job, hit: cache.Entry) -> None:
+    """Clone the template `hit` into the side database; when it cannot be (in use, evicted, not ours
+    inside), say why in `job.note` and leave the side database absent for the build."""
+    admin, side, url, templates = job.admin, job.side, job.url, job.templates
+    assert templates is not None
     t = time.perf_counter()
     try:
         how = clone(admin, hit.name, side)
     except psycopg.errors.ObjectInUse:
         users = sessions(admin, hit.name)
-        made.note = (
+        job.note = (
             f"cache: not served, {len(users) or 'a'} session(s) are connected to its template {hit.name} "
             f"({', '.join(users[:3]) or 'another clone'}); built instead"
         )
         return
     except psycopg.errors.InvalidCatalogName:  # evicted by another process since the lookup
-        made.note = f"cache: its template {hit.name} was dropped meanwhile; built instead"
+        job.note = f"cache: its template {hit.name} was dropped meanwhile; built instead"
         return
     except psycopg.Error as exc:
         raise DatabaseError(f"PostgreSQL rejected cloning {hit.name} into {side}: {db.first_line(exc)}") from None
@@ -226,32 +243,22 @@ def _clone_side(
         raise
     if foreign:
         discard(admin, side, url)
-        made.note = (
+        job.note = (
             f"cache: not served, its template {hit.name} holds objects not owned by {templates.role} "
             f"({', '.join(foreign[:3])}); built instead"
         )
         return
     templates.touch(hit)
-    steps["clone"] = time.perf_counter() - t
-    made.how = "cloned"
-    made.note = f"cache: cloned {hit.scenario!r} from {hit.name} ({how}, built {cache.age(hit.created)} ago)"
+    job.steps["clone"] = time.perf_counter() - t
+    job.how = "cloned"
+    job.note = f"cache: cloned {hit.scenario!r} from {hit.name} ({how}, built {cache.age(hit.created)} ago)"
 
 
-def _build_side(
-    admin,
-    side: str,
-    url: DatabaseURL,
-    built: Loadable,
-    keys,
-    settings: Settings,
-    made: _Side,
-    steps: dict[str, float],
-    progress: Progress | None,
-) -> None:
-    """Create `side`, migrate it and load `built` into it; on any failure nothing of it is left."""
+def _build_side(job: _Job) -> None:
+    """Create the side database, migrate it and load the fleet into it; on any failure nothing of it is left."""
+    side, url, settings, steps = job.side, job.url, job.settings, job.steps
     t = time.perf_counter()
-    with db.translate_errors(url, f"CREATE DATABASE {side}"):
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(side)))
+    create(job.admin, side, url, template="template0", encoding="UTF8")
     steps["create"] = time.perf_counter() - t
     faults.reached("reset:after-create")
     try:
@@ -261,16 +268,18 @@ def _build_side(
             migrate.apply(conn, lock_timeout=settings.lock_timeout)
             steps["migrate"] = time.perf_counter() - t
             t = time.perf_counter()
-            made.streams = parallel.streams_for(built, settings.load_streams)
-            if made.streams > 1:
-                loaded = parallel.load(url.with_dbname(side), built, keys, streams=made.streams, progress=progress)
-                made.helpers_peak = loaded.helpers_peak_mib
+            job.streams = parallel.streams_for(job.built, settings.load_streams)
+            if job.streams > 1:
+                loaded = parallel.load(
+                    url.with_dbname(side), job.built, job.keys, streams=job.streams, progress=job.progress
+                )
+                job.helpers_peak = loaded.helpers_peak_mib
             else:
                 conn.autocommit = False
-                load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
+                load(conn, job.built, job.keys, lock_timeout=settings.lock_timeout, progress=job.progress)
             steps["seed"] = time.perf_counter() - t
     except BaseException:  # an error or Ctrl-C while building: the half-built side database goes
-        discard(admin, side, url)
+        discard(job.admin, side, url)
         raise
 
 
@@ -280,32 +289,26 @@ def _count(conn: psycopg.Connection) -> dict[str, int]:
     return dict(zip(TABLES, row, strict=True))
 
 
-def _keep(
-    templates: cache.Cache,
-    side: str,
-    cache_key: str,
-    scenario: dict,
-    build_seconds: float,
-    settings: Settings,
-    steps: dict[str, float],
-    origin: str,
-) -> str:
-    """Keep the finished side database as the template of `cache_key`, then bound the cache. A failure
+def _keep(job: _Job, origin: str) -> str:
+    """Keep the finished side database as the template of its cache key, then bound the cache. A failure
     here (a full disk, a database of that name that is not ours) costs the cache entry, never the reset."""
+    templates, settings = job.templates, job.settings
+    assert templates is not None and job.cache_key is not None
+    build_seconds = sum(job.steps.values())
     t = time.perf_counter()
     try:
-        name = templates.keep(side, cache_key, scenario, build_seconds, origin)
+        name = templates.keep(job.side, job.cache_key, job.built.scenario, build_seconds, origin)
         if name is None:
             return "cache: built; not kept (another process is keeping this fleet right now)"
         evicted = templates.evict(settings.cache_entries, settings.cache_max_mb * 1024 * 1024, origin, keep_name=name)
     except cache.CacheBlocked as exc:
         return f"cache: built; not kept ({exc})"
-    except psycopg.Error as exc:
+    except (psycopg.Error, DatabaseError) as exc:
         return f"cache: built; not kept ({db.first_line(exc)})"
     except OSError as exc:
         return f"cache: built; not kept (FLEETLAB_HOME: {exc.strerror or exc})"
     finally:
-        steps["cache"] = time.perf_counter() - t
+        job.steps["cache"] = time.perf_counter() - t
     gone = f"; evicted {len(evicted)} least recently used" if evicted else ""
     return f"cache: built, and kept as {name} for the next reset of this fleet{gone}"
 

@@ -3,7 +3,7 @@
 The layers are written once, as the import-linter contract in pyproject.toml (`[tool.importlinter]`):
 
     fleetlab (the facade, its __main__ and pytest_plugin)  >  app  >  read  >  store  >  generation  >  model
-    >  errors, _version
+    >  errors, _version, faults
 
 A module may import from its own layer and from the layers below it. `lint-imports` reads every import (at
 the top, inside functions, under TYPE_CHECKING), so a lazy import cannot hide a wrong-way dependency; the
@@ -24,7 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "fleetlab"
 CONTRACT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"][0]
-LAYERS = [[m.strip() for m in layer.split("|")] for layer in CONTRACT["layers"]]
+LAYERS = [[m.strip() for m in layer.replace(":", "|").split("|")] for layer in CONTRACT["layers"]]
 MAX_LINES = 400
 
 

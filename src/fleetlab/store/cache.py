@@ -48,9 +48,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from .. import faults
 from .._version import __version__
 from ..errors import LockTimeout
-from . import databases, faults
+from . import databases
 from .databases import KEEP_LOCK_CLASS
 from .seal import Seal
 

@@ -23,7 +23,7 @@
 |                      |                                 | plain kernel, e.g. under nbval) |
 | (debugging())        | FLEETLAB_DEBUG                  | off: errors without traceback   |
 
-The environment is read here and nowhere else (the test-only fault hooks of `fleetlab.store.faults`
+The environment is read here and nowhere else (the test-only fault hooks of `fleetlab.faults`
 aside); library functions take a Settings or a URL. `secrets()` lists what must never be printed.
 """
 

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 import psycopg
 from psycopg import sql
 
+from .. import faults
 from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
-from . import db, faults, marker
+from . import db, marker
 from .dsn import RESERVED_DATABASES, DatabaseURL
 
 # advisory lock namespaces ("fl", "fm", …): the first key of pg_advisory_lock(int, int), the second is

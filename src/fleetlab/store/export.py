@@ -27,10 +27,10 @@ from typing import Any
 
 import polars as pl
 
+from .. import faults
 from ..errors import ConfigError
 from ..model.fleet import SCHEMAS, Loadable, copy_columns
 from ..model.tables import TABLES
-from . import faults
 from .crypto import Keyring
 from .load import CHUNK_ROWS, Progress, encrypt_passwords
 from .staging import staged

@@ -16,11 +16,12 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from .. import faults
 from ..errors import ResetRefused
 from ..generation.keyed import keyed_passwords
 from ..model.fleet import SCHEMAS, Loadable, copy_columns
 from ..model.tables import TABLES
-from . import faults, marker
+from . import marker
 from .crypto import NONCE_BYTES, TAG_BYTES, Keyring
 from .db import all_or_nothing, set_connection_check
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import psycopg
 from psycopg import errors as pgerrors
 
+from .. import faults
 from ..errors import MigrationError
-from . import faults, marker
+from . import marker
 from .databases import MIGRATE_LOCK_CLASS, advisory_lock
 from .db import connect, first_line
 from .dsn import DatabaseURL

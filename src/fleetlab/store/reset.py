@@ -23,10 +23,11 @@ from typing import Any
 
 import psycopg
 
+from .. import faults
 from ..errors import DatabaseError, ResetRefused
 from ..model.fleet import Loadable
 from ..model.tables import TABLES
-from . import cache, db, faults, marker, migrate, parallel, schema
+from . import cache, db, marker, migrate, parallel, schema
 from .config import Settings
 from .databases import (
     RESET_LOCK_CLASS,

@@ -27,8 +27,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from .. import faults
 from ..errors import ConfigError, FleetlabError
-from . import faults
 
 PREFIX = ".fleetlab-export-"
 JOURNAL = "swap.json"

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from fleetlab.store.crypto import keyring_for
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from seed import bench_spec  # noqa: E402
 
@@ -32,17 +34,17 @@ def main() -> int:
 
     from psycopg import sql
 
+    from fleetlab.config import Settings
     from fleetlab.generation.fleets import plan
     from fleetlab.model.fleet import copy_columns
     from fleetlab.model.tables import TABLES
     from fleetlab.store import databases, db, marker, migrate
-    from fleetlab.store.config import Settings
     from fleetlab.store.load import CHUNK_ROWS, _csv, defer_indexes, encrypt_passwords
 
     env = dict(os.environ)
     env.setdefault("FLEETLAB_HOME", args.home)
     settings = Settings.from_env(env)
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     server = db.maintenance(db.resolve(settings))
     phases: dict[str, float] = {}
 

@@ -23,10 +23,10 @@ import time
 import polars as pl
 from psycopg import sql
 
+from fleetlab.config import Settings
 from fleetlab.read.engine import engine
 from fleetlab.read.query import read_sql
 from fleetlab.store import databases, db, marker, migrate
-from fleetlab.store.config import Settings
 
 BENCH_DB = "fleetlab_bench_query"
 OURS = "the benchmark's scratch database"

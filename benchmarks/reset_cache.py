@@ -57,9 +57,9 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    from fleetlab.config import Settings
     from fleetlab.generation.fleets import plan
     from fleetlab.store import cache, databases, db
-    from fleetlab.store.config import Settings
     from fleetlab.store.reset import reset
 
     env = dict(os.environ)

@@ -35,6 +35,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fleetlab.store.crypto import keyring_for
+
 AS_OF = "2026-01-01T00:00:00Z"
 
 
@@ -52,7 +54,7 @@ def bench_spec(gateways: int):
 
 
 def settings_for(home: Path):
-    from fleetlab.store.config import Settings
+    from fleetlab.config import Settings
 
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["FLEETLAB_HOME"] = str(home)
@@ -98,7 +100,7 @@ def render_files(settings, gateways: int, workdir: Path) -> tuple[dict[str, list
     from fleetlab.store.load import CHUNK_ROWS, rendered_chunks
 
     fleet = plan(bench_spec(gateways))
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     files: dict[str, list[Path]] = {}
     for table in TABLES:
         files[table] = sorted(workdir.glob(f"{table}.*.csv"))
@@ -196,7 +198,7 @@ def naive(settings, sample: int) -> tuple[float, int]:
     fake = Faker("en_US")
     Faker.seed(0)
     random.seed(0)
-    enc = settings.keyring(create=True).encryptor()
+    enc = keyring_for(settings, create=True).encryptor()
     as_of = datetime(2026, 1, 1, tzinfo=UTC)
     per_factory = 200
     n_factories = max(1, math.ceil(sample / per_factory))

@@ -32,7 +32,7 @@ from typing import Any
 
 from suite_server import TEST_KEY
 
-from fleetlab.store.dsn import DatabaseURL
+from fleetlab.dsn import DatabaseURL
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -128,7 +128,7 @@ class World:
     def open(cls, server_url: DatabaseURL, stem: str, args: str, home: Path) -> World:
         from fleetlab.app.notebook import parser
         from fleetlab.app.options import fleet_for
-        from fleetlab.store.config import Settings
+        from fleetlab.config import Settings
         from fleetlab.store.reset import reset
 
         world = cls(

@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from fleetlab.dsn import DatabaseURL
 from fleetlab.store import server
-from fleetlab.store.dsn import DatabaseURL
 
 ROOT = Path(__file__).resolve().parents[1]
 # bytes 0..31 in base64: the key of every test and snapshot world (a published test key, not a secret)

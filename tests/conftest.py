@@ -15,9 +15,9 @@ import psycopg
 import pytest
 import suite_server
 
+from fleetlab.config import Settings
+from fleetlab.dsn import DatabaseURL
 from fleetlab.store import databases, db, marker, migrate
-from fleetlab.store.config import Settings
-from fleetlab.store.dsn import DatabaseURL
 
 ROOT = suite_server.ROOT
 TEST_KEY = suite_server.TEST_KEY

@@ -18,7 +18,7 @@ from fleetlab.errors import ResetRefused
 from fleetlab.generation.fleets import plan
 from fleetlab.model.scenarios import load_scenario
 from fleetlab.store import cache, databases, db, migrate
-from fleetlab.store.crypto import Keyring, decrypt_password
+from fleetlab.store.crypto import Keyring, decrypt_password, keyring_for
 from fleetlab.store.reset import reset
 
 from .conftest import drop_templates
@@ -82,7 +82,7 @@ def test_a_second_reset_clones_and_gives_exactly_a_fresh_builds_content(cached, 
 
 def test_nothing_that_changes_the_content_is_served_from_an_old_template(cached, admin):
     base = plan(spec())
-    keys = cached.keyring(create=True)
+    keys = keyring_for(cached, create=True)
     k = cache.key(base.scenario, keys.current_id, migrate.fingerprint())
     assert k == cache.key(plan(spec()).scenario, keys.current_id, migrate.fingerprint())  # stable
     other_key = Keyring(b"\x01" * 32).current_id

@@ -10,7 +10,7 @@ import pytest
 
 from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import checks
-from fleetlab.store.crypto import Keyring
+from fleetlab.store.crypto import Keyring, keyring_for
 from fleetlab.store.load import load
 
 CHECKS = [
@@ -27,7 +27,7 @@ CHECKS = [
 
 @pytest.fixture
 def keys(settings):
-    return settings.keyring(create=True)
+    return keyring_for(settings, create=True)
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ def test_cli_without_a_key(cli_env, seeded):
 @pytest.mark.fleetlab(scenario="multi-tenant", organizations=4, seed=11)
 def test_a_generated_fleet_passes_every_check(fleetlab_db):
     # fleetlab_db: the pytest plugin's seeded clone (fleetlab.pytest_plugin), as users' suites get it
-    report = checks.run(fleetlab_db.conn, fleetlab_db.settings.keyring(create=False))
+    report = checks.run(fleetlab_db.conn, keyring_for(fleetlab_db.settings, create=False))
     assert [r.name for r in report.results] == CHECKS
     assert all(r.ok for r in report.results), [r for r in report.results if not r.ok]
     assert fleetlab_db.read_sql("SELECT * FROM organizations").height == 4

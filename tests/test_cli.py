@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fleetlab.app.cli import build_parser
-from fleetlab.store.dsn import DatabaseURL
+from fleetlab.dsn import DatabaseURL
 
 SECRET = "Sup3r-S3cret-pw"
 

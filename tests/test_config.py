@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fleetlab.store.config import Settings, default_home
+from fleetlab.config import Settings, default_home
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def test_outside_any_project_the_user_data_folder(tmp_path):
 def test_fleetlab_home_wins_and_a_kernel_in_a_subfolder_finds_the_projects_home():
     assert Settings.from_env({"FLEETLAB_HOME": "/srv/fl"}).home == Path("/srv/fl")
     env = {k: v for k, v in os.environ.items() if k != "FLEETLAB_HOME"}
-    code = "from fleetlab.store.config import Settings; print(Settings.from_env().pgdata)"
+    code = "from fleetlab.config import Settings; print(Settings.from_env().pgdata)"
     for cwd in (ROOT, ROOT / "notebooks" / "snapshots"):
         done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr

@@ -41,7 +41,7 @@ def test_referenced_files_exist(command):
 
 
 def test_documented_environment_variables_are_read_by_config():
-    config = (ROOT / "src" / "fleetlab" / "store" / "config.py").read_text()
+    config = (ROOT / "src" / "fleetlab" / "config.py").read_text()
     for name in set(re.findall(r"`((?:FLEETLAB|DATABASE)_[A-Z_]+)`", README)) - {
         "FLEETLAB_FAULT",
         "FLEETLAB_FAULT_PAUSE",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fleetlab.dsn import DatabaseURL, check_database_name, mask
 from fleetlab.errors import ConfigError
-from fleetlab.store.dsn import DatabaseURL, check_database_name, mask
 
 
 @pytest.mark.parametrize(

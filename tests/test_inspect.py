@@ -17,6 +17,7 @@ import pytest
 from fleetlab.errors import ConfigError
 from fleetlab.generation.acme import acme_fleet
 from fleetlab.read import inspect as fi
+from fleetlab.store.crypto import keyring_for
 from fleetlab.store.load import load
 
 OLD_ORG = "0d000000-0000-4000-8000-000000000000"
@@ -27,7 +28,7 @@ AS_OF = datetime(2030, 1, 1, tzinfo=UTC)  # in the future: a default of now() wo
 def acme(conn, settings, db_url):
     fleet = acme_fleet(AS_OF, seed=7)
     fleet.scenario = {"name": "acme-test", "as_of": "2030-01-01T00:00:00Z", "stale_after_hours": 0.75}
-    load(conn, fleet, settings.keyring(create=True))
+    load(conn, fleet, keyring_for(settings, create=True))
     conn.commit()  # load() leaves its work in the connection's open transaction: commit for other sessions
     return fleet
 

@@ -3,7 +3,7 @@
 The layers are written once, as the import-linter contract in pyproject.toml (`[tool.importlinter]`):
 
     fleetlab (the facade, its __main__ and pytest_plugin)  >  app  >  read  >  store  >  generation  >  model
-    >  errors, _version, faults
+    >  config, dsn, faults, errors, _version
 
 A module may import from its own layer and from the layers below it. `lint-imports` reads every import (at
 the top, inside functions, under TYPE_CHECKING), so a lazy import cannot hide a wrong-way dependency; the

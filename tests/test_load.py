@@ -13,7 +13,7 @@ from fleetlab.generation.keyed import keyed_password
 from fleetlab.model.spec import FleetSpec
 from fleetlab.store import db
 from fleetlab.store import load as load_mod
-from fleetlab.store.crypto import decrypt_password
+from fleetlab.store.crypto import decrypt_password, keyring_for
 from fleetlab.store.reset import reset, seed
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
@@ -60,7 +60,7 @@ def test_generated_fleet_loads(settings, db_url):
             "SELECT count(*) FROM gateways g JOIN gateways h ON g.gateway_id = h.gateway_id AND g.id <> h.id "
             "WHERE g.deleted_at IS NOT NULL AND h.deleted_at IS NULL"
         ).fetchone()[0]
-    assert decrypt_password(settings.keyring(create=True), token, row_id) == keyed_password(42, row_id)
+    assert decrypt_password(keyring_for(settings, create=True), token, row_id) == keyed_password(42, row_id)
     assert active_dupes > 0  # soft-deleted gateways reusing an active gateway_id went through the index
 
 

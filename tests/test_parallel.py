@@ -12,7 +12,7 @@ from fleetlab.errors import DatabaseError
 from fleetlab.generation.fleets import plan
 from fleetlab.generation.keyed import keyed_password
 from fleetlab.store import db, parallel, schema
-from fleetlab.store.crypto import decrypt_password
+from fleetlab.store.crypto import decrypt_password, keyring_for
 from fleetlab.store.databases import build_name
 from fleetlab.store.load import CHUNK_ROWS, defer_indexes
 from fleetlab.store.reset import reset
@@ -80,7 +80,7 @@ def test_parallel_reset_loads_the_same_rows_as_one_stream(settings, db_url, stre
         sample = c.execute(
             "SELECT id::text, password_encrypted FROM gateways TABLESAMPLE SYSTEM (2) REPEATABLE (1) LIMIT 300"
         ).fetchall()
-    keys = settings.keyring(create=False)
+    keys = keyring_for(settings, create=False)
     assert sample and all(decrypt_password(keys, token, rid) == keyed_password(42, rid) for rid, token in sample)
 
 

@@ -23,7 +23,7 @@ from fleetlab import generate, load_scenario
 from fleetlab.generation.acme import acme_fleet
 from fleetlab.model import platform
 from fleetlab.model.scenarios import list_scenarios
-from fleetlab.store.crypto import load_keyring
+from fleetlab.store.crypto import keyring_for, load_keyring
 from fleetlab.store.databases import build_name
 from fleetlab.store.load import load
 
@@ -135,7 +135,7 @@ def test_the_platforms_seeded_passwords_decrypt():
 
 
 def test_default_reset_rows_in_the_database(conn, settings):
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     fleet = acme_fleet(datetime(2026, 3, 1, 12, tzinfo=UTC), seed=5)
     load(conn, fleet, keys)
     conn.commit()
@@ -174,7 +174,7 @@ def test_node_decrypts_every_password_a_load_wrote(conn, settings, scenario):
     from fleetlab.generation.fleets import plan
     from fleetlab.generation.keyed import keyed_password
 
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     fleet = plan(load_scenario(scenario).override(as_of=AS_OF))
     load(conn, fleet, keys)  # the stale-fleet's 433 rows take the bulk (vectorised) encryption path too
     conn.commit()
@@ -198,7 +198,7 @@ def test_bulk_encryption_matches_the_platform_format(settings):
     """The vectorised path (1,000 rows and more) writes the same layout as the row-by-row one."""
     from fleetlab.store.load import encrypt_passwords
 
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     ids = pl.DataFrame({"id": [f"00000000-0000-4000-8000-{i:012d}" for i in range(1500)]})
     values = encrypt_passwords(ids, 3, keys).to_list()
     from fleetlab.generation.keyed import keyed_password
@@ -248,7 +248,7 @@ def test_the_database_check_agrees_on_loaded_presets(conn, settings, scenario):
     from fleetlab.generation.fleets import plan
     from fleetlab.store import checks
 
-    load(conn, plan(load_scenario(scenario).override(as_of=AS_OF)), settings.keyring(create=True))
+    load(conn, plan(load_scenario(scenario).override(as_of=AS_OF)), keyring_for(settings, create=True))
     conn.commit()
     result = checks.platform_values(conn)
     assert result.ok, result.detail

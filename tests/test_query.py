@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from fleetlab.app import output
+from fleetlab.dsn import DatabaseURL
 from fleetlab.errors import ConfigError, DatabaseError, DatabaseUnavailable
 from fleetlab.read.engine import engine
 from fleetlab.read.query import read_sql
-from fleetlab.store.dsn import DatabaseURL
 
 ORG_A = "0a000000-0000-4000-8000-00000000000a"
 ORG_B = "0b000000-0000-4000-8000-00000000000b"

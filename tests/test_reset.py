@@ -9,11 +9,11 @@ import polars as pl
 import psycopg
 import pytest
 
+from fleetlab.config import Settings
 from fleetlab.errors import ConfigError, LockTimeout, ResetRefused
 from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import databases, db, marker
-from fleetlab.store.config import Settings
-from fleetlab.store.crypto import decrypt_password
+from fleetlab.store.crypto import decrypt_password, keyring_for
 from fleetlab.store.databases import RESET_LOCK_CLASS, build_name
 from fleetlab.store.reset import reset, seed
 
@@ -47,7 +47,7 @@ def test_reset_loads_the_original_seed(settings):
         assert len({r[4] for r in rows}) == 5  # four last-seen offsets, two never seen
         assert sum(r[4] is None for r in rows) == 2
         assert all(isinstance(r[3], dict) and r[3] for r in rows)
-        keys = settings.keyring(create=True)
+        keys = keyring_for(settings, create=True)
         for row_id, _, token, _, _ in rows:
             assert json.loads(token)["kid"] == keys.current_id
             assert "PLACEHOLDER" not in token

@@ -14,7 +14,7 @@ import pytest
 
 from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import checks
-from fleetlab.store.crypto import Keyring, key_id
+from fleetlab.store.crypto import Keyring, key_id, keyring_for
 from fleetlab.store.load import load
 from fleetlab.store.rotate import rotate
 
@@ -33,7 +33,7 @@ def cli(env, *args):
 def mixed(conn, settings):
     """The default fleet under TEST_KEY, then one gateway written by the platform (its vector, its key)
     and one left in fleetlab's v1 format."""
-    load(conn, acme_fleet(datetime(2026, 1, 1, tzinfo=UTC)), settings.keyring(create=True))
+    load(conn, acme_fleet(datetime(2026, 1, 1, tzinfo=UTC)), keyring_for(settings, create=True))
     conn.commit()
     vector = VECTORS["platform_encrypt"][4]  # a key of its own, a non-ASCII password
     spr = conn.execute("SELECT id::text FROM gateways WHERE gateway_id = 'GW-SPR-001'").fetchone()[0]

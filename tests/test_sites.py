@@ -16,6 +16,7 @@ from fleetlab.generation.fleets import plan
 from fleetlab.model.scenarios import load_scenario
 from fleetlab.read import inspect as fi
 from fleetlab.read import sites
+from fleetlab.store.crypto import keyring_for
 from fleetlab.store.load import load
 from fleetlab.store.reset import reset
 
@@ -82,7 +83,7 @@ def test_a_chosen_site_keeps_exactly_its_factories(international):
 
 def test_the_original_seed_keeps_its_metadata_and_is_placed_by_location(conn, settings):
     fleet = acme_fleet(AS_OF, seed=7)
-    load(conn, fleet, settings.keyring(create=True))
+    load(conn, fleet, keyring_for(settings, create=True))
     conn.commit()
     metadata = dict(conn.execute("SELECT name, metadata FROM factories").fetchall())
     assert metadata["Springfield Plant"] == {"manager": "John Smith", "phone": "555-0101"}

@@ -1,14 +1,8 @@
 """fleetlab: a realistic PostgreSQL database of organizations → factories → gateways in one command.
 
 The public API is what this module exports (imported lazily, so `import fleetlab` stays fast for
-the CLI); everything else lives in layers whose imports run one way only (tests/test_layers.py):
-
-    model  →  generation  →  store  →  read  →  app
-    (what a fleet is)  (spec → fleet)  (PostgreSQL: server, migrations, load, reset, checks)
-                                       (rows out as polars)  (CLI, notebook helpers, charts)
-
-A module may import from its own layer and the layers before it, never after; `errors` and
-`_version` sit under all of them.
+the CLI). The layers beneath it, and the way their imports run, are written once: the import-linter
+contract in pyproject.toml, checked by tests/test_layers.py; the README's Layout gives each module a line.
 """
 
 from __future__ import annotations
@@ -20,8 +14,8 @@ from ._version import __version__
 
 _EXPORTS = {
     # configuration and connections
-    "Settings": "fleetlab.store.config",
-    "DatabaseURL": "fleetlab.store.dsn",
+    "Settings": "fleetlab.config",
+    "DatabaseURL": "fleetlab.dsn",
     "FleetlabError": "fleetlab.errors",
     # fleets: specs, scenarios, generation
     "FleetSpec": "fleetlab.model.spec",

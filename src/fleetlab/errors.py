@@ -63,7 +63,7 @@ def scrub(text: str, *secrets: str | None) -> str:
     """`text` with every one of `secrets` replaced by ***, longest first (None and "" are skipped).
 
     The one scrubber: connection errors scrub the URL's password with it, and the CLI and the
-    notebooks scrub every configured secret (`fleetlab.store.config.secrets()`) from what they print.
+    notebooks scrub every configured secret (`fleetlab.config.secrets()`) from what they print.
     """
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, "***")

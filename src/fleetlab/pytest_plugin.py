@@ -44,11 +44,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from .config import Settings
+from .config import secrets as configured_secrets
+from .dsn import DatabaseURL
 from .errors import DatabaseError, FleetlabError, LockTimeout, scrub
 from .store import cache, databases, db
-from .store.config import Settings
-from .store.config import secrets as configured_secrets
-from .store.dsn import DatabaseURL
+from .store.crypto import keyring_for
 
 DEFAULT_AS_OF = "2026-01-01T00:00:00Z"
 PREFIX = "fleetlab_test_"
@@ -209,7 +210,7 @@ def template_for(settings: Settings, server: DatabaseURL, spec) -> str:
     from .store.reset import reset
 
     fleet = plan(spec)
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     key = cache.key(fleet.scenario, keys.current_id, migrate.fingerprint())
     assert key is not None, "spec_for pins as_of"
     with db.connect(server, autocommit=True) as admin:

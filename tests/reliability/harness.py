@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from fleetlab.dsn import DatabaseURL
 from fleetlab.store import db
-from fleetlab.store.dsn import DatabaseURL
 
 METRICS = (
     "bad_inputs_tried",

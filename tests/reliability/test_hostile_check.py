@@ -17,6 +17,7 @@ import suite_server
 from fleetlab.generation.acme import acme_fleet
 from fleetlab.model import platform
 from fleetlab.store import db
+from fleetlab.store.crypto import keyring_for
 from fleetlab.store.load import load
 
 from .harness import cli, cli_inprocess, judge
@@ -28,7 +29,7 @@ TEST_KEY = suite_server.TEST_KEY
 def seeded(db_url, settings):
     """The test's database with the default fleet loaded (into the migrated clone: quicker than a reset)."""
     with db.connect(db_url) as conn:
-        load(conn, acme_fleet(datetime(2026, 1, 1, tzinfo=UTC)), settings.keyring(create=False))
+        load(conn, acme_fleet(datetime(2026, 1, 1, tzinfo=UTC)), keyring_for(settings, create=False))
         conn.commit()
     return db_url
 

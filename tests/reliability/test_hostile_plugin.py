@@ -190,8 +190,8 @@ def test_a_killed_runs_databases_are_swept_and_the_workbenchs_templates_kept(tmp
 def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, admin):
     """A second run while the first is alive leaves the first's databases alone."""
     from fleetlab import pytest_plugin
+    from fleetlab.config import Settings
     from fleetlab.store import db
-    from fleetlab.store.config import Settings
 
     settings = Settings(
         database_url=server_url.with_dbname("theirs").render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY

@@ -59,7 +59,7 @@ def test_ten_concurrent_migrate_apply_each_migration_once(new_db, env):
 HOLD_LOCK = """
 import sys
 from fleetlab.store import databases, db
-from fleetlab.store.dsn import DatabaseURL
+from fleetlab.dsn import DatabaseURL
 conn = db.connect(DatabaseURL.parse(sys.argv[1]), autocommit=True)
 with databases.advisory_lock(conn, databases.MIGRATE_LOCK_CLASS, conn.info.dbname, wait=5):
     print("locked", flush=True)

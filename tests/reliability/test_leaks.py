@@ -14,11 +14,11 @@ from urllib.parse import quote
 
 import pytest
 
+from fleetlab.config import Settings
+from fleetlab.dsn import DatabaseURL, mask
 from fleetlab.errors import FleetlabError
 from fleetlab.store import db
-from fleetlab.store.config import Settings
 from fleetlab.store.crypto import load_keyring
-from fleetlab.store.dsn import DatabaseURL, mask
 
 from .harness import base_env, cli, cli_inprocess, judge, leaked, observe
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import Settings
+from ..dsn import DatabaseURL
 from ..store import cache, db
-from ..store.config import Settings
-from ..store.dsn import DatabaseURL
 from .parsers import command
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import Settings
 from ..errors import SecretError
 from ..store import db
-from ..store.config import Settings
+from ..store.crypto import keyring_for
 from .parsers import command
 
 
@@ -16,7 +17,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     url = db.resolve(settings)
     keys, problem = None, ""
     try:
-        keys = settings.keyring(create=False)
+        keys = keyring_for(settings, create=False)
     except SecretError as exc:
         problem = str(exc)
     report = run_at(url, keys, key_problem=problem)

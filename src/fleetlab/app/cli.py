@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..store.config import Settings
+from ..config import Settings
 from . import (
     cache_commands,
     check_commands,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..config import Settings
 from ..errors import ConfigError
 from ..store import db, marker, migrate, server
-from ..store.config import Settings
 from .parsers import command
 
 

@@ -8,8 +8,9 @@ import re
 import sys
 from pathlib import Path
 
+from ..config import Settings
 from ..errors import ConfigError
-from ..store.config import Settings
+from ..store.crypto import keyring_for
 from . import options
 from .output import outside
 from .parsers import command
@@ -37,7 +38,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     outside(args.directory, [settings.home])
     prepare(directory)  # a DIR that cannot be written is refused before a key file is made for it
     new_key = settings.key_file_missing
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     with terminal_progress(sum(fleet.counts().values())) as progress:
         counts = export(fleet, keys, directory, args.format, overwrite=args.overwrite, progress=progress)
     part = f" (shard {shard[0]}/{shard[1]})" if shard else ""

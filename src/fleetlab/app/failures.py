@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from ..config import debugging, secrets
 from ..errors import FleetlabError, scrub
-from ..store.config import debugging, secrets
 
 INTERRUPTED = 130
 BROKEN_PIPE = 141

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import Settings
 from ..store import db
-from ..store.config import Settings
-from ..store.crypto import new_key
+from ..store.crypto import keyring_for, new_key
 from .parsers import command
 
 
@@ -19,7 +19,7 @@ def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from ..store.rotate import rotate_at
     from .progress import terminal_progress
 
-    keys = settings.keyring(create=False)
+    keys = keyring_for(settings, create=False)
     url = db.resolve(settings)
     with terminal_progress() as progress:  # the bar's size is the table's, counted under the rotation's lock
         done = rotate_at(url, keys, lock_timeout=settings.lock_timeout, progress=progress)
@@ -34,7 +34,7 @@ def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
     from ..store.rotate import password
 
-    keys = settings.keyring(create=False)
+    keys = keyring_for(settings, create=False)
     print(password(db.resolve(settings), keys, args.gateway_id))
     return 0
 

@@ -26,10 +26,10 @@ from typing import Any
 
 import polars as pl
 
+from ..config import Settings
 from ..errors import ConfigError, FleetlabError, SpecError
 from ..model.fleet import head
 from ..model.tables import TABLES
-from ..store.config import Settings
 from . import options
 from .failures import clean, run
 from .output import print_summary

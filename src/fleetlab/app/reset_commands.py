@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..config import Settings
+from ..dsn import DatabaseURL
 from ..errors import ResetRefused
-from ..store.config import Settings
-from ..store.dsn import DatabaseURL
 from . import options
 from .output import print_summary
 from .parsers import command

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ..config import Settings
+from ..dsn import DatabaseURL, check_name_length
 from ..errors import ConfigError, DatabaseError, DatabaseUnavailable
 from ..store import db
-from ..store.config import Settings
-from ..store.dsn import DatabaseURL, check_name_length
 from .arrow import to_polars
 
 if TYPE_CHECKING:

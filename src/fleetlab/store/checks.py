@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from ..dsn import DatabaseURL
 from ..errors import shown
 from ..model.tables import TABLES
 from . import marker
 from .crypto import Keyring
 from .db import connect, first_line, translate_errors
-from .dsn import DatabaseURL
 from .tally import Tally
 
 EXAMPLES = 3  # ids quoted per failing check

@@ -37,6 +37,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..config import Settings
 from ..errors import BadKey, SecretError
 
 NONCE_BYTES = 12
@@ -338,6 +339,17 @@ class Encryptor:
 def password_aad(row_id: str) -> str:
     """The associated data of fleetlab's earlier v1 format, which bound a password to its row."""
     return f"gateways:{row_id}:password"
+
+
+def keyring_for(settings: Settings, *, create: bool) -> Keyring:
+    """The keys for gateway passwords that `settings` name (see load_keyring); `create` makes a missing key file."""
+    return load_keyring(
+        settings.secret_key,
+        settings.previous_secret_keys,
+        settings.key_file,
+        create=create,
+        platform_key=settings.platform_key,
+    )
 
 
 def load_keyring(

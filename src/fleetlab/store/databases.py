@@ -22,9 +22,9 @@ import psycopg
 from psycopg import sql
 
 from .. import faults
+from ..dsn import RESERVED_DATABASES, DatabaseURL
 from ..errors import DatabaseError, DatabaseUnavailable, LockTimeout, ResetRefused
 from . import db, marker
-from .dsn import RESERVED_DATABASES, DatabaseURL
 
 # advisory lock namespaces ("fl", "fm", …): the first key of pg_advisory_lock(int, int), the second is
 # hashtext() of the text key named here

@@ -9,10 +9,10 @@ from dataclasses import replace
 import psycopg
 from psycopg import sql
 
+from ..config import WORKBENCH_DB, Settings
+from ..dsn import MAINTENANCE_DB, DatabaseURL, check_name_length
 from ..errors import ConfigError, DatabaseError, DatabaseUnavailable, FleetlabError, LockTimeout, scrub
 from . import server
-from .config import WORKBENCH_DB, Settings
-from .dsn import MAINTENANCE_DB, DatabaseURL, check_name_length
 
 OWNER_ROLE = "fleetlab"  # the embedded server's login role for what fleetlab makes: owns it, not a superuser
 READER_ROLE = "fleetlab_reader"  # the embedded server's login role for queries

@@ -14,10 +14,10 @@ from typing import Any
 import psycopg
 
 from .._version import __version__
+from ..dsn import DatabaseURL
 from ..errors import ResetRefused
 from ..model.tables import TABLES
 from .db import connect
-from .dsn import DatabaseURL
 
 TABLE = "fleetlab_marker"
 

@@ -20,11 +20,11 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from .. import faults
+from ..dsn import DatabaseURL
 from ..errors import MigrationError
 from . import marker
 from .databases import MIGRATE_LOCK_CLASS, advisory_lock
 from .db import connect, first_line
-from .dsn import DatabaseURL
 from .schema import describe, differences
 
 

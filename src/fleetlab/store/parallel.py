@@ -37,11 +37,11 @@ from pathlib import Path
 
 import psycopg
 
+from ..dsn import DatabaseURL
 from ..errors import DatabaseError, DatabaseUnavailable, FleetlabError, scrub
 from ..model.fleet import Loadable, copy_columns
 from . import db, marker
 from .crypto import Keyring
-from .dsn import DatabaseURL
 from .load import CHUNK_ROWS, Progress, Rebuild, copy_chunks, defer_indexes, prefetch, rendered_chunks
 
 AHEAD = 2  # chunk numbers a helper holds: one rendered while the other is copied

@@ -24,11 +24,13 @@ from typing import Any
 import psycopg
 
 from .. import faults
+from ..config import Settings
+from ..dsn import DatabaseURL, check_database_name
 from ..errors import DatabaseError, ResetRefused
 from ..model.fleet import Loadable
 from ..model.tables import TABLES
 from . import cache, db, marker, migrate, parallel, schema
-from .config import Settings
+from .crypto import keyring_for
 from .databases import (
     RESET_LOCK_CLASS,
     advisory_lock,
@@ -45,7 +47,6 @@ from .databases import (
     sessions,
     swap,
 )
-from .dsn import DatabaseURL, check_database_name
 from .load import Progress, load
 
 
@@ -125,7 +126,7 @@ def reset(
     url = url or target(settings)
     check_database_name(url.database)
     _refuse_a_template(url)
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     built = fleet() if callable(fleet) else fleet
     if confirm is not None and not confirm(url):
         raise ResetRefused("reset cancelled; nothing was changed.")
@@ -322,7 +323,7 @@ def seed(
     started = time.perf_counter()
     url = target(settings)
     _refuse_a_template(url)
-    keys = settings.keyring(create=True)
+    keys = keyring_for(settings, create=True)
     built = fleet() if callable(fleet) else fleet
     with db.connect(url) as conn:
         m = marker.read(conn)

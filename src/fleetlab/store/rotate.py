@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ..dsn import DatabaseURL
 from ..errors import ConfigError, ResetRefused, SecretError
 from . import marker
 from .crypto import Keyring
 from .db import all_or_nothing, connect, translate_errors
-from .dsn import DatabaseURL
 from .tally import Tally
 
 BATCH = 10_000

@@ -171,8 +171,8 @@ def _col(c: list[Any] | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..dsn import DatabaseURL
     from .db import connect
-    from .dsn import DatabaseURL
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:

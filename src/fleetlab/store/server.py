@@ -13,8 +13,8 @@ import time
 import warnings
 from pathlib import Path
 
+from ..dsn import DatabaseURL
 from ..errors import DatabaseUnavailable
-from .dsn import DatabaseURL
 
 # A disposable workbench: durability across an OS crash buys nothing, speed does.
 # wal_level=minimal lets COPY into a table truncated in the same transaction skip the WAL.

@@ -24,7 +24,8 @@
 | (debugging())        | FLEETLAB_DEBUG                  | off: errors without traceback   |
 
 The environment is read here and nowhere else (the test-only fault hooks of `fleetlab.faults`
-aside); library functions take a Settings or a URL. `secrets()` lists what must never be printed.
+aside); library functions take a Settings or a URL. The keys themselves are
+`fleetlab.store.crypto.keyring_for(settings)`. `secrets()` lists what must never be printed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 WORKBENCH_DB = "fleetlab"
 HOME_DIR = ".fleetlab"
@@ -131,14 +132,6 @@ class Settings:
     @property
     def pgdata(self) -> Path:
         return self.home.resolve() / "pgdata"
-
-    def keyring(self, *, create: bool):
-        """The keys for gateway passwords (see crypto.load_keyring); `create` makes a missing key file."""
-        from .crypto import load_keyring
-
-        return load_keyring(
-            self.secret_key, self.previous_secret_keys, self.key_file, create=create, platform_key=self.platform_key
-        )
 
     @property
     def key_file(self) -> Path:

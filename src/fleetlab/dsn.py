@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL silently truncates longer names
 MAINTENANCE_DB = "postgres"

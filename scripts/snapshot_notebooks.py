@@ -1,9 +1,9 @@
 """Snapshot marimo notebooks for the regression tests: `uv run python scripts/snapshot_notebooks.py [NOTEBOOK ...]`.
 
-A snapshot, notebooks/snapshots/<name>.ipynb, is the notebook exported to ipynb and run in an IPython kernel
+A snapshot, tests/notebooks/<name>.ipynb, is the notebook exported to ipynb and run in an IPython kernel
 in a world of its own: the fleet its flags give (`--args`; for a new notebook, a small fixed multi-tenant
 fleet) loaded into a database of its own on the test server, never the workbench's. `uv run pytest` (and
-`pytest --nbval notebooks/snapshots/`) then re-runs every snapshot in the same world and compares.
+`pytest --nbval tests/notebooks/`) then re-runs every snapshot in the same world and compares.
 
   uv run python scripts/snapshot_notebooks.py                     # re-make every snapshot (after editing notebooks)
   uv run python scripts/snapshot_notebooks.py notebooks/mine.py   # snapshot a new or changed notebook
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import nbformat
-import notebook_snapshots as snapshots
+import snapshot_worlds as snapshots
 import suite_server
 
 from fleetlab.errors import FleetlabError

@@ -1,9 +1,9 @@
-"""pytest hooks that make the notebook snapshots hermetic (loaded by notebooks/snapshots/conftest.py).
+"""pytest hooks that make the notebook snapshots hermetic (loaded by tests/notebooks/conftest.py).
 
 - nbval's options are set here, not on a command line: the kernel is this environment's Python
-  (`--nbval-current-env`) and the sanitizer is `notebooks/snapshots/sanitize.cfg`; and the snapshots are
+  (`--nbval-current-env`) and the sanitizer is `tests/notebooks/sanitize.cfg`; and the snapshots are
   collected even without `--nbval`, so `uv run pytest` runs them too.
-- Before a snapshot's kernel starts, its world (`notebook_snapshots.World`) is loaded into a database of
+- Before a snapshot's kernel starts, its world (`snapshot_worlds.World`) is loaded into a database of
   its own on the test server; the kernel sees only that. The database is dropped when the snapshot is
   done, and an embedded test server started for the snapshots is stopped at the end of the session.
 - A mismatch is reported as the values that changed (`snapshot_diff.explain`), not as raw markup.
@@ -15,9 +15,9 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-import notebook_snapshots as snapshots
 import pytest
 import snapshot_diff
+import snapshot_worlds as snapshots
 import suite_server
 
 from fleetlab.errors import FleetlabError

@@ -41,7 +41,7 @@ def test_fleetlab_home_wins_and_a_kernel_in_a_subfolder_finds_the_projects_home(
     assert Settings.from_env({"FLEETLAB_HOME": "/srv/fl"}).home == Path("/srv/fl")
     env = {k: v for k, v in os.environ.items() if k != "FLEETLAB_HOME"}
     code = "from fleetlab.config import Settings; print(Settings.from_env().pgdata)"
-    for cwd in (ROOT, ROOT / "notebooks" / "snapshots"):
+    for cwd in (ROOT, ROOT / "tests" / "notebooks"):
         done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == str(ROOT / ".fleetlab" / "pgdata")

@@ -1,6 +1,6 @@
 """The marimo notebooks: headless runs, `marimo check`, and the nbval snapshots.
 
-The snapshots (notebooks/snapshots/*.ipynb) are made by `scripts/snapshot_notebooks.py`; these
+The snapshots (tests/notebooks/*.ipynb) are made by `scripts/snapshot_notebooks.py`; these
 tests show that a snapshot out of date with its marimo source is caught, that nbval passes on a
 freshly reset database, and that nbval fails when the generated data changes.
 """
@@ -15,10 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import notebook_snapshots as snapshots
 import psycopg
 import pytest
 import snapshot_diff
+import snapshot_worlds as snapshots
 from suite_server import TEST_KEY
 
 from fleetlab.app import notebook, options
@@ -124,7 +124,7 @@ def test_marimo_cli_args_become_the_same_flags():
 
 
 # -- snapshots ------------------------------------------------------------------------------
-# The snapshots themselves run in this suite as tests of their own (testpaths: notebooks/snapshots);
+# The snapshots themselves run in this suite as tests of their own (testpaths: tests/notebooks);
 # these tests check the snapshot machinery: hermetic, order-free, and failing readably.
 
 
@@ -257,7 +257,7 @@ def test_plain_nbval_run_passes_from_a_workbench_holding_another_scenario_and_le
 
 
 def test_one_snapshot_alone_from_another_folder(cli_env, admin):
-    proc = nbval([Path("snapshots/explore.ipynb")], cli_env, cwd=NOTEBOOKS, plain=True)
+    proc = nbval([Path("notebooks/explore.ipynb")], cli_env, cwd=ROOT / "tests", plain=True)
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert snapshot_databases(admin, proc.pid) == [] and servers_in_tree() == []
 
@@ -349,7 +349,7 @@ def test_a_teams_own_notebook_is_snapshotted_with_one_command_and_picked_up(cli_
             text=True,
         )
         assert made.returncode == 0, made.stderr
-        assert f"wrote notebooks/snapshots/{name}.ipynb" in made.stdout
+        assert f"wrote tests/notebooks/{name}.ipynb" in made.stdout
         nb = _read(snapshot)
         assert snapshots.Recipe.of(nb) == snapshots.Recipe(f"notebooks/{name}.py", args)
         expected = options.fleet_for(notebook.parser().parse_args(shlex.split(args))).counts()["gateways"]

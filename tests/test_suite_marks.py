@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FILES = {
     "tests/test_schema.py": "all",  # every test on a cloned database
-    "notebooks/snapshots/reset.ipynb": "all",  # every cell on its world's database
+    "tests/notebooks/reset.ipynb": "all",  # every cell on its world's database
     "tests/test_reset.py": "some",  # most on a database, the remote-host refusals on none
     "tests/test_spec.py": "none",  # spec parsing
     "tests/reliability/test_server_identity.py": "none",  # embedded servers of their own

@@ -1,6 +1,6 @@
 """Notebook snapshots for nbval: made from the marimo sources, never edited by hand.
 
-A snapshot is `notebooks/snapshots/<name>.ipynb`: a marimo notebook's code exported by
+A snapshot is `tests/notebooks/<name>.ipynb`: a marimo notebook's code exported by
 `marimo export ipynb` (topological order), executed in a plain IPython kernel (the kind `pytest --nbval`
 re-runs it in) with the outputs kept. Each snapshot carries its own world in its metadata
 (`metadata.fleetlab`: the marimo source and the fleet flags): before it runs, that fleet is loaded into a
@@ -12,7 +12,7 @@ The notebooks mark what truly varies (a database URL, an elapsed time) with
 `fleetlab.app.notebook.volatile`; `SANITIZE` masks that and marimo's per-run element ids.
 
 `scripts/snapshot_notebooks.py` is the command, `scripts/snapshot_plugin.py` the pytest side
-(notebooks/snapshots/conftest.py), `tests/test_notebooks.py` the checks.
+(tests/notebooks/conftest.py), `tests/test_notebooks.py` the checks.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from fleetlab.dsn import DatabaseURL
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-SNAPSHOTS = NOTEBOOKS / "snapshots"
+SNAPSHOTS = ROOT / "tests" / "notebooks"
 SANITIZE = SNAPSHOTS / "sanitize.cfg"
 # the world of a new snapshot unless --args says otherwise: small, several locales, every status
 DEFAULT_ARGS = (

@@ -28,9 +28,8 @@ database the seal cannot vouch for: the keep writes a note into FLEETLAB_HOME fi
 the next run knows that name as its own unfinished work, and drops it (never serves it).
 After a clone, the reset checks that every object in the copy is owned by that role too (`databases.foreign_objects`).
 
-A clone is `databases.clone`: on PostgreSQL 18 a file copy with `file_copy_method = clone` (shared blocks on
-copy-on-write filesystems, `copy_file_range` elsewhere), on 15-17 STRATEGY FILE_COPY; `benchmarks/reset_cache.py`
-measures it against a raw `CREATE DATABASE … TEMPLATE`.
+A clone is `databases.clone` (its strategy per server version is written there); `benchmarks/reset_cache.py`
+measures a cached reset against a raw `CREATE DATABASE … TEMPLATE`.
 """
 
 from __future__ import annotations

@@ -87,7 +87,9 @@ def create(
 
 def clone(admin: psycopg.Connection, source: str, into: str) -> str:
     """CREATE DATABASE `into` as a copy of `source` (no session may be connected to it); returns the
-    strategy used, chosen per server version as `fleetlab.store.cache`'s table says (with its timings).
+    strategy used: on PostgreSQL 18 a file copy with `file_copy_method = clone` (blocks shared on
+    copy-on-write filesystems, `copy_file_range` elsewhere; a plain copy if refused), on 15-17 STRATEGY
+    FILE_COPY (not WAL_LOG, which writes the whole copy to WAL), before 15 the default file copy.
     PostgreSQL's errors are raised as they are: the callers tell "in use" from "gone"."""
     version = admin.info.server_version
     if version < 150000:

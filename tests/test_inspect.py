@@ -145,7 +145,10 @@ def test_stale_gateways(db_url, acme):
 
     ten_minutes = Workbench(db_url, stale_after=timedelta(minutes=10)).stale_gateways()
     assert ten_minutes["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-001", "GW-SPR-001"]
-    assert Workbench(db_url, stale_after=0.4).stale_gateways()["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-001"]  # hours
+    assert Workbench(db_url, stale_after=0.4).stale_gateways()["gateway_id"].to_list() == [
+        "GW-DET-002",
+        "GW-AUS-001",
+    ]  # hours
 
 
 def test_model_and_firmware_distribution(db_url, acme, conn):

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 
-from fleetlab.errors import ConfigError
+from fleetlab.errors import ConfigError, DatabaseError
 from fleetlab.generate.acme import acme_fleet
 from fleetlab.read.filters import Filter
 from fleetlab.read.query import read_sql
@@ -112,6 +112,41 @@ def test_clock_without_a_recorded_scenario_uses_now_and_24_hours(db_url):
     clock = Workbench(db_url).clock
     assert abs(clock.as_of - datetime.now(UTC)) < timedelta(minutes=5)
     assert clock.stale_after == timedelta(hours=24) and clock.online_within == timedelta(minutes=5)
+
+
+def test_one_handle_one_connection_read_only_and_the_clock_read_once(db_url, acme, conn):
+    db = Workbench(db_url)
+    pid = db.read_sql("SELECT pg_backend_pid() AS pid")["pid"][0]
+    before = db.fleet_summary()
+    db.stale_gateways(include_never_seen=True)
+    db.gateway_record("GW-SPR-001")
+    assert db.read_sql("SELECT pg_backend_pid() AS pid")["pid"][0] == pid  # one connection for every question
+    assert db.scenario["name"] == "acme-test" and db.clock.stale_after == timedelta(minutes=45)
+
+    # the clock is the one the handle read when it was made: a marker changed since moves a new handle only
+    conn.execute("UPDATE fleetlab_marker SET scenario = jsonb_set(scenario, '{as_of}', '\"2030-01-01T01:00:00Z\"')")
+    conn.commit()
+    assert db.clock.as_of == AS_OF and db.fleet_summary().equals(before)
+    later = Workbench(db_url)
+    assert later.clock.as_of == AS_OF + timedelta(hours=1) and later.fleet_summary()["online"][0] == 0
+    given = Workbench(db_url, db.clock)  # a clock given: the marker is not read for it
+    assert given.clock is db.clock and given.fleet_summary().equals(before)
+    with pytest.raises(ConfigError, match="not both"):
+        Workbench(db_url, db.clock, as_of=AS_OF)
+
+    # read-only for the connection's whole life, as read_sql: one query cannot open the next for writes
+    conn.execute("CREATE TABLE fltest_hits (n int)")
+    conn.execute(
+        "CREATE FUNCTION fltest_bump() RETURNS int LANGUAGE sql AS 'INSERT INTO fltest_hits VALUES (1) RETURNING 1'"
+    )
+    conn.commit()
+    db.read_sql("SELECT set_config('default_transaction_read_only', 'off', false) AS x")
+    with pytest.raises(DatabaseError, match="read-only transaction"):
+        db.read_sql("SELECT fltest_bump() AS n")
+    assert conn.execute("SELECT count(*) FROM fltest_hits").fetchone()[0] == 0
+    assert db.read_sql("SELECT pg_backend_pid() AS pid")["pid"][0] == pid  # a refused query leaves it usable
+    db.close()
+    assert db.read_sql("SELECT pg_backend_pid() AS pid")["pid"][0] != pid  # closed: the next question reconnects
 
 
 def test_gateways_per_factory(db_url, acme):

@@ -16,11 +16,9 @@ def _():
     from fleetlab.app import charts, maps
     from fleetlab.app import explore as fnb
     from fleetlab.app import notebook as nav
-    from fleetlab.read import inspect as fleet
     from fleetlab.read import sites
-    from fleetlab.read.engine import engine
 
-    return charts, engine, fleet, fnb, maps, nav, sites
+    return charts, fnb, maps, nav, sites
 
 
 @app.cell(hide_code=True)
@@ -42,21 +40,19 @@ def _(mo):
 
 @app.cell
 def _(fnb):
-    context = fnb.workbench()
-    return (context,)
+    db = fnb.workbench()
+    return (db,)
 
 
 @app.cell(hide_code=True)
-def _(context, fnb, mo):
-    mo.md(fnb.describe(context))
+def _(db, fnb, mo):
+    mo.md(fnb.describe(db))
     return
 
 
 @app.cell
-def _(context, fleet, fnb, mo):
-    filters = fnb.filters(
-        fleet.fleet_summary(url=context["url"]), fleet.firmware_distribution(url=context["url"], by_model=True)
-    )
+def _(db, fnb, mo):
+    filters = fnb.filters(db.fleet_summary(), db.firmware_distribution(by_model=True))
     mo.vstack(
         [
             mo.md(
@@ -84,8 +80,8 @@ def _(mo):
 
 
 @app.cell
-def _(context, fleet, fnb, where):
-    summary = fleet.fleet_summary(url=context["url"], where=where)
+def _(db, fnb, where):
+    summary = db.fleet_summary(where=where)
     organizations = fnb.organizations_table(summary)
     organizations
     return organizations, summary
@@ -109,8 +105,8 @@ def _(mo):
 
 
 @app.cell
-def _(context, fleet, fnb, organizations, where):
-    per_factory = fnb.of_organizations(fleet.gateways_per_factory(url=context["url"], where=where), organizations.value)
+def _(db, fnb, organizations, where):
+    per_factory = fnb.of_organizations(db.gateways_per_factory(where=where), organizations.value)
     return (per_factory,)
 
 
@@ -157,13 +153,13 @@ def _(mo):
 
 
 @app.cell
-def _(at_sites, context, factories, fleet, fnb, mo):
+def _(at_sites, db, factories, fnb, mo):
     chosen = fnb.chosen_factory(at_sites, factories.value)
     mo.stop(chosen is None, mo.md("No factory in this fleet."))
     mo.vstack(
         [
             mo.md(f"**{chosen['label']}** (select another factory in the table above)"),
-            fnb.readable(fleet.factory_gateways(chosen["id"], url=context["url"])),
+            fnb.readable(db.factory_gateways(chosen["id"])),
         ]
     )
     return
@@ -178,22 +174,22 @@ def _(mo):
 
 
 @app.cell
-def _(charts, context, fleet, where):
-    ages = charts.age_buckets(fleet.last_seen_ages(charts.AGE_BOUNDS, url=context["url"], where=where))
-    charts.last_seen_ages(ages, context["clock"].as_of)
+def _(charts, db, where):
+    ages = charts.age_buckets(db.last_seen_ages(charts.AGE_BOUNDS, where=where))
+    charts.last_seen_ages(ages, db.clock.as_of)
     return
 
 
 @app.cell
-def _(charts, context, fleet, where):
-    charts.last_seen_timeline(fleet.last_seen_by_day(url=context["url"], where=where), context["clock"].as_of)
+def _(charts, db, where):
+    charts.last_seen_timeline(db.last_seen_by_day(where=where), db.clock.as_of)
     return
 
 
 @app.cell
-def _(context, fleet, fnb, where):
-    stale = fleet.stale_gateways(url=context["url"], include_never_seen=True, where=where)
-    fnb.silent_table(stale, context["clock"])
+def _(db, fnb, where):
+    stale = db.stale_gateways(include_never_seen=True, where=where)
+    fnb.silent_table(stale, db.clock)
     return
 
 
@@ -206,13 +202,11 @@ def _(mo):
 
 
 @app.cell
-def _(charts, context, fleet, mo, where):
+def _(charts, db, mo, where):
     mo.hstack(
         [
-            charts.mix(fleet.model_distribution(url=context["url"], where=where), "model", "Gateway models"),
-            charts.mix(
-                fleet.firmware_distribution(url=context["url"], where=where), "firmware_version", "Firmware versions"
-            ),
+            charts.mix(db.model_distribution(where=where), "model", "Gateway models"),
+            charts.mix(db.firmware_distribution(where=where), "firmware_version", "Firmware versions"),
         ],
         justify="start",
         gap=2,
@@ -221,8 +215,8 @@ def _(charts, context, fleet, mo, where):
 
 
 @app.cell
-def _(charts, context, fleet, where):
-    charts.models_by_firmware(fleet.firmware_distribution(url=context["url"], by_model=True, where=where))
+def _(charts, db, where):
+    charts.models_by_firmware(db.firmware_distribution(by_model=True, where=where))
     return
 
 
@@ -235,14 +229,14 @@ def _(mo):
 
 
 @app.cell
-def _(charts, context, fleet):
-    charts.deletions_timeline(fleet.deletions_by_month(url=context["url"]))
+def _(charts, db):
+    charts.deletions_timeline(db.deletions_by_month())
     return
 
 
 @app.cell
-def _(context, fleet, fnb):
-    fnb.readable(fleet.deleted_rows(url=context["url"]))
+def _(db, fnb):
+    fnb.readable(db.deleted_rows())
     return
 
 
@@ -258,9 +252,9 @@ def _(mo):
 
 
 @app.cell
-def _(context, engine):
-    workbench = engine(context["url"])
-    return (workbench,)
+def _(db):
+    sql_engine = db.engine()
+    return (sql_engine,)
 
 
 @app.cell
@@ -273,8 +267,8 @@ def _(fnb, mo):
 
 
 @app.cell
-def _(fnb, mo, query, workbench):
-    query_result = mo.sql(query.value or fnb.ORGANIZATIONS_SQL, engine=workbench)
+def _(fnb, mo, query, sql_engine):
+    query_result = mo.sql(query.value or fnb.ORGANIZATIONS_SQL, engine=sql_engine)
     query_result
     return (query_result,)
 

@@ -13,10 +13,10 @@ def _():
 
 @app.cell
 def _():
+    from fleetlab import Workbench
     from fleetlab.app import notebook as fnb
-    from fleetlab.read.inspect import first_rows
 
-    return first_rows, fnb
+    return Workbench, fnb
 
 
 @app.cell(hide_code=True)
@@ -143,8 +143,8 @@ def _(fnb, mo, result):
 
 
 @app.cell
-def _(first_rows, fnb, result):
-    fnb.tabs(first_rows(result.url))
+def _(Workbench, fnb, result):
+    fnb.tabs(Workbench(result.url).first_rows())
     return
 
 

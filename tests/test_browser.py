@@ -116,14 +116,15 @@ def test_explore_filters_narrow_the_tables_and_charts(cli_env, settings, tmp_pat
 
     from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
-    from fleetlab.read import inspect
+    from fleetlab.read.filters import Filter
+    from fleetlab.read.workbench import Workbench
     from fleetlab.store.reset import reset
 
     reset(settings, plan(load_scenario("multi-tenant").override(organizations="3", as_of="2026-01-01T00:00:00Z")))
     url_ = settings.database_url
-    models = inspect.model_distribution(url=url_)["model"].to_list()
+    models = Workbench(url_).model_distribution()["model"].to_list()
     chosen, other = models[0], models[1]
-    total = inspect.fleet_summary(url=url_, where=inspect.Filter(models=(chosen,)))["gateways"].sum()
+    total = Workbench(url_).fleet_summary(where=Filter(models=(chosen,)))["gateways"].sum()
     with serving("notebooks/explore.py", cli_env, tmp_path) as url, browser_page() as page:
         page.goto(url)
         chart = page.locator(".vega-embed").filter(has_text="Gateway models")
@@ -164,11 +165,12 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
     from fleetlab.app import explore as fnb
     from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
-    from fleetlab.read import inspect, sites
+    from fleetlab.read import sites
+    from fleetlab.read.workbench import Workbench
     from fleetlab.store.reset import reset
 
     reset(settings, plan(load_scenario("international").override(organizations="4", as_of="2026-01-01T00:00:00Z")))
-    per_factory = inspect.gateways_per_factory(url=settings.database_url)
+    per_factory = Workbench(settings.database_url).gateways_per_factory()
     site_frame = sites.sites(per_factory)
     assert sites.unplaced(per_factory) == 0 and site_frame.height > 1
     outside: list[str] = []

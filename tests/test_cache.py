@@ -112,7 +112,7 @@ def test_an_edited_generator_or_another_library_version_changes_the_key(tmp_path
     generator = edited / "generation" / "gateways.py"
     generator.write_text(generator.read_text() + "\n# one more line\n")
     assert cache.fingerprint_of(edited) != cache.code_fingerprint()
-    reader = untouched / "read" / "inspect.py"  # the read layer does not decide content
+    reader = untouched / "read" / "workbench.py"  # the read layer does not decide content
     reader.write_text(reader.read_text() + "\n# a comment\n")
     assert cache.fingerprint_of(untouched) == cache.code_fingerprint()
 

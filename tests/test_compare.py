@@ -6,7 +6,8 @@ from __future__ import annotations
 import polars as pl
 
 from fleetlab.app import charts, compare
-from fleetlab.read import inspect
+from fleetlab.read.query import read_sql
+from fleetlab.read.workbench import Workbench
 from fleetlab.store.reset import seed
 
 AS_OF = "2026-01-01T00:00:00Z"
@@ -17,7 +18,7 @@ def test_aggregates_are_the_loaded_fleets_figures(settings, db_url):
     figures = compare.aggregates(fleet, AS_OF)
     seed(settings, fleet)
 
-    summary = inspect.fleet_summary(url=db_url)
+    summary = Workbench(db_url).fleet_summary()
     status = figures["status"].select("status", "gateways").sort("status")
     from_sql = (
         summary.select([pl.col(s).sum().alias(s) for s in charts.STATUSES])
@@ -26,13 +27,13 @@ def test_aggregates_are_the_loaded_fleets_figures(settings, db_url):
     )
     assert status.equals(from_sql.cast(status.schema))
     for dimension, frame in (
-        ("model", inspect.model_distribution(url=db_url)),
-        ("firmware_version", inspect.firmware_distribution(url=db_url)),
+        ("model", Workbench(db_url).model_distribution()),
+        ("firmware_version", Workbench(db_url).firmware_distribution()),
     ):
         mine = figures[dimension].select(dimension, "gateways").sort(dimension)
         assert mine.equals(frame.select(dimension, "gateways").sort(dimension).cast(mine.schema)), dimension
         assert abs(figures[dimension]["share"].sum() - 1) < 1e-9
-    locales = inspect.read_sql(
+    locales = read_sql(
         """SELECT o.metadata->>'locale' AS locale, count(*) AS gateways
            FROM gateways g JOIN factories f ON f.id = g.factory_id JOIN organizations o ON o.id = f.organization_id
            WHERE g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL GROUP BY 1""",
@@ -42,7 +43,7 @@ def test_aggregates_are_the_loaded_fleets_figures(settings, db_url):
     assert mine.equals(locales.cast(mine.schema))
 
     sizes = figures["sizes"]
-    with_deleted = inspect.read_sql(
+    with_deleted = read_sql(
         "SELECT (SELECT count(*) FROM organizations) AS o, (SELECT count(*) FROM factories) AS f, "
         "(SELECT count(*) FROM gateways) AS g, (SELECT count(*) FROM gateways WHERE deleted_at IS NOT NULL) AS dg",
         url=db_url,

@@ -11,6 +11,7 @@ import pytest
 from fleetlab.generation.fleets import generate, plan
 from fleetlab.model.counts import Count
 from fleetlab.model.spec import FleetSpec
+from fleetlab.model.status import ONLINE_WITHIN, clock_of, status_expr
 from fleetlab.model.values import known_locales
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
@@ -151,15 +152,18 @@ def test_fractions_of_last_seen():
         never_seen=0.1,
         stale_after_hours=12,
     )
-    g = generate(s).gateways
-    n = g.height
+    fleet = generate(s)
+    g = fleet.gateways
     seen = g["last_seen_at"]
-    online = (seen >= AS_OF - timedelta(minutes=5)).sum()
-    stale = (seen < AS_OF - timedelta(hours=12)).sum()
-    never = seen.is_null().sum()
-    assert abs(online / n - 0.5) < 0.03
-    assert abs(stale / n - 0.2) < 0.03
-    assert abs(never / n - 0.1) < 0.02
+    # the statuses the read layer computes (model.status), against the clock the fleet records
+    clock = clock_of(fleet.scenario)
+    assert (clock.as_of, clock.stale_after, clock.online_within) == (AS_OF, timedelta(hours=12), ONLINE_WITHIN)
+    share = g.select(status_expr(clock).alias("status"))["status"].value_counts(normalize=True, name="share")
+    share = dict(share.iter_rows())
+    assert abs(share["online"] - 0.5) < 0.03
+    assert abs(share["stale"] - 0.2) < 0.03
+    assert abs(share["never_seen"] - 0.1) < 0.02
+    assert abs(share["recent"] - 0.2) < 0.03
     assert (seen.drop_nulls() <= AS_OF).all()
 
 

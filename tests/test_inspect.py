@@ -14,9 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 
-from fleetlab.errors import ConfigError
+from fleetlab.errors import ConfigError, DatabaseError
 from fleetlab.generation.acme import acme_fleet
-from fleetlab.read import inspect as fi
+from fleetlab.read.filters import Filter
+from fleetlab.read.query import read_sql
+from fleetlab.read.workbench import Workbench
 from fleetlab.store.crypto import keyring_for
 from fleetlab.store.load import load
 
@@ -62,7 +64,7 @@ def factory_id(fleet, name):
 
 
 def test_fleet_summary(db_url, acme):
-    df = fi.fleet_summary(url=db_url)
+    df = Workbench(db_url).fleet_summary()
     assert df.height == 1
     row = df.row(0, named=True)
     assert row["organization_id"] == acme.organizations["id"][0]
@@ -94,27 +96,62 @@ def test_fleet_summary(db_url, acme):
 
 
 def test_clock_defaults_come_from_the_marker_and_can_be_overridden(db_url, acme):
-    one_hour_later = fi.fleet_summary(url=db_url, as_of=AS_OF + timedelta(hours=1)).row(0, named=True)
+    one_hour_later = Workbench(db_url, as_of=AS_OF + timedelta(hours=1)).fleet_summary().row(0, named=True)
     assert (one_hour_later["online"], one_hour_later["recent"], one_hour_later["stale"]) == (0, 0, 4)
-    tight = fi.fleet_summary(url=db_url, stale_after=timedelta(minutes=10)).row(0, named=True)
+    tight = Workbench(db_url, stale_after=timedelta(minutes=10)).fleet_summary().row(0, named=True)
     assert (tight["online"], tight["recent"], tight["stale"]) == (1, 0, 3)
-    loose = fi.fleet_summary(url=db_url, stale_after=timedelta(hours=24)).row(0, named=True)
+    loose = Workbench(db_url, stale_after=timedelta(hours=24)).fleet_summary().row(0, named=True)
     assert (loose["online"], loose["recent"], loose["stale"]) == (1, 3, 0)
-    with pytest.raises(ConfigError, match="timezone-aware"):
-        fi.fleet_summary(url=db_url, as_of=datetime(2030, 1, 1))
+    with pytest.raises(ConfigError, match="has no time zone; add Z for UTC"):
+        Workbench(db_url, as_of=datetime(2030, 1, 1))
+    with pytest.raises(ConfigError, match="has no time zone"):
+        Workbench(db_url, as_of="2030-01-01T00:00:00")  # the spec's rule: no zone, no guess
+    assert Workbench(db_url, as_of="2030-01-01T01:00:00+01:00").clock.as_of == AS_OF
 
 
 def test_clock_without_a_recorded_scenario_uses_now_and_24_hours(db_url):
-    from fleetlab.read.query import connect
-
-    with connect(db_url) as c:
-        clock = fi.clock(c)
+    clock = Workbench(db_url).clock
     assert abs(clock.as_of - datetime.now(UTC)) < timedelta(minutes=5)
     assert clock.stale_after == timedelta(hours=24) and clock.online_within == timedelta(minutes=5)
 
 
+def test_one_handle_one_connection_read_only_and_the_clock_read_once(db_url, acme, conn):
+    db = Workbench(db_url)
+    pid = db.read_sql("SELECT pg_backend_pid() AS pid")["pid"][0]
+    before = db.fleet_summary()
+    db.stale_gateways(include_never_seen=True)
+    db.gateway_record("GW-SPR-001")
+    assert db.read_sql("SELECT pg_backend_pid() AS pid")["pid"][0] == pid  # one connection for every question
+    assert db.scenario["name"] == "acme-test" and db.clock.stale_after == timedelta(minutes=45)
+
+    # the clock is the one the handle read when it was made: a marker changed since moves a new handle only
+    conn.execute("UPDATE fleetlab_marker SET scenario = jsonb_set(scenario, '{as_of}', '\"2030-01-01T01:00:00Z\"')")
+    conn.commit()
+    assert db.clock.as_of == AS_OF and db.fleet_summary().equals(before)
+    later = Workbench(db_url)
+    assert later.clock.as_of == AS_OF + timedelta(hours=1) and later.fleet_summary()["online"][0] == 0
+    given = Workbench(db_url, db.clock)  # a clock given: the marker is not read for it
+    assert given.clock is db.clock and given.fleet_summary().equals(before)
+    with pytest.raises(ConfigError, match="not both"):
+        Workbench(db_url, db.clock, as_of=AS_OF)
+
+    # read-only for the connection's whole life, as read_sql: one query cannot open the next for writes
+    conn.execute("CREATE TABLE fltest_hits (n int)")
+    conn.execute(
+        "CREATE FUNCTION fltest_bump() RETURNS int LANGUAGE sql AS 'INSERT INTO fltest_hits VALUES (1) RETURNING 1'"
+    )
+    conn.commit()
+    db.read_sql("SELECT set_config('default_transaction_read_only', 'off', false) AS x")
+    with pytest.raises(DatabaseError, match="read-only transaction"):
+        db.read_sql("SELECT fltest_bump() AS n")
+    assert conn.execute("SELECT count(*) FROM fltest_hits").fetchone()[0] == 0
+    assert db.read_sql("SELECT pg_backend_pid() AS pid")["pid"][0] == pid  # a refused query leaves it usable
+    db.close()
+    assert db.read_sql("SELECT pg_backend_pid() AS pid")["pid"][0] != pid  # closed: the next question reconnects
+
+
 def test_gateways_per_factory(db_url, acme):
-    df = fi.gateways_per_factory(url=db_url)
+    df = Workbench(db_url).gateways_per_factory()
     assert df["factory"].to_list() == ["Austin Facility", "Detroit Assembly", "Springfield Plant"]
     by = {r["factory"]: r for r in df.to_dicts()}
     assert {k: by["Springfield Plant"][k] for k in ("gateways", "online", "recent", "stale", "never_seen")} == {
@@ -132,40 +169,43 @@ def test_gateways_per_factory(db_url, acme):
 
 
 def test_stale_gateways(db_url, acme):
-    df = fi.stale_gateways(url=db_url)
+    df = Workbench(db_url).stale_gateways()
     assert df["gateway_id"].to_list() == ["GW-DET-002"]
     assert df["silent_for"][0] == timedelta(hours=1)
     assert df["factory"][0] == "Detroit Assembly" and df["organization"][0] == "Acme Manufacturing"
     assert df.schema["silent_for"] == pl.Duration("us") and df.schema["last_seen_at"] == pl.Datetime("us", "UTC")
 
-    with_never = fi.stale_gateways(url=db_url, include_never_seen=True)
+    with_never = Workbench(db_url).stale_gateways(include_never_seen=True)
     assert with_never["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-002", "GW-SPR-002"]  # the silent first
     assert with_never["silent_for"][-1] is None and with_never["last_seen_at"][-1] is None
 
-    ten_minutes = fi.stale_gateways(timedelta(minutes=10), url=db_url)
+    ten_minutes = Workbench(db_url, stale_after=timedelta(minutes=10)).stale_gateways()
     assert ten_minutes["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-001", "GW-SPR-001"]
-    assert fi.stale_gateways(0.4, url=db_url)["gateway_id"].to_list() == ["GW-DET-002", "GW-AUS-001"]  # hours
+    assert Workbench(db_url, stale_after=0.4).stale_gateways()["gateway_id"].to_list() == [
+        "GW-DET-002",
+        "GW-AUS-001",
+    ]  # hours
 
 
 def test_model_and_firmware_distribution(db_url, acme, conn):
-    models = fi.model_distribution(url=db_url)
+    models = Workbench(db_url).model_distribution()
     assert models.rows() == [("CTC-GW-100", 3, pytest.approx(0.5)), ("CTC-GW-200", 3, pytest.approx(0.5))]
-    firmware = fi.firmware_distribution(url=db_url)
+    firmware = Workbench(db_url).firmware_distribution()
     assert firmware["firmware_version"].to_list() == ["v2.0.5", "v2.1.0", "v2.2.1"]
     assert firmware["gateways"].to_list() == [2, 2, 2] and firmware["share"].sum() == pytest.approx(1.0)
-    by_model = fi.firmware_distribution(url=db_url, by_model=True)
+    by_model = Workbench(db_url).firmware_distribution(by_model=True)
     assert by_model.columns == ["model", "firmware_version", "gateways", "share"]
     assert by_model.row(0) == ("CTC-GW-100", "v2.0.5", 1, pytest.approx(1 / 6))
 
     # a NULL model or firmware is a group of its own, not dropped
     conn.execute("UPDATE gateways SET model = NULL, firmware_version = NULL WHERE gateway_id = 'GW-AUS-001'")
     conn.commit()
-    assert fi.model_distribution(url=db_url).row(-1) == (None, 1, pytest.approx(1 / 6))
-    assert fi.firmware_distribution(url=db_url).row(-1) == (None, 1, pytest.approx(1 / 6))
+    assert Workbench(db_url).model_distribution().row(-1) == (None, 1, pytest.approx(1 / 6))
+    assert Workbench(db_url).firmware_distribution().row(-1) == (None, 1, pytest.approx(1 / 6))
 
 
 def test_gateway_record(db_url, acme):
-    df = fi.gateway_record("GW-SPR-001", url=db_url)
+    df = Workbench(db_url).gateway_record("GW-SPR-001")
     assert df.height == 1
     row = df.row(0, named=True)
     gw = acme.gateways.filter(pl.col("gateway_id") == "GW-SPR-001").row(0, named=True)
@@ -176,14 +216,14 @@ def test_gateway_record(db_url, acme):
     assert row["password_encrypted"].startswith('{"encrypted":"') and row["last_seen_at"] == AS_OF - timedelta(
         minutes=15
     )
-    assert fi.gateway_record(gw["id"].upper(), url=db_url)["gateway_id"].to_list() == ["GW-SPR-001"]
-    assert fi.gateway_record("GW-NOPE-999", url=db_url).height == 0
+    assert Workbench(db_url).gateway_record(gw["id"].upper())["gateway_id"].to_list() == ["GW-SPR-001"]
+    assert Workbench(db_url).gateway_record("GW-NOPE-999").height == 0
     with pytest.raises(ConfigError):
-        fi.gateway_record(" ", url=db_url)
+        Workbench(db_url).gateway_record(" ")
 
 
 def test_soft_deleted_rows_are_left_out_by_default(db_url, edited):
-    summary = fi.fleet_summary(url=db_url)
+    summary = Workbench(db_url).fleet_summary()
     assert summary["organization"].to_list() == ["Acme Manufacturing"]
     acme = summary.row(0, named=True)
     # Austin (soft-deleted) and its two gateways are out; the old GW-SPR-001 is out
@@ -209,49 +249,49 @@ def test_soft_deleted_rows_are_left_out_by_default(db_url, edited):
         "deleted_factories": 1,
         "deleted_gateways": 1,
     }
-    assert fi.gateways_per_factory(url=db_url)["factory"].to_list() == ["Detroit Assembly", "Springfield Plant"]
-    assert fi.stale_gateways(url=db_url, include_never_seen=True)["gateway_id"].to_list() == [
+    assert Workbench(db_url).gateways_per_factory()["factory"].to_list() == ["Detroit Assembly", "Springfield Plant"]
+    assert Workbench(db_url).stale_gateways(include_never_seen=True)["gateway_id"].to_list() == [
         "GW-DET-002",
         "GW-SPR-002",
     ]
-    assert fi.model_distribution(url=db_url)["gateways"].sum() == 4
-    assert fi.gateway_record("GW-SPR-001", url=db_url)["name"].to_list() == ["North Wing Gateway"]
-    assert fi.gateway_record("GW-AUS-001", url=db_url).height == 0  # its factory is soft-deleted
+    assert Workbench(db_url).model_distribution()["gateways"].sum() == 4
+    assert Workbench(db_url).gateway_record("GW-SPR-001")["name"].to_list() == ["North Wing Gateway"]
+    assert Workbench(db_url).gateway_record("GW-AUS-001").height == 0  # its factory is soft-deleted
 
 
 def test_include_deleted(db_url, edited):
-    summary = fi.fleet_summary(url=db_url, include_deleted=True)
+    summary = Workbench(db_url).fleet_summary(include_deleted=True)
     assert summary["organization"].to_list() == ["Acme Manufacturing", "Old Co"]
     acme, old = summary.to_dicts()
     assert (acme["factories"], acme["gateways"], acme["stale"], acme["never_seen"]) == (3, 7, 2, 2)
     assert (old["factories"], old["gateways"]) == (1, 0) and old["deleted_at"] == AS_OF - timedelta(days=2)
-    per_factory = fi.gateways_per_factory(url=db_url, include_deleted=True)
+    per_factory = Workbench(db_url).gateways_per_factory(include_deleted=True)
     assert per_factory["factory"].to_list() == ["Austin Facility", "Detroit Assembly", "Springfield Plant", "Old Plant"]
     assert per_factory.filter(pl.col("factory") == "Old Plant")["gateways"][0] == 0
-    records = fi.gateway_record("GW-SPR-001", url=db_url, include_deleted=True)
+    records = Workbench(db_url).gateway_record("GW-SPR-001", include_deleted=True)
     assert records["name"].to_list() == ["North Wing Gateway", "Old press gateway"]
     assert records["deleted_at"][0] is None and records["deleted_at"][1] == AS_OF - timedelta(days=30)
-    assert fi.model_distribution(url=db_url, include_deleted=True)["gateways"].sum() == 7
+    assert Workbench(db_url).model_distribution(include_deleted=True)["gateways"].sum() == 7
 
 
 def test_deleted_rows(db_url, edited):
-    df = fi.deleted_rows(url=db_url)
+    df = Workbench(db_url).deleted_rows()
     assert df.select("table", "name").rows() == [
         ("factories", "Austin Facility"),
         ("organizations", "Old Co"),
         ("gateways", "Old press gateway"),
     ]
-    gw = fi.deleted_rows(url=db_url, table="gateways").row(0, named=True)
+    gw = Workbench(db_url).deleted_rows(table="gateways").row(0, named=True)
     assert gw["gateway_id"] == "GW-SPR-001" and gw["parent_id"] == factory_id(edited, "Springfield Plant")
     assert df.schema["id"] == pl.String and df.schema["deleted_at"] == pl.Datetime("us", "UTC")
     with pytest.raises(ConfigError, match="table must be"):
-        fi.deleted_rows(url=db_url, table="users")
+        Workbench(db_url).deleted_rows(table="users")
 
 
 def test_empty_database(db_url):
-    assert fi.fleet_summary(url=db_url).height == 0
-    assert fi.deleted_rows(url=db_url).height == 0
-    assert fi.model_distribution(url=db_url).columns == ["model", "gateways", "share"]
+    assert Workbench(db_url).fleet_summary().height == 0
+    assert Workbench(db_url).deleted_rows().height == 0
+    assert Workbench(db_url).model_distribution().columns == ["model", "gateways", "share"]
 
 
 # -- what the explore notebook shows (issue 14) ---------------------------------------------------
@@ -267,12 +307,12 @@ def test_the_notebooks_sql_counts_what_the_summary_counts(settings, db_url):
 
     spec = load_scenario("multi-tenant").override(organizations="40", as_of="2026-01-01T00:00:00Z")
     seed(settings, plan(dataclasses.replace(spec, deleted_organizations=0.2, deleted_factories=0.2)))
-    from_sql = fi.read_sql(ORGANIZATIONS_SQL, url=db_url)
-    summary = fi.fleet_summary(url=db_url).filter(pl.col("gateways") > 0)
+    from_sql = read_sql(ORGANIZATIONS_SQL, url=db_url)
+    summary = Workbench(db_url).fleet_summary().filter(pl.col("gateways") > 0)
     assert from_sql.height == summary.height and from_sql["organization"].n_unique() == from_sql.height
     expected = summary.select("organization", "gateways", "never_seen").sort("organization")
     assert from_sql.sort("organization").select(expected.columns).cast(expected.schema).equals(expected)
-    assert fi.fleet_summary(url=db_url, include_deleted=True)["gateways"].sum() > summary["gateways"].sum()
+    assert Workbench(db_url).fleet_summary(include_deleted=True)["gateways"].sum() > summary["gateways"].sum()
 
 
 def test_readable_hides_ids_and_speaks_in_percent_and_durations():
@@ -328,18 +368,18 @@ def test_filters_keep_exactly_the_part_of_the_fleet_they_name(settings, db_url):
     from fleetlab.store.reset import seed
 
     seed(settings, plan(load_scenario("multi-tenant").override(organizations="6", as_of="2026-01-01T00:00:00Z")))
-    whole = fi.fleet_summary(url=db_url)
+    whole = Workbench(db_url).fleet_summary()
     two = tuple(whole["organization_id"].head(2).to_list())
-    models = tuple(fi.model_distribution(url=db_url)["model"].head(2).to_list())
-    firmware = tuple(fi.firmware_distribution(url=db_url)["firmware_version"].head(3).to_list())
+    models = tuple(Workbench(db_url).model_distribution()["model"].head(2).to_list())
+    firmware = tuple(Workbench(db_url).firmware_distribution()["firmware_version"].head(3).to_list())
 
-    only_two = fi.fleet_summary(url=db_url, where=fi.Filter(organizations=two))
+    only_two = Workbench(db_url).fleet_summary(where=Filter(organizations=two))
     assert only_two.equals(whole.filter(pl.col("organization_id").is_in(list(two))))
-    per_factory = fi.gateways_per_factory(url=db_url, where=fi.Filter(organizations=two))
+    per_factory = Workbench(db_url).gateways_per_factory(where=Filter(organizations=two))
     assert set(per_factory["organization_id"]) == set(two)
 
-    kept = fi.Filter(models=models, firmware=firmware)
-    expected = fi.read_sql(
+    kept = Filter(models=models, firmware=firmware)
+    expected = read_sql(
         """SELECT count(*) AS n FROM gateways g JOIN factories f ON f.id = g.factory_id
            JOIN organizations o ON o.id = f.organization_id
            WHERE g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL
@@ -347,14 +387,14 @@ def test_filters_keep_exactly_the_part_of_the_fleet_they_name(settings, db_url):
         url=db_url,
         params=["{" + ",".join(f'"{m}"' for m in models) + "}", "{" + ",".join(firmware) + "}"],
     )["n"][0]
-    assert fi.fleet_summary(url=db_url, where=kept)["gateways"].sum() == expected > 0
-    mix = fi.model_distribution(url=db_url, where=kept)
+    assert Workbench(db_url).fleet_summary(where=kept)["gateways"].sum() == expected > 0
+    mix = Workbench(db_url).model_distribution(where=kept)
     assert set(mix["model"]) <= set(models) and mix["gateways"].sum() == expected
     assert abs(mix["share"].sum() - 1) < 1e-9
-    assert fi.last_seen(db_url, kept).len() == expected
-    stale = fi.stale_gateways(url=db_url, include_never_seen=True, where=kept)
+    assert Workbench(db_url).last_seen(kept).len() == expected
+    stale = Workbench(db_url).stale_gateways(include_never_seen=True, where=kept)
     assert set(stale["model"]) <= set(models) and set(stale["firmware_version"]) <= set(firmware)
-    everything = fi.stale_gateways(url=db_url, include_never_seen=True)
+    everything = Workbench(db_url).stale_gateways(include_never_seen=True)
     assert (
         stale.height
         == everything.filter(
@@ -370,23 +410,23 @@ def test_the_time_views_count_what_the_rows_say(settings, db_url):
 
     seed(settings, plan(load_scenario("stale-fleet").override(organizations="4", as_of="2026-01-01T00:00:00Z")))
     as_of = datetime(2026, 1, 1, tzinfo=UTC)
-    by_day = fi.last_seen_by_day(url=db_url, days=30)
+    by_day = Workbench(db_url).last_seen_by_day(days=30)
     # as_of is midnight: the last day is the one before it, the first 29 days earlier
     assert by_day.height == 30 and by_day["day"][-1] == date(2025, 12, 31) and by_day["day"][0] == date(2025, 12, 2)
-    seen = fi.last_seen(db_url).drop_nulls()
+    seen = Workbench(db_url).last_seen().drop_nulls()
     window = seen.filter((seen >= datetime(2025, 12, 2, tzinfo=UTC)) & (seen <= as_of))
     assert by_day["gateways"].sum() == window.len() > 0
     counted = window.dt.date().value_counts(name="n")
     for day, n in counted.iter_rows():
         assert by_day.filter(pl.col("day") == day)["gateways"][0] == n
-    kept = fi.Filter(models=(fi.model_distribution(url=db_url)["model"][0],))
-    assert fi.last_seen_by_day(url=db_url, days=30, where=kept)["gateways"].sum() < by_day["gateways"].sum()
+    kept = Filter(models=(Workbench(db_url).model_distribution()["model"][0],))
+    assert Workbench(db_url).last_seen_by_day(days=30, where=kept)["gateways"].sum() < by_day["gateways"].sum()
 
     # the age buckets, counted in PostgreSQL, against the rows' own ages (bounds inclusive)
     from fleetlab.app.charts import AGE_BOUNDS, AGE_BUCKETS, NEVER, age_buckets
 
-    ages = age_buckets(fi.last_seen_ages(AGE_BOUNDS, url=db_url))
-    every = fi.last_seen(db_url)
+    ages = age_buckets(Workbench(db_url).last_seen_ages(AGE_BOUNDS))
+    every = Workbench(db_url).last_seen()
     expected = [0] * len(AGE_BUCKETS)
     for seen_at in every.drop_nulls().to_list():  # the first bucket whose bound the age is within
         expected[next(i for i, (_, b) in enumerate(AGE_BUCKETS) if b is None or as_of - seen_at <= b)] += 1
@@ -394,14 +434,14 @@ def test_the_time_views_count_what_the_rows_say(settings, db_url):
     assert ages["gateways"].to_list() == [*expected, every.null_count()]
     assert ages["gateways"].sum() == every.len() and min(expected) >= 0 and max(expected) > 0
     with pytest.raises(ConfigError, match="ascending"):
-        fi.last_seen_ages(list(reversed(AGE_BOUNDS)), url=db_url)
+        Workbench(db_url).last_seen_ages(list(reversed(AGE_BOUNDS)))
 
-    months = fi.deletions_by_month(url=db_url)
-    deleted = fi.deleted_rows(url=db_url)
+    months = Workbench(db_url).deletions_by_month()
+    deleted = Workbench(db_url).deleted_rows()
     assert months["rows"].sum() == deleted.height > 0
     assert (
         months.group_by("table").agg(pl.col("rows").sum()).sort("table").rows()
         == deleted.group_by("table").len().sort("table").rows()
     )
     with pytest.raises(ConfigError, match="days"):
-        fi.last_seen_by_day(url=db_url, days=0)
+        Workbench(db_url).last_seen_by_day(days=0)

@@ -14,8 +14,9 @@ from fleetlab.errors import ConfigError
 from fleetlab.generation.acme import SITES, acme_fleet
 from fleetlab.generation.fleets import plan
 from fleetlab.model.scenarios import load_scenario
-from fleetlab.read import inspect as fi
 from fleetlab.read import sites
+from fleetlab.read.filters import Filter
+from fleetlab.read.workbench import Workbench
 from fleetlab.store.crypto import keyring_for
 from fleetlab.store.load import load
 from fleetlab.store.reset import reset
@@ -30,7 +31,7 @@ def international(settings):
 
 
 def test_generated_factories_are_where_their_metadata_says(international, conn):
-    per_factory = fi.gateways_per_factory(url=international)
+    per_factory = Workbench(international).gateways_per_factory()
     stored = pl.DataFrame(
         conn.execute(
             "SELECT id::text, (metadata->>'latitude')::float8, (metadata->>'longitude')::float8 FROM factories "
@@ -46,7 +47,7 @@ def test_generated_factories_are_where_their_metadata_says(international, conn):
 
 
 def test_sites_add_up_to_what_sql_counts_per_coordinate(international, conn):
-    per_factory = fi.gateways_per_factory(url=international)
+    per_factory = Workbench(international).gateways_per_factory()
     grouped = sites.sites(per_factory)
     expected = pl.DataFrame(
         conn.execute(
@@ -72,7 +73,7 @@ def test_sites_add_up_to_what_sql_counts_per_coordinate(international, conn):
 
 
 def test_a_chosen_site_keeps_exactly_its_factories(international):
-    per_factory = fi.gateways_per_factory(url=international)
+    per_factory = Workbench(international).gateways_per_factory()
     grouped = sites.sites(per_factory)
     chosen = grouped.head(1)
     at = sites.at(per_factory, chosen)
@@ -88,7 +89,7 @@ def test_the_original_seed_keeps_its_metadata_and_is_placed_by_location(conn, se
     metadata = dict(conn.execute("SELECT name, metadata FROM factories").fetchall())
     assert metadata["Springfield Plant"] == {"manager": "John Smith", "phone": "555-0101"}
     assert metadata["Austin Facility"] == {"type": "R&D"}
-    per_factory = fi.gateways_per_factory(url=settings.database_url)
+    per_factory = Workbench(settings.database_url).gateways_per_factory()
     for location, (lat, lon) in SITES.items():
         row = per_factory.filter(pl.col("location") == location)
         assert (row["latitude"][0], row["longitude"][0]) == (lat, lon)
@@ -110,7 +111,7 @@ def test_hand_written_metadata_never_breaks_the_map(conn, settings, db_url):
             (name, json.dumps(meta)),
         )
     conn.commit()
-    per_factory = fi.gateways_per_factory(url=db_url)
+    per_factory = Workbench(db_url).gateways_per_factory()
     assert sites.unplaced(per_factory) == 3
     assert sites.sites(per_factory).select("latitude", "longitude", "factories", "gateways").rows() == [
         (48.1, 11.6, 1, 0)
@@ -119,16 +120,16 @@ def test_hand_written_metadata_never_breaks_the_map(conn, settings, db_url):
 
 
 def test_status_filter_counts_only_gateways_of_those_statuses(international):
-    whole = fi.fleet_summary(url=international)
-    stale = fi.fleet_summary(url=international, where=fi.Filter(statuses=("stale", "never_seen")))
+    whole = Workbench(international).fleet_summary()
+    stale = Workbench(international).fleet_summary(where=Filter(statuses=("stale", "never_seen")))
     assert stale["gateways"].to_list() == (whole["stale"] + whole["never_seen"]).to_list()
     assert stale["online"].sum() == 0
-    models = fi.model_distribution(url=international, where=fi.Filter(statuses=("online",)))
+    models = Workbench(international).model_distribution(where=Filter(statuses=("online",)))
     assert models["gateways"].sum() == whole["online"].sum()
-    listed = fi.stale_gateways(url=international, include_never_seen=True, where=fi.Filter(statuses=("never_seen",)))
+    listed = Workbench(international).stale_gateways(include_never_seen=True, where=Filter(statuses=("never_seen",)))
     assert listed.height == whole["never_seen"].sum() and listed["last_seen_at"].null_count() == listed.height
     with pytest.raises(ConfigError, match="unknown status asleep: choose from online, recent, stale, never_seen"):
-        fi.Filter(statuses=("asleep",))
+        Filter(statuses=("asleep",))
 
 
 def test_the_map_needs_no_network_and_fits_its_sites():

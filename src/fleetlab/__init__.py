@@ -31,6 +31,7 @@ _EXPORTS = {
     # queries as typed polars frames
     "read_sql": "fleetlab.read.query",
     "engine": "fleetlab.read.engine",
+    "Workbench": "fleetlab.read.workbench",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,4 +1,4 @@
-"""Altair charts of a fleet, built from the frames of `fleetlab.read.inspect` (marimo renders them natively)."""
+"""Altair charts of a fleet, built from the frames of `fleetlab.read.workbench.Workbench` (marimo renders them natively)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 import altair as alt
 import polars as pl
 
-STATUSES = ["online", "recent", "stale", "never_seen"]
+from ..model import status
+
+STATUSES = list(status.STATUSES)  # in their own order; Altair takes lists
 STATUS_COLORS = ["#2e7d32", "#9ccc65", "#ef6c00", "#9e9e9e"]
 # Age buckets of last_seen_at: (label, upper bound); a bucket holds ages up to its bound.
 AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
@@ -19,7 +21,7 @@ AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
     ("> 30 days", None),
 ]
 NEVER = "never seen"
-AGE_BOUNDS = [bound for _, bound in AGE_BUCKETS if bound is not None]  # for inspect.last_seen_ages
+AGE_BOUNDS = [bound for _, bound in AGE_BUCKETS if bound is not None]  # for Workbench.last_seen_ages
 
 
 COUNT_AXIS = alt.Axis(format=",d", tickMinStep=1)  # counts: whole ticks, never 0.2
@@ -113,7 +115,7 @@ def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
 
 
 def age_buckets(ages: pl.DataFrame) -> pl.DataFrame:
-    """Labels for `fleetlab.read.inspect.last_seen_ages(AGE_BOUNDS)`: columns age (AGE_BUCKETS' labels, then
+    """Labels for `Workbench.last_seen_ages(AGE_BOUNDS)`: columns age (AGE_BUCKETS' labels, then
     never seen), gateways."""
     names = pl.DataFrame(
         {
@@ -223,7 +225,7 @@ def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
 
 
 def last_seen_timeline(by_day: pl.DataFrame, as_of: datetime) -> alt.Chart:
-    """Bars of `inspect.last_seen_by_day` without its last day: when the gateways that went silent were
+    """Bars of `Workbench.last_seen_by_day` without its last day: when the gateways that went silent were
     last heard from. The last day (the as-of day, when most gateways report) is in the title instead,
     so it does not flatten the rest."""
     last = by_day.tail(1)
@@ -243,7 +245,7 @@ def last_seen_timeline(by_day: pl.DataFrame, as_of: datetime) -> alt.Chart:
 
 
 def deletions_timeline(by_month: pl.DataFrame) -> alt.Chart:
-    """Stacked bars of `inspect.deletions_by_month`: soft deletions per month and table."""
+    """Stacked bars of `Workbench.deletions_by_month`: soft deletions per month and table."""
     return (
         alt.Chart(by_month, title="Soft deletions per month", usermeta=SVG, width=640)
         .mark_bar()

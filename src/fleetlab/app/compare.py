@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from ..model.status import clock_of, status_expr
 from ..model.tables import TABLES
 from . import options
 
@@ -27,14 +28,9 @@ def aggregates(fleet, as_of: str | None = None) -> dict[str, pl.DataFrame]:
     - per dimension (status, model, firmware_version, locale of the organization): active gateways
       per value, with their share.
 
-    Statuses are those of `fleetlab.read.inspect`, against `as_of` (ISO-8601; else the fleet's own
-    as_of, else now) and the scenario's stale_after_hours (else 24 h)."""
-    from ..read.clock import clock_of
-
-    scenario = dict(fleet.scenario or {})
-    if as_of:
-        scenario["as_of"] = as_of
-    c = clock_of(scenario)
+    Statuses are `fleetlab.model.status`'s, against `as_of` (ISO-8601 with a time zone; else the
+    fleet's own as_of, else now) and the scenario's stale_after_hours (else 24 h)."""
+    clock = clock_of(fleet.scenario, as_of or None)
     orgs, factories = fleet.organizations, fleet.factories
     org_rows = orgs.select(
         pl.col("id").alias("organization_id"),
@@ -44,15 +40,7 @@ def aggregates(fleet, as_of: str | None = None) -> dict[str, pl.DataFrame]:
     parents = factories.select(
         pl.col("id").alias("factory_id"), "organization_id", pl.col("deleted_at").is_not_null().alias("factory_deleted")
     ).join(org_rows, on="organization_id", how="left")
-    status = (
-        pl.when(pl.col("last_seen_at").is_null())
-        .then(pl.lit("never_seen"))
-        .when(pl.col("last_seen_at") >= pl.lit(c.as_of - c.online_within))
-        .then(pl.lit("online"))
-        .when(pl.col("last_seen_at") < pl.lit(c.as_of - c.stale_after))
-        .then(pl.lit("stale"))
-        .otherwise(pl.lit("recent"))
-    )
+    status = status_expr(clock)
     parts: dict[str, list[pl.DataFrame]] = {d: [] for d in DIMENSIONS}
     total = deleted = 0
     for chunk in fleet.chunks("gateways", 100_000):

@@ -1,18 +1,18 @@
 """What the explore notebook shows: its first check, its filters, and frames made for reading.
 
-The queries themselves live in `fleetlab.read.inspect`; this module turns their answers into what a
+The queries themselves are the methods of `fleetlab.read.workbench.Workbench`; this module turns their answers into what a
 fleet engineer reads (names before ids, per cent, durations) and wires the notebook's UI elements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import polars as pl
 
 from ..errors import FleetlabError
-from ..read.filters import STATUSES, Filter
+from ..model.status import STATUSES
+from ..read.filters import Filter
 from .charts import most_common, most_silent
 from .failures import clean
 from .notebook import headless
@@ -38,14 +38,15 @@ ORDER BY gateways DESC, organization"""
 ID_COLUMNS = ("id", "organization_id", "factory_id", "parent_id")
 
 
-def workbench(url=None) -> dict[str, Any]:
-    """An explore notebook's first cell: `fleetlab.read.inspect.fleet_context()`. In the app, a database
-    that cannot be reached or holds no fleet stops every cell that uses the context, behind one callout
-    saying what to do; headless, the error propagates."""
-    from ..read.inspect import fleet_context
+def workbench(url=None):
+    """An explore notebook's first cell: the `fleetlab.read.workbench.Workbench` every later cell
+    reads through, checked to hold a fleet. In the app, a database that cannot be reached or holds no
+    fleet stops every cell that uses it, behind one callout saying what to do; headless, the error
+    propagates."""
+    from ..read.workbench import Workbench
 
     try:
-        return fleet_context(url)
+        return Workbench(url).check_fleet()
     except FleetlabError as exc:
         if headless():
             raise
@@ -136,9 +137,9 @@ def duration_text(duration: pl.Expr) -> pl.Expr:
     )
 
 
-def describe(context: Mapping[str, Any]) -> str:
-    """One paragraph of markdown about `fleetlab.read.inspect.fleet_context()`."""
-    scenario, clock = context["scenario"], context["clock"]
+def describe(db) -> str:
+    """One paragraph of markdown about a `Workbench`: its recorded scenario and its clock."""
+    scenario, clock = db.scenario, db.clock
     if not scenario:
         return "This database records no scenario (was it seeded by fleetlab?). Statuses are relative to now."
     counts = scenario.get("counts", {})

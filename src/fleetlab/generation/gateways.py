@@ -7,17 +7,19 @@ whatever the chunk size: each value depends only on the gateway's own key.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import polars as pl
 
 from ..model.fleet import GATEWAY_SCHEMA
 from ..model.spec import FleetSpec
+from ..model.status import ONLINE_WITHIN
 from .columns import entity_uuids
 from .hashing import U64, child, draw, pick, unit, weighted
 from .pools import ENVIRONMENTS, HEX2, LINES, MAC_VENDORS, PROTOCOLS
 from .times import DAY_US, created, soft_deleted, times, timestamps, us
 
-ONLINE_MINUTES = 5  # "online": seen within this many minutes of as_of
 STALE_MAX_DAYS = 90  # stale gateways were last seen between the threshold and this long ago
 WSS_SHARE = 0.2  # gateways reached through a TLS endpoint (wss://host); the rest ws://<ip>:5000 on the plant LAN
 
@@ -43,9 +45,9 @@ def gateways(
     frow = parents["factory_row"][rep]
 
     as_of_us = us(spec.as_of)
-    minute, hour, day = 60_000_000, 3_600_000_000, DAY_US
+    hour, day = 3_600_000_000, DAY_US
     threshold = int(spec.stale_after_hours * hour)
-    online_us = ONLINE_MINUTES * minute
+    online_us = ONLINE_WITHIN // timedelta(microseconds=1)  # "online": seen within this of as_of (model.status)
 
     # last seen: online / recent / stale / never, in proportions of the spec
     u = unit(keys, "seen")

@@ -48,6 +48,7 @@ from typing import Any
 
 from ..errors import SpecError
 from .counts import Count, bounded, parse_count, upper
+from .status import DEFAULT_STALE_AFTER_HOURS
 from .tables import WIDTHS
 from .values import (
     AS_OF_MAX,
@@ -120,7 +121,7 @@ class FleetSpec:
     online: float = 0.6
     stale: float = 0.15
     never_seen: float = 0.05
-    stale_after_hours: float = 24.0
+    stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS
     deleted_organizations: float = 0.0
     deleted_factories: float = 0.0
     deleted_gateways: float = 0.02

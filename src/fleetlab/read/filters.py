@@ -1,36 +1,30 @@
-"""Which part of the fleet a question is about (`Filter`), and the SQL pieces the questions of
-`fleetlab.read.inspect` and `fleetlab.read.sites` share.
+"""Which part of the fleet a question is about (`Filter`), and `Query`: the one place a filtered
+question's SQL gets its `$n` parameters.
 
-Every filtered question runs with one parameter layout (`run`): $1-$3 the Clock (as_of,
-online_within, stale_after), $4 include_deleted, $5-$8 the Filter (organizations, models,
-firmware, statuses), then the question's own parameters from $9.
+A question writes its SQL with the pieces of a `Query` (`q.as_of()`, `q.status()`,
+`q.gateways_with_parents()`, `q.param("days", 30, "int")`, …); each piece asks for the values it
+needs by name and gets `$n::type` back, numbered in the order first asked for. The values go out with
+the SQL (`q.values`), so no module knows another's parameter positions.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-import polars as pl
-
 from ..errors import ConfigError
-from .clock import STATUS, clock
-from .query import URLLike, connect, fetch
-
-STATUSES = ("online", "recent", "stale", "never_seen")
+from ..model.status import STATUSES, Clock, status_sql
 
 
 @dataclass(frozen=True)
 class Filter:
     """Which part of the fleet a question is about: organizations (by id), gateway models, firmware
-    versions and connectivity statuses (see `fleetlab.read.inspect`); None (or empty) means all. The
-    notebooks' filters; every question of `fleetlab.read.inspect` takes one.
+    versions and connectivity statuses (`fleetlab.model.status`); None (or empty) means all. The
+    notebooks' filters; every question of `fleetlab.read.workbench.Workbench` takes one.
 
-    In SQL it is four JSON-array parameters (`params()`; `[]` keeps everything), tested by
-    `organizations_sql` against an organization alias and by `gateways_sql` against the gateways alias
-    `g`."""
+    In SQL each is a JSON array (`[]` keeps everything), tested by `Query.organizations_kept` against
+    an organization alias and by `Query.gateways_kept` against the gateways alias `g`."""
 
     organizations: tuple[str, ...] | None = None
     models: tuple[str, ...] | None = None
@@ -42,41 +36,82 @@ class Filter:
         if unknown:
             raise ConfigError(f"unknown status {', '.join(unknown)}: choose from {', '.join(STATUSES)}.")
 
-    def params(self) -> list[str]:
-        """$5 organizations, $6 models, $7 firmware, $8 statuses (in `run`'s layout)."""
-        return [json.dumps(list(v or ())) for v in (self.organizations, self.models, self.firmware, self.statuses)]
-
-    @staticmethod
-    def organizations_sql(alias: str, p: int = 5) -> str:
-        return _kept(f"{alias}.id::text", p)
-
-    @staticmethod
-    def gateways_sql(p: int = 6) -> str:
-        """Models at $p, firmware at $p+1, statuses at $p+2 (the Clock at $1-$3)."""
-        return f"{_kept('g.model', p)} AND {_kept('g.firmware_version', p + 1)} AND {_kept(f'({STATUS})', p + 2)}"
-
-
-def _kept(column: str, p: int) -> str:
-    return f"(${p}::jsonb = '[]'::jsonb OR {column} IN (SELECT jsonb_array_elements_text(${p}::jsonb)))"
-
 
 EVERYTHING = Filter()
 
 
-def gateways_with_parents(filtered: bool = True) -> str:
-    """FROM gateways g with its factory f and organization o: only active rows (the gateway and both
-    parents not soft-deleted) unless $4 (include_deleted) is true; `filtered`: only the part of the
-    fleet the Filter at $5-$8 keeps."""
-    kept = f" AND {Filter.organizations_sql('o')} AND {Filter.gateways_sql()}" if filtered else ""
-    return f"""
+class Query:
+    """The parameters of one filtered question, against `clock`, counting soft-deleted rows as active
+    when `include_deleted`, keeping what `where` keeps. Its methods return SQL text."""
+
+    def __init__(self, clock: Clock, include_deleted: bool = False, where: Filter = EVERYTHING):
+        self.clock, self.deleted, self.where = clock, bool(include_deleted), where
+        self.values: list[Any] = []
+        self._refs: dict[str, tuple[str, Any]] = {}
+
+    def param(self, name: str, value: Any, cast: str) -> str:
+        """`$n::cast` holding `value`: numbered when `name` is first asked for, the same `$n` after."""
+        if name in self._refs:
+            ref, held = self._refs[name]
+            if held is not value and held != value:
+                raise ValueError(f"parameter {name} given two values")  # a programming error, not a user's
+            return ref
+        self.values.append(value)
+        ref = f"${len(self.values)}::{cast}"
+        self._refs[name] = (ref, value)
+        return ref
+
+    # -- the clock and the status ---------------------------------------------------------------
+
+    def as_of(self) -> str:
+        return self.param("as_of", self.clock.as_of, "timestamptz")
+
+    def stale_before(self) -> str:
+        return self.param("stale_before", self.clock.stale_before, "timestamptz")
+
+    def status(self, last_seen: str = "g.last_seen_at") -> str:
+        """The status of the gateway whose last_seen_at is `last_seen` (`fleetlab.model.status`)."""
+        online_since = self.param("online_since", self.clock.online_since, "timestamptz")
+        return status_sql(last_seen, online_since, self.stale_before())
+
+    # -- soft deletes and the filter ------------------------------------------------------------
+
+    def include_deleted(self) -> str:
+        """True when soft-deleted rows count as active."""
+        return self.param("include_deleted", self.deleted, "boolean")
+
+    def _kept(self, name: str, column: str, values: tuple[str, ...] | None) -> str:
+        p = self.param(name, json.dumps(list(values or ())), "jsonb")
+        return f"({p} = '[]'::jsonb OR {column} IN (SELECT jsonb_array_elements_text({p})))"
+
+    def organizations_kept(self, alias: str) -> str:
+        """The organization `alias` is one the filter keeps."""
+        return self._kept("organizations", f"{alias}.id::text", self.where.organizations)
+
+    def gateways_kept(self) -> str:
+        """The gateway `g` has a model, firmware and status the filter keeps."""
+        return " AND ".join(
+            [
+                self._kept("models", "g.model", self.where.models),
+                self._kept("firmware", "g.firmware_version", self.where.firmware),
+                self._kept("statuses", f"({self.status()})", self.where.statuses),
+            ]
+        )
+
+    def gateways_with_parents(self, filtered: bool = True) -> str:
+        """FROM gateways g with its factory f and organization o: only active rows (the gateway and both
+        parents not soft-deleted) unless include_deleted; `filtered`: only the part the Filter keeps."""
+        kept = f" AND {self.organizations_kept('o')} AND {self.gateways_kept()}" if filtered else ""
+        return f"""
     FROM gateways g
     JOIN factories f ON f.id = g.factory_id
     JOIN organizations o ON o.id = f.organization_id
-    WHERE ($4::boolean OR (g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL)){kept}"""
+    WHERE ({self.include_deleted()} OR (g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL)){kept}"""
 
-
-# one row per factory: its gateways (those the Filter's models, firmware and statuses keep) by status
-PER_FACTORY = f"""
+    def per_factory(self) -> str:
+        """A CTE `per_factory`: one row per factory, its gateways (those the Filter's models, firmware
+        and statuses keep) by status."""
+        return f"""
     per_factory AS (
         SELECT g.factory_id,
                count(*) FILTER (WHERE counted) AS gateways,
@@ -85,24 +120,9 @@ PER_FACTORY = f"""
                count(*) FILTER (WHERE counted AND status = 'stale') AS stale,
                count(*) FILTER (WHERE counted AND status = 'never_seen') AS never_seen,
                count(*) FILTER (WHERE g.deleted_at IS NOT NULL) AS deleted_gateways
-        FROM (SELECT g.factory_id, g.deleted_at, ($4::boolean OR g.deleted_at IS NULL) AS counted,
-                     {STATUS} AS status
+        FROM (SELECT g.factory_id, g.deleted_at, ({self.include_deleted()} OR g.deleted_at IS NULL) AS counted,
+                     {self.status()} AS status
               FROM gateways g
-              WHERE {Filter.gateways_sql()}) g
+              WHERE {self.gateways_kept()}) g
         GROUP BY g.factory_id
     )"""
-
-
-def run(
-    sql: str,
-    url: URLLike,
-    as_of: datetime | None = None,
-    stale_after: timedelta | float | None = None,
-    include_deleted: bool = False,
-    where: Filter = EVERYTHING,
-    extra: list[Any] | None = None,
-) -> pl.DataFrame:
-    """`sql` with $1-$3 the clock, $4 include_deleted, $5-$8 the filter, then `extra` from $9."""
-    with connect(url) as conn:
-        c = clock(conn, as_of, stale_after)
-        return fetch(conn, sql, [*c.params(), bool(include_deleted), *where.params(), *(extra or [])])

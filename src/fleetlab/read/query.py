@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 URLLike = DatabaseURL | str | None
 
-__all__ = ["read_sql", "connect", "fetch", "resolve_url"]
+__all__ = ["read_sql", "connect", "open_connection", "fetch", "resolve_url", "session_params"]
 
 
 def resolve_url(url: URLLike = None, *, writes: bool = False) -> DatabaseURL:
@@ -66,9 +66,24 @@ def resolve_url(url: URLLike = None, *, writes: bool = False) -> DatabaseURL:
     raise ConfigError(f"url must be a postgresql:// URL or a DatabaseURL, not {type(url).__name__}.")
 
 
-@contextlib.contextmanager
-def connect(url: URLLike = None, *, writes: bool = False) -> Iterator[adbc_driver_manager.dbapi.Connection]:
-    """An ADBC connection (autocommit) to `url`, closed on exit. Errors carry no secrets.
+def session_params(target: DatabaseURL, *, read_only: bool) -> dict[str, str]:
+    """The libpq parameters a read connection opens with, through ADBC (`open_connection`) or psycopg
+    under SQLAlchemy (`fleetlab.read.engine`): the URL's own first, then a connect timeout, fleetlab's
+    application name, a socket path kept on this machine, and with `read_only` read-only transactions."""
+    check_name_length(target.database)  # PostgreSQL would truncate it onto another database's name
+    params = dict(target.params)
+    params.setdefault("connect_timeout", "10")
+    params.setdefault("application_name", "fleetlab")
+    if target.host.startswith("/"):
+        params.setdefault("hostaddr", "")  # as db.connect: a socket path stays on this machine
+    if read_only:
+        params["options"] = f"{params.get('options', '')} -c default_transaction_read_only=on".strip()
+    return params
+
+
+def open_connection(target: DatabaseURL, *, writes: bool = False) -> adbc_driver_manager.dbapi.Connection:
+    """An open ADBC connection (autocommit) to the resolved `target`; the caller closes it. Errors
+    carry no secrets.
 
     Unless `writes`, every transaction of the session is read-only (`default_transaction_read_only`),
     and `fetch` runs each query in a transaction of its own, begun READ ONLY and rolled back: a query
@@ -77,24 +92,27 @@ def connect(url: URLLike = None, *, writes: bool = False) -> Iterator[adbc_drive
     import adbc_driver_manager
     import adbc_driver_postgresql.dbapi
 
-    target = resolve_url(url, writes=writes)
-    check_name_length(target.database)  # PostgreSQL would truncate it onto another database's name
-    params = dict(target.params)
-    params.setdefault("connect_timeout", "10")
-    params.setdefault("application_name", "fleetlab")
-    if target.host.startswith("/"):
-        params.setdefault("hostaddr", "")  # as db.connect: a socket path stays on this machine
-    if not writes:
-        params["options"] = f"{params.get('options', '')} -c default_transaction_read_only=on".strip()
+    params = session_params(target, read_only=not writes)
     try:  # the URL with its password is never held in a variable: a traceback's locals show none
         conn = adbc_driver_postgresql.dbapi.connect(
             replace(target, params=tuple(params.items())).render(masked=False), autocommit=True
         )
     except adbc_driver_manager.Error as exc:
         raise DatabaseUnavailable(_explain_connect(target, exc)) from None
-    try:
-        if not writes:
+    if not writes:
+        try:
             _drop_superuser(conn)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+@contextlib.contextmanager
+def connect(url: URLLike = None, *, writes: bool = False) -> Iterator[adbc_driver_manager.dbapi.Connection]:
+    """`open_connection` to `url` (resolved by `resolve_url`), closed on exit."""
+    conn = open_connection(resolve_url(url, writes=writes), writes=writes)
+    try:
         yield conn
     finally:
         conn.close()

@@ -56,6 +56,21 @@ def read(conn: psycopg.Connection) -> Marker | None:
     return None if row is None else Marker(*row)
 
 
+def recorded_scenario(conn) -> dict[str, Any]:
+    """The scenario the marker records ({} when there is no marker or no seed yet).
+
+    `conn` is any DB-API connection to the database: psycopg's, or the read layer's ADBC one (the
+    statements take no parameters, so either driver's placeholder style will do)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT to_regclass('public.{TABLE}') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return {}
+        cur.execute(f"SELECT scenario::text FROM {TABLE}")
+        row = cur.fetchone()
+    value = json.loads(row[0]) if row is not None and row[0] is not None else None
+    return value if isinstance(value, dict) else {}
+
+
 def user_tables(conn: psycopg.Connection) -> list[str]:
     """Tables, views and sequences outside the system schemas."""
     rows = conn.execute(

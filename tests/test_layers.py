@@ -158,3 +158,27 @@ def test_the_code_is_linted_and_formatted(command):
     assert done.returncode == 0, (
         f"`uv run ruff {' '.join(command)} .` fails; run `uv run ruff format .`:\n{done.stdout[-3000:]}"
     )
+
+
+def test_the_readmes_layout_names_every_module_and_only_those():
+    """The README's Layout gives each module one line: a new module is described there, a gone one leaves."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    listed, folders = set(), []
+    for line in block.splitlines():
+        if not line.strip() or not line.lstrip()[0].isalnum() and not line.lstrip().startswith("_"):
+            continue
+        depth = (len(line) - len(line.lstrip())) // 2
+        name = line.split()[0]
+        if line.startswith(" " * (2 * depth)) and (name.endswith("/") or name.endswith(".py")):
+            folders = folders[:depth] + ([name] if name.endswith("/") else [])
+            if name.endswith(".py"):
+                listed.add("".join(folders[:depth]) + name)
+    modules = {
+        "src/fleetlab/" + p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__init__.py" or p.parent == PACKAGE
+        if p.parent.name != "scenarios" and p.name != "_version.py" and p.name != "__main__.py"
+    }
+    assert modules - listed == set(), "modules the README's Layout does not name"
+    assert {m for m in listed if m.startswith("src/")} - modules == set(), "the Layout names modules that are gone"

@@ -13,17 +13,16 @@ def _():
 
 @app.cell
 def _():
-    from fleetlab.app import charts, maps
-    from fleetlab.app import explore as fnb
-    from fleetlab.app import notebook as nav
+    from fleetlab.app import charts, explore, maps
+    from fleetlab.app import notebook as fnb
     from fleetlab.read import sites
 
-    return charts, fnb, maps, nav, sites
+    return charts, explore, fnb, maps, sites
 
 
 @app.cell(hide_code=True)
-def _(nav):
-    nav.navigation("explore.py")
+def _(fnb):
+    fnb.navigation("explore.py")
     return
 
 
@@ -39,20 +38,20 @@ def _(mo):
 
 
 @app.cell
-def _(fnb):
-    db = fnb.workbench()
+def _(explore):
+    db = explore.workbench()
     return (db,)
 
 
 @app.cell(hide_code=True)
-def _(db, fnb, mo):
-    mo.md(fnb.describe(db))
+def _(db, explore, mo):
+    mo.md(explore.describe(db))
     return
 
 
 @app.cell
-def _(db, fnb, mo):
-    filters = fnb.filters(db.fleet_summary(), db.firmware_distribution(by_model=True))
+def _(db, explore, mo):
+    filters = explore.filters(db.fleet_summary(), db.firmware_distribution(by_model=True))
     mo.vstack(
         [
             mo.md(
@@ -66,8 +65,8 @@ def _(db, fnb, mo):
 
 
 @app.cell
-def _(filters, fnb):
-    where = fnb.where(filters)
+def _(explore, filters):
+    where = explore.where(filters)
     return (where,)
 
 
@@ -80,9 +79,9 @@ def _(mo):
 
 
 @app.cell
-def _(db, fnb, where):
+def _(db, explore, where):
     summary = db.fleet_summary(where=where)
-    organizations = fnb.organizations_table(summary)
+    organizations = explore.organizations_table(summary)
     organizations
     return organizations, summary
 
@@ -105,8 +104,8 @@ def _(mo):
 
 
 @app.cell
-def _(db, fnb, organizations, where):
-    per_factory = fnb.of_organizations(db.gateways_per_factory(where=where), organizations.value)
+def _(db, explore, organizations, where):
+    per_factory = explore.of_organizations(db.gateways_per_factory(where=where), organizations.value)
     return (per_factory,)
 
 
@@ -131,9 +130,9 @@ def _(mo):
 
 
 @app.cell
-def _(fnb, per_factory, site_frame, site_map, sites):
+def _(explore, per_factory, site_frame, site_map, sites):
     at_sites = sites.at(per_factory, site_map.apply_selection(site_frame))
-    factories = fnb.factories_table(at_sites)
+    factories = explore.factories_table(at_sites)
     factories
     return at_sites, factories
 
@@ -153,13 +152,13 @@ def _(mo):
 
 
 @app.cell
-def _(at_sites, db, factories, fnb, mo):
-    chosen = fnb.chosen_factory(at_sites, factories.value)
+def _(at_sites, db, explore, factories, mo):
+    chosen = explore.chosen_factory(at_sites, factories.value)
     mo.stop(chosen is None, mo.md("No factory in this fleet."))
     mo.vstack(
         [
             mo.md(f"**{chosen['label']}** (select another factory in the table above)"),
-            fnb.readable(db.factory_gateways(chosen["id"])),
+            explore.readable(db.factory_gateways(chosen["id"])),
         ]
     )
     return
@@ -187,9 +186,9 @@ def _(charts, db, where):
 
 
 @app.cell
-def _(db, fnb, where):
+def _(db, explore, where):
     stale = db.stale_gateways(include_never_seen=True, where=where)
-    fnb.silent_table(stale, db.clock)
+    explore.silent_table(stale, db.clock)
     return
 
 
@@ -235,8 +234,8 @@ def _(charts, db):
 
 
 @app.cell
-def _(db, fnb):
-    fnb.readable(db.deleted_rows())
+def _(db, explore):
+    explore.readable(db.deleted_rows())
     return
 
 
@@ -258,8 +257,8 @@ def _(db):
 
 
 @app.cell
-def _(fnb, mo):
-    query = mo.ui.code_editor(value=fnb.ORGANIZATIONS_SQL, language="sql", min_height=160).form(
+def _(explore, mo):
+    query = mo.ui.code_editor(value=explore.ORGANIZATIONS_SQL, language="sql", min_height=160).form(
         submit_button_label="Run query", bordered=False
     )
     query
@@ -267,8 +266,8 @@ def _(fnb, mo):
 
 
 @app.cell
-def _(fnb, mo, query, sql_engine):
-    query_result = mo.sql(query.value or fnb.ORGANIZATIONS_SQL, engine=sql_engine)
+def _(explore, mo, query, sql_engine):
+    query_result = mo.sql(query.value or explore.ORGANIZATIONS_SQL, engine=sql_engine)
     query_result
     return (query_result,)
 

@@ -162,7 +162,7 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
     lists that factory's gateways."""
     from playwright.sync_api import expect
 
-    from fleetlab.app import explore as fnb
+    from fleetlab.app import explore
     from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.read import sites
@@ -192,7 +192,7 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
         organization, factory = (second.locator("td").nth(i).inner_text().strip() for i in (1, 2))
         second.locator("td").first.click()
         expect(page.get_by_text(f"{organization} / {factory}", exact=False)).to_be_visible(timeout=30_000)
-        default = fnb.most_silent(per_factory).row(0, named=True)
+        default = explore.most_silent(per_factory).row(0, named=True)
         assert (default["organization"], default["factory"]) != (organization, factory)
 
         # the topmost circle (drawn last) is the one under its own centre

@@ -208,11 +208,12 @@ def test_a_write_that_fails_says_so_and_keeps_the_previous_export(tmp_path, expo
 # -- bad DIR values ----------------------------------------------------------------------------------
 
 
-def test_bad_dir_values_exit_2_with_one_line_saying_what_to_do(tmp_path, export_env):
+def test_bad_dir_values_exit_2_with_one_line_saying_what_to_do(tmp_path, export_env, monkeypatch):
     afile = tmp_path / "afile"
     afile.write_text("not a folder\n")
     cwd = tmp_path / "cwd"  # where a DIR taken for "." would land
     cwd.mkdir()
+    monkeypatch.chdir(cwd)
     cases = [
         [str(afile)],
         [str(afile / "x")],
@@ -225,18 +226,13 @@ def test_bad_dir_values_exit_2_with_one_line_saying_what_to_do(tmp_path, export_
         [str(tmp_path / "line\nbreak")],
     ]
     problems = []
-    for args in cases:
-        proc = subprocess.run(
-            [sys.executable, "-m", "fleetlab.app.cli", "export", *args, *SMALL],
-            env=export_env,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-        )
-        lines = proc.stderr.strip().splitlines()
-        found = judge(Run(args, proc.returncode, proc.stdout, proc.stderr, 0.0), [DSN_PASSWORD, TEST_KEY])
-        if proc.returncode != 2 or len(lines) != 1 or not lines[0].startswith("fleetlab: error: "):
-            found.append(f"exit {proc.returncode}, stderr {proc.stderr!r}")
+    for number, args in enumerate(cases):
+        # the first through the console script (nothing more is printed at exit), the others in-process
+        run = (cli if number == 0 else cli_inprocess)(["export", *args, *SMALL], export_env)
+        lines = run.stderr.strip().splitlines()
+        found = judge(run, [DSN_PASSWORD, TEST_KEY])
+        if run.returncode != 2 or len(lines) != 1 or not lines[0].startswith("fleetlab: error: "):
+            found.append(f"exit {run.returncode}, stderr {run.stderr!r}")
         if found:
             problems.append(f"{args!r}: {'; '.join(found)}")
     assert not problems, "\n".join(problems)

@@ -119,7 +119,7 @@ def test_an_earlier_export_is_refused_without_overwrite_and_left_untouched(tmp_p
         out.mkdir()
         (out / name).write_bytes(b"an earlier export's file\n")
         before = files(out)
-        run = cli(["export", str(out), *SMALL], export_env)
+        run = cli_inprocess(["export", str(out), *SMALL], export_env)  # the console script's code, here
         assert run.returncode == 2 and "--overwrite" in run.stderr and not run.traceback, (name, run.output)
         assert files(out) == before, name
 
@@ -294,7 +294,7 @@ def test_shards_loaded_one_after_another_add_up_in_the_marker(tmp_path, env, new
     total = {}
     for k in range(3):
         out = tmp_path / f"part {k}"
-        assert cli(["export", str(out), "--shard", f"{k}/3", *flags], env).returncode == 0
+        assert cli_inprocess(["export", str(out), "--shard", f"{k}/3", *flags], env).returncode == 0
         record = json.loads((out / "fleet.json").read_text())
         loaded = _load(record, url, tmp_path)
         assert loaded.returncode == 0, loaded.stderr

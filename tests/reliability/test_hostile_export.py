@@ -166,7 +166,7 @@ def test_a_kill_at_any_point_leaves_the_previous_export_whole(tmp_path, export_e
         assert files(out) == {**before, left[0]: b"<dir>"}
     # killed during the swap itself, the previous files wait in that folder: the next export into DIR
     # puts them back first, then refuses (no --overwrite), leaving the previous export whole
-    again = cli(["export", str(out), *SMALL], export_env)
+    again = cli_inprocess(["export", str(out), *SMALL], export_env)
     if files(out) != before:
         observe("rows_lost_or_partial")
     assert again.returncode == 2 and "--overwrite" in again.stderr, again.output

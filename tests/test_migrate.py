@@ -12,6 +12,8 @@ import pytest
 from fleetlab.errors import LockTimeout, MigrationError
 from fleetlab.store import db, migrate
 
+from .reliability.harness import cli_inprocess
+
 
 @pytest.fixture
 def empty_url(new_db):
@@ -157,9 +159,9 @@ def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
 
 
 def test_a_schema_changed_by_hand_is_seen_by_status_check_and_seed(cli_env, conn):
-    run = lambda *a: subprocess.run(
-        [sys.executable, "-m", "fleetlab.app.cli", *a], env=cli_env, capture_output=True, text=True
-    )  # noqa: E731
+    def run(*args):  # the console script's code in this process: what each command sees and says
+        return cli_inprocess(list(args), cli_env)
+
     assert run("seed", "--yes").returncode == 0
     assert run("status").returncode == 0
     conn.execute("CREATE TABLE team_notes (x int)")  # a table of the team's own: named, but seed goes on

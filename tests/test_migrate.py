@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -136,9 +134,10 @@ def test_waiting_runner_gives_up_with_clear_message(empty_url):
 
 def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
     env = {**cli_env, "DATABASE_URL": empty_url.render(masked=False)}
-    run = lambda *a: subprocess.run(
-        [sys.executable, "-m", "fleetlab.app.cli", *a], env=env, capture_output=True, text=True
-    )  # noqa: E731
+
+    def run(*args):  # the console script's code in this process: what each command does and says
+        return cli_inprocess(list(args), env)
+
     out = run("migrate", "--dry-run")
     assert out.returncode == 0
     assert "-- 1707345600001_create_organizations.sql" in out.stdout and "CREATE TABLE gateways" in out.stdout

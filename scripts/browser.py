@@ -91,12 +91,19 @@ def serving(notebook: str, env: dict[str, str], log_dir: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def browser_page(viewport: tuple[int, int] = (1280, 1800)):
+def chromium():
+    """Headless Chromium, to open fresh pages in (`browser.new_context().new_page()`) until it closes."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def browser_page(viewport: tuple[int, int] = (1280, 1800)):
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})

@@ -13,7 +13,12 @@ from pathlib import Path
 import polars as pl
 import psycopg
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, browser_page, serving
+import suite_server
+from browser import CHROMIUM, chromium, serving
+
+from fleetlab.config import Settings
+from fleetlab.dsn import DatabaseURL
+from fleetlab.store import databases
 
 SCREENSHOT = Path(os.environ.get("FLEETLAB_SCREENSHOT_DIR") or "/tmp") / "fleetlab-reset-app.png"
 
@@ -23,60 +28,114 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="module")
+def served(admin, template_db, server_url, tmp_path_factory):
+    """The database the module's `marimo run` servers read and write (their DATABASE_URL is fixed when
+    they start): its settings and the servers' environment. `workbench` makes it afresh for each test."""
+    name = f"fltest_{os.getpid()}_browser"
+    settings = Settings(
+        database_url=server_url.with_dbname(name).render(masked=False),
+        home=tmp_path_factory.mktemp("browser") / "home",
+        secret_key=suite_server.TEST_KEY,
+        cache_entries=0,
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL"))}
+    env.update(
+        DATABASE_URL=settings.database_url,
+        FLEETLAB_HOME=str(settings.home),
+        FLEETLAB_SECRET_KEY=suite_server.TEST_KEY,
+        FLEETLAB_CACHE_ENTRIES="0",
+    )
+    yield settings, env
+    for leftover in (name, databases.build_name(name), databases.previous_name(name)):
+        databases.drop(admin, leftover, server_url)
+
+
 @pytest.fixture
-def app_url(cli_env, tmp_path):
-    """`marimo run notebooks/reset.py` on a free loopback port, against the test database."""
-    with serving("notebooks/reset.py", cli_env, tmp_path) as url:
+def workbench(served, admin, template_db, server_url) -> Settings:
+    """The served database made afresh for this test: a clone of the empty migrated template, whatever an
+    earlier test loaded into it (dropping it ends the sessions an earlier test's page left connected)."""
+    settings, _ = served
+    name = DatabaseURL.parse(settings.database_url).database
+    for leftover in (name, databases.build_name(name), databases.previous_name(name)):
+        databases.drop(admin, leftover, server_url)
+    databases.clone(admin, template_db, name)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def reset_app(served, tmp_path_factory):
+    """`marimo run notebooks/reset.py` on a free loopback port, against the served database; one server
+    for the module (each page opened is a session of its own)."""
+    with serving("notebooks/reset.py", served[1], tmp_path_factory.mktemp("reset-app")) as url:
         yield url
 
 
-def test_reset_app_resets_with_the_counts_set_in_the_form(app_url, settings):
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture(scope="module")
+def explore_app(served, tmp_path_factory):
+    """`marimo run notebooks/explore.py` against the served database; one server for the module, each
+    test loading the fleet it needs before it opens its page (a new session, which reads it afresh)."""
+    with serving("notebooks/explore.py", served[1], tmp_path_factory.mktemp("explore-app")) as url:
+        yield url
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1800})
-            page.goto(app_url)
-            expect(page.get_by_text("would load these rows")).to_be_visible(timeout=60_000)
-            for name, value in [
-                ("Organizations", "2"),
-                ("Factories per organization", "2"),
-                ("Gateways per factory", "3"),
-                ("Seed", "1"),
-            ]:
-                page.get_by_role("textbox", name=name).fill(value)
-            page.get_by_role("button", name="Preview").click()  # the form sends all its fields at once
-            # the description follows the fields changed from the scenario
-            expect(page.get_by_text("changed here:")).to_be_visible(timeout=30_000)
-            # the preview follows the form before anything is written
-            expect(
-                page.get_by_text(  # the preview's command, not the intro's example
-                    "fleetlab reset --scenario default --orgs 2 --factories-per-org 2 --gateways-per-factory 3 --seed 1"
-                )
-            ).to_be_visible(timeout=30_000)
-            page.get_by_role("button", name="Reset the database").click()
-            expect(page.get_by_role("heading", name="Done")).to_be_visible(timeout=120_000)
-            # the first rows of each table, read back from the database, come last
-            expect(page.get_by_role("tab", name="gateways")).to_have_count(2, timeout=30_000)
-            done = page.locator("body").inner_text().split("Done", 1)[1]
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-        finally:
-            browser.close()
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page in a browser context of its own: no cookies, storage or cache from another test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1800})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_reset_app_resets_with_the_counts_set_in_the_form(reset_app, workbench, page):
+    from playwright.sync_api import expect
+
+    page.goto(reset_app)
+    expect(page.get_by_text("would load these rows")).to_be_visible(timeout=60_000)
+    for name, value in [
+        ("Organizations", "2"),
+        ("Factories per organization", "2"),
+        ("Gateways per factory", "3"),
+        ("Seed", "1"),
+    ]:
+        page.get_by_role("textbox", name=name).fill(value)
+    page.get_by_role("button", name="Preview").click()  # the form sends all its fields at once
+    # the description follows the fields changed from the scenario
+    expect(page.get_by_text("changed here:")).to_be_visible(timeout=30_000)
+    # the preview follows the form before anything is written
+    expect(
+        page.get_by_text(  # the preview's command, not the intro's example
+            "fleetlab reset --scenario default --orgs 2 --factories-per-org 2 --gateways-per-factory 3 --seed 1"
+        )
+    ).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Reset the database").click()
+    expect(page.get_by_role("heading", name="Done")).to_be_visible(timeout=120_000)
+    # the first rows of each table, read back from the database, come last
+    expect(page.get_by_role("tab", name="gateways")).to_have_count(2, timeout=30_000)
+    done = page.locator("body").inner_text().split("Done", 1)[1]
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert re.search(r"Loaded 2 organizations, 4 factories, 12 gateways into ", done), done[:2000]
-    with psycopg.connect(settings.database_url) as conn:
+    with psycopg.connect(workbench.database_url) as conn:
         rows = [
             conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("organizations", "factories", "gateways")
         ]
     assert rows == [2, 4, 12]
 
 
-def test_explore_without_a_database_says_so_once(cli_env, tmp_path):
+def test_explore_without_a_database_says_so_once(cli_env, tmp_path, page):
     """No server behind DATABASE_URL: one callout that says what to do, not a wall of failed cells."""
     from playwright.sync_api import expect
 
     env = {**cli_env, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"}
-    with serving("notebooks/explore.py", env, tmp_path) as url, browser_page() as page:
+    with serving("notebooks/explore.py", env, tmp_path) as url:
         page.goto(url)
         expect(page.get_by_text("No fleet to explore")).to_be_visible(timeout=60_000)
         expect(page.get_by_role("heading", name="Your own SQL")).to_be_visible(timeout=30_000)
@@ -89,27 +148,26 @@ def test_explore_without_a_database_says_so_once(cli_env, tmp_path):
             assert page.get_by_text(noise).count() == 0, noise
 
 
-def test_explore_runs_the_query_typed_into_its_sql_editor(cli_env, settings, tmp_path):
+def test_explore_runs_the_query_typed_into_its_sql_editor(explore_app, workbench, page):
     from playwright.sync_api import expect
 
     from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.reset import reset
 
-    reset(settings, plan(load_scenario("multi-tenant").override(organizations="3", as_of="2026-01-01T00:00:00Z")))
-    with serving("notebooks/explore.py", cli_env, tmp_path) as url, browser_page() as page:
-        page.goto(url)
-        expect(page.get_by_role("button", name="Run query")).to_be_visible(timeout=90_000)
-        editor = page.locator(".cm-content").last
-        editor.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type("SELECT count(*) AS counted_gateways FROM gateways WHERE deleted_at IS NULL")
-        page.get_by_role("button", name="Run query").click()
-        expect(page.get_by_text("counted_gateways", exact=True)).to_be_visible(timeout=30_000)  # the result's header
-        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore.png")), full_page=True)
+    reset(workbench, plan(load_scenario("multi-tenant").override(organizations="3", as_of="2026-01-01T00:00:00Z")))
+    page.goto(explore_app)
+    expect(page.get_by_role("button", name="Run query")).to_be_visible(timeout=90_000)
+    editor = page.locator(".cm-content").last
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("SELECT count(*) AS counted_gateways FROM gateways WHERE deleted_at IS NULL")
+    page.get_by_role("button", name="Run query").click()
+    expect(page.get_by_text("counted_gateways", exact=True)).to_be_visible(timeout=30_000)  # the result's header
+    page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore.png")), full_page=True)
 
 
-def test_explore_filters_narrow_the_tables_and_charts(cli_env, settings, tmp_path):
+def test_explore_filters_narrow_the_tables_and_charts(explore_app, workbench, page):
     """Choosing one model in the filters: the models chart then shows that model alone, and the
     organizations table counts only its gateways."""
     from playwright.sync_api import expect
@@ -120,43 +178,41 @@ def test_explore_filters_narrow_the_tables_and_charts(cli_env, settings, tmp_pat
     from fleetlab.read.workbench import Workbench
     from fleetlab.store.reset import reset
 
-    reset(settings, plan(load_scenario("multi-tenant").override(organizations="3", as_of="2026-01-01T00:00:00Z")))
-    url_ = settings.database_url
+    reset(workbench, plan(load_scenario("multi-tenant").override(organizations="3", as_of="2026-01-01T00:00:00Z")))
+    url_ = workbench.database_url
     models = Workbench(url_).model_distribution()["model"].to_list()
     chosen, other = models[0], models[1]
     total = Workbench(url_).fleet_summary(where=Filter(models=(chosen,)))["gateways"].sum()
-    with serving("notebooks/explore.py", cli_env, tmp_path) as url, browser_page() as page:
-        page.goto(url)
-        chart = page.locator(".vega-embed").filter(has_text="Gateway models")
-        expect(chart.get_by_text(other, exact=True)).to_be_visible(timeout=90_000)
-        page.locator("marimo-multiselect").filter(has_text="Models").get_by_role("button").first.click()
-        page.get_by_role("option", name=chosen, exact=True).click()
-        page.keyboard.press("Escape")
-        expect(chart.get_by_text(other, exact=True)).to_have_count(0, timeout=30_000)
-        expect(chart.get_by_text(chosen, exact=True)).to_be_visible()
-        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-filtered.png")), full_page=True)
+    page.goto(explore_app)
+    chart = page.locator(".vega-embed").filter(has_text="Gateway models")
+    expect(chart.get_by_text(other, exact=True)).to_be_visible(timeout=90_000)
+    page.locator("marimo-multiselect").filter(has_text="Models").get_by_role("button").first.click()
+    page.get_by_role("option", name=chosen, exact=True).click()
+    page.keyboard.press("Escape")
+    expect(chart.get_by_text(other, exact=True)).to_have_count(0, timeout=30_000)
+    expect(chart.get_by_text(chosen, exact=True)).to_be_visible()
+    page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-filtered.png")), full_page=True)
     assert total > 0
 
 
-def test_reset_button_is_disabled_while_the_form_is_invalid(app_url):
+def test_reset_button_is_disabled_while_the_form_is_invalid(reset_app, workbench, page):
     from playwright.sync_api import expect
 
-    with browser_page() as page:
-        page.goto(app_url)
-        expect(page.get_by_text("would load these rows")).to_be_visible(timeout=60_000)
-        button = page.get_by_role("button", name="Reset the database")
-        expect(button).to_be_enabled()
-        page.get_by_role("textbox", name="Organizations").fill("-1")
-        page.get_by_role("button", name="Preview").click()
-        expect(page.get_by_text("Cannot build this fleet")).to_be_visible(timeout=30_000)
-        expect(button).to_be_disabled(timeout=30_000)
-        page.get_by_role("textbox", name="Organizations").fill("2")
-        page.get_by_role("button", name="Preview").click()
-        expect(button).to_be_enabled(timeout=30_000)
-        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-reset-form.png")), full_page=True)
+    page.goto(reset_app)
+    expect(page.get_by_text("would load these rows")).to_be_visible(timeout=60_000)
+    button = page.get_by_role("button", name="Reset the database")
+    expect(button).to_be_enabled()
+    page.get_by_role("textbox", name="Organizations").fill("-1")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_text("Cannot build this fleet")).to_be_visible(timeout=30_000)
+    expect(button).to_be_disabled(timeout=30_000)
+    page.get_by_role("textbox", name="Organizations").fill("2")
+    page.get_by_role("button", name="Preview").click()
+    expect(button).to_be_enabled(timeout=30_000)
+    page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-reset-form.png")), full_page=True)
 
 
-def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli_env, settings, tmp_path):
+def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(explore_app, workbench, page):
     """The map draws the world's countries and one circle per site with no request leaving this machine;
     clicking a site narrows the factories table to that site's factories, and selecting a factory there
     lists that factory's gateways."""
@@ -169,60 +225,59 @@ def test_explore_map_renders_offline_and_drills_down_to_a_site_and_a_factory(cli
     from fleetlab.read.workbench import Workbench
     from fleetlab.store.reset import reset
 
-    reset(settings, plan(load_scenario("international").override(organizations="4", as_of="2026-01-01T00:00:00Z")))
-    per_factory = Workbench(settings.database_url).gateways_per_factory()
+    reset(workbench, plan(load_scenario("international").override(organizations="4", as_of="2026-01-01T00:00:00Z")))
+    per_factory = Workbench(workbench.database_url).gateways_per_factory()
     site_frame = sites.sites(per_factory)
     assert sites.unplaced(per_factory) == 0 and site_frame.height > 1
     outside: list[str] = []
-    with serving("notebooks/explore.py", cli_env, tmp_path) as url, browser_page() as page:
-        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(url) else None)
-        page.goto(url)
-        chart = page.locator(".vega-embed").filter(has_text="Factory sites")
-        circles = chart.locator("g.mark-symbol.role-mark path")
-        expect(circles).to_have_count(site_frame.height, timeout=90_000)
-        assert chart.locator("g.mark-shape.role-mark path").count() > 100  # the countries, from the package's file
-        # the time view: one bar for each of the 59 days before the as-of day (that day is in its title)
-        silent = page.locator(".vega-embed").filter(has_text="Went silent").locator("g.mark-rect.role-mark path")
-        expect(silent).to_have_count(59, timeout=30_000)
-        table = page.locator("marimo-table").filter(has_text="Select a factory to list its gateways")
-        expect(table.get_by_text(f"{per_factory.height} rows", exact=False)).to_be_visible(timeout=30_000)
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(explore_app) else None)
+    page.goto(explore_app)
+    chart = page.locator(".vega-embed").filter(has_text="Factory sites")
+    circles = chart.locator("g.mark-symbol.role-mark path")
+    expect(circles).to_have_count(site_frame.height, timeout=90_000)
+    assert chart.locator("g.mark-shape.role-mark path").count() > 100  # the countries, from the package's file
+    # the time view: one bar for each of the 59 days before the as-of day (that day is in its title)
+    silent = page.locator(".vega-embed").filter(has_text="Went silent").locator("g.mark-rect.role-mark path")
+    expect(silent).to_have_count(59, timeout=30_000)
+    table = page.locator("marimo-table").filter(has_text="Select a factory to list its gateways")
+    expect(table.get_by_text(f"{per_factory.height} rows", exact=False)).to_be_visible(timeout=30_000)
 
-        # a factory picked in the table (its second row: the first is what the notebook shows unasked)
-        second = table.locator("tbody tr").nth(1)
-        organization, factory = (second.locator("td").nth(i).inner_text().strip() for i in (1, 2))
-        second.locator("td").first.click()
-        expect(page.get_by_text(f"{organization} / {factory}", exact=False)).to_be_visible(timeout=30_000)
-        default = explore.most_silent(per_factory).row(0, named=True)
-        assert (default["organization"], default["factory"]) != (organization, factory)
+    # a factory picked in the table (its second row: the first is what the notebook shows unasked)
+    second = table.locator("tbody tr").nth(1)
+    organization, factory = (second.locator("td").nth(i).inner_text().strip() for i in (1, 2))
+    second.locator("td").first.click()
+    expect(page.get_by_text(f"{organization} / {factory}", exact=False)).to_be_visible(timeout=30_000)
+    default = explore.most_silent(per_factory).row(0, named=True)
+    assert (default["organization"], default["factory"]) != (organization, factory)
 
-        # the topmost circle (drawn last) is the one under its own centre
-        circles.last.hover(force=True)
-        tip = page.locator("#vg-tooltip-element")
-        expect(tip).to_be_visible(timeout=10_000)
-        here = int(re.search(r"factories here\s*(\d+)", tip.inner_text()).group(1))
-        circles.last.click(force=True)
-        expect(table.get_by_text(re.compile(rf"^{here} rows?\b"))).to_be_visible(timeout=30_000)
+    # the topmost circle (drawn last) is the one under its own centre
+    circles.last.hover(force=True)
+    tip = page.locator("#vg-tooltip-element")
+    expect(tip).to_be_visible(timeout=10_000)
+    here = int(re.search(r"factories here\s*(\d+)", tip.inner_text()).group(1))
+    circles.last.click(force=True)
+    expect(table.get_by_text(re.compile(rf"^{here} rows?\b"))).to_be_visible(timeout=30_000)
 
-        # an organization selected in its table: the map and the factories show only its sites
-        organizations = page.locator("marimo-table").filter(has_text="Select organizations to narrow")
-        row = organizations.locator("tbody tr").first
-        tenant = row.locator("td").nth(1).inner_text().strip()
-        row.locator("td").first.click()
-        theirs = per_factory.filter(pl.col("organization") == tenant)
-        expect(table.get_by_text(re.compile(rf"^{theirs.height} rows?\b"))).to_be_visible(timeout=30_000)
-        expect(circles).to_have_count(sites.sites(theirs).height, timeout=30_000)
+    # an organization selected in its table: the map and the factories show only its sites
+    organizations = page.locator("marimo-table").filter(has_text="Select organizations to narrow")
+    row = organizations.locator("tbody tr").first
+    tenant = row.locator("td").nth(1).inner_text().strip()
+    row.locator("td").first.click()
+    theirs = per_factory.filter(pl.col("organization") == tenant)
+    expect(table.get_by_text(re.compile(rf"^{theirs.height} rows?\b"))).to_be_visible(timeout=30_000)
+    expect(circles).to_have_count(sites.sites(theirs).height, timeout=30_000)
 
-        page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-drilled.png")), full_page=True)
+    page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-drilled.png")), full_page=True)
     chosen = per_factory.filter((pl.col("organization") == organization) & (pl.col("factory") == factory))
     assert chosen.height == 1
     assert outside == [], outside[:5]
 
 
-def test_notebooks_served_together_link_to_each_other(cli_env, tmp_path):
+def test_notebooks_served_together_link_to_each_other(cli_env, tmp_path, page):
     """`marimo run notebooks`: the reset app links to explore, and explore opens from the link."""
     from playwright.sync_api import expect
 
-    with serving("notebooks", cli_env, tmp_path) as url, browser_page() as page:
+    with serving("notebooks", cli_env, tmp_path) as url:
         page.goto(url + "?file=reset.py")
         link = page.get_by_role("link", name="Explore the fleet")
         expect(link).to_be_visible(timeout=60_000)

@@ -22,7 +22,7 @@ from fleetlab.store.crypto import Keyring, decrypt_password, keyring_for
 from fleetlab.store.reset import reset
 
 from .conftest import drop_templates
-from .reliability.harness import cli
+from .reliability.harness import cli, cli_inprocess
 
 AS_OF = "2026-01-01T00:00:00Z"
 SEED = 100_000 + os.getpid() % 100_000  # this session's own
@@ -163,19 +163,20 @@ def test_a_template_is_never_a_reset_target_and_refuses_connections(cached, admi
 
 
 def test_the_cli_lists_clears_and_says_what_each_reset_did(cached, cli_env, admin):
+    # the console script's code in-process: what each command says, not the console script itself
     env = {**cli_env, "FLEETLAB_CACHE_ENTRIES": "4"}
     flags = ["--scenario", "multi-tenant", "--orgs", "2", "--seed", str(SEED + 50), "--as-of", AS_OF]
-    built = cli(["reset", "--yes", *flags], env)
+    built = cli_inprocess(["reset", "--yes", *flags], env)
     assert built.returncode == 0 and "cache: built, and kept as" in built.stdout, built.output
-    again = cli(["reset", "--yes", *flags], env)
+    again = cli_inprocess(["reset", "--yes", *flags], env)
     assert again.returncode == 0 and "cache: cloned 'multi-tenant'" in again.stdout, again.output
     assert "gateways" in again.stdout
-    off = cli(["reset", "--yes", "--no-cache", *flags], env)
+    off = cli_inprocess(["reset", "--yes", "--no-cache", *flags], env)
     assert "cache: not used, as asked (--no-cache)" in off.stdout
-    listed = cli(["cache", "list"], env)
+    listed = cli_inprocess(["cache", "list"], env)
     assert listed.returncode == 0 and f"multi-tenant (seed {SEED + 50}, as of {AS_OF})" in listed.stdout
     assert "1     " in listed.stdout or " 1 " in listed.stdout  # one hit
-    bad = cli(["cache", "list"], {**env, "FLEETLAB_CACHE_ENTRIES": "lots"})
+    bad = cli_inprocess(["cache", "list"], {**env, "FLEETLAB_CACHE_ENTRIES": "lots"})
     assert bad.returncode != 0 and "FLEETLAB_CACHE_ENTRIES must be a whole number" in bad.stderr
     assert "Traceback" not in bad.stderr
 
@@ -185,24 +186,27 @@ def test_a_reset_killed_while_keeping_or_cloning_leaves_the_previous_database_wh
 
     env = {**cli_env, "FLEETLAB_CACHE_ENTRIES": "4"}
     flags = ["--scenario", "multi-tenant", "--orgs", "2", "--seed", str(SEED + 60), "--as-of", AS_OF]
-    assert cli(["reset", "--yes", "--seed", "3"], env).returncode == 0  # the previous data (not cached: "now")
+    # the kills in a process of their own (FLEETLAB_FAULT), the resets around them in this one
+    assert (
+        cli_inprocess(["reset", "--yes", "--seed", "3"], env).returncode == 0
+    )  # the previous data (not cached: "now")
     before = content_hash(db_url)
     # 1. killed between copying the template and writing its record
     run = cli(["reset", "--yes", *flags], {**env, "FLEETLAB_FAULT": "cache:before-record"})
     assert run.returncode == -9, run.output
     assert content_hash(db_url) == before
     assert [e for e in entries(admin, cached) if e.unfinished]  # listed, never served
-    run = cli(["reset", "--yes", *flags], env)
+    run = cli_inprocess(["reset", "--yes", *flags], env)
     assert run.returncode == 0 and "cache: built, and kept as" in run.stdout, run.output  # built again, kept whole
     assert not [e for e in entries(admin, cached) if e.unfinished]
     assert fleet_state(db_url) == "complete"
     # 2. killed after cloning the template into the side database, before the swap
-    assert cli(["reset", "--yes", "--seed", "4"], env).returncode == 0
+    assert cli_inprocess(["reset", "--yes", "--seed", "4"], env).returncode == 0
     before = content_hash(db_url)
     run = cli(["reset", "--yes", *flags], {**env, "FLEETLAB_FAULT": "reset:after-create"})
     assert run.returncode == -9, run.output
     assert content_hash(db_url) == before
-    run = cli(["reset", "--yes", *flags], env)
+    run = cli_inprocess(["reset", "--yes", *flags], env)
     assert run.returncode == 0 and "cache: cloned" in run.stdout, run.output
     assert fleet_state(db_url) == "complete"
 

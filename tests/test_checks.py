@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +10,8 @@ from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import checks
 from fleetlab.store.crypto import Keyring, keyring_for
 from fleetlab.store.load import load
+
+from .reliability.harness import cli_inprocess
 
 CHECKS = [
     "schema is the platform's",
@@ -49,7 +49,8 @@ def failing(conn, keys, **kw) -> set[str]:
 
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "fleetlab.app.cli", *args], env=env, capture_output=True, text=True)
+    """The console script's code in this process (what each command does and says)."""
+    return cli_inprocess(list(args), env)
 
 
 def test_a_good_database_passes(conn, keys, seeded):

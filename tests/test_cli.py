@@ -12,6 +12,8 @@ import pytest
 from fleetlab.app.cli import build_parser
 from fleetlab.dsn import DatabaseURL
 
+from .reliability.harness import cli_inprocess
+
 SECRET = "Sup3r-S3cret-pw"
 
 
@@ -24,6 +26,12 @@ def run(env, *args, stdin=None):
         input=stdin,
         timeout=120,
     )
+
+
+def run_here(env, *args):
+    """The console script's code in this process (`run` minus interpreter start-up): for tests about what
+    a command does and says, not about the console script itself."""
+    return cli_inprocess(list(args), env)
 
 
 def assert_clean_failure(out, *fragments):
@@ -69,7 +77,7 @@ def test_db_url_masks_password(cli_env):
 def test_bad_urls_give_clean_errors(cli_env, url, fragment, command):
     if fragment == "not this machine" and command[0] in ("migrate", "status"):
         fragment = "cannot connect"
-    out = run({**cli_env, "DATABASE_URL": url}, *command)
+    out = run_here({**cli_env, "DATABASE_URL": url}, *command)
     assert_clean_failure(out, fragment)
 
 
@@ -82,28 +90,28 @@ def test_bad_urls_give_clean_errors(cli_env, url, fragment, command):
     ],
 )
 def test_bad_keys_give_clean_errors(cli_env, key, fragment):
-    out = run({**cli_env, "FLEETLAB_SECRET_KEY": key}, "reset", "--yes")
+    out = run_here({**cli_env, "FLEETLAB_SECRET_KEY": key}, "reset", "--yes")
     assert_clean_failure(out, fragment, "FLEETLAB_SECRET_KEY")
     assert key not in out.stderr
 
 
 def test_decrypt_helper(cli_env):
-    assert run(cli_env, "reset", "--yes").returncode == 0
-    out = run(cli_env, "decrypt", "GW-SPR-001")
+    assert run_here(cli_env, "reset", "--yes").returncode == 0
+    out = run_here(cli_env, "decrypt", "GW-SPR-001")
     assert out.returncode == 0 and out.stdout.strip() == "admin123"  # the original seed's password
-    generated = run(cli_env, "reset", "--yes", "--orgs", "1")
+    generated = run_here(cli_env, "reset", "--yes", "--orgs", "1")
     assert generated.returncode == 0, generated.stderr
-    out = run(cli_env, "decrypt", "GW-0000-000-0000")
+    out = run_here(cli_env, "decrypt", "GW-0000-000-0000")
     assert out.returncode == 0 and len(out.stdout.strip()) == 24  # keyed per gateway
-    assert_clean_failure(run(cli_env, "decrypt", "GW-NOPE"), "no gateway")
+    assert_clean_failure(run_here(cli_env, "decrypt", "GW-NOPE"), "no gateway")
 
 
 def test_protect_blocks_reset(cli_env):
-    assert run(cli_env, "reset", "--yes").returncode == 0
-    assert run(cli_env, "db", "protect").returncode == 0
-    assert_clean_failure(run(cli_env, "reset", "--yes"), "protected")
-    assert run(cli_env, "db", "unprotect").returncode == 0
-    assert run(cli_env, "reset", "--yes").returncode == 0
+    assert run_here(cli_env, "reset", "--yes").returncode == 0
+    assert run_here(cli_env, "db", "protect").returncode == 0
+    assert_clean_failure(run_here(cli_env, "reset", "--yes"), "protected")
+    assert run_here(cli_env, "db", "unprotect").returncode == 0
+    assert run_here(cli_env, "reset", "--yes").returncode == 0
 
 
 def _commands(parser, prefix=()):
@@ -221,12 +229,12 @@ def test_only_commands_that_write_passwords_create_a_key_and_they_say_so(cli_env
     env = {k: v for k, v in cli_env.items() if k != "FLEETLAB_SECRET_KEY"}  # the key file, under FLEETLAB_HOME
     key_file = Path(env["FLEETLAB_HOME"]) / "secret.key"
     for args in (["check"], ["decrypt", "GW-SPR-001"], ["key", "rotate"]):
-        done = run(env, *args)
+        done = run_here(env, *args)
         assert done.returncode != 0 and "no secret key" in done.stdout + done.stderr, (args, done.stderr)
         assert not key_file.exists(), args
-    done = run(env, "reset", "--yes")
+    done = run_here(env, "reset", "--yes")
     assert done.returncode == 0 and key_file.exists(), done.stderr
     assert f"created a new secret key in {key_file}" in done.stderr
-    again = run(env, "seed", "--yes")
+    again = run_here(env, "seed", "--yes")
     assert again.returncode == 0 and "created a new secret key" not in again.stderr
-    assert run(env, "check").returncode == 0
+    assert run_here(env, "check").returncode == 0

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import threading
 
 import pytest
 
 from fleetlab.errors import LockTimeout, MigrationError
 from fleetlab.store import databases, db, migrate
+
+from .reliability.harness import cli_inprocess
 
 
 @pytest.fixture
@@ -136,9 +136,10 @@ def test_waiting_runner_gives_up_with_clear_message(empty_url):
 
 def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
     env = {**cli_env, "DATABASE_URL": empty_url.render(masked=False)}
-    run = lambda *a: subprocess.run(
-        [sys.executable, "-m", "fleetlab.app.cli", *a], env=env, capture_output=True, text=True
-    )  # noqa: E731
+
+    def run(*args):  # the console script's code in this process: what each command does and says
+        return cli_inprocess(list(args), env)
+
     out = run("migrate", "--dry-run")
     assert out.returncode == 0
     assert "-- 1707345600001_create_organizations.sql" in out.stdout and "CREATE TABLE gateways" in out.stdout
@@ -159,9 +160,9 @@ def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
 
 
 def test_a_schema_changed_by_hand_is_seen_by_status_check_and_seed(cli_env, conn):
-    run = lambda *a: subprocess.run(
-        [sys.executable, "-m", "fleetlab.app.cli", *a], env=cli_env, capture_output=True, text=True
-    )  # noqa: E731
+    def run(*args):  # the console script's code in this process: what each command sees and says
+        return cli_inprocess(list(args), cli_env)
+
     assert run("seed", "--yes").returncode == 0
     assert run("status").returncode == 0
     conn.execute("CREATE TABLE team_notes (x int)")  # a table of the team's own: named, but seed goes on

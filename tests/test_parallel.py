@@ -21,6 +21,9 @@ from .test_load import rows, schema_objects, spec
 
 # 3 organizations × 4 factories × 6,000 gateways: 72,000 gateways, eight chunks of CHUNK_ROWS (10,000)
 BIG = {"organizations": "3", "factories_per_organization": "4", "gateways_per_factory": "6000"}
+# what the resets below load over 2 and 3 streams: 36,000 gateways, four chunks (the last one short), so
+# that a stream takes a second chunk from the shared numbers; the streams are set, not picked from the size
+LOADED = {"organizations": "3", "factories_per_organization": "2", "gateways_per_factory": "6000"}
 
 
 def test_streams_for_follows_the_setting_the_cores_and_the_size():
@@ -63,14 +66,14 @@ def test_streams_share_the_chunks_each_once():
 
 @pytest.mark.parametrize("streams", [2, 3])
 def test_parallel_reset_loads_the_same_rows_as_one_stream(settings, db_url, streams):
-    fleet = plan(spec(**BIG))
+    fleet = plan(spec(**LOADED))
     one = reset(settings.replace(load_streams=1), fleet)
     assert one.streams == 1
     serial_rows, serial_schema = rows(db_url), schema_objects(db_url)
 
     result = reset(settings.replace(load_streams=streams), fleet)
     assert result.streams == streams and len(result.helpers_peak_mib) == streams - 1
-    assert result.counts == one.counts == {"organizations": 3, "factories": 12, "gateways": 72_000}
+    assert result.counts == one.counts == {"organizations": 3, "factories": 6, "gateways": 36_000}
     assert rows(db_url) == serial_rows
     assert schema_objects(db_url) == serial_schema
     with db.connect(db_url) as c:
@@ -89,11 +92,11 @@ def test_a_stream_killed_fails_the_reset_and_keeps_the_previous_database(setting
     before, objects = rows(db_url), schema_objects(db_url)
     monkeypatch.setenv("FLEETLAB_FAULT", "stream:gateways")  # the helper SIGKILLs itself at its first chunk
     with pytest.raises(DatabaseError, match=r"stream 2 of 2 was killed by signal 9.*Nothing was changed"):
-        reset(settings.replace(load_streams=2), plan(spec(**BIG)))
+        reset(settings.replace(load_streams=2), plan(spec(**LOADED)))
     assert rows(db_url) == before and schema_objects(db_url) == objects
     assert build_name(db_url.database) not in {r[0] for r in admin.execute("SELECT datname FROM pg_database")}
     monkeypatch.delenv("FLEETLAB_FAULT")
-    assert reset(settings.replace(load_streams=2), plan(spec(**BIG))).counts["gateways"] == 72_000
+    assert reset(settings.replace(load_streams=2), plan(spec(**LOADED))).counts["gateways"] == 36_000
 
 
 def test_the_indexes_rebuilt_side_by_side_are_the_platforms(settings, db_url):

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from fleetlab.model.scenarios import list_scenarios
 from fleetlab.store.crypto import keyring_for, load_keyring
 from fleetlab.store.databases import build_name
 from fleetlab.store.load import load
+
+from .reliability.harness import cli_inprocess
 
 SEED = json.loads((Path(__file__).parent / "fixtures" / "platform_seed.json").read_text(encoding="utf-8"))
 AS_OF = "2026-03-01T12:00:00Z"
@@ -228,12 +229,7 @@ def test_unstorable_scenarios_refused_before_any_database(tmp_path, cli_env, adm
     path.write_text('name = "bad"\n' + toml + "\n", encoding="utf-8")
     target = "fltest_never_created_" + str(os.getpid())
     env = {**cli_env, "DATABASE_URL": cli_env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + target}
-    done = subprocess.run(
-        [sys.executable, "-m", "fleetlab.app.cli", "reset", "--yes", "--scenario", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    done = cli_inprocess(["reset", "--yes", "--scenario", str(path)], env)  # the console script's code, here
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
     made = admin.execute(

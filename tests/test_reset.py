@@ -218,12 +218,13 @@ def test_failed_seed_keeps_previous_rows(settings, db_url):
 
 
 def test_reset_says_which_sessions_it_ended_or_refuses_to(cli_env, db_url, admin):
-    import subprocess
-    import sys
-
     from fleetlab.store.databases import build_name
 
-    run = lambda *a: subprocess.run([sys.executable, "-m", "fleetlab", *a], env=cli_env, capture_output=True, text=True)  # noqa: E731
+    from .reliability.harness import cli_inprocess
+
+    def run(*args):  # the console script's code in this process: what each reset says
+        return cli_inprocess(list(args), cli_env)
+
     assert run("reset", "--yes").returncode == 0
     other = psycopg.connect(db_url.render(masked=False), application_name="team-notebook")
     try:

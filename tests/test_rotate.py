@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from fleetlab.store.load import load
 from fleetlab.store.rotate import rotate
 
 from .conftest import TEST_KEY
+from .reliability.harness import cli_inprocess
 from .test_crypto import v1_token
 
 VECTORS = json.loads((Path(__file__).parent / "fixtures" / "platform_vectors.json").read_text(encoding="utf-8"))
@@ -26,7 +25,8 @@ NEW_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "fleetlab.app.cli", *args], env=env, capture_output=True, text=True)
+    """The console script's code in this process (what each command does and says)."""
+    return cli_inprocess(list(args), env)
 
 
 @pytest.fixture

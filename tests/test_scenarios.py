@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -13,14 +11,15 @@ from fleetlab.generation.fleets import generate, plan
 from fleetlab.model.counts import Count
 from fleetlab.model.scenarios import list_scenarios, load_scenario
 
+from .reliability.harness import cli_inprocess
+
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 PRESETS = {"default", "multi-tenant", "stale-fleet", "international", "large"}
 
 
 def run(env, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "fleetlab.app.cli", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    """The console script's code in this process (what each command does and says)."""
+    return cli_inprocess(list(args), env)
 
 
 def test_presets_are_listed_with_a_description():

@@ -14,7 +14,7 @@ from fleetlab.model.scenarios import load_scenario
 from fleetlab.model.tables import TABLES
 from fleetlab.store import db
 
-from .reliability.harness import cli
+from .reliability.harness import cli_inprocess as cli  # the console script's code, in this process
 
 AS_OF = "2026-01-01T00:00:00Z"
 

@@ -119,7 +119,7 @@ def test_an_earlier_export_is_refused_without_overwrite_and_left_untouched(tmp_p
         out.mkdir()
         (out / name).write_bytes(b"an earlier export's file\n")
         before = files(out)
-        run = cli(["export", str(out), *SMALL], export_env)
+        run = cli_inprocess(["export", str(out), *SMALL], export_env)  # the console script's code, here
         assert run.returncode == 2 and "--overwrite" in run.stderr and not run.traceback, (name, run.output)
         assert files(out) == before, name
 
@@ -166,7 +166,7 @@ def test_a_kill_at_any_point_leaves_the_previous_export_whole(tmp_path, export_e
         assert files(out) == {**before, left[0]: b"<dir>"}
     # killed during the swap itself, the previous files wait in that folder: the next export into DIR
     # puts them back first, then refuses (no --overwrite), leaving the previous export whole
-    again = cli(["export", str(out), *SMALL], export_env)
+    again = cli_inprocess(["export", str(out), *SMALL], export_env)
     if files(out) != before:
         observe("rows_lost_or_partial")
     assert again.returncode == 2 and "--overwrite" in again.stderr, again.output
@@ -208,11 +208,12 @@ def test_a_write_that_fails_says_so_and_keeps_the_previous_export(tmp_path, expo
 # -- bad DIR values ----------------------------------------------------------------------------------
 
 
-def test_bad_dir_values_exit_2_with_one_line_saying_what_to_do(tmp_path, export_env):
+def test_bad_dir_values_exit_2_with_one_line_saying_what_to_do(tmp_path, export_env, monkeypatch):
     afile = tmp_path / "afile"
     afile.write_text("not a folder\n")
     cwd = tmp_path / "cwd"  # where a DIR taken for "." would land
     cwd.mkdir()
+    monkeypatch.chdir(cwd)
     cases = [
         [str(afile)],
         [str(afile / "x")],
@@ -225,18 +226,13 @@ def test_bad_dir_values_exit_2_with_one_line_saying_what_to_do(tmp_path, export_
         [str(tmp_path / "line\nbreak")],
     ]
     problems = []
-    for args in cases:
-        proc = subprocess.run(
-            [sys.executable, "-m", "fleetlab.app.cli", "export", *args, *SMALL],
-            env=export_env,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-        )
-        lines = proc.stderr.strip().splitlines()
-        found = judge(Run(args, proc.returncode, proc.stdout, proc.stderr, 0.0), [DSN_PASSWORD, TEST_KEY])
-        if proc.returncode != 2 or len(lines) != 1 or not lines[0].startswith("fleetlab: error: "):
-            found.append(f"exit {proc.returncode}, stderr {proc.stderr!r}")
+    for number, args in enumerate(cases):
+        # the first through the console script (nothing more is printed at exit), the others in-process
+        run = (cli if number == 0 else cli_inprocess)(["export", *args, *SMALL], export_env)
+        lines = run.stderr.strip().splitlines()
+        found = judge(run, [DSN_PASSWORD, TEST_KEY])
+        if run.returncode != 2 or len(lines) != 1 or not lines[0].startswith("fleetlab: error: "):
+            found.append(f"exit {run.returncode}, stderr {run.stderr!r}")
         if found:
             problems.append(f"{args!r}: {'; '.join(found)}")
     assert not problems, "\n".join(problems)
@@ -298,7 +294,7 @@ def test_shards_loaded_one_after_another_add_up_in_the_marker(tmp_path, env, new
     total = {}
     for k in range(3):
         out = tmp_path / f"part {k}"
-        assert cli(["export", str(out), "--shard", f"{k}/3", *flags], env).returncode == 0
+        assert cli_inprocess(["export", str(out), "--shard", f"{k}/3", *flags], env).returncode == 0
         record = json.loads((out / "fleet.json").read_text())
         loaded = _load(record, url, tmp_path)
         assert loaded.returncode == 0, loaded.stderr

@@ -10,7 +10,7 @@ import pytest
 from fleetlab.errors import MigrationError
 from fleetlab.store import db, migrate
 
-from .harness import cli, content_hash, fleet_state, observe
+from .harness import cli_inprocess, content_hash, fleet_state, observe  # the console script's code, in-process
 
 
 @pytest.mark.parametrize(("table", "mode"), [("gateways", "ACCESS SHARE"), ("organizations", "ROW EXCLUSIVE")])
@@ -18,7 +18,7 @@ def test_seed_gives_up_on_a_held_lock(seeded, env, table, mode):
     before = content_hash(seeded)
     with db.connect(seeded) as other:
         other.execute(f"LOCK TABLE {table} IN {mode} MODE")  # held until the transaction ends
-        run = cli(["seed", "--yes", "--seed", "3"], {**env, "FLEETLAB_LOCK_TIMEOUT": "1"})
+        run = cli_inprocess(["seed", "--yes", "--seed", "3"], {**env, "FLEETLAB_LOCK_TIMEOUT": "1"})
         other.rollback()
     assert run.returncode != 0 and not run.traceback, run.output
     assert "holds a lock" in run.stderr and "changed nothing" in run.stderr, run.stderr
@@ -27,7 +27,7 @@ def test_seed_gives_up_on_a_held_lock(seeded, env, table, mode):
     if after != before:
         observe("rows_lost_or_partial")
     assert after == before
-    assert cli(["seed", "--yes"], env).returncode == 0
+    assert cli_inprocess(["seed", "--yes"], env).returncode == 0
 
 
 def test_migration_waiting_on_a_table_lock_gives_up(new_db, tmp_path):
@@ -63,7 +63,7 @@ def test_statement_timeout_gives_a_clear_message(seeded, env, command):
     with db.connect(seeded, autocommit=True) as c:
         c.execute("SELECT pg_sleep(0)")
     before = content_hash(seeded)
-    run = cli(command, {**env, "DATABASE_URL": url})
+    run = cli_inprocess(command, {**env, "DATABASE_URL": url})
     observe("bad_inputs_tried")
     if run.traceback or run.returncode == 70:
         observe("tracebacks")

@@ -12,7 +12,7 @@ from fleetlab.errors import SecretError
 from fleetlab.store import db
 from fleetlab.store.crypto import Keyring, decode_key, key_id, load_keyring, new_key
 
-from .harness import cli, observe
+from .harness import cli_inprocess, observe
 
 N = 10_000
 
@@ -135,19 +135,19 @@ def test_rotation_keeps_old_rows_readable(seeded, env):
     """Seeded under key A; with A moved to FLEETLAB_PREVIOUS_SECRET_KEYS and a new current key B, rows still decrypt."""
     a = env["FLEETLAB_SECRET_KEY"]
     b = new_key()
-    old = cli(["decrypt", "GW-SPR-001"], env)
+    old = cli_inprocess(["decrypt", "GW-SPR-001"], env)
     assert old.returncode == 0 and old.stdout.strip()
     rotated = {**env, "FLEETLAB_SECRET_KEY": b, "FLEETLAB_PREVIOUS_SECRET_KEYS": a}
-    run = cli(["decrypt", "GW-SPR-001"], rotated)
+    run = cli_inprocess(["decrypt", "GW-SPR-001"], rotated)
     assert run.returncode == 0 and run.stdout == old.stdout, run.output
     # without the old key: a clear error naming the key id, not the key
-    run = cli(["decrypt", "GW-SPR-001"], {**env, "FLEETLAB_SECRET_KEY": b})
+    run = cli_inprocess(["decrypt", "GW-SPR-001"], {**env, "FLEETLAB_SECRET_KEY": b})
     assert run.returncode != 0 and not run.traceback
     assert key_id(base64.b64decode(a)) in run.stderr and a not in run.output and b not in run.output
     assert old.stdout.strip() not in run.output
     # a seed under the rotated keyring writes with B and still reads everything
-    assert cli(["seed", "--yes"], rotated).returncode == 0
+    assert cli_inprocess(["seed", "--yes"], rotated).returncode == 0
     with db.connect(seeded) as c:
         kids = {json.loads(t)["kid"] for (t,) in c.execute("SELECT password_encrypted FROM gateways")}
     assert kids == {key_id(base64.b64decode(b))}
-    assert cli(["decrypt", "GW-SPR-001"], rotated).returncode == 0
+    assert cli_inprocess(["decrypt", "GW-SPR-001"], rotated).returncode == 0

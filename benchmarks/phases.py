@@ -66,7 +66,7 @@ def main() -> int:
                         break
                     if table == "gateways":
                         t = time.perf_counter()
-                        frame = frame.with_columns(encrypt_passwords(frame, fleet.seed, keys, fleet.password))
+                        frame = frame.with_columns(encrypt_passwords(fleet.plaintexts(frame), keys))
                         enc += time.perf_counter() - t
                     t = time.perf_counter()
                     out.write(_csv(frame.select(copy_columns(table))))

@@ -32,7 +32,6 @@ from uuid import UUID
 import polars as pl
 
 from fleetlab.generation.fleets import generate
-from fleetlab.generation.keyed import keyed_passwords
 from fleetlab.model.fleet import Fleet
 from fleetlab.model.scenarios import list_scenarios, load_scenario
 
@@ -95,9 +94,7 @@ def frame_digests(frame: pl.DataFrame) -> dict[str, Any]:
 def plaintext_passwords(fleet: Fleet) -> list[str]:
     """The gateways' plaintext passwords in row order, as the loader encrypts them: the fleet's one
     password for all (the original seed's), else keyed by the seed and the row's id."""
-    if fleet.password is not None:
-        return [fleet.password] * fleet.gateways.height
-    return [p.decode() for p in keyed_passwords(fleet.seed, fleet.gateways["id"])]
+    return [p.decode() for p in fleet.plaintexts(fleet.gateways)]
 
 
 def fleet_of(preset: str) -> Fleet:

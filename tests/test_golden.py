@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 import record_digests as golden
 
+from fleetlab.generation.keyed import SamePassword
 from fleetlab.model.scenarios import list_scenarios
 
 
@@ -86,7 +87,7 @@ def test_a_microsecond_a_swapped_row_a_lost_row_or_another_password_fail_too(sta
     assert "433 rows recorded, 432 now" in problems[2][0] and "'gateways'" in problems[2][0]
     acme = golden.fleet_of("default")
     [problem] = golden.differences(
-        "default", recorded_as("default", acme), golden.fleet_digests(replace(acme, password="admin124"))
+        "default", recorded_as("default", acme), golden.fleet_digests(replace(acme, passwords=SamePassword("admin124")))
     )
     assert problem.startswith("preset 'default', table 'gateway_passwords'") and "admin12" not in problem
 

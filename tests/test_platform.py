@@ -97,7 +97,7 @@ def test_the_rules_catch_what_the_platform_refuses():
 def test_default_scenario_is_the_original_seed_value_for_value():
     as_of = datetime(2026, 3, 1, 12, tzinfo=UTC)
     fleet = generate(load_scenario("default").override(as_of=as_of.isoformat()))
-    assert fleet.password == "admin123"
+    assert set(fleet.plaintexts(fleet.gateways)) == {b"admin123"}
     orgs = fleet.organizations.to_dicts()
     assert [(o["name"], json.loads(o["metadata"]), o["deleted_at"] is not None) for o in orgs] == [
         (o["name"], o["metadata"], o["deleted"]) for o in SEED["organizations"]
@@ -191,7 +191,9 @@ def test_node_decrypts_every_password_a_load_wrote(conn, settings, scenario):
     )
     assert done.returncode == 0, done.stderr
     plaintexts = [json.loads(line) for line in done.stdout.splitlines()]
-    expected = ["admin123"] * len(rows) if scenario == "default" else [keyed_password(fleet.seed, r[0]) for r in rows]
+    expected = (
+        ["admin123"] * len(rows) if scenario == "default" else [keyed_password(fleet.spec.seed, r[0]) for r in rows]
+    )
     assert plaintexts == expected
 
 
@@ -201,8 +203,9 @@ def test_bulk_encryption_matches_the_platform_format(settings):
 
     keys = keyring_for(settings, create=True)
     ids = pl.DataFrame({"id": [f"00000000-0000-4000-8000-{i:012d}" for i in range(1500)]})
-    values = encrypt_passwords(ids, 3, keys).to_list()
-    from fleetlab.generation.keyed import keyed_password
+    from fleetlab.generation.keyed import keyed_password, keyed_passwords
+
+    values = encrypt_passwords(keyed_passwords(3, ids["id"]), keys).to_list()
 
     for row_id, value in zip(ids["id"], values, strict=True):
         obj = json.loads(value)

@@ -11,8 +11,9 @@ import pytest
 
 from fleetlab.app import maps
 from fleetlab.errors import ConfigError
-from fleetlab.generation.acme import SITES, acme_fleet
+from fleetlab.generation.acme import acme_fleet
 from fleetlab.generation.fleets import plan
+from fleetlab.model.platform import SEED_SITES
 from fleetlab.model.scenarios import load_scenario
 from fleetlab.read import sites
 from fleetlab.read.filters import Filter
@@ -90,7 +91,7 @@ def test_the_original_seed_keeps_its_metadata_and_is_placed_by_location(conn, se
     assert metadata["Springfield Plant"] == {"manager": "John Smith", "phone": "555-0101"}
     assert metadata["Austin Facility"] == {"type": "R&D"}
     per_factory = Workbench(settings.database_url).gateways_per_factory()
-    for location, (lat, lon) in SITES.items():
+    for location, (lat, lon) in SEED_SITES.items():
         row = per_factory.filter(pl.col("location") == location)
         assert (row["latitude"][0], row["longitude"][0]) == (lat, lon)
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from ..model.fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet
 from ..model.spec import FleetSpec, scenario_record
-from .keyed import keyed_uuid
+from .keyed import SamePassword, keyed_uuid
 
 PASSWORD = "admin123"
 EMAIL = "admin@example.com"
@@ -43,14 +43,6 @@ FACTORIES = [
         "metadata": {"type": "R&D"},
     },
 ]
-
-# where the original seed's factories are (their cities' WGS 84 coordinates): their rows keep the
-# original's metadata exactly, so the explore notebook's map finds them by location instead
-SITES = {
-    "Building 3, Springfield, IL": (39.80172, -89.64371),
-    "1200 Industrial Pkwy, Detroit, MI": (42.33143, -83.04575),
-    "500 Tech Blvd, Austin, TX": (30.26715, -97.74306),
-}
 
 # per factory, two gateways: (gateway_id, name, url, model, firmware, minutes before creation last seen, metadata)
 GATEWAYS = [
@@ -148,9 +140,8 @@ def acme_fleet(as_of: datetime, seed: int = 0) -> Fleet:
         organizations=pl.DataFrame(orgs, schema=ORGANIZATION_SCHEMA),
         factories=pl.DataFrame(factories, schema=FACTORY_SCHEMA),
         gateways=pl.DataFrame(gateways, schema=GATEWAY_SCHEMA),
-        seed=seed,
+        passwords=SamePassword(PASSWORD),
         scenario={"name": "default"},
-        password=PASSWORD,
     )
 
 

@@ -24,6 +24,7 @@ from ..model.spec import FleetSpec, scenario_record
 from .columns import entity_uuids
 from .gateways import gateways
 from .hashing import child, counts_for, pick, root, unit, weighted
+from .keyed import KeyedPasswords, keyed_passwords
 from .pools import INDUSTRIES, PLANS, POOL_SIZE, Pool, per_locale
 from .times import DAY_US, created, soft_deleted, times, us
 
@@ -48,9 +49,7 @@ class FleetPlan:
     _org_domains: pl.Series = field(repr=False)
     _factory_rows: pl.DataFrame = field(repr=False)  # every factory of the fleet, in its order (a shard's
     # gateways look their factory up by its row there)
-    seed: int = 0
     scenario: dict[str, Any] = field(default_factory=dict)
-    password: str | None = field(default=None, repr=False)  # None: keyed per gateway
 
     def counts(self) -> dict[str, int]:
         return {
@@ -83,6 +82,10 @@ class FleetPlan:
             part = {k: v[sel] for k, v in self._parents.items()}
             yield gateways(self.spec, part, start, stop - start, self._factory_rows, self._org_domains)
 
+    def plaintexts(self, gateways: pl.DataFrame) -> list[bytes]:
+        """Each gateway's password, keyed by the seed and its row id (`keyed.keyed_passwords`)."""
+        return keyed_passwords(self.spec.seed, gateways["id"].to_list())
+
     def materialize(self) -> Fleet:
         """The whole fleet as frames (what `generate` returns)."""
         parts = list(self.chunks("gateways", 1_000_000))
@@ -90,7 +93,7 @@ class FleetPlan:
             organizations=self.organizations,
             factories=self.factories,
             gateways=pl.concat(parts) if parts else pl.DataFrame(schema=GATEWAY_SCHEMA),
-            seed=self.seed,
+            passwords=KeyedPasswords(self.spec.seed),
             scenario=self.scenario,
         )
 
@@ -121,7 +124,6 @@ def plan(spec: FleetSpec, shard: tuple[int, int] | None = None) -> FleetPlan:
         _parents=parents,
         _org_domains=orgs.domains,
         _factory_rows=all_factories,
-        seed=spec.seed,
         scenario=record,
     )
 

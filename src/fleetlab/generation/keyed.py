@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
+from dataclasses import dataclass
 from functools import cache
 
 
@@ -26,6 +27,26 @@ def keyed_uuid(seed: int, *path: object) -> str:
 def keyed_password(seed: int, row_id: str) -> str:
     """A gateway's plaintext password: fixed by the seed and the row's UUID, 24 URL-safe characters."""
     return keyed_passwords(seed, [row_id])[0].decode()
+
+
+@dataclass(frozen=True)
+class KeyedPasswords:
+    """A generated fleet's passwords (`fleetlab.model.fleet.Passwords`): keyed by the seed and each row's id."""
+
+    seed: int
+
+    def __call__(self, row_ids) -> list[bytes]:
+        return keyed_passwords(self.seed, row_ids)
+
+
+@dataclass(frozen=True)
+class SamePassword:
+    """One plaintext for every gateway (the platform's own seed gives each `admin123`)."""
+
+    text: str
+
+    def __call__(self, row_ids) -> list[bytes]:
+        return [self.text.encode()] * len(row_ids)
 
 
 def keyed_passwords(seed: int, row_ids) -> list[bytes]:

@@ -1,7 +1,8 @@
 """A fleet: the rows of the three tables as polars frames, and what a loader needs of one.
 
-Columns (`SCHEMAS`) are those of the tables minus `password_encrypted`, which is encrypted at load
-time from the plaintext, so a preview of a fleet never holds a secret. `created_at` and
+Columns (`SCHEMAS`) are those of the tables minus `password_encrypted`, so a preview of a fleet never
+holds a secret: each gateway's password is made by whoever made the rows (`Loadable.plaintexts`), and
+the store only encrypts it and copies. `created_at` and
 `updated_at` come from the scenario too (not the database's `now()`), so the same scenario gives
 the same rows.
 
@@ -12,7 +13,7 @@ gateways made chunk by chunk while they load). Loading, previews and samples use
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,18 +63,20 @@ def copy_columns(table: str) -> list[str]:
     return [*SCHEMAS[table], "password_encrypted"] if table == "gateways" else list(SCHEMAS[table])
 
 
+Passwords = Callable[[Sequence[str]], list[bytes]]  # gateway row ids → their plaintext passwords
+
+
 class Loadable(Protocol):
-    """Something `fleetlab.store.load` can write: rows per table, in chunks, with what keys the passwords.
+    """Something `fleetlab.store.load` can write: rows per table, in chunks, and each gateway's password
+    in the clear (`plaintexts`), which the store encrypts; `scenario` is what the marker records."""
 
-    `seed` keys each gateway's password unless `password` gives one plaintext for all of them (the
-    original seed's); `scenario` is what the marker records about the fleet.
-    """
-
-    seed: int
     scenario: dict[str, Any]
-    password: str | None
 
     def counts(self) -> dict[str, int]: ...
+
+    def plaintexts(self, gateways: pl.DataFrame) -> list[bytes]:
+        """The plaintext password of each row of `gateways` (a chunk of this fleet's), in order."""
+        ...
 
     def chunks(self, table: str, rows: int, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:
         """The rows of `table` in frames of `rows` rows (the last one shorter); with `which`, only the
@@ -86,15 +89,14 @@ class Loadable(Protocol):
 
 @dataclass
 class Fleet:
-    """Rows of one scenario, every one in memory. `seed` keys the gateway passwords, unless
-    `password` gives one plaintext for every gateway (the original seed's)."""
+    """Rows of one scenario, every one in memory; `passwords` (from whoever made the rows) gives each
+    gateway's plaintext password from its row id."""
 
     organizations: pl.DataFrame
     factories: pl.DataFrame
     gateways: pl.DataFrame
-    seed: int = 0
+    passwords: Passwords = field(repr=False)
     scenario: dict[str, Any] = field(default_factory=dict)
-    password: str | None = field(default=None, repr=False)
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {"organizations": self.organizations, "factories": self.factories, "gateways": self.gateways}
@@ -108,6 +110,9 @@ class Fleet:
         for i in range(-(-frame.height // rows)) if which is None else which:
             yield frame.slice(i * rows, rows)
 
+    def plaintexts(self, gateways: pl.DataFrame) -> list[bytes]:
+        return self.passwords(gateways["id"].to_list())
+
     def materialize(self) -> Fleet:
         return self
 
@@ -118,7 +123,7 @@ class Fleet:
         orgs = self.organizations.filter(pl.int_range(pl.len()) % n == k)
         factories = self.factories.filter(pl.col("organization_id").is_in(orgs["id"].implode()))
         gateways = self.gateways.filter(pl.col("factory_id").is_in(factories["id"].implode()))
-        return Fleet(orgs, factories, gateways, self.seed, shard_record(self.scenario, k, n), self.password)
+        return Fleet(orgs, factories, gateways, self.passwords, shard_record(self.scenario, k, n))
 
 
 def check_shard(k: object, n: object) -> None:

@@ -189,3 +189,12 @@ def _duplicates(frame: pl.DataFrame, keys: list[str], what: str) -> list[str]:
 def _examples(values: Iterable) -> str:
     items = list(values)[:EXAMPLES]
     return ", ".join(repr(v if not isinstance(v, str) or len(v) <= 60 else v[:60] + "…") for v in items)
+
+
+# where the original seed's factories are (their cities' WGS 84 coordinates): their rows keep the
+# original's metadata exactly, so the explore notebook's map finds them by location instead
+SEED_SITES = {
+    "Building 3, Springfield, IL": (39.80172, -89.64371),
+    "1200 Industrial Pkwy, Detroit, MI": (42.33143, -83.04575),
+    "500 Tech Blvd, Austin, TX": (30.26715, -97.74306),
+}

@@ -1,8 +1,8 @@
 """Where factories are: their coordinates, and the fleet grouped by site for the explore notebook's map.
 
-A generated factory's metadata holds the latitude and longitude of its city (`fleetlab.generation.places`);
-the original seed's three factories keep their metadata exactly as the platform seeds it, so theirs
-come from `fleetlab.generation.acme.SITES` by location. Metadata the platform's users wrote by hand may hold
+A generated factory's metadata holds the latitude and longitude of its city; the original seed's three
+factories keep their metadata exactly as the platform seeds it, so theirs come from
+`fleetlab.model.platform.SEED_SITES` by location. Metadata the platform's users wrote by hand may hold
 anything: only numbers within range count as coordinates, everything else leaves a factory unplaced.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..generation.acme import SITES
+from ..model.platform import SEED_SITES
 
 
 def _degrees(key: str, bound: int) -> str:
@@ -22,7 +22,7 @@ def _degrees(key: str, bound: int) -> str:
 
 
 def _known(column: int) -> str:
-    cases = " ".join(f"WHEN '{where}' THEN {point[column]}" for where, point in SITES.items())
+    cases = " ".join(f"WHEN '{where}' THEN {point[column]}" for where, point in SEED_SITES.items())
     return f"CASE f.location {cases} END"
 
 

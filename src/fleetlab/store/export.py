@@ -164,7 +164,7 @@ def _frames(fleet: Loadable, table: str, keyring: Keyring):
     columns = copy_columns(table)
     for frame in fleet.chunks(table, CHUNK_ROWS):
         if table == "gateways":
-            frame = frame.with_columns(encrypt_passwords(frame, fleet.seed, keyring, fleet.password))
+            frame = frame.with_columns(encrypt_passwords(fleet.plaintexts(frame), keyring))
         yield frame.select(columns)
 
 

@@ -18,7 +18,6 @@ from psycopg import sql
 
 from .. import faults
 from ..errors import ResetRefused
-from ..generation.keyed import keyed_passwords
 from ..model.fleet import SCHEMAS, Loadable, copy_columns
 from ..model.tables import TABLES
 from . import marker
@@ -34,18 +33,14 @@ Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
 T = TypeVar("T")
 
 
-def encrypt_passwords(gateways: pl.DataFrame, seed: int, keyring: Keyring, password: str | None = None) -> pl.Series:
-    """The password_encrypted column for `gateways`, in the platform's JSON, fresh nonces.
-
-    The plaintext is `password` for every row when given (the original seed's `admin123`), else
-    keyed per row (`keyed_password(seed, id)`). Same values as `Encryptor.encrypt` row by row, with
-    the hashing, nonces and base64 done in bulk: only the AES-GCM call stays per row.
+def encrypt_passwords(plains: list[bytes], keyring: Keyring) -> pl.Series:
+    """The password_encrypted column for passwords in the clear (`Loadable.plaintexts` of a chunk), in
+    the platform's JSON, fresh nonces. Same values as `Encryptor.encrypt` row by row, with the nonces
+    and base64 done in bulk: only the AES-GCM call stays per row.
     """
-    ids = gateways["id"].to_list()
-    if not ids:
+    if not plains:
         return pl.Series("password_encrypted", [], dtype=pl.String)
     enc = keyring.encryptor()
-    plains = [password.encode()] * len(ids) if password is not None else keyed_passwords(seed, ids)
     nonces, sealed = enc.seal_many(plains)
     width = len(sealed[0])
     # row by row for small fleets (the bulk path's numpy import costs more than it saves)
@@ -111,7 +106,7 @@ def rendered_chunks(
     for frame in fleet.chunks(table, rows) if which is None else fleet.chunks(table, rows, which):
         frame = frame.select(columns)
         if table == "gateways":
-            frame = frame.with_columns(encrypt_passwords(frame, fleet.seed, keyring, fleet.password))
+            frame = frame.with_columns(encrypt_passwords(fleet.plaintexts(frame), keyring))
         yield _csv(frame), frame.height
 
 

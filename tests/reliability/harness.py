@@ -83,7 +83,7 @@ def cli(args: list[str], env: dict[str, str], *, timeout: float = 60, stdin: str
 
 
 def cli_inprocess(args: list[str], env: dict[str, str]) -> Run:
-    """Run `fleetlab.cli.main(ARGS)` here with `env` as the whole environment.
+    """Run `fleetlab.app.cli.main(ARGS)` here with `env` as the whole environment.
 
     The same code as the console script minus interpreter start-up, for the large corpora.
     An exception escaping main() is written out as the traceback a user would have seen.

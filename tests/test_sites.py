@@ -153,3 +153,15 @@ def test_the_map_needs_no_network_and_fits_its_sites():
     lons, lats = [p[0] for p in ring], [p[1] for p in ring]
     assert min(lons) < -122.2 and max(lons) > -73.9 and min(lats) < 40.9 and max(lats) > 47.7
     assert len(maps.world()["objects"]["countries"]["geometries"]) > 170
+
+
+def test_a_site_with_fewer_factories_than_its_label_names_says_no_more():
+    """`+ N more` only when there are more than the label names (pl.len() is unsigned: 1 - 3 wrapped once)."""
+    rows = [
+        {"latitude": float(lat), "longitude": 0.0, "factory": f"F{lat}-{i}", "organization_id": "o"}
+        | {c: 1 for c in sites.COUNTS}
+        for lat, n in ((1, 1), (2, 2), (3, 3), (4, 5))
+        for i in range(n)
+    ]
+    labels = dict(sites.sites(pl.DataFrame(rows)).select("latitude", "label").iter_rows())
+    assert labels == {1.0: "F1-0", 2.0: "F2-0, F2-1", 3.0: "F3-0, F3-1, F3-2", 4.0: "F4-0, F4-1, F4-2 + 2 more"}

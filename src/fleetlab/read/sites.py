@@ -52,7 +52,7 @@ def sites(per_factory: pl.DataFrame, *, names: int = 3) -> pl.DataFrame:
             *[pl.col(c).sum() for c in COUNTS],
         )
     )
-    more = pl.col("factories") - names
+    more = pl.col("factories").cast(pl.Int64) - names  # pl.len() is unsigned: 1 - 3 would wrap to 4294967294
     return grouped.select(
         "latitude",
         "longitude",

@@ -245,19 +245,16 @@ def _(mo):
     ## Your own SQL
 
     Any read-only query on the workbench database: edit it below and press **Run query**. Its rows
-    are `query_result`, a polars frame later cells can use.
+    are `query_result`, a polars frame later cells can use. A query that fails shows PostgreSQL's
+    message here and keeps the last result.
     """)
     return
 
 
 @app.cell
-def _(db):
-    sql_engine = db.engine()
-    return (sql_engine,)
-
-
-@app.cell
-def _(explore, mo):
+def _(db, explore, mo):
+    # after `db` (unused here): without a database, the callout at the top says why, and no editor is offered
+    assert db is not None
     query = mo.ui.code_editor(value=explore.ORGANIZATIONS_SQL, language="sql", min_height=160).form(
         submit_button_label="Run query", bordered=False
     )
@@ -266,9 +263,23 @@ def _(explore, mo):
 
 
 @app.cell
-def _(explore, mo, query, sql_engine):
-    query_result = mo.sql(query.value or explore.ORGANIZATIONS_SQL, engine=sql_engine)
-    query_result
+def _(mo):
+    get_query_result, set_query_result = mo.state(None)
+    return get_query_result, set_query_result
+
+
+@app.cell
+def _(db, explore, query, set_query_result):
+    query_rows, query_error = explore.run_sql(db, query.value or explore.ORGANIZATIONS_SQL)
+    if query_rows is not None:
+        set_query_result(query_rows)
+    return query_error, query_rows
+
+
+@app.cell
+def _(explore, get_query_result, query_error, query_rows):
+    query_result = query_rows if query_rows is not None else get_query_result()
+    explore.sql_outcome(query_result, query_error)
     return (query_result,)
 
 

@@ -165,6 +165,15 @@ def test_explore_runs_the_query_typed_into_its_sql_editor(explore_app, workbench
     page.get_by_role("button", name="Run query").click()
     expect(page.get_by_text("counted_gateways", exact=True)).to_be_visible(timeout=30_000)  # the result's header
     page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore.png")), full_page=True)
+    # a query that fails: PostgreSQL's message under the editor, and the last result stays
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("SELEC count(*) FROM gateways")
+    page.get_by_role("button", name="Run query").click()
+    expect(page.get_by_text("The query failed", exact=False)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("syntax error", exact=False).first).to_be_visible()
+    expect(page.get_by_text("counted_gateways", exact=True)).to_be_visible()
+    page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-explore-sql-error.png")), full_page=True)
 
 
 def test_explore_filters_narrow_the_tables_and_charts(explore_app, workbench, page):

@@ -445,3 +445,19 @@ def test_the_time_views_count_what_the_rows_say(settings, db_url):
     )
     with pytest.raises(ConfigError, match="days"):
         Workbench(db_url).last_seen_by_day(days=0)
+
+
+def test_the_sql_editor_says_what_postgresql_said_and_keeps_the_last_result(acme, db_url):
+    """A syntax error or a write gives PostgreSQL's message, not an exception (the page keeps its last result)."""
+    from fleetlab.app.explore import run_sql
+
+    with Workbench(db_url.render(masked=False)) as db:
+        rows, error = run_sql(db, "SELECT count(*) AS n FROM gateways")
+        assert error is None and rows["n"].to_list() == [6]
+        rows, error = run_sql(db, "SELEC count(*) FROM gateways")
+        assert rows is None and "syntax error" in error and "SELEC" in error
+        rows, error = run_sql(db, "DELETE FROM gateways")
+        assert rows is None and error and "read" in error.lower(), error
+        assert "--write (read_sql" not in error
+        rows, error = run_sql(db, "SELECT count(*) AS n FROM gateways")  # nothing was deleted
+        assert error is None and rows["n"].to_list() == [6]

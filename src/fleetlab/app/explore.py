@@ -55,6 +55,34 @@ def workbench(url=None):
         mo.stop(True, mo.callout(mo.md(f"**No fleet to explore.** {clean(str(exc))}\n\n{NO_FLEET_HINT}"), kind="warn"))
 
 
+def run_sql(db, text: str) -> tuple[pl.DataFrame | None, str | None]:
+    """The SQL editor's query, read-only on the page's handle: (its rows, None), or (None, what
+    PostgreSQL said, secrets scrubbed) when it fails; never raises for a bad query."""
+    try:
+        return db.read_sql(text), None
+    except FleetlabError as exc:
+        return None, clean(str(exc)).replace(
+            " pass --write (read_sql(..., writes=True))", " use `fleetlab query --write`"
+        )
+
+
+def sql_outcome(rows: pl.DataFrame | None, error: str | None):
+    """What the editor shows under it: PostgreSQL's message when the last query failed, and the last
+    good result (kept through a failure, so a typo loses nothing)."""
+    import marimo as mo
+
+    parts = []
+    if error is not None:
+        parts.append(
+            mo.callout(
+                mo.md(f"**The query failed; the result below is the last one that ran.** {error}"), kind="danger"
+            )
+        )
+    if rows is not None:
+        parts.append(mo.ui.table(rows, selection=None, pagination=True, page_size=10))
+    return mo.vstack(parts)
+
+
 def filters(summary: pl.DataFrame, mix: pl.DataFrame):
     """The explore notebook's filters, one multiselect each for organizations (`fleet_summary` rows),
     models and firmware versions (a `firmware_distribution(by_model=True)`), most common first, and

@@ -144,6 +144,9 @@ def test_explore_without_a_database_says_so_once(cli_env, tmp_path, page):
         # counted through locators: marimo renders outputs in shadow roots, which inner_text() skips
         assert page.get_by_text("No fleet to explore").count() == 1
         assert page.get_by_text("uv run fleetlab reset").count() >= 1
+        # the server is unreachable, not empty: reaching it comes first, not "reset the workbench"
+        assert page.get_by_text("The server did not answer").count() == 1
+        assert page.get_by_text("Reset the workbench first").count() == 0
         for noise in ("Traceback", "ancestor", "DatabaseUnavailable", "sqlalchemy", "raised", "cannot be None"):
             assert page.get_by_text(noise).count() == 0, noise
 

@@ -73,3 +73,59 @@ def test_selections_drill_down_by_name():
     assert picked == {"id": "f1", "label": "Acme / Berlin Werk"}
     assert explore.chosen_factory(frame, None)["id"] == "f3"  # nothing picked: the most silent
     assert explore.chosen_factory(frame.head(0), None) is None
+
+
+def tooltips(spec) -> list[dict]:
+    """Every tooltip entry of a chart spec (layers included)."""
+    found = []
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "tooltip":
+                found += value if isinstance(value, list) else [value]
+            else:
+                found += tooltips(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += tooltips(value)
+    return found
+
+
+def test_counts_in_tooltips_read_as_the_tables_print_them():
+    """55,180 in a tooltip as in a table, never 55180 (shares as percentages)."""
+    from datetime import UTC, datetime
+
+    from fleetlab.app import maps
+    from fleetlab.read import sites
+
+    as_of = datetime(2026, 1, 1, tzinfo=UTC)
+    mix = pl.DataFrame({"model": ["A", "B"], "gateways": [55_180, 3], "share": [0.9, 0.1]})
+    summary = (
+        per_factory().group_by("organization").agg(pl.col("gateways", "online", "recent", "stale", "never_seen").sum())
+    )
+    placed = per_factory().with_columns(latitude=pl.Series([1.0, 2.0, 3.0, 3.0]), longitude=pl.lit(0.0))
+    made = [
+        charts.gateways_per_factory(per_factory()),
+        charts.organization_health(summary),
+        charts.mix(mix, "model", "Gateway models"),
+        charts.models_by_firmware(mix.with_columns(firmware_version=pl.lit("v1"))),
+        charts.last_seen_ages(pl.DataFrame({"age": ["≤ 5 min", "never seen"], "gateways": [55_180, 2]}), as_of),
+        maps.site_map(sites.sites(placed)),
+    ]
+    for chart in made:
+        for tip in tooltips(chart.to_dict()):
+            if isinstance(tip, dict) and tip.get("type") == "quantitative":
+                wanted = ".1%" if tip["field"] in ("share", "silent") else ","
+                assert tip.get("format") == wanted, (tip, chart.to_dict().get("title"))
+
+
+def test_the_maps_size_legend_counts_in_whole_gateways():
+    from fleetlab.app import maps
+    from fleetlab.read import sites
+
+    placed = per_factory().with_columns(latitude=pl.Series([1.0, 2.0, 3.0, 3.0]), longitude=pl.lit(0.0))
+    legends = [
+        layer["encoding"]["size"]["legend"]
+        for layer in maps.site_map(sites.sites(placed)).to_dict()["layer"]
+        if "size" in layer.get("encoding", {})
+    ]
+    assert legends and all(legend.get("tickMinStep") == 1 and legend.get("format") == ",d" for legend in legends)

@@ -461,3 +461,16 @@ def test_the_sql_editor_says_what_postgresql_said_and_keeps_the_last_result(acme
         assert "--write (read_sql" not in error
         rows, error = run_sql(db, "SELECT count(*) AS n FROM gateways")  # nothing was deleted
         assert error is None and rows["n"].to_list() == [6]
+
+
+def test_no_fleet_says_to_reach_the_server_or_to_reset_whichever_is_wrong(new_db):
+    from fleetlab.app.explore import no_fleet_hint, workbench
+    from fleetlab.errors import DatabaseUnavailable, FleetlabError
+
+    with pytest.raises(DatabaseUnavailable) as unreachable:
+        workbench("postgresql://nobody@127.0.0.1:1/nothing")
+    assert no_fleet_hint(unreachable.value).startswith("The server did not answer")
+    with pytest.raises(FleetlabError) as empty:  # reachable, no fleet in it
+        workbench(new_db())
+    assert not isinstance(empty.value, DatabaseUnavailable)
+    assert no_fleet_hint(empty.value).startswith("Reset the workbench first")

@@ -66,7 +66,7 @@ def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Cha
             x=alt.X("gateways:Q", title="gateways", axis=COUNT_AXIS),
             y=alt.Y("label:N", sort=frame["label"].to_list(), title=None, axis=alt.Axis(labelLimit=320)),
             color=alt.Color("status:N", sort=STATUSES, scale=alt.Scale(domain=STATUSES, range=STATUS_COLORS)),
-            tooltip=["organization", "factory", "status", "gateways"],
+            tooltip=["organization", "factory", "status", alt.Tooltip("gateways:Q", format=",")],
         )
     )
 
@@ -138,7 +138,7 @@ def last_seen_ages(buckets: pl.DataFrame, as_of: datetime) -> alt.Chart:
             y=alt.Y("age:N", sort=order, title=None),
             x=alt.X("gateways:Q", title="gateways", axis=COUNT_AXIS),
             color=alt.condition(alt.datum.age == NEVER, alt.value("#9e9e9e"), alt.value("#1565c0")),
-            tooltip=["age", "gateways"],
+            tooltip=["age", alt.Tooltip("gateways:Q", format=",")],
         )
     )
 
@@ -153,7 +153,11 @@ def mix(distribution: pl.DataFrame, column: str, title: str) -> alt.Chart:
         .encode(
             x=alt.X(f"{count}:Q", title="gateways", axis=COUNT_AXIS),
             y=alt.Y(f"{column}:N", sort="-x", title=None),
-            tooltip=[column, count, *([alt.Tooltip("share:Q", format=".1%")] if "share" in frame.columns else [])],
+            tooltip=[
+                column,
+                alt.Tooltip(f"{count}:Q", format=","),
+                *([alt.Tooltip("share:Q", format=".1%")] if "share" in frame.columns else []),
+            ],
         )
     )
 

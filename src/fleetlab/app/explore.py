@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ..errors import FleetlabError
+from ..errors import DatabaseUnavailable, FleetlabError
 from ..model.status import STATUSES
 from ..read.filters import Filter
 from .charts import most_common, most_silent
@@ -21,6 +21,16 @@ NO_FLEET_HINT = (
     "Reset the workbench first: `uv run fleetlab reset`, or the reset app "
     "(`uv run marimo run notebooks/reset.py`); then run this notebook again."
 )
+NO_SERVER_HINT = (
+    "The server did not answer: start it (without DATABASE_URL, `uv run fleetlab reset` or "
+    "`uv run fleetlab db url` starts the embedded one), or correct DATABASE_URL; then run this notebook again."
+)
+
+
+def no_fleet_hint(error: FleetlabError) -> str:
+    """What to do when the page has no fleet: reach the server first, or reset the workbench."""
+    return NO_SERVER_HINT if isinstance(error, DatabaseUnavailable) else NO_FLEET_HINT
+
 
 # the explore notebook's SQL cell: active gateways and never-seen ones per organization, by id (two
 # tenants may share a name elsewhere), counting only rows whose parents are active too
@@ -52,7 +62,9 @@ def workbench(url=None):
             raise
         import marimo as mo
 
-        mo.stop(True, mo.callout(mo.md(f"**No fleet to explore.** {clean(str(exc))}\n\n{NO_FLEET_HINT}"), kind="warn"))
+        mo.stop(
+            True, mo.callout(mo.md(f"**No fleet to explore.** {clean(str(exc))}\n\n{no_fleet_hint(exc)}"), kind="warn")
+        )
 
 
 def run_sql(db, text: str) -> tuple[pl.DataFrame | None, str | None]:

@@ -44,7 +44,7 @@ def site_map(sites: pl.DataFrame, *, unplaced: int = 0, width: int = 680, height
                 "gateways:Q",
                 title="gateways",
                 scale=alt.Scale(range=[12, 420]),
-                legend=alt.Legend(format=",d", orient="bottom"),
+                legend=alt.Legend(format=",d", orient="bottom", tickMinStep=1),  # never "0 1 1 2 2"
             ),
             color=alt.Color(
                 "silent:Q",

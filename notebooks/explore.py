@@ -152,13 +152,13 @@ def _(mo):
 
 
 @app.cell
-def _(at_sites, db, explore, factories, mo):
+def _(at_sites, db, explore, factories, mo, where):
     chosen = explore.chosen_factory(at_sites, factories.value)
     mo.stop(chosen is None, mo.md("No factory in this fleet."))
     mo.vstack(
         [
             mo.md(f"**{chosen['label']}** (select another factory in the table above)"),
-            explore.readable(db.factory_gateways(chosen["id"])),
+            explore.readable(db.factory_gateways(chosen["id"], where=where)),
         ]
     )
     return

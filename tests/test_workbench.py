@@ -474,3 +474,23 @@ def test_no_fleet_says_to_reach_the_server_or_to_reset_whichever_is_wrong(new_db
         workbench(new_db())
     assert not isinstance(empty.value, DatabaseUnavailable)
     assert no_fleet_hint(empty.value).startswith("Reset the workbench first")
+
+
+def test_one_factorys_gateways_follow_the_filters_too(settings, db_url):
+    """Under a status (or model) filter, the chosen factory's list holds only those gateways, as the counts say."""
+    from fleetlab.generation.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store.reset import seed
+
+    seed(settings, plan(load_scenario("stale-fleet").override(organizations="2", as_of="2026-01-01T00:00:00Z")))
+    db = Workbench(db_url)
+    stale_only = Filter(statuses=("stale",))
+    per_factory = db.gateways_per_factory(where=stale_only)
+    factory = per_factory.filter(pl.col("stale") > 0).sort("stale", descending=True).row(0, named=True)
+    listed = db.factory_gateways(factory["factory_id"], where=stale_only)
+    everything = db.factory_gateways(factory["factory_id"])
+    assert listed.height == factory["stale"] < everything.height
+    cutoff = db.clock.as_of - db.clock.stale_after
+    assert listed["last_seen_at"].is_not_null().all() and (listed["last_seen_at"] < cutoff).all()
+    model = everything["model"][0]
+    assert set(db.factory_gateways(factory["factory_id"], where=Filter(models=(model,)))["model"]) == {model}

@@ -180,15 +180,19 @@ class Workbench:
         """
         return self._run(sql, q)
 
-    def factory_gateways(self, factory_id: str, *, include_deleted: bool = False) -> pl.DataFrame:
-        """The gateways of one factory, by device id (no secrets, no volatile columns)."""
-        q = self._query(include_deleted)
+    def factory_gateways(
+        self, factory_id: str, *, include_deleted: bool = False, where: Filter = EVERYTHING
+    ) -> pl.DataFrame:
+        """The gateways of one factory that `where`'s models, firmware and statuses keep, by device id
+        (no secrets, no volatile columns)."""
+        q = self._query(include_deleted, where)
         sql = f"""
-        SELECT gateway_id, name, model, firmware_version, last_seen_at, url, email,
-               metadata->>'protocol' AS protocol, metadata->>'ip' AS ip, deleted_at, id
-        FROM gateways
-        WHERE factory_id = {q.param("factory_id", factory_id, "uuid")} AND ({q.include_deleted()} OR deleted_at IS NULL)
-        ORDER BY gateway_id, deleted_at NULLS FIRST, id
+        SELECT g.gateway_id, g.name, g.model, g.firmware_version, g.last_seen_at, g.url, g.email,
+               g.metadata->>'protocol' AS protocol, g.metadata->>'ip' AS ip, g.deleted_at, g.id
+        FROM gateways g
+        WHERE g.factory_id = {q.param("factory_id", factory_id, "uuid")}
+          AND ({q.include_deleted()} OR g.deleted_at IS NULL) AND {q.gateways_kept()}
+        ORDER BY g.gateway_id, g.deleted_at NULLS FIRST, g.id
         """
         return self._run(sql, q)
 

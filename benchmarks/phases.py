@@ -36,7 +36,7 @@ def main() -> int:
 
     from fleetlab.config import Settings
     from fleetlab.generation.fleets import plan
-    from fleetlab.model.fleet import copy_columns
+    from fleetlab.model.fleet import PASSWORD, copy_columns
     from fleetlab.model.tables import TABLES
     from fleetlab.store import databases, db, marker, migrate
     from fleetlab.store.load import CHUNK_ROWS, _csv, defer_indexes, encrypt_passwords
@@ -66,7 +66,7 @@ def main() -> int:
                         break
                     if table == "gateways":
                         t = time.perf_counter()
-                        frame = frame.with_columns(encrypt_passwords(fleet.plaintexts(frame), keys))
+                        frame = frame.with_columns(encrypt_passwords(frame[PASSWORD], keys))
                         enc += time.perf_counter() - t
                     t = time.perf_counter()
                     out.write(_csv(frame.select(copy_columns(table))))

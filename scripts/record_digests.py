@@ -92,9 +92,9 @@ def frame_digests(frame: pl.DataFrame) -> dict[str, Any]:
 
 
 def plaintext_passwords(fleet: Fleet) -> list[str]:
-    """The gateways' plaintext passwords in row order, as the loader encrypts them: the fleet's one
-    password for all (the original seed's), else keyed by the seed and the row's id."""
-    return [p.decode() for p in fleet.plaintexts(fleet.gateways)]
+    """The gateways' plaintext passwords in row order, as the loader encrypts them: the generator's
+    `password` column (`Fleet.passwords`)."""
+    return fleet.passwords.to_list()
 
 
 def fleet_of(preset: str) -> Fleet:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 
 from fleetlab.generation.fleets import generate, plan
+from fleetlab.generation.keyed import keyed_password, keyed_passwords
 from fleetlab.model.counts import Count
+from fleetlab.model.fleet import GATEWAY_ROWS, PASSWORD, head
 from fleetlab.model.spec import FleetSpec
 from fleetlab.model.status import ONLINE_WITHIN, clock_of, status_expr
 from fleetlab.model.values import known_locales
@@ -71,7 +74,7 @@ def test_chunked_generation_equals_the_whole():
     fleet = generate(s)
     for rows in (1, 7, 50, 10_000):
         chunks = list(plan(s).chunks("gateways", rows))
-        assert pl.concat(chunks).equals(fleet.gateways), rows
+        assert pl.concat(chunks).equals(fleet.gateways.with_columns(fleet.passwords)), rows
         assert max(c.height for c in chunks) <= rows
 
 
@@ -79,7 +82,21 @@ def test_one_huge_factory_is_cut_into_chunks():
     s = spec().override(organizations="1", factories_per_organization="2", gateways_per_factory="0-3000")
     chunks = list(plan(s).chunks("gateways", 1000))
     assert max(c.height for c in chunks) <= 1000
-    assert pl.concat(chunks).equals(generate(s).gateways)
+    fleet = generate(s)
+    assert pl.concat(chunks).equals(fleet.gateways.with_columns(fleet.passwords))
+
+
+def test_gateways_come_with_their_passwords_and_previews_without():
+    s = spec()
+    chunk = next(plan(s).chunks("gateways", 50))
+    assert chunk.schema == pl.Schema(GATEWAY_ROWS)
+    # made from the UUIDs' words where the ids are made: the same as keyed by the ids' text
+    assert chunk[PASSWORD].to_list() == [keyed_password(s.seed, i) for i in chunk["id"]]
+    fleet = generate(s)
+    assert fleet.passwords.to_list() == keyed_passwords(s.seed, fleet.gateways["id"]).to_list()
+    assert PASSWORD not in fleet.gateways.columns and PASSWORD not in head(plan(s), "gateways", 5).columns
+    with pytest.raises(ValueError, match="one password per gateway"):
+        replace(fleet, passwords=fleet.passwords.head(-1))
 
 
 def test_default_scenario_is_acme():

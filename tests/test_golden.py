@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 import record_digests as golden
 
-from fleetlab.generation.keyed import SamePassword
+from fleetlab.model.fleet import PASSWORD
 from fleetlab.model.scenarios import list_scenarios
 
 
@@ -27,6 +27,11 @@ def changed(frame: pl.DataFrame, column: str, row: int, value) -> pl.DataFrame:
     return frame.with_columns(
         pl.when(at).then(pl.lit(value, frame.schema[column])).otherwise(pl.col(column)).alias(column)
     )
+
+
+def with_rows(fleet, rows: pl.DataFrame):
+    """`fleet` with other gateway rows (`rows`: the gateways with their plaintext PASSWORD column)."""
+    return replace(fleet, gateways=rows.drop(PASSWORD), passwords=rows[PASSWORD])
 
 
 def test_every_preset_has_recorded_digests_and_no_other():
@@ -70,7 +75,7 @@ def test_one_changed_value_fails_naming_the_preset_the_table_and_the_column(stal
 
 def test_a_microsecond_a_swapped_row_a_lost_row_or_another_password_fail_too(stale_fleet):
     recorded = recorded_as("stale-fleet", stale_fleet)
-    gateways = stale_fleet.gateways
+    gateways = stale_fleet.gateways.with_columns(stale_fleet.passwords)
     later = gateways["created_at"][3] + timedelta(microseconds=1)
     frames = [
         changed(gateways, "created_at", 3, later),
@@ -78,7 +83,7 @@ def test_a_microsecond_a_swapped_row_a_lost_row_or_another_password_fail_too(sta
         gateways.head(-1),
     ]
     problems = [
-        golden.differences("stale-fleet", recorded, golden.fleet_digests(replace(stale_fleet, gateways=frame)))
+        golden.differences("stale-fleet", recorded, golden.fleet_digests(with_rows(stale_fleet, frame)))
         for frame in frames
     ]
     assert [len(p) for p in problems] == [1, 2, 2]  # a swapped or lost row moves or loses its password too
@@ -86,8 +91,9 @@ def test_a_microsecond_a_swapped_row_a_lost_row_or_another_password_fail_too(sta
     assert problems[1][0].startswith("preset 'stale-fleet', table 'gateways'") and ", id," in problems[1][0]
     assert "433 rows recorded, 432 now" in problems[2][0] and "'gateways'" in problems[2][0]
     acme = golden.fleet_of("default")
+    other = acme.passwords.str.replace("admin123", "admin124")
     [problem] = golden.differences(
-        "default", recorded_as("default", acme), golden.fleet_digests(replace(acme, passwords=SamePassword("admin124")))
+        "default", recorded_as("default", acme), golden.fleet_digests(replace(acme, passwords=other))
     )
     assert problem.startswith("preset 'default', table 'gateway_passwords'") and "admin12" not in problem
 

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from ..model.fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet
+from ..model.fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, PASSWORD, Fleet
 from ..model.spec import FleetSpec, scenario_record
-from .keyed import SamePassword, keyed_uuid
+from .keyed import keyed_uuid
 
-PASSWORD = "admin123"
+SEED_PASSWORD = "admin123"
 EMAIL = "admin@example.com"
 
 ORGANIZATION = {"name": "Acme Manufacturing", "metadata": {"industry": "Manufacturing", "founded": 1995}}
@@ -140,7 +140,7 @@ def acme_fleet(as_of: datetime, seed: int = 0) -> Fleet:
         organizations=pl.DataFrame(orgs, schema=ORGANIZATION_SCHEMA),
         factories=pl.DataFrame(factories, schema=FACTORY_SCHEMA),
         gateways=pl.DataFrame(gateways, schema=GATEWAY_SCHEMA),
-        passwords=SamePassword(PASSWORD),
+        passwords=pl.Series(PASSWORD, [SEED_PASSWORD] * len(gateways), dtype=pl.String),
         scenario={"name": "default"},
     )
 

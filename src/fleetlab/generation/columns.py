@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from .hashing import draw
+from .hashing import U64, draw
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -42,7 +42,15 @@ def uuids(a: np.ndarray, b: np.ndarray) -> pl.Series:
 
 def entity_uuids(ids: np.ndarray) -> pl.Series:
     """UUIDs from the id-lane keys of entities (two derived words: 128 bits of keyed identity)."""
-    return uuids(draw(ids, "uuid:hi"), draw(ids, "uuid:lo"))
+    return uuids(*uuid_words(ids))
+
+
+def uuid_words(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two 64-bit words (big-endian) of the UUIDs `entity_uuids` makes from `ids`, version and
+    variant bits set: the UUIDs' 16 bytes, which key a gateway's password (`keyed.uuid_passwords`)."""
+    a = (draw(ids, "uuid:hi") & ~U64(0xF000)) | U64(0x4000)
+    b = (draw(ids, "uuid:lo") & U64(0x3FFF_FFFF_FFFF_FFFF)) | U64(0x8000_0000_0000_0000)
+    return a, b
 
 
 def b64_rows(rows: np.ndarray) -> pl.Series:

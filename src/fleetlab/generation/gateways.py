@@ -12,11 +12,12 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from ..model.fleet import GATEWAY_SCHEMA
+from ..model.fleet import GATEWAY_ROWS, PASSWORD
 from ..model.spec import FleetSpec
 from ..model.status import ONLINE_WITHIN
-from .columns import entity_uuids
+from .columns import uuid_words, uuids
 from .hashing import U64, child, draw, pick, unit, weighted
+from .keyed import uuid_passwords
 from .pools import ENVIRONMENTS, HEX2, LINES, MAC_VENDORS, PROTOCOLS
 from .times import DAY_US, created, soft_deleted, times, timestamps, us
 
@@ -32,10 +33,11 @@ def gateways(
     factories: pl.DataFrame,
     org_domains: pl.Series,
 ) -> pl.DataFrame:
-    """Gateways first .. first + count - 1 of each factory in `parents` (the plan's per-factory arrays)."""
+    """Gateways first .. first + count - 1 of each factory in `parents` (the plan's per-factory arrays),
+    finished: each with its plaintext password too (`GATEWAY_ROWS`)."""
     total = int(count.sum())
     if total == 0:
-        return pl.DataFrame(schema=GATEWAY_SCHEMA)
+        return pl.DataFrame(schema=GATEWAY_ROWS)
     rep = np.repeat(np.arange(len(count)), count)
     g = first[rep] + np.arange(total) - np.repeat(np.cumsum(count) - count, count)
     keys = child(parents["keys"][rep], g, "gateway")
@@ -43,6 +45,7 @@ def gateways(
     org = parents["org"][rep]
     fac = parents["idx"][rep]
     frow = parents["factory_row"][rep]
+    id_hi, id_lo = uuid_words(ids)
 
     as_of_us = us(spec.as_of)
     hour, day = 3_600_000_000, DAY_US
@@ -91,7 +94,9 @@ def gateways(
 
     frame = pl.DataFrame(
         {
-            "id": entity_uuids(ids),
+            "id": uuids(id_hi, id_lo),
+            # keyed by the seed and the row's UUID (its 16 bytes, before they are text)
+            PASSWORD: uuid_passwords(spec.seed, id_hi, id_lo),
             "factory_id": factories["id"].gather(frow),
             "site": factories["name"].gather(frow),
             "gid": "GW-" + num(org).str.zfill(4) + "-" + num(fac).str.zfill(3) + "-" + num(gid_index).str.zfill(4),
@@ -153,4 +158,5 @@ def gateways(
         "created_at",
         "updated_at",
         "deleted_at",
+        PASSWORD,
     )

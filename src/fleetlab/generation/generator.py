@@ -19,12 +19,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..model.fleet import FACTORY_SCHEMA, GATEWAY_SCHEMA, ORGANIZATION_SCHEMA, Fleet, check_shard, shard_record
+from ..model.fleet import (
+    FACTORY_SCHEMA,
+    GATEWAY_ROWS,
+    ORGANIZATION_SCHEMA,
+    PASSWORD,
+    Fleet,
+    check_shard,
+    shard_record,
+)
 from ..model.spec import FleetSpec, scenario_record
 from .columns import entity_uuids
 from .gateways import gateways
 from .hashing import child, counts_for, pick, root, unit, weighted
-from .keyed import KeyedPasswords, keyed_passwords
 from .pools import INDUSTRIES, PLANS, POOL_SIZE, Pool, per_locale
 from .times import DAY_US, created, soft_deleted, times, us
 
@@ -82,18 +89,15 @@ class FleetPlan:
             part = {k: v[sel] for k, v in self._parents.items()}
             yield gateways(self.spec, part, start, stop - start, self._factory_rows, self._org_domains)
 
-    def plaintexts(self, gateways: pl.DataFrame) -> list[bytes]:
-        """Each gateway's password, keyed by the seed and its row id (`keyed.keyed_passwords`)."""
-        return keyed_passwords(self.spec.seed, gateways["id"].to_list())
-
     def materialize(self) -> Fleet:
         """The whole fleet as frames (what `generate` returns)."""
         parts = list(self.chunks("gateways", 1_000_000))
+        rows = pl.concat(parts) if parts else pl.DataFrame(schema=GATEWAY_ROWS)
         return Fleet(
             organizations=self.organizations,
             factories=self.factories,
-            gateways=pl.concat(parts) if parts else pl.DataFrame(schema=GATEWAY_SCHEMA),
-            passwords=KeyedPasswords(self.spec.seed),
+            gateways=rows.drop(PASSWORD),
+            passwords=rows[PASSWORD],
             scenario=self.scenario,
         )
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from dataclasses import dataclass
 from functools import cache
+
+import polars as pl
+
+from ..model.fleet import PASSWORD
 
 
 def digest(seed: int, *path: object) -> bytes:
@@ -26,50 +29,36 @@ def keyed_uuid(seed: int, *path: object) -> str:
 
 def keyed_password(seed: int, row_id: str) -> str:
     """A gateway's plaintext password: fixed by the seed and the row's UUID, 24 URL-safe characters."""
-    return keyed_passwords(seed, [row_id])[0].decode()
+    return keyed_passwords(seed, [row_id])[0]
 
 
-@dataclass(frozen=True)
-class KeyedPasswords:
-    """A generated fleet's passwords (`fleetlab.model.fleet.Passwords`): keyed by the seed and each row's id."""
-
-    seed: int
-
-    def __call__(self, row_ids) -> list[bytes]:
-        return keyed_passwords(self.seed, row_ids)
-
-
-@dataclass(frozen=True)
-class SamePassword:
-    """One plaintext for every gateway (the platform's own seed gives each `admin123`)."""
-
-    text: str
-
-    def __call__(self, row_ids) -> list[bytes]:
-        return [self.text.encode()] * len(row_ids)
+def keyed_passwords(seed: int, row_ids) -> pl.Series:
+    """keyed_password for many rows at once (a list or polars Series of UUID text)."""
+    ids = row_ids if isinstance(row_ids, list) else list(row_ids)
+    if not ids:
+        return pl.Series(PASSWORD, [], dtype=pl.String)
+    words = _uuid_words(ids)
+    return uuid_passwords(seed, words[:, 0], words[:, 1])
 
 
-def keyed_passwords(seed: int, row_ids) -> list[bytes]:
-    """keyed_password for many rows at once (a list or polars Series of UUID text), as ASCII bytes.
+def uuid_passwords(seed: int, a, b) -> pl.Series:
+    """The passwords of the gateways whose UUIDs' 16 bytes are the 64-bit words `a` and `b` (big-endian):
+    the generator's `password` column, made from the words before they become UUID text.
 
-    Vectorised, as it is the hot path of a large load: the UUID's 128 bits, hashed with the seed
+    Vectorised, as every gateway of a large fleet has one: the UUID's 128 bits, hashed with the seed
     (splitmix64, `fleetlab.generation.hashing`), give three 64-bit lanes, whose first 18 bytes are the
     password in URL-safe base64 (144 bits)."""
     import numpy as np
 
+    from .columns import fixed_width_strings
     from .hashing import mix, root, tag
 
-    ids = row_ids if isinstance(row_ids, list) else list(row_ids)
-    n = len(ids)
-    if not n:
-        return []
-    words = _uuid_words(ids)
-    a, b = words[:, 0], words[:, 1]
+    n = len(a)
     base = mix(mix(a ^ root(seed, "password")) ^ b)
     lanes = np.stack([mix(base ^ tag(f"password:{i}")) for i in range(3)], axis=1).astype(">u8")
     raw = lanes.view(np.uint8).reshape(n, 24)[:, :18]
     text = base64.urlsafe_b64encode(raw.tobytes())  # 18 bytes → exactly 24 characters each
-    return [text[i : i + 24] for i in range(0, len(text), 24)]
+    return fixed_width_strings(np.frombuffer(text, dtype=np.uint8).reshape(n, 24)).alias(PASSWORD)
 
 
 def _uuid_words(ids: list[str]):

@@ -1,10 +1,11 @@
 """A fleet: the rows of the three tables as polars frames, and what a loader needs of one.
 
-Columns (`SCHEMAS`) are those of the tables minus `password_encrypted`, so a preview of a fleet never
-holds a secret: each gateway's password is made by whoever made the rows (`Loadable.plaintexts`), and
-the store only encrypts it and copies. `created_at` and
-`updated_at` come from the scenario too (not the database's `now()`), so the same scenario gives
-the same rows.
+Columns (`SCHEMAS`) are those of the tables minus `password_encrypted`. Rows come finished from
+whoever made them: a fleet's gateway chunks (`Loadable.chunks`) also carry each gateway's password in
+the clear (`PASSWORD`, made with the other values), which the store only encrypts and copies. Frames
+for people (a `Fleet`'s `gateways`, `head`) leave it out, so a preview of a fleet never holds a
+secret. `created_at` and `updated_at` come from the scenario too (not the database's `now()`), so
+the same scenario gives the same rows.
 
 Two kinds of fleet are `Loadable`: a `Fleet` (every row in memory, e.g. the original seed's) and a
 generator plan (`fleetlab.generation.generator.FleetPlan`: organizations and factories in memory,
@@ -13,7 +14,7 @@ gateways made chunk by chunk while they load). Loading, previews and samples use
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -56,6 +57,8 @@ GATEWAY_SCHEMA: dict[str, pl.DataType] = {
     **TIMESTAMPS,
 }
 SCHEMAS = dict(zip(TABLES, (ORGANIZATION_SCHEMA, FACTORY_SCHEMA, GATEWAY_SCHEMA), strict=True))
+PASSWORD = "password"  # a gateway chunk's plaintext password, the store's to encrypt (never in SCHEMAS)
+GATEWAY_ROWS: dict[str, pl.DataType] = {**GATEWAY_SCHEMA, PASSWORD: pl.String()}  # a gateway chunk's columns
 
 
 def copy_columns(table: str) -> list[str]:
@@ -63,25 +66,19 @@ def copy_columns(table: str) -> list[str]:
     return [*SCHEMAS[table], "password_encrypted"] if table == "gateways" else list(SCHEMAS[table])
 
 
-Passwords = Callable[[Sequence[str]], list[bytes]]  # gateway row ids → their plaintext passwords
-
-
 class Loadable(Protocol):
-    """Something `fleetlab.store.load` can write: rows per table, in chunks, and each gateway's password
-    in the clear (`plaintexts`), which the store encrypts; `scenario` is what the marker records."""
+    """Something `fleetlab.store.load` can write: finished rows per table, in chunks; `scenario` is
+    what the marker records."""
 
     scenario: dict[str, Any]
 
     def counts(self) -> dict[str, int]: ...
 
-    def plaintexts(self, gateways: pl.DataFrame) -> list[bytes]:
-        """The plaintext password of each row of `gateways` (a chunk of this fleet's), in order."""
-        ...
-
     def chunks(self, table: str, rows: int, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:
-        """The rows of `table` in frames of `rows` rows (the last one shorter); with `which`, only the
-        frames of those numbers (from 0), in that order, the others not even made: the parallel
-        loader's streams claim frames one by one."""
+        """The rows of `table` in frames of `rows` rows (the last one shorter), gateways with their
+        plaintext `PASSWORD` too (`GATEWAY_ROWS`); with `which`, only the frames of those numbers
+        (from 0), in that order, the others not even made: the parallel loader's streams claim
+        frames one by one."""
         ...
 
     def materialize(self) -> Fleet: ...
@@ -89,14 +86,20 @@ class Loadable(Protocol):
 
 @dataclass
 class Fleet:
-    """Rows of one scenario, every one in memory; `passwords` (from whoever made the rows) gives each
-    gateway's plaintext password from its row id."""
+    """Rows of one scenario, every one in memory; `passwords` is the gateways' plaintext `PASSWORD`
+    column (from whoever made the rows), one per row of `gateways`, in order."""
 
     organizations: pl.DataFrame
     factories: pl.DataFrame
     gateways: pl.DataFrame
-    passwords: Passwords = field(repr=False)
+    passwords: pl.Series = field(repr=False)
     scenario: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.passwords) != self.gateways.height:
+            raise ValueError(
+                f"a fleet needs one password per gateway: {len(self.passwords)} for {self.gateways.height}"
+            )
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {"organizations": self.organizations, "factories": self.factories, "gateways": self.gateways}
@@ -107,11 +110,10 @@ class Fleet:
     def chunks(self, table: str, rows: int, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:
         """The rows of `table` in slices of `rows` (with `which`, the slices of those numbers)."""
         frame = self.frames()[table]
+        if table == "gateways":
+            frame = frame.with_columns(self.passwords.alias(PASSWORD))
         for i in range(-(-frame.height // rows)) if which is None else which:
             yield frame.slice(i * rows, rows)
-
-    def plaintexts(self, gateways: pl.DataFrame) -> list[bytes]:
-        return self.passwords(gateways["id"].to_list())
 
     def materialize(self) -> Fleet:
         return self
@@ -122,8 +124,9 @@ class Fleet:
         check_shard(k, n)
         orgs = self.organizations.filter(pl.int_range(pl.len()) % n == k)
         factories = self.factories.filter(pl.col("organization_id").is_in(orgs["id"].implode()))
-        gateways = self.gateways.filter(pl.col("factory_id").is_in(factories["id"].implode()))
-        return Fleet(orgs, factories, gateways, self.passwords, shard_record(self.scenario, k, n))
+        theirs = self.gateways["factory_id"].is_in(factories["id"].implode())
+        gateways, passwords = self.gateways.filter(theirs), self.passwords.filter(theirs)
+        return Fleet(orgs, factories, gateways, passwords, shard_record(self.scenario, k, n))
 
 
 def check_shard(k: object, n: object) -> None:
@@ -142,5 +145,6 @@ def shard_record(scenario: dict[str, Any], k: int, n: int) -> dict[str, Any]:
 
 
 def head(fleet: Loadable, table: str, n: int) -> pl.DataFrame:
-    """The first `n` rows of `table` in `fleet` (made, not loaded: for previews and samples)."""
-    return next(iter(fleet.chunks(table, n)), pl.DataFrame(schema=SCHEMAS[table])).head(n)
+    """The first `n` rows of `table` in `fleet` (made, not loaded: for previews and samples), without
+    the passwords."""
+    return next(iter(fleet.chunks(table, n)), pl.DataFrame(schema=SCHEMAS[table])).head(n).select(list(SCHEMAS[table]))

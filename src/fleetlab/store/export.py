@@ -32,7 +32,7 @@ from ..errors import ConfigError
 from ..model.fleet import SCHEMAS, Loadable, copy_columns
 from ..model.tables import TABLES
 from .crypto import Keyring
-from .load import CHUNK_ROWS, Progress, encrypt_passwords
+from .load import CHUNK_ROWS, Progress, finished
 from .staging import staged
 
 FORMATS = ("csv", "parquet")
@@ -161,11 +161,8 @@ def _psql_quoted(text: str) -> str:
 
 
 def _frames(fleet: Loadable, table: str, keyring: Keyring):
-    columns = copy_columns(table)
     for frame in fleet.chunks(table, CHUNK_ROWS):
-        if table == "gateways":
-            frame = frame.with_columns(encrypt_passwords(fleet.plaintexts(frame), keyring))
-        yield frame.select(columns)
+        yield finished(frame, table, keyring)
 
 
 def _write(fleet: Loadable, table: str, keyring: Keyring, out, fmt: str, progress: Progress | None, total: int) -> int:

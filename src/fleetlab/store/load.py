@@ -18,7 +18,7 @@ from psycopg import sql
 
 from .. import faults
 from ..errors import ResetRefused
-from ..model.fleet import SCHEMAS, Loadable, copy_columns
+from ..model.fleet import PASSWORD, Loadable, copy_columns
 from ..model.tables import TABLES
 from . import marker
 from .crypto import NONCE_BYTES, TAG_BYTES, Keyring
@@ -33,15 +33,15 @@ Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
 T = TypeVar("T")
 
 
-def encrypt_passwords(plains: list[bytes], keyring: Keyring) -> pl.Series:
-    """The password_encrypted column for passwords in the clear (`Loadable.plaintexts` of a chunk), in
-    the platform's JSON, fresh nonces. Same values as `Encryptor.encrypt` row by row, with the nonces
-    and base64 done in bulk: only the AES-GCM call stays per row.
+def encrypt_passwords(passwords: pl.Series, keyring: Keyring) -> pl.Series:
+    """The password_encrypted column for a chunk's plaintext `PASSWORD` column, in the platform's JSON,
+    fresh nonces. Same values as `Encryptor.encrypt` row by row, with the nonces and base64 done in
+    bulk: only the AES-GCM call stays per row.
     """
-    if not plains:
+    if passwords.is_empty():
         return pl.Series("password_encrypted", [], dtype=pl.String)
     enc = keyring.encryptor()
-    nonces, sealed = enc.seal_many(plains)
+    nonces, sealed = enc.seal_many(passwords.cast(pl.Binary).to_list())
     width = len(sealed[0])
     # row by row for small fleets (the bulk path's numpy import costs more than it saves)
     # and for unequal widths (never for keyed passwords; kept general)
@@ -99,15 +99,18 @@ def rendered_chunks(
     """The rows of `table` as CSV chunks ready for COPY, passwords encrypted (gateways); with
     `which`, the chunks of those numbers only (one stream of a parallel load).
 
-    The fleet makes its rows chunk by chunk (a generator plan generates them as they are asked
-    for), so memory stays flat however large the fleet.
+    The fleet makes its rows chunk by chunk, finished (a generator plan generates them as they are
+    asked for), so memory stays flat however large the fleet: the store only encrypts and copies.
     """
-    columns = list(SCHEMAS[table])
     for frame in fleet.chunks(table, rows) if which is None else fleet.chunks(table, rows, which):
-        frame = frame.select(columns)
-        if table == "gateways":
-            frame = frame.with_columns(encrypt_passwords(fleet.plaintexts(frame), keyring))
-        yield _csv(frame), frame.height
+        yield _csv(finished(frame, table, keyring)), frame.height
+
+
+def finished(frame: pl.DataFrame, table: str, keyring: Keyring) -> pl.DataFrame:
+    """A chunk of `table` as it is written (`copy_columns`): a gateway's plaintext password encrypted."""
+    if table == "gateways":
+        frame = frame.with_columns(encrypt_passwords(frame[PASSWORD], keyring))
+    return frame.select(copy_columns(table))
 
 
 class _Done:

@@ -1,12 +1,10 @@
-"""Columns built without a Python loop: UUID text, base64 text and other fixed-width strings.
+"""Columns built without a Python loop: UUID text, passwords and other fixed-width strings.
 
 numpy fills an (n, width) array of ASCII bytes; Arrow takes it as a string column with no copy per
-row. This is what makes a million generated UUIDs or encrypted passwords cost milliseconds.
+row. This is what makes a million generated UUIDs or passwords cost milliseconds.
 """
 
 from __future__ import annotations
-
-import base64
 
 import numpy as np
 import polars as pl
@@ -51,22 +49,6 @@ def uuid_words(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = (draw(ids, "uuid:hi") & ~U64(0xF000)) | U64(0x4000)
     b = (draw(ids, "uuid:lo") & U64(0x3FFF_FFFF_FFFF_FFFF)) | U64(0x8000_0000_0000_0000)
     return a, b
-
-
-def b64_rows(rows: np.ndarray) -> pl.Series:
-    """Standard base64, padded, of each row of an (n, width) uint8 array, vectorised.
-
-    Each row is padded with zero bytes to a multiple of 3, so the rows' encodings line up in one
-    b64encode call; the zero padding encodes as 'A's where base64 puts '=': set those back.
-    """
-    n, width = rows.shape
-    pad = (-width) % 3
-    padded = np.zeros((n, width + pad), dtype=np.uint8)
-    padded[:, :width] = rows
-    chars = np.frombuffer(base64.b64encode(padded.tobytes()), dtype=np.uint8).reshape(n, -1).copy()
-    if pad:
-        chars[:, -pad:] = ord("=")
-    return fixed_width_strings(chars)
 
 
 def fixed_width_strings(chars: np.ndarray) -> pl.Series:

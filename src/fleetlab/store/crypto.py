@@ -326,14 +326,13 @@ class Encryptor:
         """The stored JSON of a nonce and its ciphertext || tag (what `seal_many` returns per value)."""
         return self.template.format(_b64(sealed[:-TAG_BYTES]), _b64(nonce), _b64(sealed[-TAG_BYTES:]))
 
-    def seal_many(self, plaintexts: list[bytes]) -> tuple[bytes, list[bytes]]:
-        """Fresh random nonces (joined, 12 bytes each) and ciphertext || tag per value: `encrypt` in
-        bulk before base64 (the caller encodes into `template`; see load.encrypt_passwords)."""
-        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+    def seal_many(self, plaintexts: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+        """A fresh random nonce and ciphertext || tag per value: `encrypt` in bulk before base64 (the
+        caller encodes into `template`; see load.encrypt_passwords)."""
+        joined = os.urandom(NONCE_BYTES * len(plaintexts))
+        nonces = [joined[i : i + NONCE_BYTES] for i in range(0, len(joined), NONCE_BYTES)]
         seal = self._aes.encrypt
-        return nonces, [
-            seal(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES], plain, None) for i, plain in enumerate(plaintexts)
-        ]
+        return nonces, [seal(nonce, plain, None) for nonce, plain in zip(nonces, plaintexts, strict=True)]
 
 
 def password_aad(row_id: str) -> str:

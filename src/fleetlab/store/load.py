@@ -21,12 +21,11 @@ from ..errors import ResetRefused
 from ..model.fleet import PASSWORD, Loadable, copy_columns
 from ..model.tables import TABLES
 from . import marker
-from .crypto import NONCE_BYTES, TAG_BYTES, Keyring
+from .crypto import TAG_BYTES, Keyring
 from .db import all_or_nothing, set_connection_check
 
 CHUNK_ROWS = 10_000  # rows per COPY chunk (about 6 MB of CSV): bigger chunks buy no speed, only memory
 BULK_ROWS = 100_000  # from this many rows, indexes and foreign keys are rebuilt after the COPY
-SMALL_ROWS = 1_000  # below this, passwords are base64-encoded row by row
 PREFETCH = 2  # chunks rendered ahead of the single-stream COPY
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
@@ -35,33 +34,20 @@ T = TypeVar("T")
 
 def encrypt_passwords(passwords: pl.Series, keyring: Keyring) -> pl.Series:
     """The password_encrypted column for a chunk's plaintext `PASSWORD` column, in the platform's JSON,
-    fresh nonces. Same values as `Encryptor.encrypt` row by row, with the nonces and base64 done in
-    bulk: only the AES-GCM call stays per row.
+    fresh nonces. Same values as `Encryptor.encrypt` row by row, with the base64 and the JSON done by
+    polars in bulk: only the AES-GCM call stays per row.
     """
-    if passwords.is_empty():
-        return pl.Series("password_encrypted", [], dtype=pl.String)
     enc = keyring.encryptor()
     nonces, sealed = enc.seal_many(passwords.cast(pl.Binary).to_list())
-    width = len(sealed[0])
-    # row by row for small fleets (the bulk path's numpy import costs more than it saves)
-    # and for unequal widths (never for keyed passwords; kept general)
-    if len(sealed) < SMALL_ROWS or any(len(b) != width for b in sealed):
-        values = [enc.stored(nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES], ct) for i, ct in enumerate(sealed)]
-        return pl.Series("password_encrypted", values, dtype=pl.String)
-    import numpy as np  # here, not at the top: a small reset should not pay for importing it
-
-    from ..generation.columns import b64_rows
-
-    n = len(sealed)
-    rows = np.frombuffer(b"".join(sealed), dtype=np.uint8).reshape(n, width)
-    frame = pl.DataFrame(
-        {
-            "encrypted": b64_rows(rows[:, : width - TAG_BYTES]),
-            "iv": b64_rows(np.frombuffer(nonces, dtype=np.uint8).reshape(n, NONCE_BYTES)),
-            "tag": b64_rows(rows[:, width - TAG_BYTES :]),
-        }
-    )
-    return frame.select(pl.format(enc.template, "encrypted", "iv", "tag").alias("password_encrypted")).to_series()
+    frame = pl.DataFrame({"sealed": sealed, "iv": nonces}, schema={"sealed": pl.Binary, "iv": pl.Binary})
+    return frame.select(
+        pl.format(
+            enc.template,
+            pl.col("sealed").bin.head(-TAG_BYTES).bin.encode("base64"),
+            pl.col("iv").bin.encode("base64"),
+            pl.col("sealed").bin.tail(TAG_BYTES).bin.encode("base64"),
+        ).alias("password_encrypted")
+    ).to_series()
 
 
 def copy_chunks(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from functools import cache
 
 import polars as pl
 
@@ -33,7 +32,8 @@ def keyed_password(seed: int, row_id: str) -> str:
 
 
 def keyed_passwords(seed: int, row_ids) -> pl.Series:
-    """keyed_password for many rows at once (a list or polars Series of UUID text)."""
+    """keyed_password for many rows at once (a list or polars Series of UUID text): what the generator
+    made from the UUIDs' words (`uuid_passwords`), made again from their text."""
     ids = row_ids if isinstance(row_ids, list) else list(row_ids)
     if not ids:
         return pl.Series(PASSWORD, [], dtype=pl.String)
@@ -62,27 +62,9 @@ def uuid_passwords(seed: int, a, b) -> pl.Series:
 
 
 def _uuid_words(ids: list[str]):
-    """The two 64-bit words (big-endian) of each UUID in `ids`, as an (n, 2) uint64 array."""
+    """The two 64-bit words (big-endian) of each UUID in `ids`, as an (n, 2) uint64 array (as the uuid
+    module reads the text; raises on a non-UUID). Not a hot path: a fleet's rows are made from the words."""
     import numpy as np
 
-    text = "".join(ids).encode("utf-8")
-    if len(text) == 36 * len(ids):  # canonical text: parsed in bulk
-        chars = np.frombuffer(text, dtype=np.uint8).reshape(len(ids), 36)
-        value = _hex_values()[np.delete(chars, [8, 13, 18, 23], axis=1)]
-        if not (value > 15).any() and (chars[:, [8, 13, 18, 23]] == ord("-")).all():
-            raw = ((value[:, 0::2] << 4) | value[:, 1::2]).astype(np.uint8)
-            return np.ascontiguousarray(raw).view(">u8").astype(np.uint64)
-    # anything else (braces, no dashes): one by one, as the uuid module reads it; raises on a non-UUID
     raw = b"".join(uuid.UUID(i).bytes for i in ids)
     return np.frombuffer(raw, dtype=">u8").reshape(len(ids), 2).astype(np.uint64)
-
-
-@cache
-def _hex_values():
-    """The value of each hex digit by its ASCII code (16 for any other byte)."""
-    import numpy as np
-
-    table = np.full(256, 16, dtype=np.uint16)
-    for i, c in enumerate(b"0123456789abcdef"):
-        table[c] = table[c - 32 if c >= ord("a") else c] = i
-    return table

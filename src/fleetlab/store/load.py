@@ -215,6 +215,11 @@ def defer_indexes(cur: psycopg.Cursor) -> Rebuild:
     return out
 
 
+# the planner's statistics of the fleet tables, gathered as soon as they are loaded: without them (autovacuum
+# comes later, and never for 20 organizations) it guesses one organization and nests loops over every gateway
+ANALYZE = "ANALYZE organizations, factories, gateways"
+
+
 def load(
     conn: psycopg.Connection,
     fleet: Loadable,
@@ -256,5 +261,6 @@ def load(
                 cur.execute(ddl)
                 if progress:
                     progress("indexes", i, len(restore))
+            cur.execute(ANALYZE)
         marker.record_seed(conn, {**fleet.scenario, "counts": counts})
     return counts

@@ -181,7 +181,7 @@ def _(charts, db, where):
 
 @app.cell
 def _(charts, db, where):
-    charts.last_seen_timeline(db.last_seen_by_day(where=where), db.clock.as_of)
+    charts.went_silent(db.silent_by_day(where=where), db.clock)
     return
 
 

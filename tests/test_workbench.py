@@ -282,7 +282,15 @@ def test_deleted_rows(db_url, edited):
         ("gateways", "Old press gateway"),
     ]
     gw = Workbench(db_url).deleted_rows(table="gateways").row(0, named=True)
-    assert gw["gateway_id"] == "GW-SPR-001" and gw["parent_id"] == factory_id(edited, "Springfield Plant")
+    assert gw["gateway_id"] == "GW-SPR-001" and (gw["organization"], gw["factory"]) == (
+        "Acme Manufacturing",
+        "Springfield Plant",
+    )
+    assert df.filter(pl.col("table") == "factories").select("organization", "factory").row(0) == (
+        "Acme Manufacturing",
+        "Austin Facility",
+    )
+    assert Workbench(db_url).deleted_rows(limit=1)["name"].to_list() == ["Austin Facility"]
     assert df.schema["id"] == pl.String and df.schema["deleted_at"] == pl.Datetime("us", "UTC")
     with pytest.raises(ConfigError, match="table must be"):
         Workbench(db_url).deleted_rows(table="users")
@@ -445,6 +453,65 @@ def test_the_time_views_count_what_the_rows_say(settings, db_url):
     )
     with pytest.raises(ConfigError, match="days"):
         Workbench(db_url).last_seen_by_day(days=0)
+
+
+def test_pages_breakdowns_and_silences_agree_with_the_rows(settings, db_url):
+    """The questions the explore page asks at any size: a page of the most silent (a LIMIT in
+    PostgreSQL), the status counts per model and firmware in one pass, the stale by the day they went
+    quiet, and the soft-deleted rows narrowed by the filter; each against the unlimited answers."""
+    from fleetlab.generation.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store.reset import seed
+
+    seed(settings, plan(load_scenario("stale-fleet").override(organizations="4", as_of="2026-01-01T00:00:00Z")))
+    db = Workbench(db_url)
+    every = db.stale_gateways(include_never_seen=True)
+    page = db.stale_gateways(include_never_seen=True, limit=7)
+    stale, never = every.filter(pl.col("last_seen_at").is_not_null()), every.filter(pl.col("last_seen_at").is_null())
+    assert stale.height > 7 and never.height > 7
+    assert page["id"].to_list() == stale.head(7)["id"].to_list() + never.head(7)["id"].to_list()
+    assert db.stale_gateways(limit=0).height == 0
+    with pytest.raises(ConfigError, match="limit"):
+        db.stale_gateways(limit=-1)
+
+    pairs = db.breakdown()
+    summary = db.fleet_summary()
+    for status in ("online", "recent", "stale", "never_seen"):
+        assert pairs[status].sum() == summary[status].sum()
+    assert pairs["gateways"].sum() == summary["gateways"].sum()
+    assert pairs.select("model", "firmware_version", "gateways").sort("model", "firmware_version").rows() == (
+        db.firmware_distribution(by_model=True).select("model", "firmware_version", "gateways")
+    ).sort("model", "firmware_version").rows()
+    assert db.breakdown(["model"])["gateways"].to_list() == db.model_distribution()["gateways"].to_list()
+    with pytest.raises(ConfigError, match="by takes"):
+        db.breakdown(["name"])
+
+    by_day = db.silent_by_day()
+    assert by_day["gateways"].sum() == stale.height
+    assert sorted(by_day.rows()) == sorted(stale["last_seen_at"].dt.date().value_counts(name="n").rows())
+
+    org = summary.filter(pl.col("gateways") > 0)["organization_id"][0]
+    mine = db.deleted_rows(where=Filter(organizations=(org,)))
+    name = summary.filter(pl.col("organization_id") == org)["organization"][0]
+    everything = db.deleted_rows()
+    assert 0 < mine.height < everything.height and set(mine["organization"]) == {name}
+    assert mine.height == everything.filter(pl.col("organization") == name).height
+    models = db.deleted_rows(where=Filter(models=(pairs["model"][0],)))
+    assert set(models["table"]) == {"gateways"}
+    months = db.deletions_by_month(where=Filter(organizations=(org,)))
+    assert months["rows"].sum() == mine.height
+
+
+def test_a_replaced_database_is_noticed(acme, db_url, settings):
+    from fleetlab.generation.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store.reset import seed
+
+    db = Workbench(db_url)
+    assert db.replaced() is False
+    seed(settings, plan(load_scenario("default").override(as_of="2026-01-01T00:00:00Z")))
+    assert db.replaced() is True
+    assert Workbench(db_url).replaced() is False
 
 
 def test_the_sql_editor_says_what_postgresql_said_and_keeps_the_last_result(acme, db_url):

@@ -228,22 +228,43 @@ def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
     )
 
 
-def last_seen_timeline(by_day: pl.DataFrame, as_of: datetime) -> alt.Chart:
-    """Bars of `Workbench.last_seen_by_day` without its last day: when the gateways that went silent were
-    last heard from. The last day (the as-of day, when most gateways report) is in the title instead,
-    so it does not flatten the rest."""
-    last = by_day.tail(1)
-    silent = by_day.head(max(by_day.height - 1, 0))
-    reporting = f"; {int(last['gateways'][0]):,} more last seen on {last['day'][0]:%Y-%m-%d}" if last.height else ""
+def nothing(title: str, why: str) -> alt.Chart:
+    """A chart with nothing to draw: its title, and a line saying why, where the bars would be (no
+    axis floating over an empty plot)."""
     return (
-        alt.Chart(
-            silent, title=f"Went silent: gateways by the day they were last seen{reporting}", usermeta=SVG, width=640
+        alt.Chart(pl.DataFrame({"why": [why]}), title=title, usermeta=SVG, width=640, height=60)
+        .mark_text(color="#607d8b", fontSize=13)
+        .encode(text="why:N")
+    )
+
+
+def went_silent(by_day: pl.DataFrame, clock: status.Clock, *, days: int = 366) -> alt.Chart:
+    """Bars of `Workbench.silent_by_day`: the stale gateways by the day they were last seen, over the
+    span they went silent in (by week when it is longer than 92 days), the `days` before the stale
+    threshold at most; those that went silent earlier are counted in the title, never dropped unsaid."""
+    title = "Went silent: stale gateways by the day they were last seen"
+    total = int(by_day["gateways"].sum())
+    if total == 0:
+        return nothing(
+            title,
+            f"No gateway has been silent for more than {clock.stale_after} (as of {clock.as_of:%Y-%m-%d %H:%M} UTC).",
         )
+    oldest = clock.stale_before.date() - timedelta(days=days - 1)
+    drawn = by_day.filter(pl.col("day") >= oldest)
+    earlier = total - int(drawn["gateways"].sum())
+    span = (drawn["day"].max() - drawn["day"].min()).days if drawn.height else 0
+    step, fmt = ("1w", "week of %Y-%m-%d") if span > 92 else ("1d", "%Y-%m-%d")
+    binned = drawn.group_by(pl.col("day").dt.truncate(step)).agg(pl.col("gateways").sum()).sort("day")
+    notes = [f"{total:,} stale" + (" by week" if step == "1w" else "")]
+    if earlier:
+        notes.append(f"{earlier:,} went silent before {oldest:%Y-%m-%d} and are not drawn")
+    return (
+        alt.Chart(binned, title=alt.Title(title, subtitle="; ".join(notes)), usermeta=SVG, width=640)
         .mark_bar(color="#ef6c00")
         .encode(
             x=alt.X("day:T", title=None, axis=alt.Axis(format="%b %d")),
             y=alt.Y("gateways:Q", title="gateways", axis=COUNT_AXIS),
-            tooltip=[alt.Tooltip("day:T", format="%Y-%m-%d"), alt.Tooltip("gateways:Q", format=",")],
+            tooltip=[alt.Tooltip("day:T", title="last seen", format=fmt), alt.Tooltip("gateways:Q", format=",")],
         )
     )
 

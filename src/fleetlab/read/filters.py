@@ -9,7 +9,6 @@ the SQL (`q.values`), so no module knows another's parameter positions.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +22,8 @@ class Filter:
     versions and connectivity statuses (`fleetlab.model.status`); None (or empty) means all. The
     notebooks' filters; every question of `fleetlab.read.workbench.Workbench` takes one.
 
-    In SQL each is a JSON array (`[]` keeps everything), tested by `Query.organizations_kept` against
-    an organization alias and by `Query.gateways_kept` against the gateways alias `g`."""
+    In SQL each is a text array, tested by `Query.organizations_kept` against an organization alias and
+    by `Query.gateways_kept` against the gateways alias `g`; one not chosen is no test at all."""
 
     organizations: tuple[str, ...] | None = None
     models: tuple[str, ...] | None = None
@@ -81,8 +80,10 @@ class Query:
         return self.param("include_deleted", self.deleted, "boolean")
 
     def _kept(self, name: str, column: str, values: tuple[str, ...] | None) -> str:
-        p = self.param(name, json.dumps(list(values or ())), "jsonb")
-        return f"({p} = '[]'::jsonb OR {column} IN (SELECT jsonb_array_elements_text({p})))"
+        # nothing chosen keeps everything: no test at all, so the planner sees a plain scan
+        if not values:
+            return "TRUE"
+        return f"{column} = ANY({self.param(name, list(values), 'text[]')})"
 
     def organizations_kept(self, alias: str) -> str:
         """The organization `alias` is one the filter keeps."""
@@ -94,7 +95,8 @@ class Query:
             [
                 self._kept("models", "g.model", self.where.models),
                 self._kept("firmware", "g.firmware_version", self.where.firmware),
-                self._kept("statuses", f"({self.status()})", self.where.statuses),
+                # the status's parameters only when it is tested: a parameter the SQL does not use is refused
+                self._kept("statuses", f"({self.status()})", self.where.statuses) if self.where.statuses else "TRUE",
             ]
         )
 

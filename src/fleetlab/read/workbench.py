@@ -29,10 +29,12 @@ from typing import Any
 import polars as pl
 
 from ..errors import ConfigError
-from ..model.status import Clock, clock_of
+from ..model.status import STATUSES, Clock, clock_of
 from ..model.tables import TABLES
-from ..store.marker import recorded_scenario
+from ..store.marker import recorded_scenario, stamp
+from .deletions import Deletions
 from .filters import EVERYTHING, Filter, Query
+from .last_seen import LastSeen
 from .query import URLLike, fetch, open_connection, resolve_url
 from .sites import COORDINATES
 
@@ -40,7 +42,7 @@ from .sites import COORDINATES
 HIDDEN_COLUMNS = ("created_at", "updated_at", "password_encrypted")
 
 
-class Workbench:
+class Workbench(LastSeen, Deletions):
     """A fleet database to read (`url`: a postgresql:// URL or DatabaseURL; default the workbench
     database), with the Clock statuses are computed against: `clock`, else one from the marker's
     scenario with `as_of` (aware datetime or ISO-8601 text) and `stale_after` (timedelta or hours)
@@ -111,6 +113,24 @@ class Workbench:
         """The scenario the marker records ({} without one)."""
         with self._lock:
             return recorded_scenario(self.connection())
+
+    @cached_property
+    def stamp(self) -> tuple[str, str] | None:
+        """When the database this handle read was made and last seeded (the marker's; None without one)."""
+        with self._lock:
+            return stamp(self.connection())
+
+    def replaced(self) -> bool:
+        """True when the database is no longer the one this handle first read: reset or re-seeded since
+        (the marker's stamp changed), dropped, or not reachable. One tiny query; reconnects once."""
+        self.stamp  # noqa: B018 (the first stamp, before comparing)
+        for _ in range(2):
+            try:
+                with self._lock:
+                    return stamp(self.connection()) != self.stamp
+            except Exception:  # a reset ends this handle's session (the driver's own errors): reconnect once
+                self.close()
+        return True
 
     def check_fleet(self) -> Workbench:
         """This handle; ConfigError when the database has no fleet tables (nothing to explore: reset it)."""
@@ -199,24 +219,40 @@ class Workbench:
     # -- gateways: silent ones, mixes, one record -----------------------------------------------
 
     def stale_gateways(
-        self, *, include_never_seen: bool = False, include_deleted: bool = False, where: Filter = EVERYTHING
+        self,
+        *,
+        include_never_seen: bool = False,
+        include_deleted: bool = False,
+        where: Filter = EVERYTHING,
+        limit: int | None = None,
     ) -> pl.DataFrame:
         """Gateways not seen for more than the clock's `stale_after` before its `as_of`, most silent first.
 
         include_never_seen: also list gateways never seen (last_seen_at NULL; they come after the rest).
+        limit: at most this many stale gateways (the most silent), and as many never seen; a page read in
+        PostgreSQL, whatever the fleet's size (None: all).
         Columns: id, gateway_id, name, model, firmware_version, last_seen_at, silent_for (Duration,
         null when never seen), factory_id, factory, organization_id, organization, deleted_at.
         """
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ConfigError(f"limit must be a whole number of rows (0 or more) or None, not {limit!r}.")
         q = self._query(include_deleted, where)
-        sql = f"""
-        SELECT g.id, g.gateway_id, g.name, g.model, g.firmware_version, g.last_seen_at,
+        rows = "ALL" if limit is None else q.param("limit", limit, "bigint")
+        columns = f"""SELECT g.id, g.gateway_id, g.name, g.model, g.firmware_version, g.last_seen_at,
                (extract(epoch FROM {q.as_of()} - g.last_seen_at) * 1000000)::bigint AS silent_for,
                f.id AS factory_id, f.name AS factory, o.id AS organization_id, o.name AS organization,
                g.deleted_at
-        {q.gateways_with_parents()}
-          AND (g.last_seen_at < {q.stale_before()}
-               OR ({q.param("include_never_seen", bool(include_never_seen), "boolean")} AND g.last_seen_at IS NULL))
-        ORDER BY g.last_seen_at NULLS LAST, g.gateway_id, g.id
+        {q.gateways_with_parents()}"""
+        sql = f"""
+        SELECT * FROM (
+            ({columns} AND g.last_seen_at < {q.stale_before()}
+             ORDER BY g.last_seen_at, g.gateway_id, g.id LIMIT {rows})
+            UNION ALL
+            ({columns} AND g.last_seen_at IS NULL
+               AND {q.param("include_never_seen", bool(include_never_seen), "boolean")}
+             ORDER BY g.gateway_id, g.id LIMIT {rows})
+        ) silent
+        ORDER BY last_seen_at NULLS LAST, gateway_id, id
         """
         return self._run(sql, q).with_columns(pl.col("silent_for").cast(pl.Duration("us")))
 
@@ -249,6 +285,31 @@ class Workbench:
         """
         return self._run(sql, q)
 
+    def breakdown(
+        self, by: Sequence[str] = ("model", "firmware_version"), *, where: Filter = EVERYTHING
+    ) -> pl.DataFrame:
+        """Active gateways per model and firmware version (or one of them, `by`) by status: what the mixes,
+        the grid of pairs and the failure rates are drawn from, in one pass over the gateways. A NULL value
+        is its own group; most common first.
+
+        Columns: *by, gateways, online, recent, stale, never_seen, share (of all counted gateways, 0..1).
+        """
+        by = list(by)
+        if not by or any(c not in ("model", "firmware_version") for c in by) or len(set(by)) != len(by):
+            raise ConfigError(f"by takes model and/or firmware_version, not {by!r}.")
+        q = self._query(where=where)
+        cols = ", ".join(f"g.{c}" for c in by)
+        status = q.status()
+        counts = ", ".join(f"count(*) FILTER (WHERE {status} = '{s}') AS {s}" for s in STATUSES)
+        sql = f"""
+        SELECT {cols}, count(*) AS gateways, {counts},
+               (count(*)::float8 / sum(count(*)) OVER ())::float8 AS share
+        {q.gateways_with_parents()}
+        GROUP BY {cols}
+        ORDER BY gateways DESC, {", ".join(f"g.{c} NULLS LAST" for c in by)}
+        """
+        return self._run(sql, q)
+
     def gateway_record(self, gateway_id: str, *, include_deleted: bool = False) -> pl.DataFrame:
         """A gateway's full record with its factory and organization, by device id (GW-…) or row id.
 
@@ -274,111 +335,7 @@ class Workbench:
         """
         return self._run(sql, q)
 
-    # -- when gateways were last seen -----------------------------------------------------------
-
-    def last_seen(self, where: Filter = EVERYTHING) -> pl.Series:
-        """`last_seen_at` of the active gateways (nulls: never seen) the filter keeps."""
-        q = self._query(where=where)
-        return self._run(f"SELECT g.last_seen_at {q.gateways_with_parents()}", q)["last_seen_at"]
-
-    def last_seen_by_day(self, *, days: int = 60, where: Filter = EVERYTHING) -> pl.DataFrame:
-        """Active gateways by the day (UTC) they were last seen, for the `days` calendar days that end with
-        the one `as_of` falls in (the day before, when as_of is midnight): when what went silent stopped
-        talking. Aggregated in PostgreSQL; days without any are rows with 0.
-
-        Columns: day (Date), gateways. Gateways last seen earlier, or never, are not in it."""
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3660:
-            raise ConfigError(f"days must be a whole number from 1 to 3660, not {days!r}.")
-        q = self._query(where=where)
-        # the last day is the one as_of falls in (the day before, for an as_of at midnight)
-        last = f"(({q.as_of()} - interval '1 microsecond') AT TIME ZONE 'UTC')::date"
-        sql = f"""
-        WITH span AS (
-            SELECT ({last} - ({q.param("days", days, "int")} - 1)) AS first, {last} AS last
-        ), seen AS (
-            SELECT (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
-            {q.gateways_with_parents()}
-              AND g.last_seen_at >= ((SELECT first FROM span)::timestamp AT TIME ZONE 'UTC')
-              AND g.last_seen_at <= {q.as_of()}
-            GROUP BY 1
-        )
-        SELECT d::date AS day, coalesce(seen.gateways, 0) AS gateways
-        FROM span, generate_series(span.first, span.last, interval '1 day') d
-        LEFT JOIN seen ON seen.day = d::date
-        ORDER BY 1
-        """
-        return self._run(sql, q)
-
-    def last_seen_ages(self, bounds: Sequence[timedelta], *, where: Filter = EVERYTHING) -> pl.DataFrame:
-        """Active gateways by how long before `as_of` they were last seen, counted in PostgreSQL: `bucket` i
-        holds ages above bounds[i-1] up to bounds[i] (bucket 0: up to bounds[0], also a time after as_of;
-        bucket len(bounds): above the last bound), bucket -1 the gateways never seen. Every bucket is a
-        row, 0 when empty. `bounds` ascend.
-
-        Columns: bucket, gateways."""
-        seconds = [b.total_seconds() for b in bounds]
-        if not seconds or seconds != sorted(set(seconds)):
-            raise ConfigError("bounds must be distinct durations in ascending order, e.g. [5 minutes, 1 hour].")
-        q = self._query(where=where)
-        buckets = f"cardinality({q.param('bounds', seconds, 'float8[]')})"
-        negated = q.param("negated_bounds", sorted(-s for s in seconds), "float8[]")
-        # width_bucket counts the negated bounds at or below -age: the bounds an age is within
-        sql = f"""
-        WITH counted AS (
-            SELECT CASE WHEN g.last_seen_at IS NULL THEN -1
-                        ELSE {buckets} - width_bucket(
-                            -extract(epoch FROM {q.as_of()} - g.last_seen_at)::float8, {negated}) END AS bucket,
-                   count(*) AS gateways
-            {q.gateways_with_parents()}
-            GROUP BY 1
-        )
-        SELECT b AS bucket, coalesce(c.gateways, 0) AS gateways
-        FROM generate_series(-1, {buckets}) b LEFT JOIN counted c ON c.bucket = b
-        ORDER BY b
-        """
-        return self._run(sql, q)
-
-    # -- soft deletions and first rows ----------------------------------------------------------
-
-    def deletions_by_month(self) -> pl.DataFrame:
-        """Soft deletions per month (UTC) and table, aggregated in PostgreSQL.
-
-        Columns: month (Date, its first day), table, rows."""
-        return self.read_sql("""
-        SELECT (date_trunc('month', deleted_at AT TIME ZONE 'UTC'))::date AS month, "table", count(*) AS rows
-        FROM (
-            SELECT 'organizations' AS "table", deleted_at FROM organizations WHERE deleted_at IS NOT NULL
-            UNION ALL SELECT 'factories', deleted_at FROM factories WHERE deleted_at IS NOT NULL
-            UNION ALL SELECT 'gateways', deleted_at FROM gateways WHERE deleted_at IS NOT NULL
-        ) d
-        GROUP BY 1, 2
-        ORDER BY 1, 2
-        """)
-
-    def deleted_rows(self, *, table: str | None = None) -> pl.DataFrame:
-        """Soft-deleted rows of the three tables (or of one `table`), most recently deleted first.
-
-        Columns: table, id, name, gateway_id (gateways only), parent_id (organization_id of a
-        factory, factory_id of a gateway), deleted_at.
-        """
-        if table is not None and table not in TABLES:
-            raise ConfigError(f"table must be one of {', '.join(TABLES)}, not {table!r}.")
-        sql = """
-        SELECT * FROM (
-            SELECT 'organizations' AS "table", id, name, NULL::varchar AS gateway_id, NULL::uuid AS parent_id,
-                   deleted_at
-            FROM organizations WHERE deleted_at IS NOT NULL
-            UNION ALL
-            SELECT 'factories', id, name, NULL, organization_id, deleted_at
-            FROM factories WHERE deleted_at IS NOT NULL
-            UNION ALL
-            SELECT 'gateways', id, name, gateway_id, factory_id, deleted_at
-            FROM gateways WHERE deleted_at IS NOT NULL
-        ) d
-        WHERE $1::text IS NULL OR d."table" = $1::text
-        ORDER BY deleted_at DESC, "table", id
-        """
-        return self.read_sql(sql, [table])
+    # -- first rows ----------------------------------------------------------------------------
 
     def first_rows(self, n: int = 5) -> dict[str, pl.DataFrame]:
         """The first `n` rows of each table (stable order), without volatile or secret columns."""

@@ -71,6 +71,18 @@ def recorded_scenario(conn) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def stamp(conn) -> tuple[str, str] | None:
+    """When the database was made and last seeded (as text), or None without a marker: a reset or a
+    seed changes it, so a reader can tell that the fleet it read is gone. Any DB-API connection."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT to_regclass('public.{TABLE}') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute(f"SELECT created_at::text, coalesce(seeded_at::text, '') FROM {TABLE}")
+        row = cur.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
 def user_tables(conn: psycopg.Connection) -> list[str]:
     """Tables, views and sequences outside the system schemas."""
     rows = conn.execute(

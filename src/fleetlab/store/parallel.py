@@ -12,8 +12,7 @@ How, for N streams:
    and generate, encrypt and render numbered gateway chunks into it, each claiming the next number
    when ready, so a late or slow stream does less and the streams end together. This process loads
    the organizations and factories first, and reports everyone's progress;
-3. the indexes are built on N connections at once, the largest sorts first; each key is attached to
-   its index, the foreign keys are validated, and the tables analyzed.
+3. indexes built on N connections at once (largest first); keys attached, foreign keys validated, tables analyzed.
 
 A helper gets its job (plan, database URL, current key) as a pickle on its stdin, never in its
 arguments or environment, then its chunk numbers one line at a time (`end` when there are no more),

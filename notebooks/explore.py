@@ -1,7 +1,7 @@
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="medium", app_title="fleetlab explore")
+app = marimo.App(width="full", app_title="fleetlab explore")
 
 
 @app.cell
@@ -15,9 +15,9 @@ def _():
 def _():
     from fleetlab.app import charts, explore, maps
     from fleetlab.app import notebook as fnb
-    from fleetlab.read import sites
+    from fleetlab.read import last_seen, sites
 
-    return charts, explore, fnb, maps, sites
+    return charts, explore, fnb, last_seen, maps, sites
 
 
 @app.cell(hide_code=True)
@@ -39,19 +39,33 @@ def _(mo):
 
 @app.cell
 def _(explore):
-    db = explore.workbench()
+    connection = explore.connect()
+    return (connection,)
+
+
+@app.cell
+def _(connection, explore):
+    db = explore.workbench(connection)
     return (db,)
 
 
 @app.cell(hide_code=True)
 def _(db, explore, mo):
-    mo.md(explore.describe(db))
+    watch = mo.ui.refresh(default_interval="10s", label="check for a newer fleet")
+    mo.hstack([mo.md(explore.describe(db)), watch], justify="space-between", align="start")
+    return (watch,)
+
+
+@app.cell(hide_code=True)
+def _(db, explore, watch):
+    explore.replaced_notice(db, watch.value)
     return
 
 
 @app.cell
 def _(db, explore, mo):
-    filters = explore.filters(db.fleet_summary(), db.firmware_distribution(by_model=True))
+    overview, pairs_all = db.fleet_summary(), db.breakdown()
+    filters = explore.filters(overview, pairs_all)
     mo.vstack(
         [
             mo.md(
@@ -61,7 +75,7 @@ def _(db, explore, mo):
             filters.hstack(widths="equal"),
         ]
     )
-    return (filters,)
+    return filters, overview, pairs_all
 
 
 @app.cell
@@ -79,16 +93,16 @@ def _(mo):
 
 
 @app.cell
-def _(db, explore, where):
-    summary = db.fleet_summary(where=where)
+def _(db, explore, mo, overview, where):
+    summary = explore.reuse(where, overview, db.fleet_summary)
     organizations = explore.organizations_table(summary)
-    organizations
+    mo.vstack([mo.md(explore.status_line(summary)), organizations])
     return organizations, summary
 
 
 @app.cell
-def _(charts, summary):
-    charts.organization_health(summary)
+def _(charts, summary, where):
+    charts.organization_health(summary, statuses=where.statuses)
     return
 
 
@@ -105,7 +119,9 @@ def _(mo):
 
 @app.cell
 def _(db, explore, organizations, where):
-    per_factory = explore.of_organizations(db.gateways_per_factory(where=where), organizations.value)
+    per_factory = explore.of_organizations(
+        explore.narrowed(db.gateways_per_factory(where=where), where), organizations.value
+    )
     return (per_factory,)
 
 
@@ -167,28 +183,61 @@ def _(at_sites, db, explore, factories, mo, where):
 @app.cell(hide_code=True)
 def _(mo):
     mo.md(r"""
+    ## Where gateways fail
+
+    The share of gateways stale or never seen, per model, firmware version and factory, against the
+    share of all of them (the dashed line): a bad firmware or site stands out.
+    """)
+    return
+
+
+@app.cell
+def _(db, explore, pairs_all, where):
+    pairs = explore.reuse(where, pairs_all, db.breakdown)
+    return (pairs,)
+
+
+@app.cell
+def _(charts, explore, mo, pairs, per_factory):
+    mo.hstack(
+        [
+            charts.failure_rates(explore.collapse(pairs, "model"), "model", "Per model"),
+            charts.failure_rates(explore.collapse(pairs, "firmware_version"), "firmware_version", "Per firmware"),
+            charts.failure_rates(per_factory, "factory", "Per factory"),
+        ],
+        justify="start",
+        gap=2,
+        wrap=True,
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
     ## When were the gateways last seen?
     """)
     return
 
 
 @app.cell
-def _(charts, db, where):
-    ages = charts.age_buckets(db.last_seen_ages(charts.AGE_BOUNDS, where=where))
+def _(charts, db, last_seen, where):
+    seen = db.last_seen_histogram(charts.AGE_BOUNDS, where=where)
+    ages = charts.age_buckets(last_seen.ages(seen, len(charts.AGE_BOUNDS)))
     charts.last_seen_ages(ages, db.clock.as_of)
+    return (seen,)
+
+
+@app.cell
+def _(charts, db, last_seen, seen):
+    charts.went_silent(last_seen.silent_days(seen), db.clock)
     return
 
 
 @app.cell
-def _(charts, db, where):
-    charts.went_silent(db.silent_by_day(where=where), db.clock)
-    return
-
-
-@app.cell
-def _(db, explore, where):
-    stale = db.stale_gateways(include_never_seen=True, where=where)
-    explore.silent_table(stale, db.clock)
+def _(db, explore, summary, where):
+    stale = db.stale_gateways(include_never_seen=True, where=where, limit=explore.SHOWN)
+    explore.silent_table(stale, db.clock, summary)
     return
 
 
@@ -201,21 +250,17 @@ def _(mo):
 
 
 @app.cell
-def _(charts, db, mo, where):
+def _(charts, explore, mo, pairs):
     mo.hstack(
         [
-            charts.mix(db.model_distribution(where=where), "model", "Gateway models"),
-            charts.mix(db.firmware_distribution(where=where), "firmware_version", "Firmware versions"),
+            charts.mix(explore.collapse(pairs, "model"), "model", "Gateway models"),
+            charts.mix(explore.collapse(pairs, "firmware_version"), "firmware_version", "Firmware versions"),
+            charts.models_by_firmware(pairs),
         ],
         justify="start",
         gap=2,
+        wrap=True,
     )
-    return
-
-
-@app.cell
-def _(charts, db, where):
-    charts.models_by_firmware(db.firmware_distribution(by_model=True, where=where))
     return
 
 
@@ -228,14 +273,15 @@ def _(mo):
 
 
 @app.cell
-def _(charts, db):
-    charts.deletions_timeline(db.deletions_by_month())
-    return
+def _(charts, db, where):
+    by_month = db.deletions_by_month(where=where)
+    charts.deletions_timeline(by_month)
+    return (by_month,)
 
 
 @app.cell
-def _(db, explore):
-    explore.readable(db.deleted_rows())
+def _(by_month, db, explore, where):
+    explore.deleted_table(db.deleted_rows(where=where, limit=explore.SHOWN), by_month)
     return
 
 
@@ -252,12 +298,8 @@ def _(mo):
 
 
 @app.cell
-def _(db, explore, mo):
-    # after `db` (unused here): without a database, the callout at the top says why, and no editor is offered
-    assert db is not None
-    query = mo.ui.code_editor(value=explore.ORGANIZATIONS_SQL, language="sql", min_height=160).form(
-        submit_button_label="Run query", bordered=False
-    )
+def _(connection, explore):
+    query = explore.editor(connection)
     query
     return (query,)
 
@@ -270,7 +312,7 @@ def _(mo):
 
 @app.cell
 def _(db, explore, query, set_query_result):
-    query_rows, query_error = explore.run_sql(db, query.value or explore.ORGANIZATIONS_SQL)
+    query_rows, query_error = explore.run_sql(db, query.value or explore.EXAMPLE_SQL)
     if query_rows is not None:
         set_query_result(query_rows)
     return query_error, query_rows

@@ -305,22 +305,24 @@ def test_empty_database(db_url):
 # -- what the explore notebook shows (issue 14) ---------------------------------------------------
 
 
-def test_the_notebooks_sql_counts_what_the_summary_counts(settings, db_url):
-    """The SQL cell's default query groups by organization id and counts active rows only: the same
-    figures as fleet_summary, on a generated fleet with soft-deleted organizations and factories."""
-    from fleetlab.app.explore import ORGANIZATIONS_SQL
+def test_the_notebooks_sql_lists_the_longest_silent_as_the_workbench_does(settings, db_url):
+    """The SQL cell's default query lists the active gateways silent longest (their parents active too):
+    the same rows, in the same order, as stale_gateways, on a fleet with soft-deleted organizations and
+    factories."""
+    from fleetlab.app.explore import EXAMPLE_SQL
     from fleetlab.generation.fleets import plan
     from fleetlab.model.scenarios import load_scenario
     from fleetlab.store.reset import seed
 
-    spec = load_scenario("multi-tenant").override(organizations="40", as_of="2026-01-01T00:00:00Z")
+    spec = load_scenario("stale-fleet").override(organizations="8", as_of="2026-01-01T00:00:00Z")
     seed(settings, plan(dataclasses.replace(spec, deleted_organizations=0.2, deleted_factories=0.2)))
-    from_sql = read_sql(ORGANIZATIONS_SQL, url=db_url)
-    summary = Workbench(db_url).fleet_summary().filter(pl.col("gateways") > 0)
-    assert from_sql.height == summary.height and from_sql["organization"].n_unique() == from_sql.height
-    expected = summary.select("organization", "gateways", "never_seen").sort("organization")
-    assert from_sql.sort("organization").select(expected.columns).cast(expected.schema).equals(expected)
-    assert Workbench(db_url).fleet_summary(include_deleted=True)["gateways"].sum() > summary["gateways"].sum()
+    from_sql = read_sql(EXAMPLE_SQL, url=db_url)
+    expected = Workbench(db_url).stale_gateways(limit=50)
+    assert from_sql.height == expected.height == 50
+    assert (
+        from_sql.select("organization", "factory", "gateway_id").rows()
+        == expected.select("organization", "factory", "gateway_id").rows()
+    )
 
 
 def test_readable_hides_ids_and_speaks_in_percent_and_durations():
@@ -479,9 +481,12 @@ def test_pages_breakdowns_and_silences_agree_with_the_rows(settings, db_url):
     for status in ("online", "recent", "stale", "never_seen"):
         assert pairs[status].sum() == summary[status].sum()
     assert pairs["gateways"].sum() == summary["gateways"].sum()
-    assert pairs.select("model", "firmware_version", "gateways").sort("model", "firmware_version").rows() == (
-        db.firmware_distribution(by_model=True).select("model", "firmware_version", "gateways")
-    ).sort("model", "firmware_version").rows()
+    assert (
+        pairs.select("model", "firmware_version", "gateways").sort("model", "firmware_version").rows()
+        == (db.firmware_distribution(by_model=True).select("model", "firmware_version", "gateways"))
+        .sort("model", "firmware_version")
+        .rows()
+    )
     assert db.breakdown(["model"])["gateways"].to_list() == db.model_distribution()["gateways"].to_list()
     with pytest.raises(ConfigError, match="by takes"):
         db.breakdown(["name"])

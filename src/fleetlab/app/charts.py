@@ -30,11 +30,13 @@ COUNT_AXIS = alt.Axis(format=",d", tickMinStep=1)  # counts: whole ticks, never 
 SVG = {"embedOptions": {"renderer": "svg"}}
 
 
-def most_silent(per_factory: pl.DataFrame) -> pl.DataFrame:
-    """Factories with the most stale or never-seen gateways first, then the largest, then by name."""
+def most_silent(frame: pl.DataFrame, *, by: str = "factory") -> pl.DataFrame:
+    """Rows (factories, or organizations with `by="organization"`) with the most stale or never-seen
+    gateways first, then the largest, then by name: sorted by trouble."""
+    names = ["organization", "factory"] if by == "factory" else ["organization"]
     return (
-        per_factory.with_columns(silent=pl.col("stale") + pl.col("never_seen"))
-        .sort(["silent", "gateways", "organization", "factory"], descending=[True, True, False, False])
+        frame.with_columns(silent=pl.col("stale") + pl.col("never_seen"))
+        .sort(["silent", "gateways", *names], descending=[True, True, *[False] * len(names)])
         .drop("silent")
     )
 
@@ -50,6 +52,8 @@ def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Cha
     silent gateways (stale or never seen), then the largest, in that order: where to look first, not the
     alphabetically first of many equal factories. A factory name two organizations share is told apart
     by its organization's."""
+    if per_factory.filter(pl.col("gateways") > 0).height == 0:
+        return nothing("Gateways per factory", "No active gateway in what the filters keep.")
     frame = most_silent(per_factory).head(top)
     shared = pl.col("factory").count().over("factory") > 1
     frame = frame.with_columns(
@@ -71,16 +75,22 @@ def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Cha
     )
 
 
-def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
+def organization_health(summary: pl.DataFrame, *, statuses=None, top: int = 30) -> alt.Chart:
     """Each organization's active gateways as shares by status (bars of equal length, so a small tenant
     in trouble shows as plainly as a large one), least healthy first: the `top` organizations with the
-    largest share stale or never seen."""
+    largest share stale or never seen. Under a status filter (`statuses`), shares would all be one
+    colour: the bars are then the counts of those statuses per organization, most first."""
+    if statuses:
+        return _status_counts(summary, list(statuses), top)
     frame = (
         summary.filter(pl.col("gateways") > 0)
         .with_columns(silent=(pl.col("stale") + pl.col("never_seen")) / pl.col("gateways"))
         .sort(["silent", "gateways", "organization"], descending=[True, True, False])
         .head(top)
     )
+    title = "Organizations by status of their gateways, most stale or never seen first"
+    if frame.height == 0:
+        return nothing(title, "No active gateway in what the filters keep.")
     long = (
         frame.select(["organization", "gateways", *STATUSES])
         .unpivot(index=["organization", "gateways"], on=STATUSES, variable_name="status", value_name="count")
@@ -89,11 +99,7 @@ def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
     total = summary.filter(pl.col("gateways") > 0).height
     shown = f"the {frame.height} least healthy of {total:,}" if total > top else f"all {frame.height}"
     return (
-        alt.Chart(
-            long,
-            title=f"Organizations by status of their gateways, most stale or never seen first ({shown})",
-            usermeta=SVG,
-        )
+        alt.Chart(long, title=f"{title} ({shown})", usermeta=SVG)
         .mark_bar()
         .encode(
             x=alt.X(
@@ -112,6 +118,74 @@ def organization_health(summary: pl.DataFrame, *, top: int = 30) -> alt.Chart:
             ],
         )
     )
+
+
+def _status_counts(summary: pl.DataFrame, statuses: list[str], top: int) -> alt.Chart:
+    """Bars of the chosen statuses' counts per organization, most first."""
+    chosen = [s for s in STATUSES if s in statuses]
+    title = f"{' and '.join(s.replace('_', ' ') for s in chosen).capitalize()} gateways per organization"
+    frame = (
+        summary.with_columns(chosen_n=pl.sum_horizontal(chosen))
+        .filter(pl.col("chosen_n") > 0)
+        .sort(["chosen_n", "organization"], descending=[True, False])
+    )
+    if frame.height == 0:
+        return nothing(title, "No gateway has the chosen status in what the filters keep.")
+    shown = frame.head(top)
+    long = shown.select(["organization", *chosen]).unpivot(
+        index="organization", on=chosen, variable_name="status", value_name="gateways"
+    )
+    more = f" (the {top} with most of {frame.height:,})" if frame.height > top else ""
+    colors = [c for s, c in zip(STATUSES, STATUS_COLORS, strict=True) if s in chosen]
+    return (
+        alt.Chart(long, title=title + more, usermeta=SVG)
+        .mark_bar()
+        .encode(
+            x=alt.X("gateways:Q", title="gateways", axis=COUNT_AXIS),
+            y=alt.Y("organization:N", sort=shown["organization"].to_list(), title=None, axis=alt.Axis(labelLimit=320)),
+            color=alt.Color("status:N", sort=chosen, scale=alt.Scale(domain=chosen, range=colors)),
+            tooltip=["organization", "status", alt.Tooltip("gateways:Q", format=",")],
+        )
+    )
+
+
+def failure_rates(frame: pl.DataFrame, column: str, title: str, *, top: int = 20) -> alt.Chart:
+    """The share stale or never seen per value of `column` (a frame with gateways, stale, never_seen
+    per value: `explore.collapse`, `gateways_per_factory`), highest first, beside a rule at the share of
+    everything in the frame: a bad firmware stands out. Each bar says how many gateways it rests on."""
+    counted = frame.filter(pl.col("gateways") > 0).with_columns(
+        pl.col(column).cast(pl.String).fill_null("(none)").alias("value"),
+        rate=(pl.col("stale") + pl.col("never_seen")) / pl.col("gateways"),
+    )
+    if counted.height == 0:
+        return nothing(title, "No active gateway in what the filters keep.")
+    overall = float((counted["stale"].sum() + counted["never_seen"].sum()) / counted["gateways"].sum())
+    ranked = counted.sort(["rate", "gateways", "value"], descending=[True, True, False])
+    shown = ranked.head(top)
+    shown = shown.with_columns(based=pl.Series([f"{n:,} gateways" for n in shown["gateways"]]))
+    more = f" (the {top} highest of {ranked.height:,})" if ranked.height > top else ""
+    base = alt.Chart(shown).encode(
+        y=alt.Y("value:N", sort=shown["value"].to_list(), title=None, axis=alt.Axis(labelLimit=280))
+    )
+    bars = base.mark_bar(color="#ef6c00").encode(
+        x=alt.X("rate:Q", title="share stale or never seen", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        tooltip=[
+            alt.Tooltip("value:N", title=column.replace("_", " ")),
+            alt.Tooltip("rate:Q", title="stale or never seen", format=".1%"),
+            alt.Tooltip("gateways:Q", format=","),
+            alt.Tooltip("stale:Q", format=","),
+            alt.Tooltip("never_seen:Q", title="never seen", format=","),
+        ],
+    )
+    counts = base.mark_text(align="left", dx=4, fontSize=10, color="#546e7a").encode(x="rate:Q", text="based:N")
+    rule = alt.Chart(pl.DataFrame({"rate": [overall]})).mark_rule(color="#263238", strokeDash=[4, 3]).encode(x="rate:Q")
+    return alt.layer(
+        bars,
+        counts,
+        rule,
+        title=alt.Title(f"{title}{more}", subtitle=f"dashed: {overall:.1%} of all the gateways shown here"),
+        usermeta=SVG,
+    ).properties(width=420)
 
 
 def age_buckets(ages: pl.DataFrame) -> pl.DataFrame:
@@ -145,6 +219,8 @@ def last_seen_ages(buckets: pl.DataFrame, as_of: datetime) -> alt.Chart:
 
 def mix(distribution: pl.DataFrame, column: str, title: str) -> alt.Chart:
     """Horizontal bars of a `model_distribution` / `firmware_distribution` frame by `column`."""
+    if distribution.height == 0:
+        return nothing(title, "No active gateway in what the filters keep.")
     count = "gateways" if "gateways" in distribution.columns else distribution.columns[-1]
     frame = distribution.with_columns(pl.col(column).fill_null("(none)"))
     return (
@@ -166,6 +242,8 @@ def models_by_firmware(by_model: pl.DataFrame) -> alt.Chart:
     """A grid of models (rows) by firmware versions (columns) of a `firmware_distribution(by_model=True)`
     frame: each cell's colour and number say how many gateways run that pair. Which firmware is where, at
     a glance; empty cells are pairs no gateway runs."""
+    if by_model.height == 0:
+        return nothing("Gateways per model and firmware version", "No active gateway in what the filters keep.")
     frame = by_model.with_columns(pl.col("model").fill_null("(none)"), pl.col("firmware_version").fill_null("(none)"))
     base = alt.Chart(frame).encode(
         x=alt.X(
@@ -271,6 +349,8 @@ def went_silent(by_day: pl.DataFrame, clock: status.Clock, *, days: int = 366) -
 
 def deletions_timeline(by_month: pl.DataFrame) -> alt.Chart:
     """Stacked bars of `Workbench.deletions_by_month`: soft deletions per month and table."""
+    if by_month.height == 0:
+        return nothing("Soft deletions per month", "No soft-deleted row in what the filters keep.")
     return (
         alt.Chart(by_month, title="Soft deletions per month", usermeta=SVG, width=640)
         .mark_bar()

@@ -32,39 +32,83 @@ def no_fleet_hint(error: FleetlabError) -> str:
     return NO_SERVER_HINT if isinstance(error, DatabaseUnavailable) else NO_FLEET_HINT
 
 
-# the explore notebook's SQL cell: active gateways and never-seen ones per organization, by id (two
-# tenants may share a name elsewhere), counting only rows whose parents are active too
-ORGANIZATIONS_SQL = """\
-SELECT o.name AS organization,
-       count(g.id) AS gateways,
-       count(g.id) FILTER (WHERE g.last_seen_at IS NULL) AS never_seen
-FROM organizations o
-JOIN factories f ON f.organization_id = o.id AND f.deleted_at IS NULL
-JOIN gateways g ON g.factory_id = f.id AND g.deleted_at IS NULL
-WHERE o.deleted_at IS NULL
-GROUP BY o.id, o.name
-ORDER BY gateways DESC, organization"""
+# the explore notebook's SQL cell: the longest silent active gateways with where they are (an index
+# serves the order, so it is instant at any fleet size), counting only rows whose parents are active too
+EXAMPLE_SQL = """\
+SELECT o.name AS organization, f.name AS factory, g.gateway_id, g.model,
+       g.firmware_version, g.last_seen_at
+FROM gateways g
+JOIN factories f ON f.id = g.factory_id AND f.deleted_at IS NULL
+JOIN organizations o ON o.id = f.organization_id AND o.deleted_at IS NULL
+WHERE g.deleted_at IS NULL AND g.last_seen_at IS NOT NULL
+ORDER BY g.last_seen_at, g.gateway_id
+LIMIT 50"""
 
 ID_COLUMNS = ("id", "organization_id", "factory_id", "parent_id")
 
 
-def workbench(url=None):
-    """An explore notebook's first cell: the `fleetlab.read.workbench.Workbench` every later cell
-    reads through, checked to hold a fleet. In the app, a database that cannot be reached or holds no
-    fleet stops every cell that uses it, behind one callout saying what to do; headless, the error
-    propagates."""
+def connect(url=None):
+    """The page's `fleetlab.read.workbench.Workbench`, checked to hold a fleet, or the FleetlabError
+    saying why there is none (a value, not raised: the SQL editor shows it, `workbench()` stops on it)."""
     from ..read.workbench import Workbench
 
     try:
         return Workbench(url).check_fleet()
     except FleetlabError as exc:
-        if headless():
-            raise
-        import marimo as mo
+        return exc
 
-        mo.stop(
-            True, mo.callout(mo.md(f"**No fleet to explore.** {clean(str(exc))}\n\n{no_fleet_hint(exc)}"), kind="warn")
+
+def workbench(connection=None):
+    """An explore notebook's handle: `connection` from `connect()` (or a URL, None for the workbench
+    database). In the app, a database that cannot be reached or holds no fleet stops every cell that uses
+    it, behind one callout saying what to do; headless, the error propagates."""
+    if not isinstance(connection, FleetlabError) and (connection is None or not hasattr(connection, "check_fleet")):
+        connection = connect(connection)
+    if not isinstance(connection, FleetlabError):
+        return connection
+    if headless():
+        raise connection
+    import marimo as mo
+
+    mo.stop(True, mo.callout(mo.md(f"**No fleet to explore.** {why(connection)}"), kind="warn"))
+
+
+def why(error: FleetlabError) -> str:
+    """What went wrong, secrets scrubbed, and what to do."""
+    return f"{clean(str(error))}\n\n{no_fleet_hint(error)}"
+
+
+def editor(connection):
+    """The SQL editor: a form to run a read-only query on the page's database; without one, a disabled
+    editor under a line saying why."""
+    import marimo as mo
+
+    if isinstance(connection, FleetlabError):
+        return mo.vstack(
+            [
+                mo.callout(mo.md(f"**The editor needs a database.** {why(connection)}"), kind="warn"),
+                mo.ui.code_editor(value=EXAMPLE_SQL, language="sql", min_height=160, disabled=True),
+            ]
         )
+    return mo.ui.code_editor(value=EXAMPLE_SQL, language="sql", min_height=160).form(
+        submit_button_label="Run query", bordered=False
+    )
+
+
+def replaced_notice(db, tick=None):
+    """A callout when the database under the page was reset or re-seeded since it was read (the
+    marker's stamp), saying to reload; nothing otherwise. `tick`: the refresh element that re-asks."""
+    import marimo as mo
+
+    if not db.replaced():
+        return mo.md("")
+    return mo.callout(
+        mo.md(
+            "**The database was replaced since this page read it** (a reset or a seed): what the page shows "
+            "mixes the old fleet with the new. Reload the page to read the new fleet."
+        ),
+        kind="danger",
+    )
 
 
 def run_sql(db, text: str) -> tuple[pl.DataFrame | None, str | None]:
@@ -139,10 +183,12 @@ def readable(
     durations: Sequence[str] = (),
     hide: Sequence[str] = ID_COLUMNS,
 ) -> pl.DataFrame:
-    """`frame` for reading: id columns dropped (names say which row it is), `percent` columns (0..1) as
+    """`frame` for reading: id columns and columns empty in every row dropped, `percent` columns (0..1) as
     "9.5 %", `durations` as "3 h 12 min", times to the second in UTC ("2026-01-01 09:14:03", not
     microseconds and an offset)."""
     out = frame.drop([c for c in hide if c in frame.columns])
+    if out.height:  # a column with nothing in any row says nothing (deleted_at of active rows)
+        out = out.drop([c for c in out.columns if out[c].null_count() == out.height])
     times = [c for c, t in out.schema.items() if isinstance(t, pl.Datetime)]
     return out.with_columns(
         *[percent_text(pl.col(c)).alias(c) for c in percent if c in out.columns],
@@ -197,17 +243,78 @@ def _span(delta) -> str:
     return pl.select(duration_text(pl.lit(delta, dtype=pl.Duration("us")))).item()
 
 
-def silent_table(stale: pl.DataFrame, clock):
-    """A `stale_gateways(include_never_seen=True)` frame under a line saying what it lists: how many are
-    silent past the clock's threshold, and how many were never seen (they come last)."""
+# rows a page lists at most where a fleet may hold millions (the most silent, the latest deleted)
+SHOWN = 500
+
+
+def silent_table(stale: pl.DataFrame, clock, summary: pl.DataFrame):
+    """A `stale_gateways(include_never_seen=True, limit=SHOWN)` page under a line saying how many are
+    silent in all (the `fleet_summary` of the same filter counts them) and how many it lists: where
+    they are first (organization, factory), then for how long."""
     import marimo as mo
 
-    never = stale["last_seen_at"].null_count()
+    stale_n, never_n = int(summary["stale"].sum()), int(summary["never_seen"].sum())
+    listed_never = stale["last_seen_at"].null_count()
+    listed_stale = stale.height - listed_never
+    page = f" (the {listed_stale:,} longest silent listed)" if listed_stale < stale_n else ""
+    page_never = f" (the first {listed_never:,} by device id listed)" if listed_never < never_n else ""
     heading = (
-        f"**{stale.height - never:,} gateways not seen for more than {_span(clock.stale_after)}**, longest "
-        f"silent first, then **{never:,} never seen**."
+        f"**{stale_n:,} gateways not seen for more than {_span(clock.stale_after)}**{page}, longest silent "
+        f"first, then **{never_n:,} never seen**{page_never}. All of them: `Workbench().stale_gateways()`."
     )
-    return mo.vstack([mo.md(heading), readable(stale, durations=["silent_for"])])
+    first = ["organization", "factory", "gateway_id", "silent_for", "last_seen_at", "model", "firmware_version"]
+    ordered = stale.select(first, pl.exclude(first))
+    return mo.vstack([mo.md(heading), readable(ordered, durations=["silent_for"])])
+
+
+def deleted_table(rows: pl.DataFrame, by_month: pl.DataFrame):
+    """A `deleted_rows(limit=SHOWN)` page under a line saying how many rows are soft-deleted in all
+    (`deletions_by_month` of the same filter) and how many it lists: where each was, and when."""
+    import marimo as mo
+
+    total = int(by_month["rows"].sum())
+    listed = f" (the latest {rows.height:,} listed)" if rows.height < total else ""
+    first = ["table", "organization", "factory", "name", "gateway_id", "deleted_at"]
+    heading = f"**{total:,} soft-deleted rows**{listed}, latest first, with the organization and factory they were in."
+    return mo.vstack([mo.md(heading), readable(rows.select(first, pl.exclude(first)))])
+
+
+def everything(where: Filter) -> bool:
+    """True when the filter keeps the whole fleet (nothing chosen)."""
+    return not (where.organizations or where.models or where.firmware or where.statuses)
+
+
+def reuse(where: Filter, unfiltered: pl.DataFrame, question, **kwargs) -> pl.DataFrame:
+    """`unfiltered` (the page's first answer to `question`) when `where` keeps everything, else
+    `question(where=where, **kwargs)`: the same question is not asked of PostgreSQL twice."""
+    return unfiltered if everything(where) else question(where=where, **kwargs)
+
+
+def collapse(pairs: pl.DataFrame, column: str) -> pl.DataFrame:
+    """A `Workbench.breakdown()` frame summed by one of its columns (model or firmware_version), most
+    common first: gateways and their statuses, and share of all."""
+    counts = ["gateways", *STATUSES]
+    out = pairs.group_by(column).agg(pl.col(c).sum() for c in counts)
+    return out.with_columns(share=pl.col("gateways") / pl.col("gateways").sum()).sort(
+        ["gateways", column], descending=[True, False], nulls_last=True
+    )
+
+
+def status_line(summary: pl.DataFrame) -> str:
+    """The fleet's (or the filtered part's) status counts in one line of markdown, the silent share last."""
+    total = int(summary["gateways"].sum())
+    parts = " · ".join(f"{int(summary[s].sum()):,} {s.replace('_', ' ')}" for s in STATUSES)
+    silent = int(summary["stale"].sum() + summary["never_seen"].sum())
+    share = f"{silent / total:.1%}" if total else "0.0%"
+    return f"**{total:,} active gateways**: {parts}. **{share} stale or never seen.**"
+
+
+def narrowed(per_factory: pl.DataFrame, where: Filter) -> pl.DataFrame:
+    """The factories a filter leaves something in: under a model, firmware or status filter, those
+    without one such gateway go (they would count as sites and rows of nothing)."""
+    if where.models or where.firmware or where.statuses:
+        return per_factory.filter(pl.col("gateways") > 0)
+    return per_factory
 
 
 def organizations_table(summary: pl.DataFrame):
@@ -216,7 +323,7 @@ def organizations_table(summary: pl.DataFrame):
     import marimo as mo
 
     return mo.ui.table(
-        readable(summary),
+        readable(most_silent(summary, by="organization")),
         selection="multi",
         page_size=10,
         label="Select organizations to narrow the map and the factories below to theirs",
@@ -237,7 +344,7 @@ def factories_table(per_factory: pl.DataFrame):
     import marimo as mo
 
     ordered = most_silent(per_factory)
-    shown = readable(ordered.drop("latitude", "longitude", strict=False))
+    shown = readable(ordered.drop("latitude", "longitude", "location", strict=False))
     return mo.ui.table(shown, selection="single", page_size=10, label="Select a factory to list its gateways")
 
 

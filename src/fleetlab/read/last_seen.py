@@ -48,45 +48,63 @@ class LastSeen:
         """
         return self._run(sql, q)
 
-    def silent_by_day(self, *, where: Filter = EVERYTHING) -> pl.DataFrame:
-        """The stale gateways (active, kept by `where`) by the day (UTC) they were last seen, however long
-        ago: when what went silent stopped talking. Aggregated in PostgreSQL; one row per day that has any.
+    def last_seen_histogram(self, bounds: Sequence[timedelta], *, where: Filter = EVERYTHING) -> pl.DataFrame:
+        """Active gateways (kept by `where`) by how long before `as_of` they were last seen (rows with a
+        `bucket`, as in `last_seen_ages`), and the stale ones by the day (UTC) they went silent (rows
+        with a `day`): what `last_seen_ages` and `silent_by_day` tell, in one query. The buckets are
+        counted side by side in one parallel pass; the days group only the stale gateways.
 
-        Columns: day (Date), gateways. Never-seen gateways are not in it (`fleet_summary` counts them)."""
-        q = self._query(where=where)
-        sql = f"""
-        SELECT (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
-        {q.gateways_with_parents()} AND g.last_seen_at < {q.stale_before()}
-        GROUP BY 1
-        ORDER BY 1
-        """
-        return self._run(sql, q)
-
-    def last_seen_ages(self, bounds: Sequence[timedelta], *, where: Filter = EVERYTHING) -> pl.DataFrame:
-        """Active gateways by how long before `as_of` they were last seen, counted in PostgreSQL: `bucket` i
-        holds ages above bounds[i-1] up to bounds[i] (bucket 0: up to bounds[0], also a time after as_of;
-        bucket len(bounds): above the last bound), bucket -1 the gateways never seen. Every bucket is a
-        row, 0 when empty. `bounds` ascend.
-
-        Columns: bucket, gateways."""
+        Columns: bucket (null on a day's row), day (Date; null on a bucket's row), gateways."""
         seconds = [b.total_seconds() for b in bounds]
         if not seconds or seconds != sorted(set(seconds)):
             raise ConfigError("bounds must be distinct durations in ascending order, e.g. [5 minutes, 1 hour].")
         q = self._query(where=where)
-        buckets = f"cardinality({q.param('bounds', seconds, 'float8[]')})"
-        negated = q.param("negated_bounds", sorted(-s for s in seconds), "float8[]")
-        # width_bucket counts the negated bounds at or below -age: the bounds an age is within
+        # an age within bound k is a last_seen_at at or after as_of - bound k: plain comparisons with
+        # instants, counted side by side (not a bucket number per row, grouped: the planner would expect a
+        # million groups and sort them all)
+        since = [q.param(f"since_{k}", self.clock.as_of - b, "timestamptz") for k, b in enumerate(bounds)]
+        tests = [f"g.last_seen_at >= {since[0]}"]
+        tests += [f"g.last_seen_at < {since[k - 1]} AND g.last_seen_at >= {since[k]}" for k in range(1, len(since))]
+        tests += [f"g.last_seen_at < {since[-1]}"]
+        every = list(range(-1, len(seconds) + 1))
+        counts = ", ".join(f"count(*) FILTER (WHERE {t})" for t in ["g.last_seen_at IS NULL", *tests])
         sql = f"""
-        WITH counted AS (
-            SELECT CASE WHEN g.last_seen_at IS NULL THEN -1
-                        ELSE {buckets} - width_bucket(
-                            -extract(epoch FROM {q.as_of()} - g.last_seen_at)::float8, {negated}) END AS bucket,
-                   count(*) AS gateways
-            {q.gateways_with_parents()}
-            GROUP BY 1
-        )
-        SELECT b AS bucket, coalesce(c.gateways, 0) AS gateways
-        FROM generate_series(-1, {buckets}) b LEFT JOIN counted c ON c.bucket = b
-        ORDER BY b
+        SELECT unnest(ARRAY{every}) AS bucket, NULL::date AS day, unnest(ARRAY[{counts}]) AS gateways
+        {q.gateways_with_parents()}
+        UNION ALL
+        SELECT NULL, (g.last_seen_at AT TIME ZONE 'UTC')::date, count(*)
+        {q.gateways_with_parents()} AND g.last_seen_at < {q.stale_before()}
+        GROUP BY 2
+        ORDER BY 1, 2
         """
         return self._run(sql, q)
+
+    def silent_by_day(self, *, where: Filter = EVERYTHING) -> pl.DataFrame:
+        """The stale gateways (active, kept by `where`) by the day (UTC) they were last seen, however long
+        ago: when what went silent stopped talking. One row per day that has any.
+
+        Columns: day (Date), gateways. Never-seen gateways are not in it (`fleet_summary` counts them)."""
+        return silent_days(self.last_seen_histogram([self.clock.stale_after], where=where))
+
+    def last_seen_ages(self, bounds: Sequence[timedelta], *, where: Filter = EVERYTHING) -> pl.DataFrame:
+        """Active gateways by how long before `as_of` they were last seen: `bucket` i holds ages above
+        bounds[i-1] up to bounds[i] (bucket 0: up to bounds[0], also a time after as_of; bucket
+        len(bounds): above the last bound), bucket -1 the gateways never seen. Every bucket is a row, 0
+        when empty. `bounds` ascend.
+
+        Columns: bucket, gateways."""
+        return ages(self.last_seen_histogram(bounds, where=where), len(bounds))
+
+
+def ages(histogram: pl.DataFrame, bounds: int) -> pl.DataFrame:
+    """A `last_seen_histogram` of `bounds` bounds summed by bucket, every bucket a row (-1: never seen)."""
+    every = pl.DataFrame({"bucket": list(range(-1, bounds + 1))}, schema={"bucket": pl.Int32})
+    summed = histogram.filter(pl.col("bucket").is_not_null()).group_by("bucket").agg(pl.col("gateways").sum())
+    joined = every.join(summed.cast({"bucket": pl.Int32}), on="bucket", how="left")
+    return joined.select("bucket", pl.col("gateways").fill_null(0).cast(pl.Int64)).sort("bucket")
+
+
+def silent_days(histogram: pl.DataFrame) -> pl.DataFrame:
+    """The stale gateways of a `last_seen_histogram` by the day they went silent."""
+    stale = histogram.filter(pl.col("day").is_not_null())
+    return stale.group_by("day").agg(pl.col("gateways").sum().cast(pl.Int64)).sort("day")

@@ -86,7 +86,10 @@ def editor(connection):
     if isinstance(connection, FleetlabError):
         return mo.vstack(
             [
-                mo.callout(mo.md(f"**The editor needs a database.** {why(connection)}"), kind="warn"),
+                mo.callout(
+                    mo.md("**The editor is off: there is no fleet to query.** The callout at the top says what to do."),
+                    kind="neutral",
+                ),
                 mo.ui.code_editor(value=EXAMPLE_SQL, language="sql", min_height=160, disabled=True),
             ]
         )

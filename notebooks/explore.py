@@ -238,7 +238,7 @@ def _(charts, db, last_seen, seen):
 def _(db, explore, summary, where):
     stale = db.stale_gateways(include_never_seen=True, where=where, limit=explore.SHOWN)
     explore.silent_table(stale, db.clock, summary)
-    return
+    return (stale,)
 
 
 @app.cell(hide_code=True)

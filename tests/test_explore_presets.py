@@ -56,8 +56,16 @@ def test_every_cell_runs_and_every_figure_is_what_sql_counts(preset, settings, c
     assert defs["site_frame"]["factories"].sum() == factories  # every factory is on the map
     assert defs["site_frame"]["gateways"].sum() == gateways
     assert defs["ages"]["gateways"].sum() == gateways
-    assert defs["query_result"]["gateways"].sum() == gateways
-    assert defs["query_result"]["never_seen"].sum() == never
+    assert defs["pairs"]["gateways"].sum() == gateways and defs["pairs"]["never_seen"].sum() == never
+    stale = defs["summary"]["stale"].sum()
+    assert sum(defs["seen"].filter(defs["seen"]["day"].is_not_null())["gateways"]) == stale
+    # the silent list is a page: the most silent, as many as there are up to its size, then never seen
+    listed = defs["stale"]
+    assert listed.height == min(stale, 500) + min(never, 500)
+    # the SQL cell's example: the 50 gateways silent longest, stale ones first as in the list
+    k = min(stale, 50)
+    assert defs["query_result"].height == min(50, gateways - never)
+    assert defs["query_result"]["gateway_id"].head(k).to_list() == listed["gateway_id"].head(k).to_list()
     # the factory shown unasked is one with the most stale or never-seen gateways
     silent = defs["per_factory"]["stale"] + defs["per_factory"]["never_seen"]
     chosen = defs["per_factory"].filter(defs["per_factory"]["factory_id"] == defs["chosen"]["id"])

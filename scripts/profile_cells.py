@@ -63,8 +63,10 @@ def main() -> int:
     for cid, (run, render, size) in rows[: args.top]:
         first = next((ln.strip() for ln in codes.get(cid, "").splitlines() if ln.strip()), "")
         print(f"{run:7.3f} {render:8.3f} {size:8.1f}  {first[:90]}")
-    print(f"{sum(t[0] for t in timings.values()):7.3f} {sum(t[1] for t in timings.values()):8.3f} "
-          f"{sum(t[2] for t in timings.values()):8.1f}  all {len(timings)} cells ({total:.2f} s in app.run)")
+    print(
+        f"{sum(t[0] for t in timings.values()):7.3f} {sum(t[1] for t in timings.values()):8.3f} "
+        f"{sum(t[2] for t in timings.values()):8.1f}  all {len(timings)} cells ({total:.2f} s in app.run)"
+    )
     return 0
 
 

@@ -15,8 +15,9 @@ def _():
 def _():
     from fleetlab import Workbench
     from fleetlab.app import notebook as fnb
+    from fleetlab.app import reset_app as rapp
 
-    return Workbench, fnb
+    return Workbench, fnb, rapp
 
 
 @app.cell(hide_code=True)
@@ -31,7 +32,8 @@ def _(mo):
     # Reset the workbench database
 
     Pick a scenario, adjust its fields, press **Preview** and check the rows: nothing is written
-    until you press **Reset the database**, which loads the fleet previewed. The reset drops, recreates, migrates and loads the workbench database
+    until you press **Reset the database**, which loads the fleet previewed. A database that holds a
+    fleet is replaced only once you tick the confirmation above the button, as `fleetlab reset` asks first. The reset drops, recreates, migrates and loads the workbench database
     (`DATABASE_URL`, or the embedded server in `FLEETLAB_HOME`), exactly as `fleetlab reset` does.
 
     Headless, the same notebook takes `fleetlab reset`'s flags:
@@ -85,15 +87,16 @@ def _(built):
 
 
 @app.cell(hide_code=True)
-def _(defaults, fleet, fnb, form, mo, scenario):
+def _(defaults, fleet, fnb, form, mo, rapp, scenario):
     _values = form.value or defaults
     mo.vstack(
         [
             mo.md(
                 f"## Preview\n\n{fnb.changes(scenario.value, _values)}\n\n"
-                f"`{fnb.command_line(scenario.value, _values)}` would load these rows (nothing is written yet):"
+                f"`{fnb.command_line(scenario.value, _values)}` would load these rows, the soft-deleted ones "
+                "(`deleted_at` set) among them; nothing is written yet:"
             ),
-            fnb.counts_frame(fleet.counts()),
+            rapp.preview_counts(fleet),
         ]
     )
     return
@@ -117,17 +120,50 @@ def _(built, mo):
     return (reset_button,)
 
 
+@app.cell
+def _(mo):
+    # the description below is read again after each reset (and after a refused one); the confirmation's
+    # tick is kept here, apart from its checkbox, so a new checkbox after a reset does not re-run the reset
+    get_described, set_described = mo.state(0)
+    get_confirmed, set_confirmed = mo.state(False)
+    return get_confirmed, get_described, set_confirmed, set_described
+
+
+@app.cell
+def _(get_described, rapp):
+    get_described()  # a reset bumps it: describe the database again
+    current = rapp.current_database()
+    return (current,)
+
+
+@app.cell
+def _(current, rapp, set_confirmed):
+    # a fresh, unticked checkbox each time the database is described: a second reset needs a second tick
+    confirm = rapp.confirmation(current, on_change=set_confirmed)
+    return (confirm,)
+
+
 @app.cell(hide_code=True)
-def _(fnb, mo, reset_button):
-    mo.hstack([reset_button, mo.md(f"replaces {fnb.volatile(fnb.target_description())}")], justify="start")
+def _(confirm, current, fnb, mo, rapp, reset_button):
+    mo.vstack(
+        [
+            mo.md("## The database now"),
+            rapp.current_view(current),
+            *([confirm] if confirm is not None else []),
+            mo.hstack([reset_button, mo.md(f"replaces {fnb.volatile(fnb.target_description())}")], justify="start"),
+        ]
+    )
     return
 
 
 @app.cell
-def _(fleet, fnb, reset_button):
+def _(fleet, fnb, get_confirmed, rapp, reset_button, set_confirmed, set_described):
     fnb.gate(reset_button, "Press **Reset the database** to replace the workbench database with this fleet.")
+    rapp.gate_confirmed(get_confirmed(), on_refused=lambda: set_described(lambda n: n + 1))
     with fnb.progress_bar(sum(fleet.counts().values())) as _progress:
         result = fnb.stop_on_error(lambda: fnb.reset_workbench(fleet, progress=_progress), "The reset failed")
+    set_confirmed(False)  # a second reset needs a second confirmation
+    set_described(lambda n: n + 1)
     return (result,)
 
 

@@ -16,9 +16,11 @@ import pytest
 import suite_server
 from browser import CHROMIUM, chromium, serving
 
+from fleetlab.app import notebook, options
 from fleetlab.config import Settings
 from fleetlab.dsn import DatabaseURL
 from fleetlab.store import databases
+from fleetlab.store.reset import reset
 
 SCREENSHOT = Path(os.environ.get("FLEETLAB_SCREENSHOT_DIR") or "/tmp") / "fleetlab-reset-app.png"
 
@@ -128,6 +130,55 @@ def test_reset_app_resets_with_the_counts_set_in_the_form(reset_app, workbench, 
             conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("organizations", "factories", "gateways")
         ]
     assert rows == [2, 4, 12]
+
+
+def marker_created(settings: Settings):
+    """When the database was made (a reset makes a new one): the marker's created_at."""
+    with psycopg.connect(settings.database_url) as conn:
+        return conn.execute("SELECT created_at FROM fleetlab_marker").fetchone()[0]
+
+
+def test_reset_app_replaces_a_fleet_only_once_confirmed_and_asks_again_after(reset_app, workbench, page):
+    from playwright.sync_api import expect
+
+    argv = [
+        "--scenario",
+        "multi-tenant",
+        "--orgs",
+        "2",
+        "--factories-per-org",
+        "2",
+        "--gateways-per-factory",
+        "3",
+        "--seed",
+        "4",
+    ]
+    reset(workbench, options.fleet_for(notebook.parser().parse_args(argv)))
+    before = marker_created(workbench)
+    page.goto(reset_app)
+    expect(page.get_by_role("heading", name="The database now")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("holds multi-tenant (seed 4), 12 gateways")).to_be_visible(timeout=30_000)
+    question = page.get_by_role(
+        "checkbox", name="Replace the workbench database holding multi-tenant (seed 4), 12 gateways?"
+    )
+    expect(question).not_to_be_checked(timeout=30_000)
+    button = page.get_by_role("button", name="Reset the database")
+    button.click()  # not confirmed: refused, nothing changed
+    expect(page.get_by_text("Nothing was changed.")).to_be_visible(timeout=30_000)
+    assert marker_created(workbench) == before
+    question.check()
+    button.click()
+    expect(page.get_by_role("heading", name="Done")).to_be_visible(timeout=120_000)
+    after = marker_created(workbench)
+    assert after != before
+    # the page describes the new database, and a second reset needs a second tick
+    again = page.get_by_role("checkbox", name="Replace the workbench database holding default (seed 0), 6 gateways?")
+    expect(again).not_to_be_checked(timeout=30_000)
+    expect(page.get_by_role("heading", name="Done")).to_be_visible()  # the result stays until the next press
+    page.screenshot(path=str(SCREENSHOT.with_name("fleetlab-reset-confirmed.png")), full_page=True)
+    button.click()
+    expect(page.get_by_text("Nothing was changed.")).to_be_visible(timeout=30_000)
+    assert marker_created(workbench) == after
 
 
 def test_explore_without_a_database_says_so_once(cli_env, tmp_path, page):

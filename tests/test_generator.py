@@ -209,6 +209,29 @@ def test_soft_deleted_fractions_and_unique_active_gateway_ids():
     assert (deleted["deleted_at"] < AS_OF).all()
 
 
+@pytest.mark.parametrize("shard", [None, (1, 3)])
+def test_a_plan_counts_its_soft_deleted_rows_without_making_them(shard):
+    s = FleetSpec(
+        seed=5,
+        as_of=AS_OF,
+        organizations=Count.fixed(12),
+        factories_per_organization=Count.uniform(1, 9),
+        gateways_per_factory=Count.uniform(0, 40),
+        deleted_organizations=0.2,
+        deleted_factories=0.15,
+        deleted_gateways=0.1,
+    )
+    planned = plan(s, shard)
+    made = planned.materialize()
+    expected = {t: f["deleted_at"].is_not_null().sum() for t, f in made.frames().items()}
+    assert planned.deleted_counts() == made.deleted_counts() == expected
+    assert all(n > 0 for n in expected.values()) or shard is not None
+    # a few factories at a time gives the same count
+    from fleetlab.generation.gateways import deleted_gateways
+
+    assert deleted_gateways(planned.spec, planned._parents, factories_at_once=2) == expected["gateways"]
+
+
 def test_count_distributions_are_respected():
     s = FleetSpec(
         seed=3,

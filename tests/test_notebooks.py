@@ -21,8 +21,10 @@ import snapshot_diff
 import snapshot_worlds as snapshots
 from suite_server import TEST_KEY
 
-from fleetlab.app import notebook, options
+from fleetlab.app import notebook, options, reset_app
+from fleetlab.config import Settings
 from fleetlab.errors import ConfigError
+from fleetlab.model.tables import TABLES
 from fleetlab.store.reset import reset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,6 +123,83 @@ def test_marimo_cli_args_become_the_same_flags():
     )
     with pytest.raises(ConfigError, match="unrecognized arguments: --verbose"):
         notebook.from_cli_args({"verbose": True})
+
+
+# -- the reset app: the database now, the confirmation, the preview's soft-deleted rows -----------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        DEFAULT,
+        "--scenario multi-tenant --seed 3",
+        "--scenario default",
+        "--scenario large --orgs 2 --factories-per-org 2-4 --gateways-per-factory 300 --seed 2",
+    ],
+)
+def test_the_preview_counts_the_soft_deleted_rows_of_the_fleet_it_would_load(argv):
+    fleet = options.fleet_for(notebook.parser().parse_args(shlex.split(argv)))
+    made = fleet.materialize().frames()  # every row, made: what the reset would load
+    frame = reset_app.preview_counts(fleet)
+    assert frame["table"].to_list() == list(TABLES)
+    assert frame["rows"].to_list() == [made[t].height for t in TABLES]
+    assert frame["soft-deleted"].to_list() == [made[t]["deleted_at"].is_not_null().sum() for t in TABLES]
+    assert frame["active"].to_list() == [made[t]["deleted_at"].is_null().sum() for t in TABLES]
+    if argv == "--scenario multi-tenant --seed 3":
+        assert all(n > 0 for n in frame["soft-deleted"])  # off-boarded tenants, closed plants, retired gateways
+
+
+def test_the_reset_app_says_what_the_database_holds_now(settings, new_db, tmp_path):
+    # no database yet: a name not created, or an embedded server never made (and not made by asking)
+    missing = Settings(database_url=new_db(create=False).render(masked=False), home=tmp_path / "h")
+    assert reset_app.current_database(missing).state == reset_app.NONE
+    fresh = reset_app.current_database(Settings(home=tmp_path / "fresh"))
+    assert fresh.state == reset_app.NONE and not fresh.needs_confirmation
+    assert "No database yet" in reset_app.describe(fresh) and not (tmp_path / "fresh" / "pgdata").exists()
+    # a database without the fleet tables, and the migrated one with empty tables: no fleet
+    bare = reset_app.current_database(Settings(database_url=new_db().render(masked=False), home=tmp_path / "h"))
+    assert bare.state == reset_app.NO_FLEET and "no fleet tables" in reset_app.describe(bare)
+    empty = reset_app.current_database(settings)
+    assert empty.state == reset_app.NO_FLEET and "empty fleet tables" in reset_app.describe(empty)
+    assert not empty.needs_confirmation
+    # a fleet: its scenario from the marker, its rows counted by PostgreSQL, as the preview counted them
+    reset_with(settings, shlex.split(DEFAULT))
+    now = reset_app.current_database(settings)
+    assert now.state == reset_app.FLEET and now.needs_confirmation
+    assert now.scenario == "multi-tenant (seed 7)"
+    assert tuple(n for n, _ in now.counts.values()) == counts(settings.database_url)
+    fleet = options.fleet_for(notebook.parser().parse_args(shlex.split(DEFAULT)))
+    assert reset_app.counts_frame(now.counts).equals(reset_app.preview_counts(fleet))
+    gateways = now.counts["gateways"][0]
+    assert f"**multi-tenant (seed 7), {gateways:,} gateways**" in reset_app.describe(now)
+
+
+def test_the_reset_app_says_when_the_server_did_not_answer_and_shows_no_password(tmp_path):
+    unreachable = Settings(database_url="postgresql://someone:s3cret-pw@127.0.0.1:1/fleetlab", home=tmp_path)
+    now = reset_app.current_database(unreachable)
+    assert now.state == reset_app.UNKNOWN and now.needs_confirmation  # what cannot be checked is confirmed too
+    assert now.problem.startswith("the server did not answer: cannot connect to PostgreSQL at 127.0.0.1:1/")
+    shown = reset_app.describe(now) + reset_app.question(now) + reset_app.refusal(now, False)
+    assert "s3cret-pw" not in shown and "did not answer" in shown
+
+
+def test_a_database_holding_a_fleet_is_replaced_only_once_confirmed(settings):
+    empty = reset_app.current_database(settings)
+    assert reset_app.refusal(empty, confirmed=False) is None  # nothing to lose: no question
+    reset_with(settings, shlex.split(DEFAULT))
+    before = fingerprint(settings.database_url)
+    now = reset_app.current_database(settings)
+    question = reset_app.question(now)
+    assert (
+        question
+        == f"Replace the workbench database holding multi-tenant (seed 7), {now.counts['gateways'][0]:,} gateways?"
+    )
+    refused = reset_app.refusal(now, confirmed=False)
+    assert refused is not None and "Nothing was changed" in refused and question in refused
+    assert reset_app.refusal(now, confirmed=True) is None
+    # the app's run cell stops on that refusal before the reset: the database is as it was
+    # (the browser test presses the button itself: tests/test_browser.py)
+    assert fingerprint(settings.database_url) == before
 
 
 # -- snapshots ------------------------------------------------------------------------------

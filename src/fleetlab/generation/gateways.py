@@ -19,10 +19,34 @@ from .columns import uuid_words, uuids
 from .hashing import U64, child, draw, pick, unit, weighted
 from .keyed import uuid_passwords
 from .pools import ENVIRONMENTS, HEX2, LINES, MAC_VENDORS, PROTOCOLS
-from .times import DAY_US, created, soft_deleted, times, timestamps, us
+from .times import DAY_US, created, deleted_mask, soft_deleted, times, timestamps, us
 
 STALE_MAX_DAYS = 90  # stale gateways were last seen between the threshold and this long ago
 WSS_SHARE = 0.2  # gateways reached through a TLS endpoint (wss://host); the rest ws://<ip>:5000 on the plant LAN
+
+
+def gateway_keys(
+    parents: dict[str, np.ndarray], first: np.ndarray, count: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rep, g, keys) of gateways first .. first + count - 1 of each factory in `parents`: each
+    gateway's factory (an index into `parents`' arrays), its index in the factory, and its key."""
+    total = int(count.sum())
+    rep = np.repeat(np.arange(len(count)), count)
+    g = first[rep] + np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    return rep, g, child(parents["keys"][rep], g, "gateway")
+
+
+def deleted_gateways(spec: FleetSpec, parents: dict[str, np.ndarray], factories_at_once: int = 5_000) -> int:
+    """How many of the gateways of `parents` are soft-deleted, from their keys alone (no rows made),
+    `factories_at_once` factories at a time."""
+    n = parents["n_gateways"]
+    deleted = 0
+    for a in range(0, len(n), factories_at_once):
+        part = {k: v[a : a + factories_at_once] for k, v in parents.items()}
+        count = n[a : a + factories_at_once]
+        _, _, keys = gateway_keys(part, np.zeros_like(count), count)
+        deleted += int(deleted_mask(keys, spec.deleted_gateways).sum())
+    return deleted
 
 
 def gateways(
@@ -38,9 +62,7 @@ def gateways(
     total = int(count.sum())
     if total == 0:
         return pl.DataFrame(schema=GATEWAY_ROWS)
-    rep = np.repeat(np.arange(len(count)), count)
-    g = first[rep] + np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-    keys = child(parents["keys"][rep], g, "gateway")
+    rep, g, keys = gateway_keys(parents, first, count)
     ids = child(parents["ids"][rep], g, "gateway")
     org = parents["org"][rep]
     fac = parents["idx"][rep]

@@ -30,7 +30,7 @@ from ..model.fleet import (
 )
 from ..model.spec import FleetSpec, scenario_record
 from .columns import entity_uuids
-from .gateways import gateways
+from .gateways import deleted_gateways, gateways
 from .hashing import child, counts_for, pick, root, unit, weighted
 from .pools import INDUSTRIES, PLANS, POOL_SIZE, Pool, per_locale
 from .times import DAY_US, created, soft_deleted, times, us
@@ -63,6 +63,14 @@ class FleetPlan:
             "organizations": self.organizations.height,
             "factories": self.factories.height,
             "gateways": int(self._parents["n_gateways"].sum()),
+        }
+
+    def deleted_counts(self) -> dict[str, int]:
+        """Soft-deleted rows per table (own `deleted_at` set), the gateways' from their keys alone."""
+        return {
+            "organizations": self.organizations["deleted_at"].is_not_null().sum(),
+            "factories": self.factories["deleted_at"].is_not_null().sum(),
+            "gateways": deleted_gateways(self.spec, self._parents),
         }
 
     def chunks(self, table: str, rows: int = CHUNK_ROWS, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:

@@ -40,9 +40,14 @@ def timestamps(as_of_us: int, ago_us: np.ndarray, keep: np.ndarray) -> pl.Series
     return values.cast(pl.Datetime("us", "UTC"))
 
 
+def deleted_mask(keys: np.ndarray, fraction: float) -> np.ndarray:
+    """Which entities are soft-deleted: a keyed `fraction` of them (no timestamps made)."""
+    return unit(keys, "deleted") < fraction
+
+
 def soft_deleted(keys: np.ndarray, fraction: float, as_of_us: int) -> tuple[np.ndarray, pl.Series]:
     """Which entities are soft-deleted (a keyed `fraction` of them) and their deleted_at (else NULL):
     between a day and DELETED_MAX_DAYS before as_of."""
-    deleted = unit(keys, "deleted") < fraction
+    deleted = deleted_mask(keys, fraction)
     ago = DAY_US + (unit(keys, "deleted_at") * (DELETED_MAX_DAYS - 1) * DAY_US).astype(np.int64)
     return deleted, timestamps(as_of_us, ago, deleted)

@@ -74,6 +74,10 @@ class Loadable(Protocol):
 
     def counts(self) -> dict[str, int]: ...
 
+    def deleted_counts(self) -> dict[str, int]:
+        """Rows per table whose own `deleted_at` is set (soft-deleted), as `counts()` counts all rows."""
+        ...
+
     def chunks(self, table: str, rows: int, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:
         """The rows of `table` in frames of `rows` rows (the last one shorter), gateways with their
         plaintext `PASSWORD` too (`GATEWAY_ROWS`); with `which`, only the frames of those numbers
@@ -106,6 +110,9 @@ class Fleet:
 
     def counts(self) -> dict[str, int]:
         return {name: frame.height for name, frame in self.frames().items()}
+
+    def deleted_counts(self) -> dict[str, int]:
+        return {name: frame["deleted_at"].is_not_null().sum() for name, frame in self.frames().items()}
 
     def chunks(self, table: str, rows: int, which: Iterable[int] | None = None) -> Iterator[pl.DataFrame]:
         """The rows of `table` in slices of `rows` (with `which`, the slices of those numbers)."""

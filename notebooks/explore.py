@@ -51,8 +51,13 @@ def _(connection, explore):
 
 @app.cell(hide_code=True)
 def _(db, explore, mo):
-    watch = mo.ui.refresh(default_interval="10s", label="check for a newer fleet")
-    mo.hstack([mo.md(explore.describe(db)), watch], justify="space-between", align="start")
+    watch = mo.ui.refresh(default_interval="10s")
+    mo.vstack(
+        [
+            mo.md(explore.describe(db)),
+            mo.hstack([watch, mo.md("checks that the database is still the one read")], justify="start"),
+        ]
+    )
     return (watch,)
 
 
@@ -64,8 +69,8 @@ def _(db, explore, watch):
 
 @app.cell
 def _(db, explore, mo):
-    overview, pairs_all = db.fleet_summary(), db.breakdown()
-    filters = explore.filters(overview, pairs_all)
+    overview, pairs_all = db.fleet_and_factories(), db.breakdown()
+    filters = explore.filters(overview[0], pairs_all)
     mo.vstack(
         [
             mo.md(
@@ -94,10 +99,10 @@ def _(mo):
 
 @app.cell
 def _(db, explore, mo, overview, where):
-    summary = explore.reuse(where, overview, db.fleet_summary)
+    summary, factory_rows = explore.reuse(where, overview, db.fleet_and_factories)
     organizations = explore.organizations_table(summary)
     mo.vstack([mo.md(explore.status_line(summary)), organizations])
-    return organizations, summary
+    return factory_rows, organizations, summary
 
 
 @app.cell
@@ -118,10 +123,8 @@ def _(mo):
 
 
 @app.cell
-def _(db, explore, organizations, where):
-    per_factory = explore.of_organizations(
-        explore.narrowed(db.gateways_per_factory(where=where), where), organizations.value
-    )
+def _(explore, factory_rows, organizations, where):
+    per_factory = explore.of_organizations(explore.narrowed(factory_rows, where), organizations.value)
     return (per_factory,)
 
 
@@ -129,7 +132,7 @@ def _(db, explore, organizations, where):
 def _(maps, mo, per_factory, sites):
     site_frame = sites.sites(per_factory)
     site_map = mo.ui.altair_chart(
-        maps.site_map(site_frame, unplaced=sites.unplaced(per_factory)),
+        maps.site_map(site_frame, unplaced=sites.unplaced(per_factory), width=900),
         chart_selection=False,
         legend_selection=False,
     )
@@ -273,15 +276,15 @@ def _(mo):
 
 
 @app.cell
-def _(charts, db, where):
-    by_month = db.deletions_by_month(where=where)
+def _(charts, db, explore, where):
+    by_month, deleted = db.deletions(where=where, limit=explore.SHOWN)
     charts.deletions_timeline(by_month)
-    return (by_month,)
+    return by_month, deleted
 
 
 @app.cell
-def _(by_month, db, explore, where):
-    explore.deleted_table(db.deleted_rows(where=where, limit=explore.SHOWN), by_month)
+def _(by_month, deleted, explore):
+    explore.deleted_table(deleted, by_month)
     return
 
 

@@ -352,7 +352,7 @@ def test_an_edited_stored_output_or_a_changed_world_fails_with_a_readable_diff_o
 
     # 1. one stored value edited by hand
     nb = _read(snapshots.SNAPSHOTS / "explore.ipynb")
-    cell = next(c for c in nb.cells if c.source.startswith("summary = explore.reuse("))
+    cell = next(c for c in nb.cells if c.source.startswith("summary, factory_rows = explore.reuse("))
     html = cell.outputs[0]["data"]["text/html"]
     # the organizations table (a selectable marimo table): a row reads as one JSON object, names and no ids
     row = next(line for line in snapshot_diff.lines(html) if '"factories": 2,' in line and '"organization": "' in line)

@@ -152,7 +152,7 @@ def test_the_map_needs_no_network_and_fits_its_sites():
     ring = spec["projection"]["fit"]["geometry"]["coordinates"]
     lons, lats = [p[0] for p in ring], [p[1] for p in ring]
     assert min(lons) < -122.2 and max(lons) > -73.9 and min(lats) < 40.9 and max(lats) > 47.7
-    assert len(maps.world()["objects"]["countries"]["geometries"]) > 170
+    assert len(json.loads(maps.world())["objects"]["countries"]["geometries"]) > 170
 
 
 def test_a_site_with_fewer_factories_than_its_label_names_says_no_more():

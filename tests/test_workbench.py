@@ -566,3 +566,23 @@ def test_one_factorys_gateways_follow_the_filters_too(settings, db_url):
     assert listed["last_seen_at"].is_not_null().all() and (listed["last_seen_at"] < cutoff).all()
     model = everything["model"][0]
     assert set(db.factory_gateways(factory["factory_id"], where=Filter(models=(model,)))["model"]) == {model}
+
+
+def test_the_silent_and_deleted_lists_lead_with_where_and_say_how_many_in_all(settings, db_url):
+    from fleetlab.app import explore
+    from fleetlab.generation.fleets import plan
+    from fleetlab.model.scenarios import load_scenario
+    from fleetlab.store.reset import seed
+
+    seed(settings, plan(load_scenario("stale-fleet").override(organizations="3", as_of="2026-01-01T00:00:00Z")))
+    db = Workbench(db_url)
+    summary = db.fleet_summary()
+    html = explore.silent_table(db.stale_gateways(include_never_seen=True, limit=5), db.clock, summary).text
+    stale, never = int(summary["stale"].sum()), int(summary["never_seen"].sum())
+    assert f"{stale:,} gateways not seen" in html and "the 5 longest silent listed" in html
+    assert f"{never:,} never seen" in html and "the first 5 by device id listed" in html
+    assert "literal" not in html and "organization_id" not in html
+    assert html.index("organization") < html.index("gateway_id") < html.index("firmware_version")
+    deleted = explore.deleted_table(db.deleted_rows(limit=3), db.deletions_by_month()).text
+    assert f"{db.deleted_rows().height:,} soft-deleted rows" in deleted and "the latest 3 listed" in deleted
+    assert "literal" not in deleted and deleted.index("organization") < deleted.index("deleted_at")

@@ -168,7 +168,7 @@ def failure_rates(frame: pl.DataFrame, column: str, title: str, *, top: int = 20
         y=alt.Y("value:N", sort=shown["value"].to_list(), title=None, axis=alt.Axis(labelLimit=280))
     )
     bars = base.mark_bar(color="#ef6c00").encode(
-        x=alt.X("rate:Q", title="share stale or never seen", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        x=alt.X("rate:Q", title="share stale or never seen", axis=alt.Axis(format="%"), scale=alt.Scale(domainMin=0)),
         tooltip=[
             alt.Tooltip("value:N", title=column.replace("_", " ")),
             alt.Tooltip("rate:Q", title="stale or never seen", format=".1%"),
@@ -185,7 +185,7 @@ def failure_rates(frame: pl.DataFrame, column: str, title: str, *, top: int = 20
         rule,
         title=alt.Title(f"{title}{more}", subtitle=f"dashed: {overall:.1%} of all the gateways shown here"),
         usermeta=SVG,
-    ).properties(width=420)
+    ).properties(width=260)
 
 
 def age_buckets(ages: pl.DataFrame) -> pl.DataFrame:

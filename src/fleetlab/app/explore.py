@@ -266,7 +266,7 @@ def silent_table(stale: pl.DataFrame, clock, summary: pl.DataFrame):
         f"first, then **{never_n:,} never seen**{page_never}. All of them: `Workbench().stale_gateways()`."
     )
     first = ["organization", "factory", "gateway_id", "silent_for", "last_seen_at", "model", "firmware_version"]
-    ordered = stale.select(first, pl.exclude(first))
+    ordered = stale.select(*first, pl.exclude(first))
     return mo.vstack([mo.md(heading), readable(ordered, durations=["silent_for"])])
 
 
@@ -279,7 +279,7 @@ def deleted_table(rows: pl.DataFrame, by_month: pl.DataFrame):
     listed = f" (the latest {rows.height:,} listed)" if rows.height < total else ""
     first = ["table", "organization", "factory", "name", "gateway_id", "deleted_at"]
     heading = f"**{total:,} soft-deleted rows**{listed}, latest first, with the organization and factory they were in."
-    return mo.vstack([mo.md(heading), readable(rows.select(first, pl.exclude(first)))])
+    return mo.vstack([mo.md(heading), readable(rows.select(*first, pl.exclude(first)))])
 
 
 def everything(where: Filter) -> bool:
@@ -287,7 +287,7 @@ def everything(where: Filter) -> bool:
     return not (where.organizations or where.models or where.firmware or where.statuses)
 
 
-def reuse(where: Filter, unfiltered: pl.DataFrame, question, **kwargs) -> pl.DataFrame:
+def reuse(where: Filter, unfiltered, question, **kwargs):
     """`unfiltered` (the page's first answer to `question`) when `where` keeps everything, else
     `question(where=where, **kwargs)`: the same question is not asked of PostgreSQL twice."""
     return unfiltered if everything(where) else question(where=where, **kwargs)

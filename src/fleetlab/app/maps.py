@@ -17,9 +17,13 @@ SITE = "site"  # the map's selection: click a site (shift-click for more) to dri
 
 
 @lru_cache(maxsize=1)
-def world() -> dict:
-    """The countries of the world as TopoJSON (about 100 KB, sent once with the map)."""
-    return json.loads(files("fleetlab.app").joinpath("world-110m.json").read_text())
+def world() -> str:
+    """The countries of the world as TopoJSON text (about 100 KB, sent once with the map). Text, not
+    parsed: the chart carries it as one string for the browser to parse, where Altair would otherwise
+    copy and check its hundred thousand numbers one by one (0.5 s for every map)."""
+    text = files("fleetlab.app").joinpath("world-110m.json").read_text()
+    json.loads(text)  # a damaged file fails here, not as a blank map in the browser
+    return text
 
 
 def site_map(sites: pl.DataFrame, *, unplaced: int = 0, width: int = 680, height: int = 400) -> alt.LayerChart:

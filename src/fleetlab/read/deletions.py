@@ -37,19 +37,38 @@ class Deletions:
             sql = f'SELECT * FROM ({sql}) d WHERE d."table" = {q.param("table", table, "text")}'
         return sql, q
 
+    def deletions(
+        self, *, where: Filter = EVERYTHING, limit: int | None = None, table: str | None = None
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """`deletions_by_month` and `deleted_rows` of the same filter (`table`, `limit`), from one pass
+        over the soft-deleted rows: (by month, rows)."""
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ConfigError(f"limit must be a whole number of rows (0 or more) or None, not {limit!r}.")
+        rows, q = self._deleted(where, table)
+        count = "ALL" if limit is None else q.param("limit", limit, "bigint")
+        sql = f"""
+        WITH d AS MATERIALIZED ({rows})
+        SELECT true AS monthly, (date_trunc('month', deleted_at AT TIME ZONE 'UTC'))::date AS month, "table",
+               count(*) AS rows, NULL::text AS id, NULL::varchar AS name, NULL::varchar AS gateway_id,
+               NULL::varchar AS organization, NULL::varchar AS factory, NULL::timestamptz AS deleted_at
+        FROM d GROUP BY 2, 3
+        UNION ALL
+        (SELECT false, NULL, "table", NULL, id::text, name, gateway_id, organization, factory, deleted_at
+         FROM d ORDER BY deleted_at DESC, "table", id LIMIT {count})
+        """
+        both = self._run(sql, q)
+        by_month = both.filter(pl.col("monthly")).select("month", "table", "rows").sort("month", "table")
+        listed = both.filter(~pl.col("monthly")).select(
+            "table", "id", "name", "gateway_id", "organization", "factory", "deleted_at"
+        )
+        return by_month, listed.sort(["deleted_at", "table", "id"], descending=[True, False, False])
+
     def deletions_by_month(self, *, where: Filter = EVERYTHING) -> pl.DataFrame:
         """Soft deletions per month (UTC) and table, of what `where` keeps (see `deleted_rows`), aggregated
         in PostgreSQL.
 
         Columns: month (Date, its first day), table, rows."""
-        rows, q = self._deleted(where, None)
-        sql = f"""
-        SELECT (date_trunc('month', deleted_at AT TIME ZONE 'UTC'))::date AS month, "table", count(*) AS rows
-        FROM ({rows}) d
-        GROUP BY 1, 2
-        ORDER BY 1, 2
-        """
-        return self._run(sql, q)
+        return self.deletions(where=where, limit=0)[0]
 
     def deleted_rows(
         self, *, table: str | None = None, where: Filter = EVERYTHING, limit: int | None = None
@@ -61,8 +80,4 @@ class Deletions:
         Columns: table, id, name, gateway_id (gateways only), organization, factory (of a factory or a
         gateway), deleted_at.
         """
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-            raise ConfigError(f"limit must be a whole number of rows (0 or more) or None, not {limit!r}.")
-        rows, q = self._deleted(where, table)
-        count = "ALL" if limit is None else q.param("limit", limit, "bigint")
-        return self._run(f'{rows}\n        ORDER BY deleted_at DESC, "table", id LIMIT {count}', q)
+        return self.deletions(where=where, limit=limit, table=table)[1]

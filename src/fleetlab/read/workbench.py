@@ -146,34 +146,46 @@ class Workbench(LastSeen, Deletions):
 
     # -- the fleet by organization and factory --------------------------------------------------
 
+    def fleet_and_factories(
+        self, *, include_deleted: bool = False, where: Filter = EVERYTHING
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """`fleet_summary` and `gateways_per_factory` of the same filter, from one pass over the gateways
+        (every factory's counts, in PostgreSQL; the organizations' sums of them, here)."""
+        q = self._query(include_deleted, where)
+        sql = f"""
+        WITH {q.per_factory()}
+        SELECT o.id AS organization_id, o.name AS organization, o.deleted_at AS organization_deleted_at,
+               f.id AS factory_id, f.name AS factory, f.location, f.timezone, {COORDINATES},
+               coalesce(p.gateways, 0) AS gateways, coalesce(p.online, 0) AS online,
+               coalesce(p.recent, 0) AS recent, coalesce(p.stale, 0) AS stale,
+               coalesce(p.never_seen, 0) AS never_seen, coalesce(p.deleted_gateways, 0) AS deleted_gateways,
+               f.deleted_at, (f.id IS NOT NULL AND ({q.include_deleted()} OR f.deleted_at IS NULL)) AS counted
+        FROM organizations o
+        LEFT JOIN factories f ON f.organization_id = o.id
+        LEFT JOIN per_factory p ON p.factory_id = f.id
+        WHERE ({q.include_deleted()} OR o.deleted_at IS NULL) AND {q.organizations_kept("o")}
+        ORDER BY o.name, o.id, f.name, f.id
+        """
+        rows = self._run(sql, q)
+        counted = pl.col("counted")
+        summary = rows.group_by("organization_id", maintain_order=True).agg(
+            pl.col("organization").first(),
+            counted.sum().cast(pl.Int64).alias("factories"),
+            *[pl.col(c).filter(counted).sum().cast(pl.Int64) for c in ("gateways", *STATUSES)],
+            pl.col("deleted_at").is_not_null().sum().cast(pl.Int64).alias("deleted_factories"),
+            pl.col("deleted_gateways").sum().cast(pl.Int64),
+            pl.col("organization_deleted_at").first().alias("deleted_at"),
+        )
+        per_factory = rows.filter(counted).drop("organization_deleted_at", "counted")
+        return summary, per_factory
+
     def fleet_summary(self, *, include_deleted: bool = False, where: Filter = EVERYTHING) -> pl.DataFrame:
         """One row per organization: factories, gateways, online / recent / stale / never seen, soft-deleted.
 
         Columns: organization_id, organization, factories, gateways, online, recent, stale, never_seen,
         deleted_factories, deleted_gateways, deleted_at (of the organization).
         """
-        q = self._query(include_deleted, where)
-        sql = f"""
-        WITH {q.per_factory()}
-        SELECT o.id AS organization_id, o.name AS organization,
-               count(f.id) FILTER (WHERE f.counted) AS factories,
-               coalesce(sum(p.gateways) FILTER (WHERE f.counted), 0)::bigint AS gateways,
-               coalesce(sum(p.online) FILTER (WHERE f.counted), 0)::bigint AS online,
-               coalesce(sum(p.recent) FILTER (WHERE f.counted), 0)::bigint AS recent,
-               coalesce(sum(p.stale) FILTER (WHERE f.counted), 0)::bigint AS stale,
-               coalesce(sum(p.never_seen) FILTER (WHERE f.counted), 0)::bigint AS never_seen,
-               count(f.id) FILTER (WHERE f.deleted_at IS NOT NULL) AS deleted_factories,
-               coalesce(sum(p.deleted_gateways), 0)::bigint AS deleted_gateways,
-               o.deleted_at
-        FROM organizations o
-        LEFT JOIN (SELECT *, ({q.include_deleted()} OR deleted_at IS NULL) AS counted FROM factories) f
-               ON f.organization_id = o.id
-        LEFT JOIN per_factory p ON p.factory_id = f.id
-        WHERE ({q.include_deleted()} OR o.deleted_at IS NULL) AND {q.organizations_kept("o")}
-        GROUP BY o.id
-        ORDER BY o.name, o.id
-        """
-        return self._run(sql, q)
+        return self.fleet_and_factories(include_deleted=include_deleted, where=where)[0]
 
     def gateways_per_factory(self, *, include_deleted: bool = False, where: Filter = EVERYTHING) -> pl.DataFrame:
         """One row per factory (those without gateways too): its gateways by status.
@@ -182,23 +194,7 @@ class Workbench(LastSeen, Deletions):
         longitude (`fleetlab.read.sites`; null when unknown), gateways, online, recent, stale, never_seen,
         deleted_gateways, deleted_at (of the factory).
         """
-        q = self._query(include_deleted, where)
-        sql = f"""
-        WITH {q.per_factory()}
-        SELECT o.id AS organization_id, o.name AS organization, f.id AS factory_id, f.name AS factory,
-               f.location, f.timezone, {COORDINATES},
-               coalesce(p.gateways, 0) AS gateways, coalesce(p.online, 0) AS online,
-               coalesce(p.recent, 0) AS recent, coalesce(p.stale, 0) AS stale,
-               coalesce(p.never_seen, 0) AS never_seen, coalesce(p.deleted_gateways, 0) AS deleted_gateways,
-               f.deleted_at
-        FROM factories f
-        JOIN organizations o ON o.id = f.organization_id
-        LEFT JOIN per_factory p ON p.factory_id = f.id
-        WHERE ({q.include_deleted()} OR (f.deleted_at IS NULL AND o.deleted_at IS NULL))
-          AND {q.organizations_kept("o")}
-        ORDER BY o.name, o.id, f.name, f.id
-        """
-        return self._run(sql, q)
+        return self.fleet_and_factories(include_deleted=include_deleted, where=where)[1]
 
     def factory_gateways(
         self, factory_id: str, *, include_deleted: bool = False, where: Filter = EVERYTHING

@@ -57,13 +57,25 @@ class Clock:
 # -- the one definition, in SQL and in polars ----------------------------------------------------
 
 
+def status_tests(last_seen: str, online_since: str, stale_before: str) -> dict[str, str]:
+    """Each status as a SQL condition on `last_seen` (exactly one holds for any row): what `status_sql`
+    decides, for counting side by side (`count(*) FILTER (WHERE …)`) with plain comparisons of instants."""
+    return {
+        "online": f"{last_seen} >= {online_since}",
+        "recent": f"{last_seen} < {online_since} AND {last_seen} >= {stale_before}",
+        "stale": f"{last_seen} < {online_since} AND {last_seen} < {stale_before}",
+        "never_seen": f"{last_seen} IS NULL",
+    }
+
+
 def status_sql(last_seen: str, online_since: str, stale_before: str) -> str:
     """The status as a SQL CASE: `last_seen` a timestamptz column, `online_since` and `stale_before`
     SQL expressions for the Clock's two instants (bound parameters, e.g. `$2::timestamptz`)."""
+    tests = status_tests(last_seen, online_since, stale_before)
     return f"""CASE
-        WHEN {last_seen} IS NULL THEN 'never_seen'
-        WHEN {last_seen} >= {online_since} THEN 'online'
-        WHEN {last_seen} < {stale_before} THEN 'stale'
+        WHEN {tests["never_seen"]} THEN 'never_seen'
+        WHEN {tests["online"]} THEN 'online'
+        WHEN {tests["stale"]} THEN 'stale'
         ELSE 'recent' END"""
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..model.status import STATUSES, Clock, status_sql
+from ..model.status import STATUSES, Clock, status_sql, status_tests
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,13 @@ class Query:
     def stale_before(self) -> str:
         return self.param("stale_before", self.clock.stale_before, "timestamptz")
 
+    def status_counts(self, also: str = "TRUE") -> str:
+        """online, recent, stale, never_seen: the gateways `g` of each status (and `also`), counted side by
+        side with plain comparisons (`fleetlab.model.status.status_tests`), for a SELECT list."""
+        online_since = self.param("online_since", self.clock.online_since, "timestamptz")
+        tests = status_tests("g.last_seen_at", online_since, self.stale_before())
+        return ", ".join(f"count(*) FILTER (WHERE ({also}) AND {tests[s]}) AS {s}" for s in STATUSES)
+
     def status(self, last_seen: str = "g.last_seen_at") -> str:
         """The status of the gateway whose last_seen_at is `last_seen` (`fleetlab.model.status`)."""
         online_since = self.param("online_since", self.clock.online_since, "timestamptz")
@@ -113,18 +120,14 @@ class Query:
     def per_factory(self) -> str:
         """A CTE `per_factory`: one row per factory, its gateways (those the Filter's models, firmware
         and statuses keep) by status."""
+        counted = f"{self.include_deleted()} OR g.deleted_at IS NULL"
         return f"""
     per_factory AS (
         SELECT g.factory_id,
-               count(*) FILTER (WHERE counted) AS gateways,
-               count(*) FILTER (WHERE counted AND status = 'online') AS online,
-               count(*) FILTER (WHERE counted AND status = 'recent') AS recent,
-               count(*) FILTER (WHERE counted AND status = 'stale') AS stale,
-               count(*) FILTER (WHERE counted AND status = 'never_seen') AS never_seen,
+               count(*) FILTER (WHERE {counted}) AS gateways,
+               {self.status_counts(counted)},
                count(*) FILTER (WHERE g.deleted_at IS NOT NULL) AS deleted_gateways
-        FROM (SELECT g.factory_id, g.deleted_at, ({self.include_deleted()} OR g.deleted_at IS NULL) AS counted,
-                     {self.status()} AS status
-              FROM gateways g
-              WHERE {self.gateways_kept()}) g
+        FROM gateways g
+        WHERE {self.gateways_kept()}
         GROUP BY g.factory_id
     )"""

@@ -295,10 +295,8 @@ class Workbench(LastSeen, Deletions):
             raise ConfigError(f"by takes model and/or firmware_version, not {by!r}.")
         q = self._query(where=where)
         cols = ", ".join(f"g.{c}" for c in by)
-        status = q.status()
-        counts = ", ".join(f"count(*) FILTER (WHERE {status} = '{s}') AS {s}" for s in STATUSES)
         sql = f"""
-        SELECT {cols}, count(*) AS gateways, {counts},
+        SELECT {cols}, count(*) AS gateways, {q.status_counts()},
                (count(*)::float8 / sum(count(*)) OVER ())::float8 AS share
         {q.gateways_with_parents()}
         GROUP BY {cols}

@@ -11,7 +11,7 @@ import pytest
 
 from fleetlab.errors import ConfigError
 from fleetlab.model.status import DEFAULT_STALE_AFTER, ONLINE_WITHIN, STATUSES, Clock, clock_of, status_expr
-from fleetlab.read.filters import Query
+from fleetlab.read.filters import Filter, Query
 from fleetlab.read.query import read_sql
 
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
@@ -50,6 +50,15 @@ def test_sql_and_polars_classify_alike_at_the_boundaries(db_url):
     assert in_polars == expected
     assert in_sql == expected
     assert set(expected) == set(STATUSES)
+    # the same boundaries counted side by side, and kept by a status filter, with plain comparisons
+    rows = f"(SELECT seen::timestamptz AS last_seen_at FROM unnest({times}) seen) g"
+    counts = read_sql(f"SELECT {q.status_counts()} FROM {rows}", url=db_url, params=q.values).row(0, named=True)
+    assert counts == {s: expected.count(s) for s in STATUSES}
+    for status in STATUSES:
+        kept = Query(clock, where=Filter(statuses=(status, "online")))
+        sql = f"SELECT count(*) AS n FROM (SELECT unnest({kept.param('seen', q.values[0], 'text[]')})::timestamptz AS last_seen_at) g"
+        n = read_sql(f"{sql} WHERE {kept.gateways_kept()}", url=db_url, params=kept.values)["n"][0]
+        assert n == len({i for i, s in enumerate(expected) if s in (status, "online")}), status
 
 
 def test_the_clock_of_a_scenario_record():

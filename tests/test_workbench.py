@@ -473,6 +473,16 @@ def test_pages_breakdowns_and_silences_agree_with_the_rows(settings, db_url):
     assert stale.height > 7 and never.height > 7
     assert page["id"].to_list() == stale.head(7)["id"].to_list() + never.head(7)["id"].to_list()
     assert db.stale_gateways(limit=0).height == 0
+    for statuses in [("online",), ("never_seen",), ("stale", "recent"), ("recent",)]:
+        kept = Filter(statuses=statuses)
+        whole = db.stale_gateways(include_never_seen=True, where=kept)
+        paged = db.stale_gateways(include_never_seen=True, where=kept, limit=7)
+        seen, unseen = (
+            whole.filter(pl.col("last_seen_at").is_not_null()),
+            whole.filter(pl.col("last_seen_at").is_null()),
+        )
+        assert paged["id"].to_list() == seen.head(7)["id"].to_list() + unseen.head(7)["id"].to_list(), statuses
+        assert whole.height == ("stale" in statuses) * stale.height + ("never_seen" in statuses) * never.height
     with pytest.raises(ConfigError, match="limit"):
         db.stale_gateways(limit=-1)
 

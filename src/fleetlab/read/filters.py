@@ -102,10 +102,23 @@ class Query:
             [
                 self._kept("models", "g.model", self.where.models),
                 self._kept("firmware", "g.firmware_version", self.where.firmware),
-                # the status's parameters only when it is tested: a parameter the SQL does not use is refused
-                self._kept("statuses", f"({self.status()})", self.where.statuses) if self.where.statuses else "TRUE",
+                self._statuses_kept(),
             ]
         )
+
+    def _statuses_kept(self) -> str:
+        """The gateway `g` has a status the filter keeps, as plain comparisons of instants (an index on
+        last_seen_at can serve them); no test, and no parameter, when none is chosen."""
+        chosen = set(self.where.statuses or ())
+        if not chosen:
+            return "TRUE"
+        # only the instants the chosen tests compare with: a parameter the SQL does not use is refused
+        online_since = (
+            self.param("online_since", self.clock.online_since, "timestamptz") if chosen - {"never_seen"} else ""
+        )
+        stale_before = self.stale_before() if chosen & {"recent", "stale"} else ""
+        tests = status_tests("g.last_seen_at", online_since, stale_before)
+        return "(" + " OR ".join(f"({tests[s]})" for s in STATUSES if s in chosen) + ")"
 
     def gateways_with_parents(self, filtered: bool = True) -> str:
         """FROM gateways g with its factory f and organization o: only active rows (the gateway and both

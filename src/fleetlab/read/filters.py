@@ -130,6 +130,19 @@ class Query:
     JOIN organizations o ON o.id = f.organization_id
     WHERE ({self.include_deleted()} OR (g.deleted_at IS NULL AND f.deleted_at IS NULL AND o.deleted_at IS NULL)){kept}"""
 
+    def gateways_counted(self) -> str:
+        """FROM gateways g, for a question that counts them and needs nothing of their parents: the rows
+        `gateways_with_parents` keeps, the parents tested once per factory (a hashed list of the factories
+        kept), not joined to every gateway."""
+        return f"""
+    FROM gateways g
+    WHERE ({self.include_deleted()} OR g.deleted_at IS NULL)
+      AND g.factory_id IN (
+          SELECT f.id FROM factories f JOIN organizations o ON o.id = f.organization_id
+          WHERE ({self.include_deleted()} OR (f.deleted_at IS NULL AND o.deleted_at IS NULL))
+            AND {self.organizations_kept("o")})
+      AND {self.gateways_kept()}"""
+
     def per_factory(self) -> str:
         """A CTE `per_factory`: one row per factory, its gateways (those the Filter's models, firmware
         and statuses keep) by status."""

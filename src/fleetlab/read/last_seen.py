@@ -18,7 +18,7 @@ class LastSeen:
     def last_seen(self, where: Filter = EVERYTHING) -> pl.Series:
         """`last_seen_at` of the active gateways (nulls: never seen) the filter keeps."""
         q = self._query(where=where)
-        return self._run(f"SELECT g.last_seen_at {q.gateways_with_parents()}", q)["last_seen_at"]
+        return self._run(f"SELECT g.last_seen_at {q.gateways_counted()}", q)["last_seen_at"]
 
     def last_seen_by_day(self, *, days: int = 60, where: Filter = EVERYTHING) -> pl.DataFrame:
         """Active gateways by the day (UTC) they were last seen, for the `days` calendar days that end with
@@ -37,7 +37,7 @@ class LastSeen:
         sql = f"""
         WITH seen AS (
             SELECT (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
-            {q.gateways_with_parents()}
+            {q.gateways_counted()}
               AND g.last_seen_at >= {q.param("since", since, "timestamptz")} AND g.last_seen_at <= {q.as_of()}
             GROUP BY 1
         )
@@ -51,8 +51,8 @@ class LastSeen:
     def last_seen_histogram(self, bounds: Sequence[timedelta], *, where: Filter = EVERYTHING) -> pl.DataFrame:
         """Active gateways (kept by `where`) by how long before `as_of` they were last seen (rows with a
         `bucket`, as in `last_seen_ages`), and the stale ones by the day (UTC) they went silent (rows
-        with a `day`): what `last_seen_ages` and `silent_by_day` tell, in one query. The buckets are
-        counted side by side in one parallel pass; the days group only the stale gateways.
+        with a `day`): what `last_seen_ages` and `silent_by_day` tell. The buckets are counted side by
+        side in one parallel pass; the days group only the stale gateways.
 
         Columns: bucket (null on a day's row), day (Date; null on a bucket's row), gateways."""
         seconds = [b.total_seconds() for b in bounds]
@@ -68,16 +68,20 @@ class LastSeen:
         tests += [f"g.last_seen_at < {since[-1]}"]
         every = list(range(-1, len(seconds) + 1))
         counts = ", ".join(f"count(*) FILTER (WHERE {t})" for t in ["g.last_seen_at IS NULL", *tests])
-        sql = f"""
+        aged = f"""
         SELECT unnest(ARRAY{every}) AS bucket, NULL::date AS day, unnest(ARRAY[{counts}]) AS gateways
-        {q.gateways_with_parents()}
-        UNION ALL
-        SELECT NULL, (g.last_seen_at AT TIME ZONE 'UTC')::date, count(*)
-        {q.gateways_with_parents()} AND g.last_seen_at < {q.stale_before()}
-        GROUP BY 2
-        ORDER BY 1, 2
+        {q.gateways_counted()}
         """
-        return self._run(sql, q)
+        # the days in a query of their own: in one UNION the planner runs each branch in one process
+        days_q = self._query(where=where)
+        days = f"""
+        SELECT NULL::int AS bucket, (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
+        {days_q.gateways_counted()} AND g.last_seen_at < {days_q.stale_before()}
+        GROUP BY 2
+        ORDER BY 2
+        """
+        ages = self._run(aged, q).cast({"bucket": pl.Int32, "gateways": pl.Int64})
+        return pl.concat([ages, self._run(days, days_q).cast({"bucket": pl.Int32, "gateways": pl.Int64})])
 
     def silent_by_day(self, *, where: Filter = EVERYTHING) -> pl.DataFrame:
         """The stale gateways (active, kept by `where`) by the day (UTC) they were last seen, however long

@@ -278,7 +278,7 @@ class Workbench(LastSeen, Deletions):
         sql = f"""
         SELECT {cols}, count(*) AS gateways,
                (count(*)::float8 / sum(count(*)) OVER ())::float8 AS share
-        {q.gateways_with_parents()}
+        {q.gateways_counted()}
         GROUP BY {cols}
         ORDER BY gateways DESC, {", ".join(f"g.{c} NULLS LAST" for c in columns)}
         """
@@ -301,7 +301,7 @@ class Workbench(LastSeen, Deletions):
         sql = f"""
         SELECT {cols}, count(*) AS gateways, {q.status_counts()},
                (count(*)::float8 / sum(count(*)) OVER ())::float8 AS share
-        {q.gateways_with_parents()}
+        {q.gateways_counted()}
         GROUP BY {cols}
         ORDER BY gateways DESC, {", ".join(f"g.{c} NULLS LAST" for c in by)}
         """

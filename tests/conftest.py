@@ -42,6 +42,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "server_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.server)
+    # the longest files first: xdist hands out whole files in this order, so the two workers end together
+    # instead of one finishing a long browser file alone while the other waits
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
+# the files that take longest (`pytest --durations`), longest first
+LONGEST_FIRST = (
+    "tests/test_browser.py",
+    "tests/test_notebooks.py",
+    "tests/reliability/test_hostile_plugin.py",
+    "tests/reliability/test_kill_points.py",
+    "tests/test_pytest_plugin.py",
+    "tests/reliability/test_wrong_target.py",
+    "tests/reliability/test_bad_input.py",
+    "tests/test_parallel.py",
+    "tests/reliability/test_server_identity.py",
+)
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,8 @@ def editor(connection):
 
 def replaced_notice(db, tick=None):
     """A callout when the database under the page was reset or re-seeded since it was read (the
-    marker's stamp), saying to reload; nothing otherwise. `tick`: the refresh element that re-asks."""
+    marker's stamp), saying to reload; nothing otherwise. `tick` is not read: the notebook passes its
+    refresh element's value so that the cell asks again on every tick."""
     import marimo as mo
 
     if not db.replaced():

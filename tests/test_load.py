@@ -48,6 +48,24 @@ def schema_objects(url) -> list[tuple]:
         ).fetchall()
 
 
+def analyzed(conn) -> dict[str, int]:
+    """Per fleet table, how many bounds its statistics hold at most (0: never analyzed): a load gathers them
+    with a small sample (statistics target 10: at most 11 bounds), not the default 100."""
+    rows = conn.execute(
+        "SELECT t, coalesce((SELECT max(cardinality(histogram_bounds::text::text[])) FROM pg_stats"
+        " WHERE schemaname = 'public' AND tablename = t), 0)"
+        " FROM unnest(ARRAY['organizations', 'factories', 'gateways']) t"
+    ).fetchall()
+    return dict(rows)
+
+
+def test_a_load_leaves_the_planner_statistics_of_a_small_sample(settings, db_url):
+    seed(settings, plan(spec(gateways_per_factory="2000")))  # 40,000 gateways: more values than any target
+    with db.connect(db_url) as c:
+        bounds = analyzed(c)
+    assert bounds["gateways"] == 11 and 0 < bounds["factories"] <= 11 and bounds["organizations"] > 0
+
+
 def test_generated_fleet_loads(settings, db_url):
     result = seed(settings, plan(spec()))
     assert result.counts == {"organizations": 5, "factories": 20, "gateways": 200}

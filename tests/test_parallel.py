@@ -17,7 +17,7 @@ from fleetlab.store.databases import build_name
 from fleetlab.store.load import CHUNK_ROWS, defer_indexes
 from fleetlab.store.reset import reset
 
-from .test_load import rows, schema_objects, spec
+from .test_load import analyzed, rows, schema_objects, spec
 
 # 3 organizations × 4 factories × 6,000 gateways: 72,000 gateways, eight chunks of CHUNK_ROWS (10,000)
 BIG = {"organizations": "3", "factories_per_organization": "4", "gateways_per_factory": "6000"}
@@ -80,6 +80,7 @@ def test_parallel_reset_loads_the_same_rows_as_one_stream(settings, db_url, stre
         assert schema.differences(schema.describe(c)) == []  # keys attached to their indexes: the platform's catalog
         marker = c.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0]
         assert marker["counts"] == result.counts
+        assert analyzed(c)["gateways"] == 11  # the statistics gathered, from a small sample, as one stream does
         sample = c.execute(
             "SELECT id::text, password_encrypted FROM gateways TABLESAMPLE SYSTEM (2) REPEATABLE (1) LIMIT 300"
         ).fetchall()

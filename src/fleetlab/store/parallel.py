@@ -41,7 +41,7 @@ from ..errors import DatabaseError, DatabaseUnavailable, FleetlabError, scrub
 from ..model.fleet import Loadable, copy_columns
 from . import db, marker
 from .crypto import Keyring
-from .load import ANALYZE, CHUNK_ROWS, Progress, Rebuild, copy_chunks, defer_indexes, prefetch, rendered_chunks
+from .load import CHUNK_ROWS, Progress, Rebuild, analyze, copy_chunks, defer_indexes, prefetch, rendered_chunks
 
 AHEAD = 2  # chunk numbers a helper holds: one rendered while the other is copied
 PARALLEL_ROWS = 200_000  # gateways from which a reset loads over several streams (a helper takes ~0.5 s to start)
@@ -120,7 +120,7 @@ def load(
                 "this is a bug in fleetlab, please report it. The previous database is unchanged."
             )
         build_indexes(url, rebuild, streams, progress)
-        conn.execute(ANALYZE)
+        analyze(conn)
         marker.record_seed(conn, {**fleet.scenario, "counts": counts})
         conn.commit()
     return Loaded(counts, streams, [h.peak_mib for h in helpers])

@@ -103,6 +103,7 @@ class Watch:
         self.last_activity = time.perf_counter()
         self.ws_bytes = 0
         self.responses: list = []
+        self.events: list[tuple[float, str, str]] = []  # (perf_counter, cell id, status), with --trace
         page.on("websocket", lambda ws: ws.on("framereceived", self.frame))
         page.on("request", self.request)
         page.on("requestfinished", self.request_done)
@@ -117,6 +118,7 @@ class Watch:
             data = json.loads(payload).get("data", {})
             if data.get("status"):
                 self.status[data["cell_id"]] = data["status"]
+                self.events.append((self.last_activity, data["cell_id"], data["status"]))
                 self.runs += data["status"] == "running"
         elif '"function-call-result"' in head:
             self.answers += 1
@@ -210,17 +212,41 @@ def settle(page, watch: Watch, runs_before: int) -> float:
     )
 
 
-def choose(page, watch: Watch, label: str, option: str) -> float:
+def choose(page, watch: Watch, label: str, option: str, trace: bool = False) -> float:
     """Choose (or un-choose) `option` in the multiselect labelled `label` as a user would; seconds
-    from the click on the option until every cell is done again."""
+    from the click on the option until every cell is done again (with `trace`, each cell's run printed)."""
     page.locator("marimo-multiselect").filter(has_text=label).get_by_role("button").first.click()
     item = page.get_by_role("option", name=option, exact=True)
     item.wait_for(state="visible", timeout=30_000)
     runs_before = watch.runs
     started = time.perf_counter()
+    watch.events.clear()
     item.click()
     page.keyboard.press("Escape")
-    return settle(page, watch, runs_before) - started
+    done = settle(page, watch, runs_before)
+    if trace:
+        print_trace(watch.events, started, done, f"{label} = {option}")
+    return done - started
+
+
+def cell_lines() -> dict[str, str]:
+    """marimo's cell id → the cell's first line of code, for --trace."""
+    from marimo._ast.load import load_app
+
+    app = load_app(str(ROOT / NOTEBOOK))
+    return {cid: cell._cell.code.strip().splitlines()[0][:60] for cid, cell in app._cell_manager.valid_cells()}
+
+
+def print_trace(events: list[tuple[float, str, str]], started: float, done: float, what: str) -> None:
+    """Each cell that ran after the click: when it started and how long it ran, seconds from the click."""
+    lines, began = cell_lines(), {}
+    print(f"  trace of {what}: done at {done - started:.2f}s")
+    for at, cid, status in events:
+        if status == "running":
+            began[cid] = at
+        elif status == "idle" and cid in began:
+            start = began.pop(cid)
+            print(f"    {start - started:6.2f}s +{at - start:5.2f}s  {lines.get(cid, cid)}")
 
 
 def first_option(page, label: str) -> str:
@@ -231,7 +257,7 @@ def first_option(page, label: str) -> str:
     return options[0]
 
 
-def one_visit(browser, url: str) -> dict[str, float]:
+def one_visit(browser, url: str, trace: bool = False) -> dict[str, float]:
     """Open explore in a fresh page: load, the Status filter, the Organizations filter."""
     page = browser.new_page(viewport=VIEWPORT)
     try:
@@ -240,22 +266,22 @@ def one_visit(browser, url: str) -> dict[str, float]:
         page.goto(url)
         load_s = settle(page, watch, 0) - started
         shipped = watch.shipped_kib()
-        status_s = choose(page, watch, "Status", STATUS_CHOICE)
+        status_s = choose(page, watch, "Status", STATUS_CHOICE, trace)
         choose(page, watch, "Status", STATUS_CHOICE)  # cleared: the organization is measured alone
-        org_s = choose(page, watch, "Organizations", first_option(page, "Organizations"))
+        org_s = choose(page, watch, "Organizations", first_option(page, "Organizations"), trace)
     finally:
         page.close()
     return {"load": load_s, "status": status_s, "org": org_s, "shipped": shipped}
 
 
-def browse(env: dict[str, str], runs: int, label: str) -> dict[str, float]:
+def browse(env: dict[str, str], runs: int, label: str, trace: bool = False) -> dict[str, float]:
     """`runs` visits of explore on one `marimo run` server; medians, and the first (cold) load."""
     visits = []
     logs = Path(tempfile.mkdtemp(prefix=f"fleetlab-explore-bench-{label}-"))
     print(f"{label}: marimo's log in {logs}", flush=True)
     with serving(NOTEBOOK, env, logs) as url, chromium() as browser:
         for n in range(runs):
-            visit = one_visit(browser, url)
+            visit = one_visit(browser, url, trace)
             visits.append(visit)
             print(
                 f"{label} visit {n + 1}: cells done {visit['load']:.2f}s, status filter {visit['status']:.2f}s, "
@@ -293,6 +319,8 @@ def main() -> int:
     parser.add_argument("--orgs", type=int, default=100, help="organizations of the large fleet, 10,000 gateways each")
     parser.add_argument("--runs", type=int, default=3, help="browser visits per fleet (default 3; medians)")
     parser.add_argument("--exports", type=int, default=2, help="exports per fleet (default 2; best)")
+    parser.add_argument("--only", choices=("small", "large"), help="browse and export one fleet, print no ratio")
+    parser.add_argument("--trace", action="store_true", help="print each cell's run during the filter changes")
     tmp = Path(tempfile.gettempdir())
     parser.add_argument("--home-small", default=str(tmp / "fleetlab-bench-explore-small"))
     parser.add_argument("--home-large", default=str(tmp / "fleetlab-bench-explore-large"))
@@ -302,10 +330,14 @@ def main() -> int:
         "small": (home_env(args.home_small), fleet_flags("multi-tenant", None)),
         "large": (home_env(args.home_large), fleet_flags("large", args.orgs)),
     }
+    if args.only:
+        fleets = {args.only: fleets[args.only]}
     gateways = {label: reset_fleet(env, flags) for label, (env, flags) in fleets.items()}
     figures = {}
     for label, (env, _) in fleets.items():
-        figures[label] = browse(env, args.runs, label) | {"export": export(env, args.exports, label)}
+        figures[label] = browse(env, args.runs, label, args.trace) | {"export": export(env, args.exports, label)}
+    if args.only:
+        return 0
     small, large = figures["small"], figures["large"]
     print(f"gateways_small: {gateways['small']}")
     print(f"gateways_large: {gateways['large']}")

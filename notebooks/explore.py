@@ -68,8 +68,8 @@ def _(db, explore, watch):
 
 
 @app.cell
-def _(db, explore, mo):
-    overview, pairs_all = db.fleet_and_factories(), db.breakdown()
+def _(charts, db, explore, mo):
+    overview, pairs_all = db.fleet_and_factories(), db.breakdown(ages=charts.AGE_BOUNDS)
     filters = explore.filters(overview[0], pairs_all)
     mo.vstack(
         [
@@ -195,8 +195,8 @@ def _(mo):
 
 
 @app.cell
-def _(db, explore, pairs_all, where):
-    pairs = explore.reuse(where, pairs_all, db.breakdown)
+def _(charts, db, explore, pairs_all, where):
+    pairs = explore.reuse(where, pairs_all, db.breakdown, ages=charts.AGE_BOUNDS)
     return (pairs,)
 
 
@@ -224,17 +224,17 @@ def _(mo):
 
 
 @app.cell
-def _(charts, db, last_seen, where):
-    seen = db.last_seen_histogram(charts.AGE_BOUNDS, where=where)
-    ages = charts.age_buckets(last_seen.ages(seen, len(charts.AGE_BOUNDS)))
+def _(charts, db, last_seen, pairs):
+    ages = charts.age_buckets(last_seen.ages(pairs))
     charts.last_seen_ages(ages, db.clock.as_of)
-    return (seen,)
+    return (ages,)
 
 
 @app.cell
-def _(charts, db, last_seen, seen):
-    charts.went_silent(last_seen.silent_days(seen), db.clock)
-    return
+def _(charts, db, where):
+    silent = db.silent_by_day(where=where)
+    charts.went_silent(silent, db.clock)
+    return (silent,)
 
 
 @app.cell

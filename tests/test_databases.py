@@ -60,3 +60,18 @@ def test_advisory_lock_tries_waits_and_releases(admin, server_url):
             _take(admin, databases.KEEP_LOCK_CLASS, wait=0)  # another namespace, another lock
         _take(admin, wait=0)  # released at the end of the holder's block, its session still open
     assert admin.execute("SHOW lock_timeout").fetchone()[0] == "0"  # the wait's limit is undone
+
+
+def test_the_embedded_server_keeps_a_million_gateways_in_its_buffers(admin, server_url):
+    """shared_buffers is a quarter of the memory given (cgroup or machine), from 256 MB to 4 GB: a table
+    under a quarter of it is scanned through PostgreSQL's buffers, not reread from the OS each time."""
+    from fleetlab.store import server
+
+    assert server.shared_buffers_mb(1 * 2**30) == 256
+    assert server.shared_buffers_mb(12 * 2**30) == 3072
+    assert server.shared_buffers_mb(64 * 2**30) == 4096
+    assert server.shared_buffers_mb(0) == 256
+    if not server_url.host.startswith("/"):
+        pytest.skip("TEST_DATABASE_URL names a server fleetlab did not configure")
+    shown = admin.execute("SELECT setting::bigint * 8192 / 2^20 FROM pg_settings WHERE name = 'shared_buffers'")
+    assert shown.fetchone()[0] == server.shared_buffers_mb()

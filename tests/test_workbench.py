@@ -445,6 +445,20 @@ def test_the_time_views_count_what_the_rows_say(settings, db_url):
     assert ages["gateways"].sum() == every.len() and min(expected) >= 0 and max(expected) > 0
     with pytest.raises(ConfigError, match="ascending"):
         Workbench(db_url).last_seen_ages(list(reversed(AGE_BOUNDS)))
+    # the same ages per model and firmware, from the breakdown's pass; a status filter keeps its own ages
+    pairs = Workbench(db_url).breakdown(ages=AGE_BOUNDS)
+    aged = [f"age_{k}" for k in range(len(AGE_BOUNDS) + 1)]
+    assert pairs.select(aged).sum().row(0) == tuple(expected)
+    assert (
+        pairs.select(pl.sum_horizontal(aged).alias("seen"))["seen"] + pairs["never_seen"] == pairs["gateways"]
+    ).all()
+    stale_only = Workbench(db_url).breakdown(ages=AGE_BOUNDS, where=Filter(statuses=("stale",)))
+    assert (
+        stale_only["gateways"].sum() == stale_only["stale"].sum() == stale_only.select(aged).sum().sum_horizontal()[0]
+    )
+    assert stale_only["stale"].sum() > 0 and stale_only["age_0"].sum() == 0  # seen within 5 minutes: never stale
+    with pytest.raises(ConfigError, match="ascending"):
+        Workbench(db_url).breakdown(ages=[AGE_BOUNDS[1], AGE_BOUNDS[0]])
 
     months = Workbench(db_url).deletions_by_month()
     deleted = Workbench(db_url).deleted_rows()

@@ -244,7 +244,9 @@ def models_by_firmware(by_model: pl.DataFrame) -> alt.Chart:
     a glance; empty cells are pairs no gateway runs."""
     if by_model.height == 0:
         return nothing("Gateways per model and firmware version", "No active gateway in what the filters keep.")
-    frame = by_model.with_columns(pl.col("model").fill_null("(none)"), pl.col("firmware_version").fill_null("(none)"))
+    frame = by_model.select(
+        pl.col("model").fill_null("(none)"), pl.col("firmware_version").fill_null("(none)"), "gateways", "share"
+    )
     base = alt.Chart(frame).encode(
         x=alt.X(
             "firmware_version:N",

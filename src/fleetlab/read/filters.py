@@ -9,7 +9,9 @@ the SQL (`q.values`), so no module knows another's parameter positions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from ..errors import ConfigError
@@ -37,6 +39,15 @@ class Filter:
 
 
 EVERYTHING = Filter()
+
+
+def check_bounds(bounds: Sequence[timedelta]) -> list[timedelta]:
+    """`bounds` of last-seen ages as a list, or ConfigError unless they are distinct and ascend."""
+    bounds = list(bounds)
+    seconds = [b.total_seconds() if isinstance(b, timedelta) else None for b in bounds]
+    if not seconds or None in seconds or seconds != sorted(set(seconds)):
+        raise ConfigError("bounds must be distinct durations in ascending order, e.g. [5 minutes, 1 hour].")
+    return bounds
 
 
 class Query:
@@ -74,6 +85,17 @@ class Query:
         online_since = self.param("online_since", self.clock.online_since, "timestamptz")
         tests = status_tests("g.last_seen_at", online_since, self.stale_before())
         return ", ".join(f"count(*) FILTER (WHERE ({also}) AND {tests[s]}) AS {s}" for s in STATUSES)
+
+    def age_counts(self, bounds: Sequence[timedelta]) -> str:
+        """age_0 … age_n: the gateways `g` last seen within bounds[0] before as_of (or after it), then
+        above bounds[k-1] up to bounds[k], then (age_n) longer ago than the last bound; counted side by
+        side with plain comparisons of instants, for a SELECT list (never seen: none of them). `bounds`
+        ascend (`check_bounds`)."""
+        since = [self.param(f"since_{k}", self.clock.as_of - b, "timestamptz") for k, b in enumerate(bounds)]
+        tests = [f"g.last_seen_at >= {since[0]}"]
+        tests += [f"g.last_seen_at < {since[k - 1]} AND g.last_seen_at >= {since[k]}" for k in range(1, len(since))]
+        tests += [f"g.last_seen_at < {since[-1]}"]
+        return ", ".join(f"count(*) FILTER (WHERE {t}) AS age_{k}" for k, t in enumerate(tests))
 
     def status(self, last_seen: str = "g.last_seen_at") -> str:
         """The status of the gateway whose last_seen_at is `last_seen` (`fleetlab.model.status`)."""

@@ -48,67 +48,38 @@ class LastSeen:
         """
         return self._run(sql, q)
 
-    def last_seen_histogram(self, bounds: Sequence[timedelta], *, where: Filter = EVERYTHING) -> pl.DataFrame:
-        """Active gateways (kept by `where`) by how long before `as_of` they were last seen (rows with a
-        `bucket`, as in `last_seen_ages`), and the stale ones by the day (UTC) they went silent (rows
-        with a `day`): what `last_seen_ages` and `silent_by_day` tell. The buckets are counted side by
-        side in one parallel pass; the days group only the stale gateways.
-
-        Columns: bucket (null on a day's row), day (Date; null on a bucket's row), gateways."""
-        seconds = [b.total_seconds() for b in bounds]
-        if not seconds or seconds != sorted(set(seconds)):
-            raise ConfigError("bounds must be distinct durations in ascending order, e.g. [5 minutes, 1 hour].")
-        q = self._query(where=where)
-        # an age within bound k is a last_seen_at at or after as_of - bound k: plain comparisons with
-        # instants, counted side by side (not a bucket number per row, grouped: the planner would expect a
-        # million groups and sort them all)
-        since = [q.param(f"since_{k}", self.clock.as_of - b, "timestamptz") for k, b in enumerate(bounds)]
-        tests = [f"g.last_seen_at >= {since[0]}"]
-        tests += [f"g.last_seen_at < {since[k - 1]} AND g.last_seen_at >= {since[k]}" for k in range(1, len(since))]
-        tests += [f"g.last_seen_at < {since[-1]}"]
-        every = list(range(-1, len(seconds) + 1))
-        counts = ", ".join(f"count(*) FILTER (WHERE {t})" for t in ["g.last_seen_at IS NULL", *tests])
-        aged = f"""
-        SELECT unnest(ARRAY{every}) AS bucket, NULL::date AS day, unnest(ARRAY[{counts}]) AS gateways
-        {q.gateways_counted()}
-        """
-        # the days in a query of their own: in one UNION the planner runs each branch in one process
-        days_q = self._query(where=where)
-        days = f"""
-        SELECT NULL::int AS bucket, (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
-        {days_q.gateways_counted()} AND g.last_seen_at < {days_q.stale_before()}
-        GROUP BY 2
-        ORDER BY 2
-        """
-        ages = self._run(aged, q).cast({"bucket": pl.Int32, "gateways": pl.Int64})
-        return pl.concat([ages, self._run(days, days_q).cast({"bucket": pl.Int32, "gateways": pl.Int64})])
-
     def silent_by_day(self, *, where: Filter = EVERYTHING) -> pl.DataFrame:
         """The stale gateways (active, kept by `where`) by the day (UTC) they were last seen, however long
-        ago: when what went silent stopped talking. One row per day that has any.
+        ago: when what went silent stopped talking. One row per day that has any, aggregated in PostgreSQL.
 
         Columns: day (Date), gateways. Never-seen gateways are not in it (`fleet_summary` counts them)."""
-        return silent_days(self.last_seen_histogram([self.clock.stale_after], where=where))
+        q = self._query(where=where)
+        sql = f"""
+        SELECT (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
+        {q.gateways_counted()} AND g.last_seen_at < {q.stale_before()}
+        GROUP BY 1
+        ORDER BY 1
+        """
+        return self._run(sql, q).cast({"gateways": pl.Int64})
 
     def last_seen_ages(self, bounds: Sequence[timedelta], *, where: Filter = EVERYTHING) -> pl.DataFrame:
         """Active gateways by how long before `as_of` they were last seen: `bucket` i holds ages above
         bounds[i-1] up to bounds[i] (bucket 0: up to bounds[0], also a time after as_of; bucket
         len(bounds): above the last bound), bucket -1 the gateways never seen. Every bucket is a row, 0
-        when empty. `bounds` ascend.
+        when empty. `bounds` ascend. One pass, counted side by side (`breakdown(ages=…)` gives the same
+        counts per model and firmware, and `ages()` sums them).
 
         Columns: bucket, gateways."""
-        return ages(self.last_seen_histogram(bounds, where=where), len(bounds))
+        return ages(self.breakdown(["model"], where=where, ages=bounds))
 
 
-def ages(histogram: pl.DataFrame, bounds: int) -> pl.DataFrame:
-    """A `last_seen_histogram` of `bounds` bounds summed by bucket, every bucket a row (-1: never seen)."""
-    every = pl.DataFrame({"bucket": list(range(-1, bounds + 1))}, schema={"bucket": pl.Int32})
-    summed = histogram.filter(pl.col("bucket").is_not_null()).group_by("bucket").agg(pl.col("gateways").sum())
-    joined = every.join(summed.cast({"bucket": pl.Int32}), on="bucket", how="left")
-    return joined.select("bucket", pl.col("gateways").fill_null(0).cast(pl.Int64)).sort("bucket")
-
-
-def silent_days(histogram: pl.DataFrame) -> pl.DataFrame:
-    """The stale gateways of a `last_seen_histogram` by the day they went silent."""
-    stale = histogram.filter(pl.col("day").is_not_null())
-    return stale.group_by("day").agg(pl.col("gateways").sum().cast(pl.Int64)).sort("day")
+def ages(breakdown: pl.DataFrame) -> pl.DataFrame:
+    """The `last_seen_ages` frame of a `breakdown(ages=…)`: its age_k columns and never_seen summed,
+    every bucket a row (-1: never seen)."""
+    buckets = sorted(int(c.removeprefix("age_")) for c in breakdown.columns if c.startswith("age_"))
+    if not buckets:
+        raise ConfigError("that breakdown has no ages: ask for it with breakdown(ages=bounds).")
+    counts = [int(breakdown["never_seen"].sum())] + [int(breakdown[f"age_{k}"].sum()) for k in buckets]
+    return pl.DataFrame(
+        {"bucket": [-1, *buckets], "gateways": counts}, schema={"bucket": pl.Int32, "gateways": pl.Int64}
+    )

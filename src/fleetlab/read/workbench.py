@@ -33,7 +33,7 @@ from ..model.status import STATUSES, Clock, clock_of
 from ..model.tables import TABLES
 from ..store.marker import recorded_scenario, stamp
 from .deletions import Deletions
-from .filters import EVERYTHING, Filter, Query
+from .filters import EVERYTHING, Filter, Query, check_bounds
 from .last_seen import LastSeen
 from .query import URLLike, fetch, open_connection, resolve_url
 from .sites import COORDINATES
@@ -285,21 +285,27 @@ class Workbench(LastSeen, Deletions):
         return self._run(sql, q)
 
     def breakdown(
-        self, by: Sequence[str] = ("model", "firmware_version"), *, where: Filter = EVERYTHING
+        self,
+        by: Sequence[str] = ("model", "firmware_version"),
+        *,
+        where: Filter = EVERYTHING,
+        ages: Sequence[timedelta] | None = None,
     ) -> pl.DataFrame:
         """Active gateways per model and firmware version (or one of them, `by`) by status: what the mixes,
         the grid of pairs and the failure rates are drawn from, in one pass over the gateways. A NULL value
-        is its own group; most common first.
+        is its own group; most common first. With `ages` (ascending bounds, as `last_seen_ages` takes),
+        also each group's gateways by how long before as_of they were last seen, in the same pass.
 
-        Columns: *by, gateways, online, recent, stale, never_seen, share (of all counted gateways, 0..1).
-        """
+        Columns: *by, gateways, online, recent, stale, never_seen, [age_0 … age_n,] share (of all counted
+        gateways, 0..1)."""
         by = list(by)
         if not by or any(c not in ("model", "firmware_version") for c in by) or len(set(by)) != len(by):
             raise ConfigError(f"by takes model and/or firmware_version, not {by!r}.")
         q = self._query(where=where)
         cols = ", ".join(f"g.{c}" for c in by)
+        aged = f"{q.age_counts(check_bounds(ages))}," if ages is not None else ""
         sql = f"""
-        SELECT {cols}, count(*) AS gateways, {q.status_counts()},
+        SELECT {cols}, count(*) AS gateways, {q.status_counts()}, {aged}
                (count(*)::float8 / sum(count(*)) OVER ())::float8 AS share
         {q.gateways_counted()}
         GROUP BY {cols}

@@ -28,12 +28,40 @@ wal_level = minimal
 max_wal_senders = 0
 max_wal_size = 2GB
 checkpoint_timeout = 30min
-shared_buffers = 256MB
+shared_buffers = {shared_buffers}
 maintenance_work_mem = 256MB
 work_mem = 32MB
 listen_addresses = ''
 unix_socket_permissions = 0777
 """
+
+
+def shared_buffers_mb(memory: int | None = None) -> int:
+    """The embedded server's shared_buffers in MB: a quarter of the memory this machine (or its
+    container's cgroup) gives, from 256 MB to 4 GB. A sequential scan of a table bigger than a quarter
+    of shared_buffers goes through a small ring and rereads it from the OS every time: with 256 MB, a
+    million gateways (532 MB) were read from the page cache on every question of the explore notebook
+    (0.2-0.3 s each); with 3 GB they stay in PostgreSQL's buffers (0.15 s). Pages are only taken
+    when used."""
+    if memory is None:
+        memory = _memory_bytes()
+    return max(256, min(4096, memory // 4 // 2**20)) if memory else 256
+
+
+def _memory_bytes() -> int | None:
+    """The memory this process may use: the machine's, or less when a cgroup limits it (containers)."""
+    try:
+        found = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        found = None
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and (found is None or int(text) < found):
+            found = int(text)
+    return found
 
 
 def running_url(pgdata: Path) -> DatabaseURL | None:
@@ -185,7 +213,7 @@ def _configure(pgdata: Path) -> None:
     conf = pgdata / "postgresql.conf"
     include = "include_if_exists = 'fleetlab.conf'"
     text = conf.read_text()
-    (pgdata / "fleetlab.conf").write_text(_CONF)
+    (pgdata / "fleetlab.conf").write_text(_CONF.format(shared_buffers=f"{shared_buffers_mb()}MB"))
     if include not in text:
         conf.write_text(text + f"\n{include}\n")
     os.chmod(pgdata / "fleetlab.conf", 0o644)

@@ -70,6 +70,7 @@ def _(db, explore, watch):
 @app.cell
 def _(charts, db, explore, mo):
     overview, pairs_all = db.fleet_and_factories(), db.breakdown(ages=charts.AGE_BOUNDS)
+    silent_all = db.silent_by_day()
     filters = explore.filters(overview[0], pairs_all)
     mo.vstack(
         [
@@ -80,7 +81,7 @@ def _(charts, db, explore, mo):
             filters.hstack(widths="equal"),
         ]
     )
-    return filters, overview, pairs_all
+    return filters, overview, pairs_all, silent_all
 
 
 @app.cell
@@ -231,8 +232,9 @@ def _(charts, db, last_seen, pairs):
 
 
 @app.cell
-def _(charts, db, where):
-    silent = db.silent_by_day(where=where)
+def _(charts, db, explore, silent_all, where):
+    # a status filter that keeps stale gateways asks nothing new of them: the page's first answer
+    silent = explore.reuse(where.for_status("stale") or where, silent_all, db.silent_by_day)
     charts.went_silent(silent, db.clock)
     return (silent,)
 

@@ -16,7 +16,7 @@ import pytest
 
 from fleetlab.errors import ConfigError, DatabaseError
 from fleetlab.generation.acme import acme_fleet
-from fleetlab.read.filters import Filter
+from fleetlab.read.filters import EVERYTHING, Filter
 from fleetlab.read.query import read_sql
 from fleetlab.read.workbench import Workbench
 from fleetlab.store.crypto import keyring_for
@@ -517,6 +517,10 @@ def test_pages_breakdowns_and_silences_agree_with_the_rows(settings, db_url):
 
     by_day = db.silent_by_day()
     assert by_day["gateways"].sum() == stale.height
+    # a status filter keeps all the stale gateways or none of them
+    assert db.silent_by_day(where=Filter(statuses=("stale", "online"))).rows() == by_day.rows()
+    assert db.silent_by_day(where=Filter(statuses=("online", "never_seen"))).height == 0
+    assert Filter(statuses=("recent",)).for_status("stale") is None and EVERYTHING.for_status("stale") == EVERYTHING
     assert sorted(by_day.rows()) == sorted(stale["last_seen_at"].dt.date().value_counts(name="n").rows())
 
     org = summary.filter(pl.col("gateways") > 0)["organization_id"][0]

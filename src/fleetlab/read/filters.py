@@ -10,7 +10,7 @@ the SQL (`q.values`), so no module knows another's parameter positions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +36,14 @@ class Filter:
         unknown = sorted(set(self.statuses or ()) - set(STATUSES))
         if unknown:
             raise ConfigError(f"unknown status {', '.join(unknown)}: choose from {', '.join(STATUSES)}.")
+
+    def for_status(self, status: str) -> Filter | None:
+        """This filter as a question about gateways of one `status` sees it: without its statuses when
+        `status` is among them (the rest cannot change the answer), None when the filter keeps no
+        gateway of that status (the answer is empty, nothing to ask)."""
+        if not self.statuses:
+            return self
+        return replace(self, statuses=None) if status in self.statuses else None
 
 
 EVERYTHING = Filter()

@@ -52,8 +52,12 @@ class LastSeen:
         """The stale gateways (active, kept by `where`) by the day (UTC) they were last seen, however long
         ago: when what went silent stopped talking. One row per day that has any, aggregated in PostgreSQL.
 
-        Columns: day (Date), gateways. Never-seen gateways are not in it (`fleet_summary` counts them)."""
-        q = self._query(where=where)
+        Columns: day (Date), gateways. Never-seen gateways are not in it (`fleet_summary` counts them).
+        A status filter changes nothing unless it leaves stale out (then no row, and no query)."""
+        kept = where.for_status("stale")
+        if kept is None:
+            return pl.DataFrame(schema={"day": pl.Date, "gateways": pl.Int64})
+        q = self._query(where=kept)
         sql = f"""
         SELECT (g.last_seen_at AT TIME ZONE 'UTC')::date AS day, count(*) AS gateways
         {q.gateways_counted()} AND g.last_seen_at < {q.stale_before()}

@@ -37,6 +37,16 @@ def test_gateways_per_factory_puts_the_most_silent_first_and_tells_shared_names_
     assert {v["label"] for v in next(iter(spec["datasets"].values()))} == set(order)
 
 
+def test_failure_rates_give_factories_of_the_same_name_a_bar_each():
+    """Two organizations' "Berlin Werk" are two bars (a shared label would stack them past 100 %)."""
+    rows = values(charts.failure_rates(per_factory(), "factory", "Per factory").layer[0])
+    labels = [r["value"] for r in rows]
+    assert sorted(labels) == ["Austin Plant", "Berlin Werk (Acme)", "Berlin Werk (Bolt)", "Lyon Usine"]
+    assert all(0 <= r["rate"] <= 1 for r in rows)
+    same = per_factory().with_columns(organization=pl.lit("Acme"))  # one organization, one name twice
+    assert len(set(charts._distinct_labels(same, "factory"))) == 4
+
+
 def test_organization_health_shows_shares_least_healthy_first():
     summary = (
         per_factory().group_by("organization").agg(pl.col("gateways", "online", "recent", "stale", "never_seen").sum())

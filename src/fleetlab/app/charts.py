@@ -55,10 +55,7 @@ def gateways_per_factory(per_factory: pl.DataFrame, *, top: int = 40) -> alt.Cha
     if per_factory.filter(pl.col("gateways") > 0).height == 0:
         return nothing("Gateways per factory", "No active gateway in what the filters keep.")
     frame = most_silent(per_factory).head(top)
-    shared = pl.col("factory").count().over("factory") > 1
-    frame = frame.with_columns(
-        pl.when(shared).then(pl.format("{} ({})", "factory", "organization")).otherwise("factory").alias("label")
-    )
+    frame = frame.with_columns(label=pl.Series(_distinct_labels(frame, "factory")))
     long = frame.select(["organization", "factory", "label", *STATUSES]).unpivot(
         index=["organization", "factory", "label"], on=STATUSES, variable_name="status", value_name="gateways"
     )
@@ -162,7 +159,10 @@ def failure_rates(frame: pl.DataFrame, column: str, title: str, *, top: int = 20
     overall = float((counted["stale"].sum() + counted["never_seen"].sum()) / counted["gateways"].sum())
     ranked = counted.sort(["rate", "gateways", "value"], descending=[True, True, False])
     shown = ranked.head(top)
-    shown = shown.with_columns(based=pl.Series([f"{n:,} gateways" for n in shown["gateways"]]))
+    shown = shown.with_columns(
+        value=pl.Series(_distinct_labels(shown, "value")),
+        based=pl.Series([f"{n:,} gateways" for n in shown["gateways"]]),
+    )
     more = f" (the {top} highest of {ranked.height:,})" if ranked.height > top else ""
     base = alt.Chart(shown).encode(
         y=alt.Y("value:N", sort=shown["value"].to_list(), title=None, axis=alt.Axis(labelLimit=280))
@@ -186,6 +186,23 @@ def failure_rates(frame: pl.DataFrame, column: str, title: str, *, top: int = 20
         title=alt.Title(f"{title}{more}", subtitle=f"dashed: {overall:.1%} of all the gateways shown here"),
         usermeta=SVG,
     ).properties(width=260)
+
+
+def _distinct_labels(frame: pl.DataFrame, column: str) -> list[str]:
+    """`column`'s values as bar labels, one per row: a value held by several rows (two organizations'
+    factories of the same name) gets its organization, then a number, so that no two bars stack."""
+    values = frame[column].to_list()
+    if len(set(values)) == len(values):
+        return values
+    owners = frame["organization"].to_list() if "organization" in frame.columns else [None] * len(values)
+    repeated = {v for v in values if values.count(v) > 1}
+    labels = [f"{v} ({o})" if v in repeated and o else v for v, o in zip(values, owners, strict=True)]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return out
 
 
 def age_buckets(ages: pl.DataFrame) -> pl.DataFrame:

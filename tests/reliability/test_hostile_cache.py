@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from psycopg import sql
@@ -180,6 +181,12 @@ def test_a_template_with_a_session_connected_is_built_instead_and_says_why(cache
         assert "squatter" in run.stdout and "built instead" in run.stdout
     finally:
         squatter.close()
+    # the server ends the squatter's backend a moment after the client closes: wait for it to be gone
+    for _ in range(200):
+        gone = admin.execute("SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = %s", [real.name]).fetchone()
+        if gone[0]:
+            break
+        time.sleep(0.05)
     run = cli(["reset", "--yes", *FLAGS], cached_env)
     assert "cache: cloned" in run.stdout, run.output
 

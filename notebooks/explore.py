@@ -202,12 +202,14 @@ def _(charts, db, explore, pairs_all, where):
 
 
 @app.cell
-def _(charts, explore, mo, pairs, per_factory):
+def _(charts, explore, mo, pairs, per_factory, where):
     mo.hstack(
         [
-            charts.failure_rates(explore.collapse(pairs, "model"), "model", "Per model"),
-            charts.failure_rates(explore.collapse(pairs, "firmware_version"), "firmware_version", "Per firmware"),
-            charts.failure_rates(per_factory, "factory", "Per factory"),
+            charts.failure_rates(explore.collapse(pairs, "model"), "model", "Per model", statuses=where.statuses),
+            charts.failure_rates(
+                explore.collapse(pairs, "firmware_version"), "firmware_version", "Per firmware", statuses=where.statuses
+            ),
+            charts.failure_rates(per_factory, "factory", "Per factory", statuses=where.statuses),
         ],
         justify="start",
         gap=2,

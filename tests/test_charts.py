@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 
 from fleetlab.app import charts, explore
@@ -43,6 +45,9 @@ def test_failure_rates_give_factories_of_the_same_name_a_bar_each():
     labels = [r["value"] for r in rows]
     assert sorted(labels) == ["Austin Plant", "Berlin Werk (Acme)", "Berlin Werk (Bolt)", "Lyon Usine"]
     assert all(0 <= r["rate"] <= 1 for r in rows)
+    silent_only = charts.failure_rates(per_factory(), "factory", "Per factory", statuses=("stale",)).to_dict()
+    assert "clear the Status filter" in json.dumps(silent_only)
+    assert charts.failure_rates(per_factory(), "factory", "x", statuses=("stale", "online")).to_dict()["layer"]
     same = per_factory().with_columns(organization=pl.lit("Acme"))  # one organization, one name twice
     assert len(set(charts._distinct_labels(same, "factory"))) == 4
 

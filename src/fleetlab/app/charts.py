@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import altair as alt
@@ -146,10 +147,16 @@ def _status_counts(summary: pl.DataFrame, statuses: list[str], top: int) -> alt.
     )
 
 
-def failure_rates(frame: pl.DataFrame, column: str, title: str, *, top: int = 20) -> alt.Chart:
+def failure_rates(
+    frame: pl.DataFrame, column: str, title: str, *, top: int = 20, statuses: Sequence[str] | None = None
+) -> alt.Chart:
     """The share stale or never seen per value of `column` (a frame with gateways, stale, never_seen
     per value: `explore.collapse`, `gateways_per_factory`), highest first, beside a rule at the share of
-    everything in the frame: a bad firmware stands out. Each bar says how many gateways it rests on."""
+    everything in the frame: a bad firmware stands out. Each bar says how many gateways it rests on.
+    Under a status filter (`statuses`) that keeps only silent gateways every share would be 100 %: it
+    says so instead."""
+    if statuses and set(statuses) <= {"stale", "never_seen"}:
+        return nothing(title, "Only stale or never-seen gateways are kept: clear the Status filter to compare rates.")
     counted = frame.filter(pl.col("gateways") > 0).with_columns(
         pl.col(column).cast(pl.String).fill_null("(none)").alias("value"),
         rate=(pl.col("stale") + pl.col("never_seen")) / pl.col("gateways"),

@@ -283,15 +283,10 @@ def deleted_table(rows: pl.DataFrame, by_month: pl.DataFrame):
     return mo.vstack([mo.md(heading), readable(rows.select(*first, pl.exclude(first)))])
 
 
-def everything(where: Filter) -> bool:
-    """True when the filter keeps the whole fleet (nothing chosen)."""
-    return not (where.organizations or where.models or where.firmware or where.statuses)
-
-
 def reuse(where: Filter, unfiltered, question, **kwargs):
     """`unfiltered` (the page's first answer to `question`) when `where` keeps everything, else
     `question(where=where, **kwargs)`: the same question is not asked of PostgreSQL twice."""
-    return unfiltered if everything(where) else question(where=where, **kwargs)
+    return unfiltered if where.keeps_everything else question(where=where, **kwargs)
 
 
 def collapse(pairs: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -316,7 +311,7 @@ def status_line(summary: pl.DataFrame) -> str:
 def narrowed(per_factory: pl.DataFrame, where: Filter) -> pl.DataFrame:
     """The factories a filter leaves something in: under a model, firmware or status filter, those
     without one such gateway go (they would count as sites and rows of nothing)."""
-    if where.models or where.firmware or where.statuses:
+    if where.narrows_gateways:
         return per_factory.filter(pl.col("gateways") > 0)
     return per_factory
 

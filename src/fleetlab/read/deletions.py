@@ -19,7 +19,7 @@ class Deletions:
         if table is not None and table not in TABLES:
             raise ConfigError(f"table must be one of {', '.join(TABLES)}, not {table!r}.")
         q = self._query(include_deleted=True, where=where)
-        orgs, gateways_only = q.organizations_kept("o"), bool(where.models or where.firmware or where.statuses)
+        orgs, gateways_only = q.organizations_kept("o"), where.narrows_gateways
         parents = "FALSE" if gateways_only else "TRUE"
         sql = f"""
             SELECT 'organizations' AS "table", o.id, o.name, NULL::varchar AS gateway_id,

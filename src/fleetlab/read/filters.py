@@ -37,6 +37,17 @@ class Filter:
         if unknown:
             raise ConfigError(f"unknown status {', '.join(unknown)}: choose from {', '.join(STATUSES)}.")
 
+    @property
+    def narrows_gateways(self) -> bool:
+        """True when some models, firmware versions or statuses are chosen: a test on gateways, which
+        organizations and factories have no column for."""
+        return bool(self.models or self.firmware or self.statuses)
+
+    @property
+    def keeps_everything(self) -> bool:
+        """True when nothing is chosen: the whole fleet."""
+        return not (self.organizations or self.narrows_gateways)
+
     def for_status(self, status: str) -> Filter | None:
         """This filter as a question about gateways of one `status` sees it: without its statuses when
         `status` is among them (the rest cannot change the answer), None when the filter keeps no

@@ -258,3 +258,29 @@ def test_a_server_that_cannot_clone_files_gets_a_plain_file_copy(admin, new_db):
             assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1000
     finally:
         databases.drop(admin, into, ours="this test's clone")
+
+
+# what a reset served from the cache imports: the key needs only the spec (issue 25)
+_WATCH = (
+    "import sys; from fleetlab.app.cli import main; code = main(sys.argv[1:]); "
+    "print('IMPORTED', *sorted(m for m in ('polars', 'faker', 'numpy', 'fleetlab.generation.fleets') "
+    "if m in sys.modules)); sys.exit(code)"
+)
+
+
+def test_a_reset_served_by_the_cache_plans_nothing_and_imports_neither_polars_nor_faker(cli_env, admin, settings):
+    import subprocess
+
+    env = {**cli_env, "FLEETLAB_CACHE_ENTRIES": "4"}
+    flags = ["reset", "--yes", "--scenario", "multi-tenant", "--orgs", "2", "--seed", str(SEED + 7), "--as-of", AS_OF]
+    try:
+        runs = [subprocess.run([sys.executable, "-c", _WATCH, *flags], env=env, capture_output=True, text=True, timeout=120)
+                for _ in range(2)]  # fmt: skip
+        built, served = (r.stdout + r.stderr for r in runs)
+        assert runs[0].returncode == 0 and "kept as" in built, built
+        # the build plans (in its thread): the generator, numpy and polars are there
+        assert "IMPORTED faker fleetlab.generation.fleets numpy polars" in built, built
+        assert runs[1].returncode == 0 and "cache: cloned 'multi-tenant'" in served, served
+        assert "IMPORTED\n" in served, served  # nothing of the generator, nor its libraries
+    finally:
+        drop_templates(admin, settings.home)

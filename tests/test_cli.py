@@ -238,3 +238,21 @@ def test_only_commands_that_write_passwords_create_a_key_and_they_say_so(cli_env
     again = run_here(env, "seed", "--yes")
     assert again.returncode == 0 and "created a new secret key" not in again.stderr
     assert run_here(env, "check").returncode == 0
+
+
+def test_help_imports_no_driver_and_no_dataframe_library():
+    """`fleetlab --help` and every command's --help start without psycopg, polars or cryptography (issue 25:
+    a command module imports what its command needs when it runs)."""
+    import subprocess
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from fleetlab.app.cli import build_parser\n"
+        "parser = build_parser()\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    parser.format_help()\n"
+        "heavy = ('psycopg', 'polars', 'cryptography', 'sqlalchemy', 'faker', 'numpy', 'marimo', 'pyarrow')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -208,3 +208,26 @@ def test_a_total_far_beyond_a_workbench_is_refused():
 def test_too_many_factories_is_refused_before_generating():
     problems = problems_of(lambda: FleetSpec().override(organizations="100000", factories_per_organization="1000"))
     assert len(problems) == 1 and "factories in total" in problems[0]
+
+
+def test_the_shipped_locale_list_is_fakers_own():
+    """faker_locales.json (what a spec is checked against without importing Faker) matches the installed
+    Faker: after an upgrade, `uv run python scripts/faker_locales.py` writes it again."""
+    import json
+
+    from faker_locales import PATH, table
+
+    from fleetlab.model.values import shipped_locales
+
+    assert json.loads(PATH.read_text(encoding="utf-8")) == table()
+    assert shipped_locales() == table()["locales"]
+
+
+def test_a_locale_the_shipped_list_lacks_is_looked_up_in_faker(monkeypatch):
+    """A newer Faker may know locales the shipped list does not: they are checked against Faker itself."""
+    from fleetlab.model import values
+
+    monkeypatch.setattr(values, "shipped_locales", lambda: {"en_US": ["America/New_York"]})
+    assert FleetSpec.from_mapping({"locales": "de_DE"}).locales == (("de_DE", 1.0),)
+    with pytest.raises(SpecError, match="unknown locale 'xx_YY'"):
+        FleetSpec.from_mapping({"locales": "xx_YY"})

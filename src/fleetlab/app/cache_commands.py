@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..dsn import DatabaseURL
-from ..store import cache, db
 from .parsers import command
+
+if TYPE_CHECKING:
+    from ..store import cache
 
 
 def _open(settings: Settings, url: DatabaseURL):
+    from ..store import cache, db
+
     admin = db.connect(db.maintenance(url), autocommit=True)
     return admin, cache.Cache(admin, cache.Seal.load(settings.home, create=False))
 
@@ -31,6 +36,8 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 
 def cmd_cache_list(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import cache, db
+
     url = db.resolve(settings)
     admin, templates = _open(settings, url)
     with admin:

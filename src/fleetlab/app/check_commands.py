@@ -6,13 +6,13 @@ import argparse
 
 from ..config import Settings
 from ..errors import SecretError
-from ..store import db
-from ..store.crypto import keyring_for
 from .parsers import command
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import db
     from ..store.checks import run_at
+    from ..store.crypto import keyring_for
 
     url = db.resolve(settings)
     keys, problem = None, ""

@@ -7,11 +7,12 @@ import sys
 
 from ..config import Settings
 from ..errors import ConfigError
-from ..store import db, marker, migrate, server
 from .parsers import command
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import db, migrate
+
     url = db.resolve(settings)
     if args.dry_run:
         todo = migrate.pending_at(url)
@@ -31,6 +32,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import db, migrate
+
     url = db.resolve(settings)
     found = migrate.database_status(url)
     st, mk = found.migrations, found.marker
@@ -64,12 +67,16 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import db
+
     url = db.resolve(settings, start=not settings.embedded or not args.no_start)
     print(url.render(masked=True))
     return 0
 
 
 def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import server
+
     if not settings.embedded:
         raise ConfigError(
             "DATABASE_URL is set: fleetlab only stops its own embedded server. Unset it to stop that one."
@@ -82,6 +89,8 @@ def cmd_db_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_protect(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import db, marker
+
     url = db.resolve(settings)
     marker.protect(url, args.protect)
     print(f"{url.where} is now {'protected: resets will refuse to drop it' if args.protect else 'unprotected'}")

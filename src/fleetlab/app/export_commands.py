@@ -10,7 +10,6 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import ConfigError
-from ..store.crypto import keyring_for
 from . import options
 from .output import outside
 from .parsers import command
@@ -27,6 +26,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store.crypto import keyring_for
     from ..store.export import export, load_command, prepare
     from .progress import terminal_progress
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 
 from ..config import Settings
-from ..store import db
-from ..store.crypto import keyring_for, new_key
 from .parsers import command
 
 
 def cmd_key_new(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store.crypto import new_key
+
     print(new_key())
     return 0
 
 
 def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import db
+    from ..store.crypto import keyring_for
     from ..store.rotate import rotate_at
     from .progress import terminal_progress
 
@@ -32,6 +34,8 @@ def cmd_key_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_decrypt(args: argparse.Namespace, settings: Settings) -> int:
+    from ..store import db
+    from ..store.crypto import keyring_for
     from ..store.rotate import password
 
     keys = keyring_for(settings, create=False)

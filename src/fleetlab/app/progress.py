@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from ..store.load import Progress
+if TYPE_CHECKING:
+    from ..store.load import Progress
 
 MIN_ROWS = 20_000  # below this a load is over before a bar is worth drawing
 

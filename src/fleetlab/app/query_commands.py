@@ -7,13 +7,13 @@ import sys
 
 from ..config import Settings
 from ..errors import ConfigError
-from ..store import db
 from .output import FORMATS
 from .parsers import command
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     from ..read.query import connect, fetch
+    from ..store import db
     from .output import format_for, output_path, write_file, write_frame
 
     fmt = format_for(args.output, args.format)
@@ -37,6 +37,8 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 def _server_folders(settings: Settings) -> list:
     """Folders `--output` must never write into: fleetlab's home (the embedded server's data, the key
     file) and the server's data directory, when its role may read where that is."""
+    from ..store import db
+
     found = db.data_directory(settings)
     return [settings.home] + ([found] if found else [])
 

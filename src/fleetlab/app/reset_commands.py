@@ -17,14 +17,14 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     from ..store.reset import reset
     from .progress import terminal_progress
 
-    fleet = options.fleet_for(args)
+    spec = options.spec_for(args.scenario, options.given(args))  # planned by the reset, only if it builds
     if args.streams is not None:
         settings = settings.replace(load_streams=args.streams)
     new_key = settings.key_file_missing
-    with terminal_progress(sum(fleet.counts().values())) as progress:
+    with terminal_progress() as progress:
         result = reset(
             settings,
-            fleet,
+            spec,
             confirm=confirm_target(args, "reset"),
             progress=progress,
             end_sessions=not args.keep_sessions,

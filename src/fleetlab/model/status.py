@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .values import parse_as_of
+
+if TYPE_CHECKING:
+    import polars as pl
 
 STATUSES = ("online", "recent", "stale", "never_seen")
 ONLINE_WITHIN = timedelta(minutes=5)
@@ -81,6 +82,8 @@ def status_sql(last_seen: str, online_since: str, stale_before: str) -> str:
 
 def status_expr(clock: Clock, last_seen: str = "last_seen_at") -> pl.Expr:
     """The status as a polars expression over the column `last_seen` (an aware Datetime)."""
+    import polars as pl
+
     seen = pl.col(last_seen)
     return (
         pl.when(seen.is_null())

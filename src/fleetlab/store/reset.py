@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -27,9 +27,9 @@ from .. import faults
 from ..config import Settings
 from ..dsn import DatabaseURL, check_database_name
 from ..errors import DatabaseError, ResetRefused
-from ..model.fleet import Loadable
+from ..model.spec import FleetSpec
 from ..model.tables import TABLES
-from . import cache, db, marker, migrate, parallel, schema
+from . import cache, db, marker, migrate, schema
 from .crypto import keyring_for
 from .databases import (
     RESET_LOCK_CLASS,
@@ -47,7 +47,11 @@ from .databases import (
     sessions,
     swap,
 )
-from .load import Progress, load
+from .planning import Planned
+
+if TYPE_CHECKING:
+    from ..model.fleet import Loadable
+    from .load import Progress
 
 
 @dataclass
@@ -85,7 +89,7 @@ class _Job:
 
     settings: Settings
     url: DatabaseURL
-    built: Loadable
+    fleet: Planned
     keys: Any  # the keyring the passwords are encrypted with
     admin: psycopg.Connection
     progress: Progress | None
@@ -102,7 +106,7 @@ class _Job:
 @db.translate_errors(None, "the reset")  # the steps without their own wording
 def reset(
     settings: Settings,
-    fleet: Loadable | Callable[[], Loadable],
+    fleet: FleetSpec | Loadable | Callable[[], Loadable],
     *,
     confirm: Callable[[DatabaseURL], bool] | None = None,
     progress: Progress | None = None,
@@ -113,7 +117,8 @@ def reset(
 ) -> ResetResult:
     """Drop and recreate the workbench database, migrate it and load `fleet`.
 
-    `fleet` may be a callable, so generation errors surface before anything is touched.
+    `fleet` is a spec (planned only when the reset builds, while the database is being created), a fleet,
+    or a callable returning one (called first, so its errors surface before anything is touched).
     `confirm` is asked once the target is known; returning False aborts with nothing changed.
     Other sessions connected to the old database are ended at the swap and listed in the result's
     `ended`; with `end_sessions=False` their presence refuses the reset instead, nothing changed.
@@ -127,14 +132,14 @@ def reset(
     check_database_name(url.database)
     _refuse_a_template(url)
     keys = keyring_for(settings, create=True)
-    built = fleet() if callable(fleet) else fleet
+    wanted = Planned(fleet)
     if confirm is not None and not confirm(url):
         raise ResetRefused("reset cancelled; nothing was changed.")
     steps = {"prepare": time.perf_counter() - started}
     busy = f"a reset of {url.where} is in progress in another process; wait for it to finish and try again."
     with connect_admin(url) as admin, advisory_lock(admin, RESET_LOCK_CLASS, url.database, wait=0, busy=busy):
         _clear_the_way(admin, url, end_sessions)
-        job = _Job(settings, url, built, keys, admin, progress, steps, side=build_name(url.database))
+        job = _Job(settings, url, wanted, keys, admin, progress, steps, side=build_name(url.database))
         _open_cache(job, use_cache)
         _make_side(job)
         counts = _finish_side(job, origin)
@@ -167,10 +172,12 @@ def _open_cache(job: _Job, use_cache: bool) -> None:
     """The scenario cache this reset may clone from and keep into, or the line saying why not."""
     caching = use_cache and job.settings.cache_entries > 0
     if caching:
-        job.cache_key = cache.key(job.built.scenario, job.keys.current_id, migrate.fingerprint())
+        job.cache_key = cache.key(job.fleet.scenario, job.keys.current_id, migrate.fingerprint())
     if job.cache_key:
         job.templates = cache.Cache(job.admin, cache.Seal.load(job.settings.home, create=True))
     job.note = _cache_off(use_cache, caching, job.cache_key, job.templates)
+    if job.note:  # the cache cannot serve it: plan now, while the database is made
+        job.fleet.start()
 
 
 def _make_side(job: _Job) -> None:
@@ -180,6 +187,7 @@ def _make_side(job: _Job) -> None:
     if hit is not None:
         _clone_side(job, hit)
     if job.how != "cloned":
+        job.fleet.start()
         _build_side(job)
 
 
@@ -258,6 +266,9 @@ def _clone_side(job: _Job, hit: cache.Entry) -> None:
 
 def _build_side(job: _Job) -> None:
     """Create the side database, migrate it and load the fleet into it; on any failure nothing of it is left."""
+    from . import parallel
+    from .load import load
+
     side, url, settings, steps = job.side, job.url, job.settings, job.steps
     t = time.perf_counter()
     create(job.admin, side, url, template="template0", encoding="UTF8")
@@ -270,15 +281,18 @@ def _build_side(job: _Job) -> None:
             migrate.apply(conn, lock_timeout=settings.lock_timeout)
             steps["migrate"] = time.perf_counter() - t
             t = time.perf_counter()
-            job.streams = parallel.streams_for(job.built, settings.load_streams)
+            built = job.fleet.get()
+            steps["plan"] = time.perf_counter() - t  # what is left of the plan once the database is ready
+            t = time.perf_counter()
+            job.streams = parallel.streams_for(built, settings.load_streams)
             if job.streams > 1:
                 loaded = parallel.load(
-                    url.with_dbname(side), job.built, job.keys, streams=job.streams, progress=job.progress
+                    url.with_dbname(side), built, job.keys, streams=job.streams, progress=job.progress
                 )
                 job.helpers_peak = loaded.helpers_peak_mib
             else:
                 conn.autocommit = False
-                load(conn, job.built, job.keys, lock_timeout=settings.lock_timeout, progress=job.progress)
+                load(conn, built, job.keys, lock_timeout=settings.lock_timeout, progress=job.progress)
             steps["seed"] = time.perf_counter() - t
     except BaseException:  # an error or Ctrl-C while building: the half-built side database goes
         discard(job.admin, side, url)
@@ -299,7 +313,7 @@ def _keep(job: _Job, origin: str) -> str:
     build_seconds = sum(job.steps.values())
     t = time.perf_counter()
     try:
-        name = templates.keep(job.side, job.cache_key, job.built.scenario, build_seconds, origin)
+        name = templates.keep(job.side, job.cache_key, job.fleet.get().scenario, build_seconds, origin)
         if name is None:
             return "cache: built; not kept (another process is keeping this fleet right now)"
         evicted = templates.evict(settings.cache_entries, settings.cache_max_mb * 1024 * 1024, origin, keep_name=name)
@@ -352,6 +366,8 @@ def seed(
                 f"database {url.where} is not the schema its migrations make ({'; '.join(changed[:2])}{more}): "
                 "it was changed by hand. `fleetlab reset` rebuilds it; `fleetlab status` lists the differences."
             )
+        from .load import load
+
         counts = load(conn, built, keys, lock_timeout=settings.lock_timeout, progress=progress)
     return ResetResult(url=url, counts=counts, elapsed=time.perf_counter() - started)
 

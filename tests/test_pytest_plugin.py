@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from fleetlab.store import cache
+from fleetlab.store import runs as store_runs
 
 from .conftest import TEST_KEY, drop_templates
 
 SEED = 200_000 + os.getpid() % 100_000  # this session's own templates
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README_TX_EXAMPLE = re.search(r"```python\n(def test_\w+\(fleetlab_tx\).*?)```", README, flags=re.S).group(1)
 README_EXAMPLE = re.search(r"```python\n(import pytest\n.*?fleetlab_db.*?)```", README, flags=re.S).group(1)
 
 USERS_TESTS = textwrap.dedent(f"""
@@ -76,7 +78,6 @@ def test_another_projects_tests_get_fleetlab_db(tmp_path, server_url, admin, wor
 def _left_by(admin, home) -> list[str]:
     """The test databases and template builds of FLEETLAB_HOME `home` still on the server (another suite's,
     on a shared server, are another home's)."""
-    from fleetlab import pytest_plugin
 
     seal = cache.Seal.load(home, create=False)
     rows = admin.execute(
@@ -90,7 +91,80 @@ def _left_by(admin, home) -> list[str]:
     }
     left = []
     for name, oid, comment in rows:
-        m = pytest_plugin._NAME.match(name)
-        if name in builds or (m and pytest_plugin._sealed(seal, name, oid, m.group(1), comment)):
+        m = store_runs.NAME.match(name)
+        if name in builds or (m and store_runs.sealed(seal, name, oid, m.group(1), comment)):
             left.append(name)
     return left
+
+
+TX_TESTS = textwrap.dedent(f"""
+    import psycopg
+    import pytest
+
+    pytestmark = pytest.mark.fleetlab(scenario="multi-tenant", organizations=2, seed={SEED + 1})
+    seen = {{}}
+
+    @pytest.mark.parametrize("i", range(3))
+    def test_a_database_of_its_own(fleetlab_db, i):
+        assert fleetlab_db.conn.execute("SELECT count(*) FROM organizations").fetchone()[0] == 2
+
+    def test_1_writes(fleetlab_tx):
+        seen["name"] = fleetlab_tx.name
+        seen["gateways"] = fleetlab_tx.conn.execute("SELECT count(*) FROM gateways").fetchone()[0]
+        fleetlab_tx.conn.execute("DELETE FROM gateways")
+        assert fleetlab_tx.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] == 0
+
+    def test_2_sees_the_write_rolled_back_in_the_same_database(fleetlab_tx):
+        assert fleetlab_tx.name == seen["name"]
+        assert fleetlab_tx.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] == seen["gateways"] > 0
+
+    def test_3_cannot_commit(fleetlab_tx):
+        with pytest.raises(psycopg.ProgrammingError):
+            fleetlab_tx.conn.commit()
+
+    def test_4_commits_behind_its_back(fleetlab_tx):
+        fleetlab_tx.conn.execute("DELETE FROM gateways")
+        fleetlab_tx.conn.execute("COMMIT")
+
+    def test_5_gets_a_new_database_with_every_row(fleetlab_tx):
+        assert fleetlab_tx.name != seen["name"]
+        assert fleetlab_tx.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] == seen["gateways"]
+""")
+
+
+def test_fleetlab_tx_rolls_each_test_back_in_a_shared_database_and_hits_are_recorded_once(tmp_path, server_url, admin):
+    """fleetlab_tx: one database for the session's tests of a fleet, each test rolled back; a test that
+    commits behind its back is warned about and the next test gets a new database. The session records its
+    clones (3 databases of their own + 2 shared) in the template's record, once, at its end."""
+    project = tmp_path / "their_project"
+    project.mkdir()
+    (project / "test_tx.py").write_text(TX_TESTS)
+    (project / "test_tx_from_the_readme.py").write_text(README_TX_EXAMPLE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "PYTEST_"))}
+    env.update(
+        FLEETLAB_TEST_DATABASE_URL=server_url.with_dbname("their_db").render(masked=False),
+        FLEETLAB_HOME=str(tmp_path / "home"),
+        FLEETLAB_SECRET_KEY=TEST_KEY,
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--rootdir",
+        str(project),
+    ]
+    try:
+        proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+        out = proc.stdout[-4000:] + proc.stderr[-2000:]
+        assert proc.returncode == 0 and "9 passed" in proc.stdout, out
+        assert "test_4_commits_behind_its_back ended its transaction itself" in proc.stdout, out
+        assert _left_by(admin, tmp_path / "home") == []  # the shared databases were dropped too
+        made = [e for e in cache.Cache(admin, cache.Seal.load(tmp_path / "home", create=False)).entries() if e.ours]
+        assert sorted((e.spec.get("seed"), e.hits) for e in made) == [(0, 1), (SEED + 1, 5)], made
+    finally:
+        drop_templates(admin, tmp_path / "home")

@@ -19,6 +19,16 @@ counted apart from the workbench's: a test run never evicts those. The server is
 DATABASE_URL's, else the embedded server in FLEETLAB_HOME; FLEETLAB_TEST_DATABASE_URL, when set, wins,
 and like a reset it must be on this machine unless FLEETLAB_ALLOW_REMOTE_RESET=1.
 
+Tests that do not commit may ask for `fleetlab_tx` instead: the same fleet in a database shared by the
+session's tests of that fleet, through one connection inside a transaction rolled back after each test
+(about a millisecond a test; `read_sql` reads through a connection of its own, so it sees the fleet, not
+the test's uncommitted writes).
+
+A session looks each fleet's template up once (checked as ours then; cloned by name afterwards, and a
+template dropped and made again under that name is told by its oid and never served), clones a template
+under 64 MB through the WAL and a bigger one as files (`databases.clone`), and records its clones in the
+template's record once, when it ends.
+
 Each test session holds an advisory lock of its own run token while it runs; the token is in its test
 databases' names, and their COMMENT is sealed by FLEETLAB_HOME (`fleetlab.store.cache.Seal`). A later
 session drops the test databases of ours whose run is gone (a run killed by SIGKILL cannot clean up).
@@ -32,30 +42,24 @@ password or key can show up, not even with `-l`.
 from __future__ import annotations
 
 import contextlib
-import itertools
-import json
-import re
 import secrets
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from .config import Settings
 from .config import secrets as configured_secrets
 from .dsn import DatabaseURL
-from .errors import DatabaseError, FleetlabError, LockTimeout, scrub
-from .store import cache, databases, db
-from .store.crypto import keyring_for
+from .errors import FleetlabError, scrub
+from .store import cache, databases, db, runs
+from .store.runs import PREFIX, sweep  # noqa: F401 - the plugin's names for them
 
 DEFAULT_AS_OF = "2026-01-01T00:00:00Z"
-PREFIX = "fleetlab_test_"
-_NAME = re.compile(rf"^{PREFIX}([0-9a-f]{{12}})_\d+$")
 MARKER = "@pytest.mark.fleetlab"
-_counter = itertools.count()
 
 
 @dataclass
@@ -81,16 +85,6 @@ class FleetlabDB:
         from .read.query import read_sql
 
         return read_sql(query, url=self.url, params=params)
-
-
-@dataclass
-class _Run:
-    """This test session on the server: its token, and the connection holding its lock."""
-
-    server: DatabaseURL
-    token: str
-    conn: psycopg.Connection = field(repr=False)
-    seal: cache.Seal | None = field(repr=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -152,7 +146,7 @@ def fleetlab_settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def _fleetlab_run(fleetlab_settings: Settings) -> Iterator[_Run]:
+def _fleetlab_run(fleetlab_settings: Settings) -> Iterator[runs.Run]:
     with contextlib.ExitStack() as held:
         with _plainly("reaching the test server"):
             from .store.reset import target
@@ -161,116 +155,93 @@ def _fleetlab_run(fleetlab_settings: Settings) -> Iterator[_Run]:
             token = secrets.token_hex(6)
             conn = held.enter_context(db.connect(server, autocommit=True))
             held.enter_context(databases.advisory_lock(conn, databases.RUN_LOCK_CLASS, token))
-            run = _Run(server, token, conn, cache.Seal.load(fleetlab_settings.home, create=True))
-            sweep(run)
+            run = runs.Run(server, token, conn, cache.Seal.load(fleetlab_settings.home, create=True))
+            runs.sweep(run)
         yield run
+        run.drop_shared()
+        run.record_hits()
 
 
 @pytest.fixture(scope="session")
-def fleetlab_server(_fleetlab_run: _Run) -> DatabaseURL:
+def fleetlab_server(_fleetlab_run: runs.Run) -> DatabaseURL:
     """The maintenance URL of the server the test databases are made on."""
     return _fleetlab_run.server
 
 
-def sweep(run: _Run) -> list[str]:
-    """Drop the test databases of ours whose test session is gone; returns their names."""
-    if run.seal is None:
-        return []
-    dropped = []
-    rows = run.conn.execute(
-        "SELECT datname, oid::bigint, shobj_description(oid, 'pg_database') FROM pg_database "
-        "WHERE starts_with(datname, %s) AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)",
-        (PREFIX,),
-    ).fetchall()
-    for name, oid, comment in rows:
-        m = _NAME.match(name)
-        if not m or m.group(1) == run.token or not _sealed(run.seal, name, oid, m.group(1), comment):
-            continue
-        try:
-            with databases.advisory_lock(run.conn, databases.RUN_LOCK_CLASS, m.group(1), wait=0):  # its run is gone
-                databases.drop(run.conn, name, run.server, ours="a sealed test database of a finished run")
-                dropped.append(name)
-        except (LockTimeout, DatabaseError):  # its run is alive, or the drop failed: left for a later run
-            pass
-    return dropped
-
-
-def _sealed(seal: cache.Seal, name: str, oid: int, token: str, comment: str | None) -> bool:
-    try:
-        doc = json.loads(comment or "") if len(comment or "") < 4096 else None
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(doc, dict) and seal.verifies(name, oid, {"fleetlab_test": token}, doc.get("seal"))
-
-
-def template_for(settings: Settings, server: DatabaseURL, spec) -> str:
-    """The cache template of `spec` on `server`, built now (once, under a lock) if it is missing."""
-    from .generation.fleets import plan
-    from .store import migrate
-    from .store.reset import reset
-
-    fleet = plan(spec)
-    keys = keyring_for(settings, create=True)
-    key = cache.key(fleet.scenario, keys.current_id, migrate.fingerprint())
-    assert key is not None, "spec_for pins as_of"
-    with db.connect(server, autocommit=True) as admin:
-        templates = cache.Cache(admin, cache.Seal.load(settings.home, create=True))
-        why = "it was dropped meanwhile"
-        with databases.advisory_lock(admin, databases.TEMPLATE_LOCK_CLASS, key):
-            if templates.lookup(key) is None:
-                scratch = server.with_dbname(templates.name_for(key).replace(cache.PREFIX, "fleetlab_tplbuild_")[:34])
-                why = reset(settings, fleet, url=scratch, origin="pytest").cache
-                databases.drop(admin, scratch.database, scratch, ours="the database this template was built in")
-            entry = templates.lookup(key)
-            if entry is None:
-                raise FleetlabError(f"could not keep a template of {spec.name!r} on {server.where} ({why})")
-            templates.touch(entry)
-            return entry.name
-
-
 @pytest.fixture
 def fleetlab_db(
-    request: pytest.FixtureRequest, fleetlab_settings: Settings, _fleetlab_run: _Run
+    request: pytest.FixtureRequest, fleetlab_settings: Settings, _fleetlab_run: runs.Run
 ) -> Iterator[FleetlabDB]:
     """A database of this test's own, seeded with the fleet its `fleetlab` marker asks for (default: the
     platform's own seed), dropped after the test."""
     run = _fleetlab_run
+    spec = _spec_of(request)
+    made = _make_database(run, fleetlab_settings, spec)
+    try:
+        yield made
+    finally:
+        made.conn.close()
+        with _plainly(f"dropping {made.name}"):
+            databases.drop(run.conn, made.name, made.url, ours="this test's database")
+
+
+@pytest.fixture
+def fleetlab_tx(
+    request: pytest.FixtureRequest, fleetlab_settings: Settings, _fleetlab_run: runs.Run
+) -> Iterator[FleetlabDB]:
+    """Opt-in, for tests that do not commit: the fleet the marker asks for, in a database the session's
+    tests of the same fleet share, through one connection inside a transaction rolled back after the test
+    (about a millisecond per test, no database made). `conn.commit()` fails there (psycopg forbids it in a
+    transaction block); a test that ends the transaction itself (a COMMIT statement) gets a warning, and the
+    next test a fresh database. Tests that commit, or connect on their own, use `fleetlab_db`."""
+    run = _fleetlab_run
+    spec = _spec_of(request)
+    shared = run.shared.get(spec)
+    if shared is None or shared.conn.closed:
+        shared = run.shared[spec] = _make_database(run, fleetlab_settings, spec)
+    conn = shared.conn
+    held = contextlib.ExitStack()
+    with _plainly("beginning the test's transaction"):
+        held.enter_context(conn.transaction(force_rollback=True))
+    try:
+        yield shared
+    finally:
+        closed = conn.closed
+        committed = not closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with contextlib.suppress(psycopg.Error):
+            held.close()  # ROLLBACK
+        if closed or committed:  # the test closed the connection, or ended the transaction itself: start afresh
+            run.shared.pop(spec, None)
+            conn.close()
+            with _plainly(f"dropping {shared.name}"):
+                databases.drop(run.conn, shared.name, shared.url, ours="a database fleetlab_tx's tests shared")
+        if committed:
+            warnings.warn(
+                f"fleetlab_tx: {request.node.nodeid} ended its transaction itself (a COMMIT?), so what it wrote "
+                "may have been kept: its database was dropped, the next test gets a new one. Tests that commit "
+                "use fleetlab_db.",
+                stacklevel=1,
+            )
+
+
+def _spec_of(request: pytest.FixtureRequest):
     mark = request.node.get_closest_marker("fleetlab")
     with _plainly(f"{MARKER}{_shown(mark)}"):
-        spec = spec_for(*(mark.args if mark else ()), **(mark.kwargs if mark else {}))
-    name = f"{PREFIX}{run.token}_{next(_counter)}"
+        return spec_for(*(mark.args if mark else ()), **(mark.kwargs if mark else {}))
+
+
+def _make_database(run: runs.Run, settings: Settings, spec) -> FleetlabDB:
+    """A clone of the template of `spec`, sealed as this run's, with a connection to it."""
+    name = run.next_name()
     with _plainly(f"making {name} on {run.server.where}"):
-        for attempt in (1, 2):
-            template = template_for(fleetlab_settings, run.server, spec)
-            try:
-                databases.clone(run.conn, template, name)
-                break
-            except psycopg.errors.InvalidCatalogName:
-                if attempt == 2:  # evicted (or cleared) twice between lookup and clone: say so
-                    raise
-        _seal_test_database(run, name)
-        url = run.server.with_dbname(name)
-        conn = db.connect(url)
-    try:
-        yield FleetlabDB(
-            url=url,
-            conn=conn,
-            settings=fleetlab_settings.replace(database_url=url.render(masked=False)),
-            spec=spec,
-            template=template,
-        )
-    finally:
-        conn.close()
-        with _plainly(f"dropping {name}"):
-            databases.drop(run.conn, name, url, ours="this test's database")
-
-
-def _seal_test_database(run: _Run, name: str) -> None:
-    if run.seal is None:
-        return
-    oid = run.conn.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]
-    doc = {"fleetlab_test": run.token, "seal": run.seal.sign(name, oid, {"fleetlab_test": run.token})}
-    run.conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(json.dumps(doc))))
+        url, conn, template = run.make(name, settings, spec)
+    return FleetlabDB(
+        url=url,
+        conn=conn,
+        settings=settings.replace(database_url=url.render(masked=False)),
+        spec=spec,
+        template=template,
+    )
 
 
 def _shown(mark) -> str:

@@ -16,6 +16,7 @@ import pytest
 from psycopg import sql
 
 from fleetlab.store import cache
+from fleetlab.store import runs as store_runs
 from fleetlab.store.databases import RUN_LOCK_CLASS, advisory_lock
 from fleetlab.store.databases import create as create_database
 from fleetlab.store.databases import drop as drop_database
@@ -196,21 +197,21 @@ def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, adm
     settings = Settings(
         database_url=server_url.with_dbname("theirs").render(masked=False), home=tmp_path / "home", secret_key=TEST_KEY
     )
-    runs, locks = [], contextlib.ExitStack()
+    live, locks = [], contextlib.ExitStack()
     for _ in range(2):
         conn = db.connect(server_url, autocommit=True)
         token = os.urandom(6).hex()
         locks.enter_context(advisory_lock(conn, RUN_LOCK_CLASS, token))  # as a live run's session holds it
-        runs.append(pytest_plugin._Run(server_url, token, conn, cache.Seal.load(settings.home, create=True)))
-    name = f"{pytest_plugin.PREFIX}{runs[0].token}_0"
+        live.append(store_runs.Run(server_url, token, conn, cache.Seal.load(settings.home, create=True)))
+    name = f"{pytest_plugin.PREFIX}{live[0].token}_0"
     create_database(admin, name)
     try:
-        pytest_plugin._seal_test_database(runs[0], name)
-        assert pytest_plugin.sweep(runs[1]) == [] and name in databases(server_url)  # its run is alive
-        runs[0].conn.close()  # its lock goes when its server process has exited: a moment later
+        store_runs.seal_test_database(live[0], name)
+        assert pytest_plugin.sweep(live[1]) == [] and name in databases(server_url)  # its run is alive
+        live[0].conn.close()  # its lock goes when its server process has exited: a moment later
         swept = []
         for _ in range(50):
-            swept = pytest_plugin.sweep(runs[1])
+            swept = pytest_plugin.sweep(live[1])
             if swept:
                 break
             time.sleep(0.1)
@@ -218,4 +219,4 @@ def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, adm
     finally:
         drop_database(admin, name, ours="this test's stand-in for a run's test database")
         locks.close()
-        runs[1].conn.close()
+        live[1].conn.close()

@@ -232,9 +232,9 @@ class Cache:
         self._write(entry)  # last: a template without its record is never served
         self.seal.end(name)
 
-    def touch(self, entry: Entry) -> None:
-        """Record a hit: the entry is now the most recently used."""
-        self._write(Entry(**{**entry.__dict__, "hits": entry.hits + 1, "last_used": datetime.now(UTC)}))
+    def touch(self, entry: Entry, hits: int = 1) -> None:
+        """Record `hits` clones: the entry is now the most recently used."""
+        self._write(Entry(**{**entry.__dict__, "hits": entry.hits + hits, "last_used": datetime.now(UTC)}))
 
     def drop(self, entry: Entry) -> bool:
         """Drop one template of ours (False when it is not ours, in use by a clone right now, or gone)."""

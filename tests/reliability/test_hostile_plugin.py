@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 from psycopg import sql
 
+from fleetlab.errors import FleetlabError
 from fleetlab.store import cache
 from fleetlab.store import runs as store_runs
 from fleetlab.store.databases import RUN_LOCK_CLASS, advisory_lock
@@ -220,3 +221,49 @@ def test_another_sessions_live_databases_are_not_swept(tmp_path, server_url, adm
         drop_database(admin, name, ours="this test's stand-in for a run's test database")
         locks.close()
         live[1].conn.close()
+
+
+def test_a_template_replaced_during_a_session_is_never_cloned(tmp_path, server_url, admin, alice):
+    """A session looks a template up once and then clones it by name: if the template is dropped (a `cache
+    clear` elsewhere) and another role makes a database under its name, the session sees another oid, drops
+    its clone, and looks again (building a template of its own), never serving the other role's database."""
+    from fleetlab.config import Settings
+    from fleetlab.pytest_plugin import spec_for
+    from fleetlab.store import db
+
+    settings = Settings(
+        database_url=server_url.with_dbname("theirs").render(masked=False),
+        home=tmp_path / "home",
+        secret_key=TEST_KEY,
+        cache_entries=4,
+    )
+    conn = db.connect(server_url, autocommit=True)
+    run = store_runs.Run(server_url, os.urandom(6).hex(), conn, cache.Seal.load(settings.home, create=True))
+    spec = spec_for("multi-tenant", organizations=2, seed=424_242)
+    try:
+        first = run.template(settings, spec)
+        name = run.next_name()
+        assert run.clone(first, name)
+        drop_database(admin, name, ours="this test's first clone")
+        # the template goes; alice makes a database of that name, with a table of her own, as a template
+        drop_database(admin, first.name, ours="the template this test replaces")
+        create_database(admin, first.name)
+        with db.connect(server_url.with_dbname(first.name), autocommit=True) as theirs:
+            theirs.execute("CREATE TABLE alices_secret (x int)")
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(first.name), sql.Identifier(alice))
+        )
+        admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true").format(sql.Identifier(first.name)))
+        second = run.next_name()
+        assert not run.clone(first, second)  # the oid changed: its clone is dropped at once
+        assert second not in databases(server_url)
+        run.forget(spec)
+        with pytest.raises(FleetlabError, match="not ours|could not keep"):  # alice holds the name: no template
+            run.template(settings, spec)
+    finally:
+        run.record_hits()
+        conn.close()
+        for left in databases(server_url):
+            if left.startswith(f"{store_runs.PREFIX}{run.token}_"):
+                drop_database(admin, left, ours="this test's clones")
+        drop_templates(admin, settings.home)

@@ -313,6 +313,10 @@ def _keep(job: _Job, origin: str) -> str:
     build_seconds = sum(job.steps.values())
     t = time.perf_counter()
     try:
+        with db.connect(job.url.with_dbname(job.side), autocommit=True) as conn:
+            # frozen, with its visibility map: every clone counts its rows through an index (80 → 25 ms at 1M)
+            # and its first reads write no hint bits
+            conn.execute("VACUUM (FREEZE)")
         name = templates.keep(job.side, job.cache_key, job.fleet.get().scenario, build_seconds, origin)
         if name is None:
             return "cache: built; not kept (another process is keeping this fleet right now)"

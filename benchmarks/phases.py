@@ -3,7 +3,7 @@
     uv run python benchmarks/phases.py --gateways 1000000
 
 On the embedded server (data under --home, default /tmp/fleetlab-bench) or DATABASE_URL's server:
-plan (organizations and factories), generate the gateway chunks, encrypt their passwords, render CSV,
+plan (organizations and factories), generate the gateway chunks, encrypt their passwords, render the binary COPY rows,
 COPY the rendered rows (indexes and foreign keys dropped, as the loader does), rebuild them, and swap
 (ALTER DATABASE … RENAME). Each phase is timed alone, so their sum is more than a reset, which overlaps
 rendering with the COPY. Prints one line per phase: seconds and share.
@@ -38,8 +38,8 @@ def main() -> int:
     from fleetlab.generation.fleets import plan
     from fleetlab.model.fleet import PASSWORD, copy_columns
     from fleetlab.model.tables import TABLES
-    from fleetlab.store import databases, db, marker, migrate
-    from fleetlab.store.load import CHUNK_ROWS, _csv, defer_indexes, encrypt_passwords
+    from fleetlab.store import databases, db, marker, migrate, pgcopy
+    from fleetlab.store.load import CHUNK_ROWS, defer_indexes, encrypt_passwords
 
     env = dict(os.environ)
     env.setdefault("FLEETLAB_HOME", args.home)
@@ -53,10 +53,11 @@ def main() -> int:
     phases["plan (organizations, factories)"] = time.perf_counter() - t
 
     with tempfile.TemporaryDirectory(dir=args.home) as tmp:
-        paths = {table: Path(tmp) / f"{table}.csv" for table in TABLES}
+        paths = {table: Path(tmp) / f"{table}.copy" for table in TABLES}
         gen = enc = render = 0.0
         for table in TABLES:
             with paths[table].open("wb") as out:
+                out.write(pgcopy.SIGNATURE)
                 chunks = fleet.chunks(table, CHUNK_ROWS)
                 while True:
                     t = time.perf_counter()
@@ -69,11 +70,12 @@ def main() -> int:
                         frame = frame.with_columns(encrypt_passwords(frame[PASSWORD], keys))
                         enc += time.perf_counter() - t
                     t = time.perf_counter()
-                    out.write(_csv(frame.select(copy_columns(table))))
+                    out.write(pgcopy.encode(frame.select(copy_columns(table)), pgcopy.column_kinds(table)))
                     render += time.perf_counter() - t
+                out.write(pgcopy.TRAILER)
         phases["generate gateway rows"] = gen
         phases["encrypt passwords"] = enc
-        phases["render CSV"] = render
+        phases["render binary COPY rows"] = render
 
         name, side = "fleetlab_phases", "fleetlab_phases_side"
         with db.connect(server, autocommit=True) as admin:
@@ -89,9 +91,7 @@ def main() -> int:
                 t = time.perf_counter()
                 for table in TABLES:
                     cols = sql.SQL(", ").join(sql.Identifier(c) for c in copy_columns(table))
-                    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
-                        sql.Identifier(table), cols
-                    )
+                    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(sql.Identifier(table), cols)
                     with cur.copy(stmt) as copy, paths[table].open("rb") as src:
                         while block := src.read(8 << 20):
                             copy.write(block)

@@ -10,7 +10,7 @@ In one run, on the embedded server (data under $FLEETLAB_HOME, default /tmp/flee
    against createdb + `pg_restore -j 2` (and -j 1) of a `pg_dump -Fc` of the very database it made,
    into the same server, in turn (--restore-runs times);
    then fleetlab's `seed` (one transaction, one stream), for information;
-3. the single-stream limit: a raw COPY of the very same rows, rendered to CSV beforehand
+3. the single-stream limit: a raw COPY of the very same rows, rendered beforehand in the format fleetlab loads (binary COPY)
    (passwords encrypted), in one transaction (TRUNCATE, drop the indexes, COPY the three tables,
    rebuild them one after the other);
 4. the N-stream limit: the same rendered rows over N raw COPY streams (one connection each), the
@@ -97,7 +97,7 @@ def phase_fleetlab(args) -> None:
 
 
 def render_files(settings, gateways: int, workdir: Path) -> tuple[dict[str, list[Path]], int]:
-    """The fleet's rows rendered as fleetlab renders them (CSV, passwords encrypted), one file per
+    """The fleet's rows rendered as fleetlab renders them (binary COPY rows, passwords encrypted), one file per
     chunk, untimed; and the number of rows."""
     from fleetlab.generation.fleets import plan
     from fleetlab.model.tables import TABLES
@@ -107,11 +107,11 @@ def render_files(settings, gateways: int, workdir: Path) -> tuple[dict[str, list
     keys = keyring_for(settings, create=True)
     files: dict[str, list[Path]] = {}
     for table in TABLES:
-        files[table] = sorted(workdir.glob(f"{table}.*.csv"))
+        files[table] = sorted(workdir.glob(f"{table}.*.copy"))
         if files[table]:
             continue
         for i, (data, _) in enumerate(rendered_chunks(fleet, table, keys, CHUNK_ROWS)):
-            path = workdir / f"{table}.{i:06d}.csv"
+            path = workdir / f"{table}.{i:06d}.copy"
             path.write_bytes(data)
             files[table].append(path)
     return files, sum(fleet.counts().values())
@@ -119,11 +119,14 @@ def render_files(settings, gateways: int, workdir: Path) -> tuple[dict[str, list
 
 def _copy_files(cur, table: str, paths: list[Path]) -> None:
     from fleetlab.model.fleet import copy_columns
+    from fleetlab.store import pgcopy
 
     cols = ", ".join(copy_columns(table))
-    with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+    with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.write(pgcopy.SIGNATURE)
         for path in paths:
             copy.write(path.read_bytes())
+        copy.write(pgcopy.TRAILER)
 
 
 def raw_copy(settings, files: dict[str, list[Path]], *, defer: bool) -> float:

@@ -26,8 +26,9 @@ the test's uncommitted writes).
 
 A session looks each fleet's template up once (checked as ours then; cloned by name afterwards, and a
 template dropped and made again under that name is told by its oid and never served), clones a template
-under 64 MB through the WAL and a bigger one as files (`databases.clone`), and records its clones in the
-template's record once, when it ends.
+under 64 MB through the WAL and a bigger one as files (`databases.clone`), drops a test's database in a
+thread of its own while the next test's is made (`runs.Dropper`; the session waits for the drops at its
+end), and records its clones in the template's record once, when it ends.
 
 Each test session holds an advisory lock of its own run token while it runs; the token is in its test
 databases' names, and their COMMENT is sealed by FLEETLAB_HOME (`fleetlab.store.cache.Seal`). A later
@@ -158,8 +159,15 @@ def _fleetlab_run(fleetlab_settings: Settings) -> Iterator[runs.Run]:
             run = runs.Run(server, token, conn, cache.Seal.load(fleetlab_settings.home, create=True))
             runs.sweep(run)
         yield run
+        failed = run.finish_drops()
         run.drop_shared()
         run.record_hits()
+        if failed:
+            warnings.warn(
+                f"fleetlab_db: {len(failed)} test database(s) could not be dropped (the next run sweeps them): "
+                + scrub("; ".join(failed[:3]), *configured_secrets()),
+                stacklevel=1,
+            )
 
 
 @pytest.fixture(scope="session")
@@ -181,8 +189,7 @@ def fleetlab_db(
         yield made
     finally:
         made.conn.close()
-        with _plainly(f"dropping {made.name}"):
-            databases.drop(run.conn, made.name, made.url, ours="this test's database")
+        run.drop_later(made.name)  # while the next test's database is made
 
 
 @pytest.fixture

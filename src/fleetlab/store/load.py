@@ -5,7 +5,6 @@ A failure, a lock timeout or a killed client leaves the previous rows in place: 
 
 from __future__ import annotations
 
-import io
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -20,11 +19,11 @@ from .. import faults
 from ..errors import ResetRefused
 from ..model.fleet import PASSWORD, Loadable, copy_columns
 from ..model.tables import TABLES
-from . import marker
+from . import marker, pgcopy
 from .crypto import TAG_BYTES, Keyring
 from .db import all_or_nothing, set_connection_check
 
-CHUNK_ROWS = 10_000  # rows per COPY chunk (about 6 MB of CSV): bigger chunks buy no speed, only memory
+CHUNK_ROWS = 10_000  # rows per COPY chunk (about 5 MB of binary COPY rows): bigger chunks buy no speed, only memory
 BULK_ROWS = 100_000  # from this many rows, indexes and foreign keys are rebuilt after the COPY
 PREFETCH = 2  # chunks rendered ahead of the single-stream COPY
 
@@ -60,36 +59,33 @@ def copy_chunks(
     total: int,
     done: int = 0,
 ) -> int:
-    """COPY pre-rendered CSV chunks (bytes, rows) into `table`; returns the rows written."""
+    """COPY pre-rendered chunks (binary COPY rows, `pgcopy.encode`; rows) into `table`; returns the rows written."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(sql.Identifier(table), cols)
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(sql.Identifier(table), cols)
     with cur.copy(stmt) as copy:
+        copy.write(pgcopy.SIGNATURE)
         for data, rows in chunks:
             copy.write(data)
             faults.reached(f"copy:{table}")
             done += rows
             if progress:
                 progress(table, done, total)
+        copy.write(pgcopy.TRAILER)
     return done
-
-
-def _csv(frame: pl.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.write_csv(buf, include_header=False, null_value="\\N")
-    return buf.getvalue()
 
 
 def rendered_chunks(
     fleet: Loadable, table: str, keyring: Keyring, rows: int = CHUNK_ROWS, which: Iterable[int] | None = None
 ) -> Iterator[tuple[bytes, int]]:
-    """The rows of `table` as CSV chunks ready for COPY, passwords encrypted (gateways); with
+    """The rows of `table` as binary COPY chunks (`pgcopy`), passwords encrypted (gateways); with
     `which`, the chunks of those numbers only (one stream of a parallel load).
 
     The fleet makes its rows chunk by chunk, finished (a generator plan generates them as they are
     asked for), so memory stays flat however large the fleet: the store only encrypts and copies.
     """
+    kinds = pgcopy.column_kinds(table)
     for frame in fleet.chunks(table, rows) if which is None else fleet.chunks(table, rows, which):
-        yield _csv(finished(frame, table, keyring)), frame.height
+        yield pgcopy.encode(finished(frame, table, keyring), kinds), frame.height
 
 
 def finished(frame: pl.DataFrame, table: str, keyring: Keyring) -> pl.DataFrame:
@@ -106,7 +102,7 @@ class _Done:
 def prefetch(chunks: Iterator[T], depth: int = 3) -> Iterator[T]:
     """Run `chunks` in a worker thread, `depth` items ahead of the consumer.
 
-    Generation, encryption and CSV rendering then overlap with the COPY: while this thread
+    Generation, encryption and rendering then overlap with the COPY: while this thread
     waits on the socket (GIL released), the worker builds the next chunk. Errors in the worker
     are re-raised here; a consumer that stops early stops the worker.
     """

@@ -10,7 +10,9 @@ import collections
 import contextlib
 import itertools
 import json
+import queue
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,39 @@ class Template:
     size: int
 
 
+class Dropper:
+    """Drops a session's used test databases in a thread of its own, on a connection of its own: a test's
+    teardown returns at once, and the server drops one database while it clones the next test's (both are
+    mostly file work: on two cores, side by side). `close` waits for every drop; what failed is returned
+    (a sealed database of the run, which a later run sweeps)."""
+
+    def __init__(self, server: DatabaseURL):
+        self.server = server
+        self.todo: queue.Queue[str | None] = queue.Queue()
+        self.failed: list[str] = []
+        self.thread = threading.Thread(target=self._work, name="fleetlab-drop", daemon=True)
+        self.thread.start()
+
+    def put(self, name: str) -> None:
+        self.todo.put(name)
+
+    def _work(self) -> None:
+        conn = None
+        while (name := self.todo.get()) is not None:
+            try:
+                conn = conn or db.connect(self.server, autocommit=True)
+                databases.drop(conn, name, ours="a test's database, after the test")
+            except (psycopg.Error, FleetlabError) as exc:
+                self.failed.append(f"{name}: {db.first_line(exc)}")
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> list[str]:
+        self.todo.put(None)
+        self.thread.join()
+        return self.failed
+
+
 @dataclass
 class Run:
     """This test session on the server: its token, the connection holding its lock, the templates it
@@ -51,6 +86,19 @@ class Run:
     templates: dict[str, Template] = field(default_factory=dict)
     hits: collections.Counter[Template] = field(default_factory=collections.Counter)
     shared: dict[Any, Any] = field(default_factory=dict)  # fleetlab_tx's databases (url, conn, name), by spec
+    dropper: Dropper | None = field(default=None, repr=False)
+
+    def drop_later(self, name: str) -> None:
+        """Drop test database `name` in the background (`Dropper`)."""
+        if self.dropper is None:
+            self.dropper = Dropper(self.server)
+        self.dropper.put(name)
+
+    def finish_drops(self) -> list[str]:
+        """Wait for the background drops; the ones that failed, with why."""
+        failed = self.dropper.close() if self.dropper is not None else []
+        self.dropper = None
+        return failed
 
     def drop_shared(self) -> None:
         """Drop fleetlab_tx's databases (the session ends)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,28 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 
+RAM_DISK = Path("/dev/shm")  # Linux's memory-backed folder
+RAM_DISK_MIN_FREE = 4 * 2**30  # bytes free there before the test server goes there
+
+
 def home() -> Path:
-    """Where the embedded test server lives: $FLEETLAB_TEST_HOME, else a folder named after this checkout."""
+    """Where the embedded test server lives: $FLEETLAB_TEST_HOME, else a folder named after this checkout,
+    in memory (/dev/shm) when the machine has one with room, else under the temporary directory.
+
+    The suite makes and drops a database for almost every test: on ext4, creating files soon after
+    deleting many is slow (the allocator steps over inodes freed in the last ~30 s), and a CREATE DATABASE
+    took 100-300 ms there against 20-50 ms in memory (the whole suite: 4m12 against 3m15 on two cores).
+    The test server holds only disposable test databases; fleetlab's own embedded server stays on disk."""
     given = os.environ.get("FLEETLAB_TEST_HOME")
     if given:
         return Path(given)
-    return Path(tempfile.gettempdir()) / f"fleetlab-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
+    name = f"fleetlab-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
+    try:
+        if RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK) and shutil.disk_usage(RAM_DISK).free >= RAM_DISK_MIN_FREE:
+            return RAM_DISK / name
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / name
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 SEED = 7
@@ -194,6 +195,8 @@ def bench_server(label: str, url, settings, args, workdir: Path, version: int) -
     order = list(KINDS)
     for r in range(args.rounds):
         for fixture in order[r % 3 :] + order[: r % 3]:  # each round in another order: none always follows another
+            if args.pause and (r or fixture != order[0]):
+                time.sleep(args.pause)
             times, wall = run_session(fixture, project, env, args.tests, args.orgs)
             spent[KINDS[fixture]] += times
             walls[KINDS[fixture]].append(wall)
@@ -219,6 +222,14 @@ def main() -> int:
     parser.add_argument("--tests", type=int, default=30, help="tests per session (default 30)")
     parser.add_argument("--rounds", type=int, default=3, help="sessions per fixture, alternating (default 3)")
     parser.add_argument("--orgs", type=int, default=3, help="organizations of the multi-tenant fleet (default 3)")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=35.0,
+        help="seconds between sessions (default 35): on ext4, files are created slower for ~30 s after many are "
+        "deleted, and each test here creates and drops a database of ~300 files; without a pause, every "
+        "session inherits the one before's toll and the later ones measure that",
+    )
     parser.add_argument(
         "--home", default=os.environ.get("FLEETLAB_HOME") or str(Path(tempfile.gettempdir()) / "fleetlab-bench")
     )

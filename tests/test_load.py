@@ -208,3 +208,29 @@ def test_binary_copy_rows_read_back_as_the_values_written(conn):
         copy.write(pgcopy.SIGNATURE)
         copy.write(pgcopy.encode(pl.DataFrame({"name": ["y" * 256]}), {"name": "text"}))
         copy.write(pgcopy.TRAILER)
+
+
+def test_the_row_by_row_and_the_columnar_binary_renderings_are_the_same_bytes():
+    """pgcopy renders a small chunk row by row (no pyarrow) and a big one a column at a time: one format."""
+    import random
+    from datetime import timedelta
+
+    import polars as pl
+
+    from fleetlab.store import pgcopy
+
+    rnd = random.Random(7)
+    n = pgcopy.SMALL + 500
+    frame = pl.DataFrame(
+        {
+            "id": [str(__import__("uuid").UUID(int=rnd.getrandbits(128))) for _ in range(n)],
+            "name": [rnd.choice(["a", "Müller", "工場", "", None, "x" * 300]) for _ in range(n)],
+            "metadata": [rnd.choice(["{}", '{"x": [1, "ü"], "y": null}']) for _ in range(n)],
+            "at": [rnd.choice([None, datetime(1990, 1, 1, tzinfo=UTC) + timedelta(microseconds=rnd.getrandbits(50))])
+                   for _ in range(n)],
+        },
+        schema_overrides={"at": pl.Datetime("us", "UTC")},
+    )  # fmt: skip
+    kinds = {"id": "uuid", "name": "text", "metadata": "jsonb", "at": "timestamp with time zone"}
+    assert bytes(pgcopy.encode(frame, kinds)) == pgcopy._encode_rows(frame, kinds)
+    assert bytes(pgcopy.encode(frame.head(3), kinds)) == pgcopy._encode_rows(frame.head(3), kinds)

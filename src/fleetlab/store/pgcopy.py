@@ -3,7 +3,9 @@
 The server reads binary COPY faster than CSV: nothing to tokenize or unquote, and uuids and timestamps
 arrive as the bytes it stores. A chunk is rendered with polars and Arrow's compute kernels, never a
 Python loop over rows: each column becomes two Arrow arrays (every row's field length, then its bytes),
-and `binary_join_element_wise` lays them out row after row.
+and `binary_join_element_wise` lays them out row after row. A chunk of fewer than SMALL rows (the default
+fleet's) is rendered row by row in plain Python instead, the same bytes without importing pyarrow
+or numpy (0.2-0.25 s together, a third of a default reset).
 
 The format (PostgreSQL's "COPY … FORMAT binary"): a stream starts with `SIGNATURE` and ends with `TRAILER`;
 each row is its field count (int16), then each field's length (int32, -1 for NULL) and bytes, big-endian:
@@ -13,21 +15,29 @@ JSON text, text and varchar as UTF-8 (the server checks varchar lengths as for a
 
 from __future__ import annotations
 
+import struct
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..model.fleet import copy_columns
 from . import schema
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # then flags (int32 0) and header extension length (int32 0)
 TRAILER = b"\xff\xff"
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in microseconds since 1970
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 KINDS = ("uuid", "timestamp with time zone", "jsonb", "text")
+SMALL = 1000  # rows: a smaller chunk is rendered row by row (`_encode_rows`)
 
 
 @cache
@@ -50,6 +60,12 @@ def encode(frame: pl.DataFrame, kinds: Mapping[str, str]) -> memoryview:
     n = frame.height
     if n == 0:
         return memoryview(b"")
+    if n < SMALL:
+        return memoryview(_encode_rows(frame, kinds))
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     parts = [_fixed(np.full(n, frame.width, dtype=">i2"), 2)]
     for name in frame.columns:
         lengths, data = _field(frame.get_column(name), kinds[name])
@@ -59,8 +75,34 @@ def encode(frame: pl.DataFrame, kinds: Mapping[str, str]) -> memoryview:
     return memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]
 
 
+def _encode_rows(frame: pl.DataFrame, kinds: Mapping[str, str]) -> bytes:
+    """`encode`, a row at a time (for a few rows, without pyarrow)."""
+    field_kinds = [kinds[name] for name in frame.columns]
+    out = bytearray()
+    for row in frame.iter_rows():
+        out += struct.pack(">h", len(row))
+        for value, kind in zip(row, field_kinds, strict=True):
+            if value is None:
+                out += b"\xff\xff\xff\xff"
+                continue
+            if kind == "timestamp with time zone":
+                data = struct.pack(">q", (value - _PG_EPOCH) // _MICROSECOND)
+            elif kind == "uuid":
+                data = uuid.UUID(value).bytes
+            elif kind == "jsonb":
+                data = b"\x01" + value.encode()
+            else:
+                data = value.encode()
+            out += struct.pack(">i", len(data)) + data
+    return bytes(out)
+
+
 def _field(column: pl.Series, kind: str) -> tuple[np.ndarray, pa.Array]:
     """Every row's field length (-1 for NULL) and bytes (empty for NULL) of one column."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     nulls = column.is_null().to_numpy()
     if kind == "timestamp with time zone":
         micros = _fixed((column.dt.epoch("us") - PG_EPOCH_US).fill_null(0).to_numpy().astype(">i8"), 8)
@@ -80,5 +122,8 @@ def _field(column: pl.Series, kind: str) -> tuple[np.ndarray, pa.Array]:
 
 def _fixed(values: np.ndarray, width: int) -> pa.Array:
     """Each of `values` as its `width` bytes, as a large_binary array."""
+    import numpy as np
+    import pyarrow as pa
+
     buffer = pa.py_buffer(np.ascontiguousarray(values).tobytes())
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, buffer]).cast(pa.large_binary())

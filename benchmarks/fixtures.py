@@ -172,6 +172,16 @@ def run_session(fixture: str, project: Path, env: dict[str, str], n: int, orgs: 
     return [spent for _, spent in found["spent"][1:]], (ended[-1] - ended[0]) / (len(ended) - 1)
 
 
+def drop_bench_templates(url, settings) -> list[str]:
+    """Drop the plugin's templates of the benchmark's fleet on `url`'s server (this home's, sealed by it)."""
+    from fleetlab.store import cache, db
+
+    with db.connect(url, autocommit=True) as admin:
+        templates = cache.Cache(admin, cache.Seal.load(settings.home, create=False))
+        mine = [e for e in templates.entries() if e.ours and e.origin == "pytest" and e.spec.get("seed") == SEED]
+        return [e.name for e in mine if templates.drop(e)]
+
+
 def bench_server(label: str, url, settings, args, workdir: Path, version: int) -> dict[str, float]:
     dump = dump_fleet(url, settings, args.orgs, workdir, version)
     project = workdir / f"project_{label}"
@@ -253,7 +263,11 @@ def main() -> int:
             print(
                 f"{label}: PostgreSQL {version} at {url.where}; {args.tests} tests x {args.rounds} rounds", flush=True
             )
-            results[label] = (version, bench_server(label, url, settings, args, Path(tmp), version))
+            try:
+                results[label] = (version, bench_server(label, url, settings, args, Path(tmp), version))
+            finally:
+                dropped = drop_bench_templates(url, settings)
+                print(f"{label}: dropped the plugin's templates of the benchmark's fleet: {len(dropped)}", flush=True)
     for label, (version, (med, wall, paired)) in results.items():
         print(f"{label}_pg{version}_setup_teardown_ms_per_test: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
         print(f"{label}_pg{version}_wall_ms_per_test: " + ", ".join(f"{k} {v:.1f}" for k, v in wall.items()))

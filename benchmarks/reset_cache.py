@@ -77,8 +77,8 @@ def whole_processes(args, env: dict[str, str], url, template: str, spec, how: st
     )  # fmt: skip
     scratch = "fleetlab_bench_psql_clone"
     strategy = ["-c", "SET file_copy_method = clone"] if how == "file clone" else []
-    clause = {"file clone": " STRATEGY FILE_COPY", "file copy": " STRATEGY FILE_COPY", "WAL copy": " STRATEGY WAL_LOG"}
-    clause = clause.get(how, "") if target and how else ""
+    clauses = {"file clone": " STRATEGY FILE_COPY", "file copy": " STRATEGY FILE_COPY", "WAL copy": " STRATEGY WAL_LOG"}
+    clause = clauses.get(how, "")
     cli_s, psql_s = [], []
     with db.connect(target, autocommit=True) as admin:
         for _ in range(args.cli_runs):

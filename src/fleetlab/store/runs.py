@@ -83,7 +83,7 @@ class Run:
     token: str
     conn: psycopg.Connection = field(repr=False)
     seal: cache.Seal | None = field(repr=False)
-    templates: dict[str, Template] = field(default_factory=dict)
+    templates: dict[Any, Template] = field(default_factory=dict)  # by spec (a frozen FleetSpec)
     hits: collections.Counter[Template] = field(default_factory=collections.Counter)
     shared: dict[Any, Any] = field(default_factory=dict)  # fleetlab_tx's databases (url, conn, name), by spec
     dropper: Dropper | None = field(default=None, repr=False)
@@ -126,14 +126,13 @@ class Run:
 
     def template(self, settings: Settings, spec) -> Template:
         """The template of `spec`, looked up (or built) on the first ask of this session."""
-        ident = json.dumps(spec.to_dict(), sort_keys=True, default=str)
-        if ident not in self.templates:
+        if spec not in self.templates:
             entry = template_for(settings, self.server, spec)
-            self.templates[ident] = Template(entry.name, entry.key, self._oid(entry.name) or 0, entry.size)
-        return self.templates[ident]
+            self.templates[spec] = Template(entry.name, entry.key, self._oid(entry.name) or 0, entry.size)
+        return self.templates[spec]
 
     def forget(self, spec) -> None:
-        self.templates.pop(json.dumps(spec.to_dict(), sort_keys=True, default=str), None)
+        self.templates.pop(spec, None)
 
     def _oid(self, name: str) -> int | None:
         row = self.conn.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (name,)).fetchone()

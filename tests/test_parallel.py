@@ -26,7 +26,7 @@ BIG = {"organizations": "3", "factories_per_organization": "4", "gateways_per_fa
 LOADED = {"organizations": "3", "factories_per_organization": "2", "gateways_per_factory": "6000"}
 
 
-def test_streams_for_follows_the_setting_the_cores_and_the_size():
+def test_streams_for_follows_the_setting_the_cores_and_the_size(monkeypatch):
     small, big = plan(spec()), plan(spec(**BIG))
     assert parallel.streams_for(small, 0) == 1  # under PARALLEL_ROWS: one stream
     assert parallel.streams_for(small, 4) == 1  # one chunk of gateways cannot be split
@@ -34,6 +34,10 @@ def test_streams_for_follows_the_setting_the_cores_and_the_size():
     assert parallel.streams_for(big, 64) == 8  # no more streams than chunks
     assert parallel.streams_for(big, 0) == 1  # auto: 72,000 < PARALLEL_ROWS
     assert -(-big.counts()["gateways"] // CHUNK_ROWS) == 8
+    monkeypatch.setattr(parallel, "PARALLEL_ROWS", 10_000)  # big enough: a stream per two cores
+    for cores, streams in ((1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (32, 8)):
+        monkeypatch.setattr(parallel, "cores", lambda n=cores: n)
+        assert parallel.streams_for(big, 0) == streams
 
 
 def test_chunks_by_number_are_the_chunks():
@@ -62,6 +66,30 @@ def test_streams_share_the_chunks_each_once():
     for t in threads:
         t.join()
     assert sorted(taken) == list(range(1_000)) and numbers.take() is None
+
+
+def test_a_big_fleet_over_one_stream_is_rendered_by_threads_in_order(settings, db_url, monkeypatch):
+    """From BULK_ROWS rows, one stream goes through the parallel load (its tables truncated in the COPY's
+    transaction, indexes rebuilt after the commit), its chunks rendered by several threads: the same rows
+    and catalog as the plain load, laid down in the generator's order."""
+    from fleetlab.store import load as load_mod
+
+    fleet = plan(spec(**LOADED))
+    reset(settings.replace(load_streams=1), fleet)
+    plain_rows, plain_schema = rows(db_url), schema_objects(db_url)
+    monkeypatch.setattr(load_mod, "BULK_ROWS", 1_000)
+    monkeypatch.setattr(parallel, "RENDER_THREADS", 3)
+    result = reset(settings.replace(load_streams=1), fleet)
+    assert result.streams == 1 and result.counts == {"organizations": 3, "factories": 6, "gateways": 36_000}
+    assert rows(db_url) == plain_rows and schema_objects(db_url) == plain_schema
+    with db.connect(db_url) as c:
+        laid = [r[0] for r in c.execute("SELECT id::text FROM gateways ORDER BY ctid")]
+        assert schema.differences(schema.describe(c)) == []
+        # written frozen (COPY … FREEZE): the pages all-visible, as ANALYZE counted them after the load (all but
+        # the few a multi-insert batch went back to)
+        pages = c.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = 'gateways'::regclass").fetchone()
+        assert pages[0] > 0 and pages[1] >= 0.9 * pages[0]
+    assert laid == [i for f in fleet.chunks("gateways", 10_000) for i in f["id"].to_list()]
 
 
 @pytest.mark.parametrize("streams", [2, 3])

@@ -108,12 +108,10 @@ def gateways(
     h_ip = draw(keys, "ip")
     h_mac = draw(keys, "mac")
 
-    def byte(h: np.ndarray, shift: int) -> pl.Series:
-        return HEX2.gather(((h >> U64(shift)) & U64(255)).astype(np.int64))
+    def octet(h: np.ndarray, shift: int) -> np.ndarray:
+        return ((h >> U64(shift)) & U64(255)).astype(np.int64)
 
-    def num(x: np.ndarray) -> pl.Series:
-        return pl.Series(x.astype(np.int64)).cast(pl.String)
-
+    # numbers stay numbers here; every text column is made in one pass by the select below
     frame = pl.DataFrame(
         {
             "id": uuids(id_hi, id_lo),
@@ -121,32 +119,40 @@ def gateways(
             PASSWORD: uuid_passwords(spec.seed, id_hi, id_lo),
             "factory_id": factories["id"].gather(frow),
             "site": factories["name"].gather(frow),
-            "gid": "GW-" + num(org).str.zfill(4) + "-" + num(fac).str.zfill(3) + "-" + num(gid_index).str.zfill(4),
+            "org": org,
+            "fac": fac,
+            "gid_index": gid_index,
             "line": pl.Series(LINES).gather(line),
             "slug": pl.Series([x.lower().replace(" ", "-") for x in LINES]).gather(line),
-            "n": num(g + 1).str.zfill(3),
+            "n": g + 1,
             "domain": org_domains.gather(org),
             "model": pl.Series(model_names, dtype=pl.String).gather(model),
             "firmware_version": pl.Series(fw_names, dtype=pl.String).gather(firmware),
             "last_seen_at": timestamps(as_of_us, ago, ~never),
             "protocol": pl.Series(PROTOCOLS[0]).gather(protocol),
             "env": pl.Series(ENVIRONMENTS[0]).gather(env),
-            "ip": "10."
-            + num((h_ip >> U64(8)) & U64(255))
-            + "."
-            + num((h_ip >> U64(16)) & U64(255))
-            + "."
-            + num(((h_ip >> U64(24)) % U64(253)) + U64(1)),
-            "mac": pl.Series(MAC_VENDORS).gather(model % len(MAC_VENDORS))
-            + ":"
-            + byte(h_mac, 0)
-            + ":"
-            + byte(h_mac, 8)
-            + ":"
-            + byte(h_mac, 16),
+            "ip1": octet(h_ip, 8),
+            "ip2": octet(h_ip, 16),
+            "ip3": ((h_ip >> U64(24)) % U64(253)).astype(np.int64) + 1,
+            "vendor": pl.Series(MAC_VENDORS).gather(model % len(MAC_VENDORS)),
+            "mac1": HEX2.gather(octet(h_mac, 0)),
+            "mac2": HEX2.gather(octet(h_mac, 8)),
+            "mac3": HEX2.gather(octet(h_mac, 16)),
             "wss": pl.Series(unit(keys, "tls") < WSS_SHARE),
             **times(created(parents["created_us"][rep], keys), deleted_at),
         }
+    )
+
+    def digits(name: str, width: int) -> pl.Expr:
+        return pl.col(name).cast(pl.String).str.zfill(width)
+
+    frame = frame.with_columns(
+        pl.concat_str(
+            pl.lit("GW-"), digits("org", 4), pl.lit("-"), digits("fac", 3), pl.lit("-"), digits("gid_index", 4)
+        ).alias("gid"),
+        pl.format("10.{}.{}.{}", "ip1", "ip2", "ip3").alias("ip"),
+        pl.concat_str("vendor", pl.lit(":"), "mac1", pl.lit(":"), "mac2", pl.lit(":"), "mac3").alias("mac"),
+        digits("n", 3),
     )
     lower = pl.col("gid").str.to_lowercase()
     return frame.select(

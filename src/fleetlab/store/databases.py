@@ -190,10 +190,15 @@ def swap(admin: psycopg.Connection, name: str, side: str, url: DatabaseURL, end_
 
 
 def sessions(admin: psycopg.Connection, name: str) -> list[str]:
-    """The other sessions connected to database `name`: application (user), one entry per session."""
+    """The other clients' sessions connected to database `name`: application (user), one entry per session.
+
+    Only client backends: an autovacuum worker (busy on a big fleet for a while after its load) is not a
+    user, cannot be ended by a role without pg_signal_autovacuum_worker, and is ended by the server itself
+    when the database is renamed or dropped."""
     rows = admin.execute(
         "SELECT coalesce(nullif(application_name, ''), 'a client') || ' (' || coalesce(usename, '?') || ')' "
-        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() ORDER BY backend_start",
+        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+        "ORDER BY backend_start",
         (name,),
     ).fetchall()
     return [r[0] for r in rows]
@@ -204,7 +209,7 @@ def terminate_sessions(admin: psycopg.Connection, name: str, side: str, url: Dat
     try:
         admin.execute(
             "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            "WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
             (name,),
         )
     except psycopg.Error as exc:  # a superuser's session, when we are not one

@@ -58,10 +58,16 @@ def copy_chunks(
     *,
     total: int,
     done: int = 0,
+    freeze: bool = False,
 ) -> int:
-    """COPY pre-rendered chunks (binary COPY rows, `pgcopy.encode`; rows) into `table`; returns the rows written."""
+    """COPY pre-rendered chunks (binary COPY rows, `pgcopy.encode`; rows) into `table`; returns the rows written.
+
+    With `freeze` (only for a table truncated or created in the same transaction), the rows are written
+    frozen and their pages marked all-visible: no hint bits to set on first reads, nothing for autovacuum
+    to do after the load."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(sql.Identifier(table), cols)
+    options = sql.SQL("FORMAT binary, FREEZE" if freeze else "FORMAT binary")
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH ({})").format(sql.Identifier(table), cols, options)
     with cur.copy(stmt) as copy:
         copy.write(pgcopy.SIGNATURE)
         for data, rows in chunks:

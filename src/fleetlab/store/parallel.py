@@ -46,6 +46,7 @@ from .load import CHUNK_ROWS, Progress, Rebuild, analyze, copy_chunks, defer_ind
 AHEAD = 2  # chunk numbers a helper holds: one rendered while the other is copied
 PARALLEL_ROWS = 200_000  # gateways from which a reset loads over several streams (a helper takes ~0.5 s to start)
 MAX_AUTO_STREAMS = 8  # streams picked from the cores at most (FLEETLAB_LOAD_STREAMS sets any number)
+RENDER_THREADS = 2  # threads rendering the chunks of a single COPY stream
 INDEX_MEMORY = "256MB"  # maintenance_work_mem of each index build: a million rows' sort in memory
 
 
@@ -68,12 +69,16 @@ def cores() -> int:
 
 def streams_for(fleet: Loadable, setting: int = 0) -> int:
     """How many COPY streams a reset of `fleet` uses: `setting` if given (FLEETLAB_LOAD_STREAMS,
-    `reset --streams`), else one per core up to MAX_AUTO_STREAMS from PARALLEL_ROWS gateways, one
-    below; never more than the fleet has gateway chunks."""
+    `reset --streams`), else one per two cores up to MAX_AUTO_STREAMS from PARALLEL_ROWS gateways, one
+    below; never more than the fleet has gateway chunks.
+
+    A stream keeps two cores busy: its renderers and the server process parsing its COPY. On two cores,
+    two streams took as long as one (measured, `benchmarks/seed.py --streams`), and one stream loads
+    tables truncated in its own transaction: rows written frozen, no WAL on the embedded server."""
     gateways = fleet.counts()["gateways"]
     chunks = -(-gateways // CHUNK_ROWS)
     if setting <= 0:
-        setting = 1 if gateways < PARALLEL_ROWS else min(MAX_AUTO_STREAMS, cores())
+        setting = 1 if gateways < PARALLEL_ROWS else min(MAX_AUTO_STREAMS, cores() // 2)
     return max(1, min(setting, chunks))
 
 
@@ -97,12 +102,30 @@ def load(
             tracker = _Tracker(helpers, totals["gateways"], progress)
             counts: dict[str, int] = {}
             with conn.cursor() as cur:
+                # one stream: its tables truncated in the COPY's transaction, so rows are written frozen (`copy_chunks`)
+                # and, with wal_level=minimal (the embedded server's), skip the WAL
+                frozen = not helpers
+                if frozen:
+                    cur.execute("TRUNCATE organizations, factories, gateways")
                 for table in ("organizations", "factories"):
                     chunks = rendered_chunks(fleet, table, keyring, CHUNK_ROWS)
-                    counts[table] = copy_chunks(cur, table, copy_columns(table), chunks, progress, total=totals[table])
-                mine = prefetch(rendered_chunks(fleet, "gateways", keyring, CHUNK_ROWS, numbers), 1)
+                    counts[table] = copy_chunks(
+                        cur, table, copy_columns(table), chunks, progress, total=totals[table], freeze=frozen
+                    )
+                if helpers:
+                    mine = prefetch(rendered_chunks(fleet, "gateways", keyring, CHUNK_ROWS, numbers), 1)
+                else:
+                    mine = interleaved(fleet, keyring, numbers.count, RENDER_THREADS)
                 try:
-                    copy_chunks(cur, "gateways", copy_columns("gateways"), mine, tracker.mine, total=totals["gateways"])
+                    copy_chunks(
+                        cur,
+                        "gateways",
+                        copy_columns("gateways"),
+                        mine,
+                        tracker.mine,
+                        total=totals["gateways"],
+                        freeze=frozen,
+                    )
                 finally:
                     mine.close()
             conn.commit()
@@ -168,6 +191,22 @@ def build_indexes(url: DatabaseURL, rebuild: Rebuild, connections: int, progress
     finally:
         for conn in opened:
             conn.close()
+
+
+def interleaved(fleet: Loadable, keyring: Keyring, chunks: int, threads: int) -> Iterator[tuple[bytes, int]]:
+    """The gateway chunks in order, rendered by `threads` threads (thread k makes chunks k, k + threads, …),
+    each a chunk ahead: polars, numpy and the AES calls release the interpreter's lock for much of their
+    work, so a single COPY stream is fed faster than one thread feeds it."""
+    workers = [
+        prefetch(rendered_chunks(fleet, "gateways", keyring, CHUNK_ROWS, range(k, chunks, threads)), 1)
+        for k in range(threads)
+    ]
+    try:
+        for i in range(chunks):
+            yield next(workers[i % threads])
+    finally:
+        for w in workers:
+            w.close()
 
 
 class _Numbers:

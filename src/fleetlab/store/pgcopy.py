@@ -66,11 +66,25 @@ def encode(frame: pl.DataFrame, kinds: Mapping[str, str]) -> memoryview:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    parts = [_fixed(np.full(n, frame.width, dtype=">i2"), 2)]
+    # runs of fixed-width bytes (the field count, lengths, uuids, timestamps without NULLs) are laid side
+    # by side in one (n, width) array; each variable-width field's bytes is an Arrow array between them
+    parts: list[pa.Array] = []
+    run: list[np.ndarray] = [np.full((n, 1), frame.width, dtype=">i2").view(np.uint8)]
     for name in frame.columns:
-        lengths, data = _field(frame.get_column(name), kinds[name])
-        parts += [_fixed(lengths.astype(">i4"), 4), data]
-    rows = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
+        column, kind = frame.get_column(name), kinds[name]
+        fixed = _fixed_field(column, kind) if column.null_count() == 0 else None
+        if fixed is not None:
+            run += [np.broadcast_to(np.array([fixed.shape[1]], dtype=">i4").view(np.uint8), (n, 4)), fixed]
+            continue
+        lengths, data = _field(column, kind)
+        run.append(lengths.astype(">i4").view(np.uint8).reshape(n, 4))
+        if kind == "jsonb" and not lengths.min() < 0:  # jsonb's version byte, in the run before its text
+            run.append(np.ones((n, 1), dtype=np.uint8))
+        parts += [_bytes(np.hstack(run)), data]
+        run = []
+    if run:
+        parts.append(_bytes(np.hstack(run)))
+    rows = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary())) if len(parts) > 1 else parts[0]
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset : rows.offset + n + 1]
     return memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]
 
@@ -97,33 +111,78 @@ def _encode_rows(frame: pl.DataFrame, kinds: Mapping[str, str]) -> bytes:
     return bytes(out)
 
 
+def _fixed_field(column: pl.Series, kind: str) -> np.ndarray | None:
+    """The bytes of a column without NULLs whose every field has one width, as an (n, width) uint8 array:
+    uuids in their canonical text (decoded here with numpy, no string operation) and timestamps;
+    None for any other column (rendered by `_field`)."""
+    import numpy as np
+
+    n = len(column)
+    if kind == "timestamp with time zone":
+        micros = (column.dt.epoch("us") - PG_EPOCH_US).to_numpy().astype(">i8")
+        return micros.view(np.uint8).reshape(n, 8)
+    if kind != "uuid":
+        return None
+    text = column.to_arrow()
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64 if text.type == "large_string" else np.int32)
+    offsets = offsets[text.offset : text.offset + n + 1]
+    if text.type not in ("string", "large_string") or offsets[-1] - offsets[0] != 36 * n:
+        return None
+    chars = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, 36)
+    if not (np.diff(offsets) == 36).all() or not (chars[:, _DASHES] == ord("-")).all():
+        return None
+    nibbles = _nibbles()[chars[:, _HEX_AT]]
+    if (nibbles > 15).any():  # not hex: `_field` says nothing either, the server will
+        return None
+    return (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
+
+
 def _field(column: pl.Series, kind: str) -> tuple[np.ndarray, pa.Array]:
-    """Every row's field length (-1 for NULL) and bytes (empty for NULL) of one column."""
+    """Every row's field length (-1 for NULL) and bytes (empty for NULL) of one column; a jsonb field's
+    bytes without its version byte (1) when no row is NULL, with it otherwise."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     nulls = column.is_null().to_numpy()
     if kind == "timestamp with time zone":
-        micros = _fixed((column.dt.epoch("us") - PG_EPOCH_US).fill_null(0).to_numpy().astype(">i8"), 8)
+        micros = _bytes(
+            (column.dt.epoch("us") - PG_EPOCH_US).fill_null(0).to_numpy().astype(">i8").view(np.uint8).reshape(-1, 8)
+        )
         if nulls.any():  # a NULL field has a length of -1 and no bytes
             micros = pc.if_else(pa.array(nulls), pa.scalar(b"", pa.large_binary()), micros)
         return np.where(nulls, -1, 8), micros
     if kind == "uuid":
         data = column.str.replace_all("-", "", literal=True).str.decode("hex")
-    elif kind == "jsonb":
+    elif kind == "jsonb" and nulls.any():
         data = pl.select(pl.concat_str([pl.lit("\x01"), pl.lit(column)])).to_series().cast(pl.Binary)
-    else:
-        data = column.cast(pl.Binary)
+    else:  # text (jsonb's without NULLs: its version byte is the caller's), straight from Arrow's buffers
+        text = column.fill_null("").to_arrow().cast(pa.large_string())
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(column) + 1]
+        lengths = np.diff(offsets) + (kind == "jsonb")
+        return np.where(nulls, -1, lengths), text.view(pa.large_binary())
     data = data.fill_null(b"")
-    lengths = np.where(nulls, -1, data.bin.size().to_numpy())
-    return lengths, data.to_arrow().cast(pa.large_binary())
+    return np.where(nulls, -1, data.bin.size().to_numpy()), data.to_arrow().cast(pa.large_binary())
 
 
-def _fixed(values: np.ndarray, width: int) -> pa.Array:
-    """Each of `values` as its `width` bytes, as a large_binary array."""
+def _bytes(chars: np.ndarray) -> pa.Array:
+    """Each row of an (n, width) uint8 array as its `width` bytes, as a large_binary array."""
     import numpy as np
     import pyarrow as pa
 
-    buffer = pa.py_buffer(np.ascontiguousarray(values).tobytes())
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, buffer]).cast(pa.large_binary())
+    n, width = chars.shape
+    buffer = pa.py_buffer(np.ascontiguousarray(chars))
+    offsets = pa.py_buffer(np.arange(0, (n + 1) * width, width, dtype=np.int64))
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, offsets, buffer])
+
+
+_DASHES = [8, 13, 18, 23]
+_HEX_AT = [i for i in range(36) if i not in _DASHES]
+
+
+@cache
+def _nibbles() -> np.ndarray:
+    """Each byte's value as a hex digit (either case); 255 for any other byte."""
+    import numpy as np
+
+    return np.array([int(chr(c), 16) if chr(c) in "0123456789abcdefABCDEF" else 255 for c in range(256)], np.uint8)

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 @dataclass
 class ResetResult:
     url: DatabaseURL
-    counts: dict[str, int]  # rows per table, counted in the database the reset produced
+    counts: dict[str, int]  # rows per table of the database the reset produced: as loaded, or counted in a clone
     elapsed: float
     steps: dict[str, float] = field(default_factory=dict)
     ended: list[str] = field(default_factory=list)  # the other sessions the swap ended ("psql (alice)")
@@ -101,6 +101,7 @@ class _Job:
     note: str = ""  # the result's cache line
     streams: int = 1
     helpers_peak: list[float] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # rows per table the load wrote
 
 
 @db.translate_errors(None, "the reset")  # the steps without their own wording
@@ -192,11 +193,13 @@ def _make_side(job: _Job) -> None:
 
 
 def _finish_side(job: _Job, origin: str) -> dict[str, int]:
-    """Count the side database's rows and keep a new build as a template; returns the counts. On any
-    failure the side database goes."""
+    """Count a clone's rows (a build's are those its load wrote) and keep a new build as a template; returns
+    the counts. On any failure the side database goes."""
     try:
-        with db.connect(job.url.with_dbname(job.side), autocommit=True) as conn:
-            counts = _count(conn)
+        counts = job.counts
+        if job.how == "cloned":
+            with db.connect(job.url.with_dbname(job.side), autocommit=True) as conn:
+                counts = _count(conn)
         if job.how == "cloned" and job.progress:
             for table, n in counts.items():
                 job.progress(table, n, n)
@@ -280,19 +283,20 @@ def _build_side(job: _Job) -> None:
             t = time.perf_counter()
             built = job.fleet.get()
             from . import parallel  # (polars: imported by the plan's thread while the database was made)
-            from .load import load
+            from .load import BULK_ROWS, load
 
             steps["plan"] = time.perf_counter() - t  # what is left of the plan once the database is ready
             t = time.perf_counter()
             job.streams = parallel.streams_for(built, settings.load_streams)
-            if job.streams > 1:
+            # several streams, or a big fleet over one (its indexes rebuilt after the commit)
+            if job.streams > 1 or sum(built.counts().values()) >= BULK_ROWS:
                 loaded = parallel.load(
                     url.with_dbname(side), built, job.keys, streams=job.streams, progress=job.progress
                 )
-                job.helpers_peak = loaded.helpers_peak_mib
+                job.helpers_peak, job.counts = loaded.helpers_peak_mib, loaded.counts
             else:
                 conn.autocommit = False
-                load(conn, built, job.keys, lock_timeout=settings.lock_timeout, progress=job.progress)
+                job.counts = load(conn, built, job.keys, lock_timeout=settings.lock_timeout, progress=job.progress)
             steps["seed"] = time.perf_counter() - t
     except BaseException:  # an error or Ctrl-C while building: the half-built side database goes
         discard(job.admin, side, url)

@@ -161,11 +161,11 @@ def raw_copy(settings, files: dict[str, list[Path]], *, defer: bool) -> float:
 def raw_parallel_copy(settings, files: dict[str, list[Path]], streams: int) -> float:
     """Time the same rows over `streams` raw COPY streams (a thread and a connection each, the
     gateway files dealt round robin), with fleetlab's parallel load's index strategy: dropped and
-    committed before, rebuilt by `parallel.build_indexes` on `streams` connections after."""
+    committed before, rebuilt by `load.build_indexes` on `streams` connections after."""
     import threading
 
-    from fleetlab.store import db, parallel
-    from fleetlab.store.load import defer_indexes
+    from fleetlab.store import db
+    from fleetlab.store.load import build_indexes, defer_indexes
     from fleetlab.store.reset import target
 
     url = target(settings)
@@ -195,7 +195,7 @@ def raw_parallel_copy(settings, files: dict[str, list[Path]], streams: int) -> f
         t.join()
     if errors:
         raise errors[0]
-    parallel.build_indexes(url, rebuild, streams)
+    build_indexes(url, rebuild, streams)
     return time.perf_counter() - started
 
 

@@ -288,3 +288,48 @@ def test_organization_names_are_distinct_within_a_fleet():
         )
     )
     assert big.organizations["name"].head(300).to_list() == smaller.organizations["name"].to_list()
+
+
+def test_faker_pools_kept_in_a_folder_give_the_same_fleet_without_faker(tmp_path):
+    """A plan given a folder keeps Faker's pools there; the next plan of that seed reads them (Faker is not
+    even imported) and makes the very same rows; a file that is not a pool is made again."""
+    import subprocess
+    import sys
+
+    from fleetlab.generation import pools
+
+    fresh = replace(spec(), organizations=Count.fixed(12), locales=(("de_DE", 1.0), ("ja_JP", 1.0)), seed=77)
+    without = plan(fresh)
+    kept = plan(fresh, pools=tmp_path)
+    files = sorted(p.name.split("-")[0] for p in tmp_path.iterdir())
+    assert files == ["de_DE", "ja_JP"]
+    pools.pool.cache_clear()
+    again = plan(fresh, pools=tmp_path)
+    for made in (kept, again):
+        assert made.organizations.equals(without.organizations) and made.factories.equals(without.factories)
+        assert next(made.chunks("gateways")).equals(next(without.chunks("gateways")))
+    probe = (
+        "import json, sys; from pathlib import Path; from fleetlab.generation.fleets import plan; "
+        "from fleetlab.model.spec import FleetSpec; "
+        f"plan(FleetSpec.from_mapping(json.loads({json.dumps(fresh.to_dict(), default=str)!r})), "
+        f"pools=Path({str(tmp_path)!r})); print('faker' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
+    broken = next(tmp_path.glob("de_DE-*"))
+    broken.write_text('{"companies": [1, 2]}')
+    pools.pool.cache_clear()
+    assert plan(fresh, pools=tmp_path).organizations.equals(without.organizations)
+    assert len(json.loads(broken.read_text())["companies"]) == pools.POOL_SIZE  # made again, kept again
+
+
+def test_a_pools_folder_keeps_the_newest_pools_of_this_maker_only(tmp_path, monkeypatch):
+    from fleetlab.generation import pools
+
+    (tmp_path / "de_DE-1-0000000000000000.json").write_text("{}")  # made by another Faker or fleetlab
+    monkeypatch.setattr(pools, "KEPT_POOLS", 2)
+    for seed in (1, 2, 3):
+        pools.pool("de_DE", seed, tmp_path)
+    assert sorted(p.name.split("-")[1] for p in tmp_path.iterdir()) == ["2", "3"]

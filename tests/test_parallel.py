@@ -14,7 +14,7 @@ from fleetlab.generation.keyed import keyed_password
 from fleetlab.store import db, parallel, schema
 from fleetlab.store.crypto import decrypt_password, keyring_for
 from fleetlab.store.databases import build_name
-from fleetlab.store.load import CHUNK_ROWS, defer_indexes
+from fleetlab.store.load import CHUNK_ROWS, build_indexes, defer_indexes
 from fleetlab.store.reset import reset
 
 from .test_load import analyzed, rows, schema_objects, spec
@@ -140,5 +140,5 @@ def test_the_indexes_rebuilt_side_by_side_are_the_platforms(settings, db_url):
             assert schema_objects(db_url) != objects
             assert len(rebuild.indexes) == 12 and len(rebuild.attach) == 3 and len(rebuild.fkeys) == 2
             assert rebuild.indexes[0][0] == "gateways"  # the biggest table's first
-        parallel.build_indexes(db_url, rebuild, connections)
+        build_indexes(db_url, rebuild, connections)
         assert schema_objects(db_url) == objects

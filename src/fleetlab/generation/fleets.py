@@ -10,15 +10,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..model.fleet import Fleet, Loadable
 from ..model.spec import FleetSpec
 
 
-def plan(spec: FleetSpec, shard: tuple[int, int] | None = None) -> Loadable:
+def plan(spec: FleetSpec, shard: tuple[int, int] | None = None, pools: Path | None = None) -> Loadable:
     """The fleet of `spec`, ready to load: the original seed's rows, or a generator plan.
 
     `shard=(k, n)` gives the k-th of n disjoint parts of it, split by organization (every n-th from the
-    k-th, each with its factories and gateways); the n parts together are exactly the whole fleet."""
+    k-th, each with its factories and gateways); the n parts together are exactly the whole fleet.
+    `pools`: a folder where Faker's pools are kept between runs (the rows are the same)."""
     if spec.source == "acme":
         from .acme import from_spec
 
@@ -26,7 +29,7 @@ def plan(spec: FleetSpec, shard: tuple[int, int] | None = None) -> Loadable:
         return fleet if shard is None else fleet.shard(*shard)
     from .generator import plan as generated
 
-    return generated(spec, shard)
+    return generated(spec, shard, pools)
 
 
 def generate(spec: FleetSpec, shard: tuple[int, int] | None = None) -> Fleet:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,15 +111,16 @@ class FleetPlan:
         )
 
 
-def plan(spec: FleetSpec, shard: tuple[int, int] | None = None) -> FleetPlan:
+def plan(spec: FleetSpec, shard: tuple[int, int] | None = None, pools: Path | None = None) -> FleetPlan:
     """The generated fleet of `spec`: organizations and factories built, gateways to come chunk by chunk.
 
     With `shard=(k, n)`, the k-th of n disjoint parts: every n-th organization from the k-th, with its
     factories and gateways, every value as in the whole fleet (values are keyed by entity, not by position).
+    `pools`: a folder where Faker's pools are kept between runs (`pools.pool`); the rows are the same.
     """
     given, spec = spec.as_of is not None, spec.at()
-    orgs = _organizations(spec)
-    all_factories, parents = _factories(spec, orgs)
+    orgs = _organizations(spec, pools)
+    all_factories, parents = _factories(spec, orgs, pools)
     organizations, factories, record = orgs.frame, all_factories, scenario_record(spec, as_of_given=given)
     if shard is not None:
         k, n = shard
@@ -152,7 +154,7 @@ class _Organizations:
     domains: pl.Series
 
 
-def _organizations(spec: FleetSpec) -> _Organizations:
+def _organizations(spec: FleetSpec, pools: Path | None) -> _Organizations:
     locales = [loc for loc, _ in spec.locales]
     n_orgs = int(counts_for(root(spec.seed, "values"), "organizations", spec.organizations)[0])
     o = np.arange(n_orgs)
@@ -161,7 +163,7 @@ def _organizations(spec: FleetSpec) -> _Organizations:
     locale = weighted(keys, "locale", [w for _, w in spec.locales]) if n_orgs else np.zeros(0, dtype=np.int64)
 
     def from_pool(fn) -> pl.Series:
-        return per_locale(locale, locales, spec.seed, fn)
+        return per_locale(locale, locales, spec.seed, fn, pools)
 
     company = from_pool(lambda p, r: p.companies.gather(pick(keys[r], "company", POOL_SIZE)))
     domain = from_pool(lambda p, r: p.domains.gather(pick(keys[r], "domain", POOL_SIZE)))
@@ -213,7 +215,7 @@ def _organizations(spec: FleetSpec) -> _Organizations:
     return _Organizations(frame, keys, ids, locale, created_us, domain)
 
 
-def _factories(spec: FleetSpec, orgs: _Organizations) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
     """The factories' frame, and the per-factory arrays their gateways derive from."""
     n_fac = counts_for(orgs.keys, "factories", spec.factories_per_organization)
     f_org = np.repeat(np.arange(len(orgs.keys)), n_fac)
@@ -230,7 +232,7 @@ def _factories(spec: FleetSpec, orgs: _Organizations) -> tuple[pl.DataFrame, dic
         return _site(p, i, f_keys[r])
 
     locales = [loc for loc, _ in spec.locales]
-    site_parts = per_locale(orgs.locale[f_org], locales, spec.seed, site).str.split_exact("\x1f", 4)
+    site_parts = per_locale(orgs.locale[f_org], locales, spec.seed, site, pools).str.split_exact("\x1f", 4)
     sites = (
         pl.DataFrame({"s": site_parts}).unnest("s")
         if nf

@@ -3,13 +3,22 @@
 Per-row Faker calls are far too slow for millions of rows (about 290 µs a row), so Faker fills
 small per-locale pools (companies, cities, streets, ...; each pool keyed by seed and locale) once,
 and rows pick from them by keyed index.
+
+Filling the pools of a fleet's locales takes 0.2-0.3 s each, and Faker's import 0.2 s more. Given a
+folder (a reset gives FLEETLAB_HOME's `pools/`), a pool is kept there as JSON, named by its locale, seed
+and a digest of what makes it (Faker's version, this module and `places`): the next plan of the same
+seed reads it in a millisecond and never imports Faker. A file that does not read back as a pool is
+made again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from functools import lru_cache
+import json
+import os
+from dataclasses import dataclass, fields
+from functools import cache, lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -18,6 +27,7 @@ from ..model.values import known_locales
 from .places import Place, places
 
 POOL_SIZE = 512
+KEPT_POOLS = 64  # pool files a folder keeps (about 60 KB each): the most recently written
 
 FACTORY_KINDS = {
     "en": ["Plant", "Assembly", "Facility", "Works", "Mill", "Fabrication Center"],
@@ -89,8 +99,82 @@ class Pool:
 
 
 @lru_cache(maxsize=32)
-def pool(locale: str, seed: int) -> Pool:
-    """The pools for `locale`: Faker seeded by (seed, locale), so they are keyed like the rows."""
+def pool(locale: str, seed: int, folder: Path | None = None) -> Pool:
+    """The pools for `locale`: Faker seeded by (seed, locale), so they are keyed like the rows; read from
+    `folder` when kept there, else made (and kept there, when a folder is given)."""
+    if folder is None:
+        return _made(locale, seed)
+    path = folder / f"{locale}-{seed & 0xFFFFFFFFFFFFFFFF:x}-{_maker()}.json"
+    kept = _read(path)
+    if kept is not None and kept.locale == locale:
+        return kept
+    made = _made(locale, seed)
+    _write(path, made)
+    return made
+
+
+_TEXT = ("companies", "domains", "cities", "streets", "postcodes", "timezones", "kinds")
+
+
+def _read(path: Path) -> Pool | None:
+    """The pool kept in `path`; None when there is none, or the file is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        columns = {name: pl.Series(data[name], dtype=pl.String) for name in _TEXT}
+        columns |= {name: pl.Series(data[name], dtype=pl.Float64) for name in ("latitudes", "longitudes")}
+        if any(len(c) != (len(data["kinds"]) if n == "kinds" else POOL_SIZE) for n, c in columns.items()):
+            return None
+        if not all(isinstance(data[k], str) for k in ("locale", "country", "country_code")):
+            return None
+        return Pool(locale=data["locale"], country=data["country"], country_code=data["country_code"], **columns)
+    except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
+        return None
+
+
+def _write(path: Path, made: Pool) -> None:
+    """Keep `made` in `path` (written aside, then renamed: a reader sees the whole file or none). A folder
+    that cannot be written costs the next plan its speed, never this one."""
+    data = {f.name: getattr(made, f.name) for f in fields(made)}
+    data = {k: v.to_list() if isinstance(v, pl.Series) else v for k, v in data.items()}
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(aside, path)
+        _prune(path.parent, path.name)
+    except OSError:
+        aside.unlink(missing_ok=True)
+
+
+def _prune(folder: Path, written: str) -> None:
+    """Remove the pools an older Faker or fleetlab made, and the least recently written beyond KEPT_POOLS."""
+    current = f"-{_maker()}.json"
+    files = []
+    for f in folder.glob("*.json"):
+        if f.name.endswith(current):
+            files.append(f)
+        else:
+            f.unlink(missing_ok=True)
+    files.sort(key=lambda f: (f.name != written, -f.stat().st_mtime))
+    for f in files[KEPT_POOLS:]:
+        f.unlink(missing_ok=True)
+
+
+@cache
+def _maker() -> str:
+    """A digest of what makes a pool: Faker's version and the sources of this module and `places`."""
+    from importlib import metadata
+
+    from . import places as places_module
+
+    digest = hashlib.blake2b(metadata.version("faker").encode(), digest_size=8)
+    for source in (Path(__file__), Path(places_module.__file__)):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def _made(locale: str, seed: int) -> Pool:
+    """The pools for `locale`, made by Faker."""
     from faker import Faker
 
     fake = Faker(locale)
@@ -139,8 +223,9 @@ def pool(locale: str, seed: int) -> Pool:
     )
 
 
-def per_locale(locale_idx: np.ndarray, locales: list[str], seed: int, fn) -> pl.Series:
-    """Apply `fn(pool, mask)` per locale and stitch the String results back in row order."""
+def per_locale(locale_idx: np.ndarray, locales: list[str], seed: int, fn, folder: Path | None = None) -> pl.Series:
+    """Apply `fn(pool, mask)` per locale and stitch the String results back in row order (the pools kept in
+    `folder`, if given)."""
     out = pl.Series([None] * len(locale_idx), dtype=pl.String)
     if len(locale_idx) == 0:
         return out
@@ -149,7 +234,7 @@ def per_locale(locale_idx: np.ndarray, locales: list[str], seed: int, fn) -> pl.
     for i, loc in enumerate(locales):
         rows = np.flatnonzero(locale_idx == i)
         if len(rows):
-            parts.append(fn(pool(loc, seed), rows))
+            parts.append(fn(pool(loc, seed, folder), rows))
             order.append(rows)
     values = pl.concat(parts)
     positions = np.concatenate(order)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -16,16 +17,19 @@ import psycopg
 from psycopg import sql
 
 from .. import faults
+from ..dsn import DatabaseURL
 from ..errors import ResetRefused
 from ..model.fleet import PASSWORD, Loadable, copy_columns
 from ..model.tables import TABLES
-from . import marker, pgcopy
+from . import db, marker, pgcopy
 from .crypto import TAG_BYTES, Keyring
 from .db import all_or_nothing, set_connection_check
 
 CHUNK_ROWS = 10_000  # rows per COPY chunk (about 5 MB of binary COPY rows): bigger chunks buy no speed, only memory
 BULK_ROWS = 100_000  # from this many rows, indexes and foreign keys are rebuilt after the COPY
 PREFETCH = 2  # chunks rendered ahead of the single-stream COPY
+RENDER_THREADS = 2  # threads rendering the chunks of a reset's single COPY stream (`interleaved`)
+INDEX_MEMORY = "256MB"  # maintenance_work_mem of each index build: a million rows' sort in memory
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows total)
 T = TypeVar("T")
@@ -145,6 +149,22 @@ def prefetch(chunks: Iterator[T], depth: int = 3) -> Iterator[T]:
         worker.join(timeout=5)
 
 
+def interleaved(fleet: Loadable, keyring: Keyring, chunks: int, threads: int) -> Iterator[tuple[bytes, int]]:
+    """The gateway chunks in order, rendered by `threads` threads (thread k makes chunks k, k + threads, …),
+    each a chunk ahead: polars, numpy and the AES calls release the interpreter's lock for much of their
+    work, so a single COPY stream is fed faster than one thread feeds it."""
+    workers = [
+        prefetch(rendered_chunks(fleet, "gateways", keyring, CHUNK_ROWS, range(k, chunks, threads)), 1)
+        for k in range(threads)
+    ]
+    try:
+        for i in range(chunks):
+            yield next(workers[i % threads])
+    finally:
+        for w in workers:
+            w.close()
+
+
 @dataclass
 class Rebuild:
     """What `defer_indexes` dropped, as the statements that put it back, in the order they must run:
@@ -215,6 +235,57 @@ def defer_indexes(cur: psycopg.Cursor) -> Rebuild:
     order = {t: i for i, t in enumerate(reversed(TABLES))}
     out.indexes.sort(key=lambda item: order.get(item[0], len(order)))
     return out
+
+
+def build_indexes(url: DatabaseURL, rebuild: Rebuild, connections: int, progress: Progress | None = None) -> None:
+    """Run `rebuild`: its indexes on up to `connections` connections at once (CREATE INDEX takes a SHARE
+    lock, so builds on one table do not wait for each other), then the keys and foreign keys.
+
+    On several connections each index is built by one process (no parallel workers): the builds share the
+    cores instead of one build's workers, which saves their start and the merge of their sorts (five
+    indexes of a million gateways on two cores: 1.4-1.6 s against 1.8-1.9 s one by one with two workers)."""
+    total = len(rebuild.statements())
+    if not total:
+        return
+    pool: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
+    opened = []
+    count = max(1, min(connections, len(rebuild.indexes)))
+    try:
+        for _ in range(count):
+            conn = db.connect(url, autocommit=True)
+            opened.append(conn)
+            conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (INDEX_MEMORY,))
+            if count > 1:
+                conn.execute("SELECT set_config('max_parallel_maintenance_workers', '0', false)")
+            pool.put(conn)
+
+        def build(ddl: str) -> None:
+            conn = pool.get()
+            try:
+                conn.execute(ddl)
+            finally:
+                pool.put(conn)
+
+        done = 0
+        with ThreadPoolExecutor(max_workers=len(opened), thread_name_prefix="fleetlab-index") as ex:
+            futures = [ex.submit(build, ddl) for _, ddl in rebuild.indexes]
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for f in finished:
+                    f.result()  # the first failure stops here; the caller drops the side database
+                    done += 1
+                    if progress:
+                        progress("indexes", done, total)
+        conn = opened[0]
+        for ddl in [*rebuild.attach, *rebuild.fkeys]:
+            conn.execute(ddl)
+            done += 1
+            if progress:
+                progress("indexes", done, total)
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def analyze(cur) -> None:

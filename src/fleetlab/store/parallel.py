@@ -30,7 +30,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,13 +40,22 @@ from ..errors import DatabaseError, DatabaseUnavailable, FleetlabError, scrub
 from ..model.fleet import Loadable, copy_columns
 from . import db, marker
 from .crypto import Keyring
-from .load import CHUNK_ROWS, Progress, Rebuild, analyze, copy_chunks, defer_indexes, prefetch, rendered_chunks
+from .load import (
+    CHUNK_ROWS,
+    RENDER_THREADS,
+    Progress,
+    analyze,
+    build_indexes,
+    copy_chunks,
+    defer_indexes,
+    interleaved,
+    prefetch,
+    rendered_chunks,
+)
 
 AHEAD = 2  # chunk numbers a helper holds: one rendered while the other is copied
 PARALLEL_ROWS = 200_000  # gateways from which a reset loads over several streams (a helper takes ~0.5 s to start)
 MAX_AUTO_STREAMS = 8  # streams picked from the cores at most (FLEETLAB_LOAD_STREAMS sets any number)
-RENDER_THREADS = 2  # threads rendering the chunks of a single COPY stream
-INDEX_MEMORY = "256MB"  # maintenance_work_mem of each index build: a million rows' sort in memory
 
 
 @dataclass
@@ -142,71 +150,11 @@ def load(
                 f"the load's streams wrote {counts['gateways']:,} gateways of {totals['gateways']:,}; "
                 "this is a bug in fleetlab, please report it. The previous database is unchanged."
             )
-        build_indexes(url, rebuild, streams, progress)
+        build_indexes(url, rebuild, max(streams, min(cores(), MAX_AUTO_STREAMS)), progress)
         analyze(conn)
         marker.record_seed(conn, {**fleet.scenario, "counts": counts})
         conn.commit()
     return Loaded(counts, streams, [h.peak_mib for h in helpers])
-
-
-def build_indexes(url: DatabaseURL, rebuild: Rebuild, connections: int, progress: Progress | None = None) -> None:
-    """Run `rebuild`: its indexes on up to `connections` connections at once (CREATE INDEX takes a SHARE
-    lock, so builds on one table do not wait for each other), then the keys and foreign keys."""
-    total = len(rebuild.statements())
-    if not total:
-        return
-    pool: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
-    opened = []
-    try:
-        for _ in range(max(1, min(connections, len(rebuild.indexes)))):
-            conn = db.connect(url, autocommit=True)
-            opened.append(conn)
-            conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (INDEX_MEMORY,))
-            pool.put(conn)
-
-        def build(ddl: str) -> None:
-            conn = pool.get()
-            try:
-                conn.execute(ddl)
-            finally:
-                pool.put(conn)
-
-        done = 0
-        with ThreadPoolExecutor(max_workers=len(opened), thread_name_prefix="fleetlab-index") as ex:
-            futures = [ex.submit(build, ddl) for _, ddl in rebuild.indexes]
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for f in finished:
-                    f.result()  # the first failure stops here; the caller drops the side database
-                    done += 1
-                    if progress:
-                        progress("indexes", done, total)
-        conn = opened[0]
-        for ddl in [*rebuild.attach, *rebuild.fkeys]:
-            conn.execute(ddl)
-            done += 1
-            if progress:
-                progress("indexes", done, total)
-    finally:
-        for conn in opened:
-            conn.close()
-
-
-def interleaved(fleet: Loadable, keyring: Keyring, chunks: int, threads: int) -> Iterator[tuple[bytes, int]]:
-    """The gateway chunks in order, rendered by `threads` threads (thread k makes chunks k, k + threads, …),
-    each a chunk ahead: polars, numpy and the AES calls release the interpreter's lock for much of their
-    work, so a single COPY stream is fed faster than one thread feeds it."""
-    workers = [
-        prefetch(rendered_chunks(fleet, "gateways", keyring, CHUNK_ROWS, range(k, chunks, threads)), 1)
-        for k in range(threads)
-    ]
-    try:
-        for i in range(chunks):
-            yield next(workers[i % threads])
-    finally:
-        for w in workers:
-            w.close()
 
 
 class _Numbers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model.spec import FleetSpec, scenario_record
@@ -23,7 +24,8 @@ class Planned:
     once the reset knows it must build (the cache key needs only the spec, so a cache hit plans nothing,
     and never imports Faker or polars); the plan runs while this thread creates and migrates the database."""
 
-    def __init__(self, fleet: FleetSpec | Loadable | Callable[[], Loadable]):
+    def __init__(self, fleet: FleetSpec | Loadable | Callable[[], Loadable], pools: Path | None = None):
+        self.pools = pools  # where the plan keeps Faker's pools between runs (`generation.pools`)
         self._built: Loadable | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -44,7 +46,7 @@ class Planned:
         from ..generation.fleets import plan
 
         try:
-            self._built = plan(self.spec)
+            self._built = plan(self.spec, pools=self.pools)
         except BaseException as exc:  # raised again by `get`, in the reset's own thread
             self._error = exc
 

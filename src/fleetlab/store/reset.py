@@ -133,7 +133,7 @@ def reset(
     check_database_name(url.database)
     _refuse_a_template(url)
     keys = keyring_for(settings, create=True)
-    wanted = Planned(fleet)
+    wanted = Planned(fleet, pools=settings.home / "pools")
     if confirm is not None and not confirm(url):
         raise ResetRefused("reset cancelled; nothing was changed.")
     steps = {"prepare": time.perf_counter() - started}

@@ -79,6 +79,7 @@ def test_a_big_fleet_over_one_stream_is_rendered_by_threads_in_order(settings, d
     plain_rows, plain_schema = rows(db_url), schema_objects(db_url)
     monkeypatch.setattr(load_mod, "BULK_ROWS", 1_000)
     monkeypatch.setattr(parallel, "RENDER_THREADS", 3)
+    monkeypatch.setattr(load_mod, "THREADED_CHUNK_ROWS", 5_000)  # 8 chunks over 3 threads
     result = reset(settings.replace(load_streams=1), fleet)
     assert result.streams == 1 and result.counts == {"organizations": 3, "factories": 6, "gateways": 36_000}
     assert rows(db_url) == plain_rows and schema_objects(db_url) == plain_schema

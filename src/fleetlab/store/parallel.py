@@ -123,7 +123,7 @@ def load(
                 if helpers:
                     mine = prefetch(rendered_chunks(fleet, "gateways", keyring, CHUNK_ROWS, numbers), 1)
                 else:
-                    mine = interleaved(fleet, keyring, numbers.count, RENDER_THREADS)
+                    mine = interleaved(fleet, keyring, RENDER_THREADS)
                 try:
                     copy_chunks(
                         cur,

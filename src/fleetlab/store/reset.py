@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 @dataclass
 class ResetResult:
     url: DatabaseURL
-    counts: dict[str, int]  # rows per table of the database the reset produced: as loaded, or counted in a clone
+    counts: dict[str, int]  # rows per table of the database the reset produced, as its load (or its template's) wrote
     elapsed: float
     steps: dict[str, float] = field(default_factory=dict)
     ended: list[str] = field(default_factory=list)  # the other sessions the swap ended ("psql (alice)")
@@ -101,7 +101,7 @@ class _Job:
     note: str = ""  # the result's cache line
     streams: int = 1
     helpers_peak: list[float] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)  # rows per table the load wrote
+    counts: dict[str, int] = field(default_factory=dict)  # rows per table the load (or the template's) wrote
 
 
 @db.translate_errors(None, "the reset")  # the steps without their own wording
@@ -193,13 +193,10 @@ def _make_side(job: _Job) -> None:
 
 
 def _finish_side(job: _Job, origin: str) -> dict[str, int]:
-    """Count a clone's rows (a build's are those its load wrote) and keep a new build as a template; returns
-    the counts. On any failure the side database goes."""
+    """Keep a new build as a template; returns the rows per table (those its load wrote, or its template's
+    load for a clone). On any failure the side database goes."""
     try:
         counts = job.counts
-        if job.how == "cloned":
-            with db.connect(job.url.with_dbname(job.side), autocommit=True) as conn:
-                counts = _count(conn)
         if job.how == "cloned" and job.progress:
             for table, n in counts.items():
                 job.progress(table, n, n)
@@ -249,8 +246,9 @@ def _clone_side(job: _Job, hit: cache.Entry) -> None:
     try:
         with db.connect(url.with_dbname(side), autocommit=True) as conn:
             foreign = foreign_objects(conn, templates.role)
-            if not foreign:
-                marker.restamp(conn)
+            if not foreign:  # the rows its load wrote (the template is ours, frozen and closed to connections)
+                recorded = marker.restamp(conn)
+                job.counts = recorded if len(recorded) == len(TABLES) else _count(conn)
     except BaseException:
         discard(admin, side, url)
         raise

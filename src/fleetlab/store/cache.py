@@ -55,6 +55,7 @@ from .databases import KEEP_LOCK_CLASS
 from .seal import Seal
 
 PREFIX = "fleetlab_cache_"
+LIST_ATTEMPTS = 5  # reads of the templates' list, when databases are dropped while it is read
 PACKAGE = Path(__file__).resolve().parents[1]
 CONTENT_LAYERS = ("model", "generation", "store")  # what decides a database's content (read and app do not)
 VALUE_LIBRARIES = ("faker", "numpy", "polars", "pyarrow")
@@ -153,14 +154,24 @@ class Cache:
         return PREFIX + self.seal.tag("template " + cache_key)[:32]
 
     def entries(self, name: str | None = None) -> list[Entry]:
-        """Every database carrying the prefix (or only `name`), ours (most recently used first) then the others."""
-        rows = self.admin.execute(
-            "SELECT d.datname, d.oid::bigint, pg_get_userbyid(d.datdba), d.datallowconn, d.datistemplate, "
-            "shobj_description(d.oid, 'pg_database'), "
-            "CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END "
-            "FROM pg_database d WHERE starts_with(d.datname, %s) AND d.datname = coalesce(%s, d.datname)",
-            (PREFIX, name),
-        ).fetchall()
+        """Every database carrying the prefix (or only `name`), ours (most recently used first) then the others.
+
+        A database dropped by another session while this reads (its row seen, then its size asked for) fails
+        the query with "database with OID … does not exist": read again, without it."""
+        for attempt in range(1, LIST_ATTEMPTS + 1):
+            try:
+                with self.admin.transaction():
+                    rows = self.admin.execute(
+                        "SELECT d.datname, d.oid::bigint, pg_get_userbyid(d.datdba), d.datallowconn, d.datistemplate, "
+                        "shobj_description(d.oid, 'pg_database'), "
+                        "CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END "
+                        "FROM pg_database d WHERE starts_with(d.datname, %s) AND d.datname = coalesce(%s, d.datname)",
+                        (PREFIX, name),
+                    ).fetchall()
+                break
+            except psycopg.errors.UndefinedObject:
+                if attempt == LIST_ATTEMPTS:
+                    raise
         out = [self._entry(*row) for row in rows]
         return sorted(out, key=lambda e: (not e.ours, -e.last_used.timestamp(), e.name))
 

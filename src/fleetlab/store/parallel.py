@@ -1,4 +1,4 @@
-"""Loading a big fleet into a reset's fresh database over several COPY streams at once.
+"""Loading a big fleet into a reset's fresh database: over one COPY stream, or several at once.
 
 A reset builds its database under a side name that nobody uses until the swap, so its load need
 not be one transaction: the swap is what makes a reset all or nothing. A load that fails, or a
@@ -8,11 +8,15 @@ single transaction.
 
 How, for N streams:
 1. the tables' indexes, keys and foreign keys are dropped (`load.defer_indexes`) and that committed;
-2. this process and N-1 helper processes (`python -m fleetlab.store.parallel`) each open one COPY
-   and generate, encrypt and render numbered gateway chunks into it, each claiming the next number
+2. one stream (N = 1): this process truncates the tables and COPYs the three into them in that same
+   transaction, so the rows are written frozen (and, with wal_level=minimal, without WAL); two threads
+   render its gateway chunks in turn (`load.interleaved`);
+   N streams: this process and N-1 helper processes (`python -m fleetlab.store.parallel`) each open one
+   COPY and generate, encrypt and render numbered gateway chunks into it, each claiming the next number
    when ready, so a late or slow stream does less and the streams end together. This process loads
    the organizations and factories first, and reports everyone's progress;
-3. indexes built on N connections at once (largest first); keys attached, foreign keys validated, tables analyzed.
+3. indexes built on a connection per core at once (largest first, `load.build_indexes`); keys attached,
+   foreign keys validated, tables analyzed.
 
 A helper gets its job (plan, database URL, current key) as a pickle on its stdin, never in its
 arguments or environment, then its chunk numbers one line at a time (`end` when there are no more),

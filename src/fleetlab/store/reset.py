@@ -57,7 +57,9 @@ if TYPE_CHECKING:
 @dataclass
 class ResetResult:
     url: DatabaseURL
-    counts: dict[str, int]  # rows per table of the database the reset produced, as its load (or its template's) wrote
+    counts: dict[
+        str, int
+    ]  # rows per table of the database the reset produced: as its load wrote, or counted in a clone
     elapsed: float
     steps: dict[str, float] = field(default_factory=dict)
     ended: list[str] = field(default_factory=list)  # the other sessions the swap ended ("psql (alice)")
@@ -101,7 +103,7 @@ class _Job:
     note: str = ""  # the result's cache line
     streams: int = 1
     helpers_peak: list[float] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)  # rows per table the load (or the template's) wrote
+    counts: dict[str, int] = field(default_factory=dict)  # rows per table the load wrote, or counted in the clone
 
 
 @db.translate_errors(None, "the reset")  # the steps without their own wording
@@ -193,8 +195,8 @@ def _make_side(job: _Job) -> None:
 
 
 def _finish_side(job: _Job, origin: str) -> dict[str, int]:
-    """Keep a new build as a template; returns the rows per table (those its load wrote, or its template's
-    load for a clone). On any failure the side database goes."""
+    """Keep a new build as a template; returns the rows per table (those its load wrote, or counted in a
+    clone). On any failure the side database goes."""
     try:
         counts = job.counts
         if job.how == "cloned" and job.progress:
@@ -246,9 +248,9 @@ def _clone_side(job: _Job, hit: cache.Entry) -> None:
     try:
         with db.connect(url.with_dbname(side), autocommit=True) as conn:
             foreign = foreign_objects(conn, templates.role)
-            if not foreign:  # the rows its load wrote (the template is ours, frozen and closed to connections)
-                recorded = marker.restamp(conn)
-                job.counts = recorded if len(recorded) == len(TABLES) else _count(conn)
+            if not foreign:  # counted, not taken from the record: the template's owner may have changed its rows
+                marker.restamp(conn)
+                job.counts = _count(conn)
     except BaseException:
         discard(admin, side, url)
         raise

@@ -224,6 +224,8 @@ def test_the_row_by_row_and_the_columnar_binary_renderings_are_the_same_bytes():
     frame = pl.DataFrame(
         {
             "id": [str(__import__("uuid").UUID(int=rnd.getrandbits(128))) for _ in range(n)],
+            "parent": [rnd.choice([None, str(__import__("uuid").UUID(int=rnd.getrandbits(128))).upper()])
+                       for _ in range(n)],
             "name": [rnd.choice(["a", "Müller", "工場", "", None, "x" * 300]) for _ in range(n)],
             "metadata": [rnd.choice(["{}", '{"x": [1, "ü"], "y": null}']) for _ in range(n)],
             "at": [rnd.choice([None, datetime(1990, 1, 1, tzinfo=UTC) + timedelta(microseconds=rnd.getrandbits(50))])
@@ -231,6 +233,27 @@ def test_the_row_by_row_and_the_columnar_binary_renderings_are_the_same_bytes():
         },
         schema_overrides={"at": pl.Datetime("us", "UTC")},
     )  # fmt: skip
-    kinds = {"id": "uuid", "name": "text", "metadata": "jsonb", "at": "timestamp with time zone"}
+    kinds = {"id": "uuid", "parent": "uuid", "name": "text", "metadata": "jsonb", "at": "timestamp with time zone"}
     assert bytes(pgcopy.encode(frame, kinds)) == pgcopy._encode_rows(frame, kinds)
     assert bytes(pgcopy.encode(frame.head(3), kinds)) == pgcopy._encode_rows(frame.head(3), kinds)
+
+
+def test_uuids_in_any_case_or_shape_render_as_the_server_reads_them(conn):
+    """pgcopy's numpy path takes canonical uuid text in either case; anything else (braces, no dashes) goes
+    the general way: the server reads the same uuid from every spelling."""
+    import uuid as uuid_mod
+
+    import polars as pl
+
+    from fleetlab.store import pgcopy
+
+    ids = [uuid_mod.UUID(int=i * 0x1F2E3D4C5B6A7988 + 7) for i in range(pgcopy.SMALL + 10)]
+    for spelling in (str, lambda u: str(u).upper(), lambda u: u.hex, lambda u: "{" + str(u) + "}"):
+        frame = pl.DataFrame({"id": [spelling(u) for u in ids]})
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS u (id uuid)")
+        conn.execute("TRUNCATE u")
+        with conn.cursor() as cur, cur.copy("COPY u FROM STDIN WITH (FORMAT binary)") as copy:
+            copy.write(pgcopy.SIGNATURE)
+            copy.write(pgcopy.encode(frame, {"id": "uuid"}))
+            copy.write(pgcopy.TRAILER)
+        assert [r[0] for r in conn.execute("SELECT id FROM u")] == ids

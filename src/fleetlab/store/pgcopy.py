@@ -124,15 +124,17 @@ def _fixed_field(column: pl.Series, kind: str) -> np.ndarray | None:
     if kind != "uuid":
         return None
     text = column.to_arrow()
+    if text.type not in ("string", "large_string"):
+        return None
     offsets = np.frombuffer(text.buffers()[1], dtype=np.int64 if text.type == "large_string" else np.int32)
     offsets = offsets[text.offset : text.offset + n + 1]
-    if text.type not in ("string", "large_string") or offsets[-1] - offsets[0] != 36 * n:
+    if offsets[-1] - offsets[0] != 36 * n:
         return None
     chars = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, 36)
     if not (np.diff(offsets) == 36).all() or not (chars[:, _DASHES] == ord("-")).all():
         return None
     nibbles = _nibbles()[chars[:, _HEX_AT]]
-    if (nibbles > 15).any():  # not hex: `_field` says nothing either, the server will
+    if (nibbles > 15).any():  # not hex: `_field` reads it (and says it is no UUID)
         return None
     return (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
 
@@ -152,8 +154,8 @@ def _field(column: pl.Series, kind: str) -> tuple[np.ndarray, pa.Array]:
         if nulls.any():  # a NULL field has a length of -1 and no bytes
             micros = pc.if_else(pa.array(nulls), pa.scalar(b"", pa.large_binary()), micros)
         return np.where(nulls, -1, 8), micros
-    if kind == "uuid":
-        data = column.str.replace_all("-", "", literal=True).str.decode("hex")
+    if kind == "uuid":  # not all canonical text (`_fixed_field` takes those): read as the uuid module reads them
+        data = pl.Series([None if v is None else uuid.UUID(v).bytes for v in column.to_list()], dtype=pl.Binary)
     elif kind == "jsonb" and nulls.any():
         data = pl.select(pl.concat_str([pl.lit("\x01"), pl.lit(column)])).to_series().cast(pl.Binary)
     else:  # text (jsonb's without NULLs: its version byte is the caller's), straight from Arrow's buffers

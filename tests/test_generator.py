@@ -333,3 +333,21 @@ def test_a_pools_folder_keeps_the_newest_pools_of_this_maker_only(tmp_path, monk
     for seed in (1, 2, 3):
         pools.pool("de_DE", seed, tmp_path)
     assert sorted(p.name.split("-")[1] for p in tmp_path.iterdir()) == ["2", "3"]
+
+
+def test_a_pool_is_never_written_through_a_planted_link(tmp_path):
+    """The pool's file is written aside under a predictable name first: a link planted there is not followed
+    (the file it points to is left as it was), and the plan still makes its rows."""
+    import os
+
+    from fleetlab.generation import pools
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    folder = tmp_path / "pools"
+    folder.mkdir()
+    name = f"de_DE-{5:x}-{pools._maker()}.json"
+    (folder / f".{name}.{os.getpid()}").symlink_to(victim)
+    made = pools.pool("de_DE", 5, folder)
+    assert victim.read_text() == "mine"
+    assert len(made.companies) == pools.POOL_SIZE

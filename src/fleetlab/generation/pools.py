@@ -138,8 +138,11 @@ def _write(path: Path, made: Pool) -> None:
     data = {k: v.to_list() if isinstance(v, pl.Series) else v for k, v in data.items()}
     aside = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        aside.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # a new file of our own: never through a link or a file someone planted at that name
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(data, ensure_ascii=False))
         os.replace(aside, path)
         _prune(path.parent, path.name)
     except OSError:

@@ -162,8 +162,9 @@ def test_every_help_ends_with_an_example_that_parses():
     assert len(parsers) >= 20
 
 
-# examples that change more than a fresh workbench, or stop the server, or write outside the test
-CHANGING = {"reset", "seed", "export", "key rotate", "db stop", "db protect", "db unprotect", "cache clear"}
+# examples that change more than a fresh workbench, or stop the server, or write outside the test, or read
+# another server (profile)
+CHANGING = {"reset", "seed", "export", "profile", "key rotate", "db stop", "db protect", "db unprotect", "cache clear"}
 
 
 def test_the_examples_that_only_read_run_as_shown(cli_env):

@@ -18,6 +18,7 @@ from . import (
     db_commands,
     export_commands,
     key_commands,
+    profile_commands,
     query_commands,
     reset_commands,
 )
@@ -33,6 +34,7 @@ GROUPS = (
     key_commands,  # key new|rotate, decrypt
     query_commands,  # query
     check_commands,  # check
+    profile_commands,  # profile
 )
 
 

@@ -97,10 +97,15 @@ def output_path(path: str, *, overwrite: bool, keep_out: Sequence[Path] = ()) ->
 def write_file(frame: pl.DataFrame, fmt: str, target: Path, *, max_rows: int = 50) -> None:
     """`write_frame` into `target` through a temporary file beside it, renamed at the end: a failure
     leaves an existing file as it was, never half-written."""
+    replace_with(target, lambda out: write_frame(frame, fmt, out, max_rows=max_rows))
+
+
+def replace_with(target: Path, write) -> None:
+    """Call `write(binary file)` on a temporary file beside `target`, then rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            write_frame(frame, fmt, out, max_rows=max_rows)
+            write(out)
         os.chmod(tmp, 0o644 & ~_umask())
         os.replace(tmp, target)
     except BaseException:

@@ -15,6 +15,7 @@ import polars as pl
 from ..model.fleet import GATEWAY_ROWS, PASSWORD
 from ..model.spec import FleetSpec
 from ..model.status import ONLINE_WITHIN
+from . import shaped
 from .columns import uuid_words, uuids
 from .hashing import U64, child, draw, pick, unit, weighted
 from .keyed import uuid_passwords
@@ -92,16 +93,24 @@ def gateways(
             stale, threshold + 1 + (t * stale_span).astype(np.int64), online_us + (t * recent_span).astype(np.int64)
         ),
     )
+    shape = spec.shape
+    if shape.silence:
+        status = np.select([online, never, stale], ["online", "never", "stale"], "recent")
+        limits = {"online": (0, online_us - 1), "recent": (online_us, threshold), "stale": (threshold + 1, 1 << 62)}
+        ago = shaped.silences(shape, keys, status, ago, limits)
     deleted, deleted_at = soft_deleted(keys, spec.deleted_gateways, as_of_us)
     # a soft-deleted gateway may be the predecessor of the next one on its line: same device id.
     # Active gateways always carry their own (org, factory, index) id, so they stay unique.
     reuse = deleted & (g > 0) & (unit(keys, "reuse") < spec.reused_gateway_ids)
     gid_index = g - reuse.astype(np.int64)
 
-    model_names = [m for m, _ in spec.models]
-    fw_names = [f for f, _ in spec.firmware]
-    model = weighted(keys, "model", [w for _, w in spec.models])
-    firmware = weighted(keys, "firmware", [w for _, w in spec.firmware])
+    if shape.pairs:
+        model_names, model, fw_names, firmware = shaped.pairs(shape, keys)
+    else:
+        model_names = [m for m, _ in spec.models]
+        fw_names = [f for f, _ in spec.firmware]
+        model = weighted(keys, "model", [w for _, w in spec.models])
+        firmware = weighted(keys, "firmware", [w for _, w in spec.firmware])
     protocol = weighted(keys, "protocol", PROTOCOLS[1])
     env = weighted(keys, "environment", ENVIRONMENTS[1])
     line = pick(keys, "line", len(LINES))
@@ -139,6 +148,7 @@ def gateways(
             "mac2": HEX2.gather(octet(h_mac, 8)),
             "mac3": HEX2.gather(octet(h_mac, 16)),
             "wss": pl.Series(unit(keys, "tls") < WSS_SHARE),
+            **({"scheme": shaped.schemes(shape, keys)} if shape.url_schemes else {}),
             **times(created(parents["created_us"][rep], keys), deleted_at),
         }
     )
@@ -155,6 +165,38 @@ def gateways(
         digits("n", 3),
     )
     lower = pl.col("gid").str.to_lowercase()
+    # the platform's acquisition client takes only ws:// and wss:// URLs
+    url = (
+        pl.when("wss")
+        .then(pl.concat_str(pl.lit("wss://"), lower, pl.lit("."), "domain"))
+        .otherwise(pl.concat_str(pl.lit("ws://"), "ip", pl.lit(":5000")))
+    )
+    if shape.url_schemes:  # a host name behind TLS, the LAN address without
+        host = pl.col("scheme").is_in(["wss", "https"])
+        url = pl.concat_str(
+            "scheme",
+            pl.lit("://"),
+            pl.when(host)
+            .then(pl.concat_str(lower, pl.lit("."), "domain"))
+            .otherwise(pl.concat_str("ip", pl.lit(":5000"))),
+        )
+    # every value comes from a fixed list or is digits/hex: no JSON escaping needed, and
+    # formatting is about three times faster than struct.json_encode on the hot path
+    meta = pl.format(
+        '{{"protocol":"{}","ip":"{}","mac":"{}","line":"{}","tags":["{}","{}","{}"]}}',
+        "protocol",
+        "ip",
+        "mac",
+        "line",
+        "protocol",
+        "slug",
+        "env",
+    )
+    if shape.metadata:
+        known = {k: pl.format('"{}"', k) for k in ("protocol", "ip", "mac", "line")}
+        known["tags"] = pl.format('["{}","{}","{}"]', "protocol", "slug", "env")
+        extra, meta = shaped.metadata(shape, keys, known)
+        frame = frame.with_columns(**extra)
     return frame.select(
         "id",
         "factory_id",
@@ -162,27 +204,12 @@ def gateways(
         # distinct within the factory (the number), and rarely shared across the fleet (the site):
         # the platform pages its gateway lists ordered by name
         pl.concat_str("site", pl.lit(" "), "line", pl.lit(" "), "n", pl.lit(" Gateway")).alias("name"),
-        # the platform's acquisition client takes only ws:// and wss:// URLs
-        pl.when("wss")
-        .then(pl.concat_str(pl.lit("wss://"), lower, pl.lit("."), "domain"))
-        .otherwise(pl.concat_str(pl.lit("ws://"), "ip", pl.lit(":5000")))
-        .alias("url"),
+        url.alias("url"),
         pl.concat_str(lower, pl.lit("@"), "domain").alias("email"),
         "model",
         "firmware_version",
         "last_seen_at",
-        # every value comes from a fixed list or is digits/hex: no JSON escaping needed, and
-        # formatting is about three times faster than struct.json_encode on the hot path
-        pl.format(
-            '{{"protocol":"{}","ip":"{}","mac":"{}","line":"{}","tags":["{}","{}","{}"]}}',
-            "protocol",
-            "ip",
-            "mac",
-            "line",
-            "protocol",
-            "slug",
-            "env",
-        ).alias("metadata"),
+        meta.alias("metadata"),
         "created_at",
         "updated_at",
         "deleted_at",

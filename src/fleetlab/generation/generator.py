@@ -30,6 +30,7 @@ from ..model.fleet import (
     shard_record,
 )
 from ..model.spec import FleetSpec, scenario_record
+from . import shaped
 from .columns import entity_uuids
 from .gateways import deleted_gateways, gateways
 from .hashing import child, counts_for, pick, root, unit, weighted
@@ -152,6 +153,7 @@ class _Organizations:
     locale: np.ndarray  # index into the spec's locales
     created_us: np.ndarray
     domains: pl.Series
+    tier: np.ndarray | None  # each organization's tier (`model.shape`), when the spec has tiers
 
 
 def _organizations(spec: FleetSpec, pools: Path | None) -> _Organizations:
@@ -172,7 +174,13 @@ def _organizations(spec: FleetSpec, pools: Path | None) -> _Organizations:
     as_of_us = us(spec.as_of)
     lo, hi = ORG_AGE_DAYS
     created_us = as_of_us - ((lo + unit(keys, "created_at") * (hi - lo)) * DAY_US).astype(np.int64)
-    _, deleted_at = soft_deleted(keys, spec.deleted_organizations, as_of_us)
+    tier = shaped.tier_of(n_orgs, spec.shape) if spec.shape.tiers else None
+    deleted_share = (
+        spec.deleted_organizations
+        if tier is None
+        else shaped.tier_deleted(tier, spec.shape, spec.deleted_organizations)
+    )
+    _, deleted_at = soft_deleted(keys, deleted_share, as_of_us)
     frame = (
         pl.DataFrame(
             {
@@ -212,12 +220,16 @@ def _organizations(spec: FleetSpec, pools: Path | None) -> _Organizations:
     frame = frame.with_columns(
         pl.when(seen > 0).then(pl.format("{} {}", "name", seen + 1)).otherwise("name").alias("name")
     )
-    return _Organizations(frame, keys, ids, locale, created_us, domain)
+    return _Organizations(frame, keys, ids, locale, created_us, domain, tier)
 
 
 def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
     """The factories' frame, and the per-factory arrays their gateways derive from."""
-    n_fac = counts_for(orgs.keys, "factories", spec.factories_per_organization)
+    shape = spec.shape
+    if orgs.tier is None:
+        n_fac = counts_for(orgs.keys, "factories", spec.factories_per_organization)
+    else:
+        n_fac = shaped.tier_counts(orgs.keys, orgs.tier, shape, "factories_per_organization", "factories")
     f_org = np.repeat(np.arange(len(orgs.keys)), n_fac)
     f_idx = np.arange(len(f_org)) - np.repeat(np.cumsum(n_fac) - n_fac, n_fac)
     f_keys = child(orgs.keys[f_org], f_idx, "factory")
@@ -229,10 +241,15 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
         # factories never share a city and street (up to POOL_SIZE of them), and a factory's
         # site still depends only on its organization and its own index
         i = (pick(orgs.keys[f_org[r]], "site", POOL_SIZE) + f_idx[r] * SITE_STRIDE) % POOL_SIZE
+        if zones is not None:  # a city of the factory's drawn zone, where its country's pool has one
+            i = shaped.cities_in_zones(p.timezones, zones[r], f_keys[r], i)
         return _site(p, i, f_keys[r])
 
     locales = [loc for loc, _ in spec.locales]
-    site_parts = per_locale(orgs.locale[f_org], locales, spec.seed, site, pools).str.split_exact("\x1f", 4)
+    zones, site_locale = None, orgs.locale[f_org]
+    if shape.timezones:
+        zones, site_locale, locales = shaped.factory_zones(shape, f_keys, site_locale, locales)
+    site_parts = per_locale(site_locale, locales, spec.seed, site, pools).str.split_exact("\x1f", 4)
     sites = (
         pl.DataFrame({"s": site_parts}).unnest("s")
         if nf
@@ -240,6 +257,9 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
     )
     f_created = created(orgs.created_us[f_org], f_keys)
     _, deleted_at = soft_deleted(f_keys, spec.deleted_factories, us(spec.as_of))
+    if shape:  # a twin's few hundred factories: the deleted share exact, not drawn one by one
+        gone = shaped.quota(f_keys, "deleted", [1 - spec.deleted_factories, spec.deleted_factories]) == 1
+        deleted_at = deleted_at if not spec.deleted_factories else _deleted_at(f_keys, gone, us(spec.as_of))
     factories = (
         pl.DataFrame(
             {
@@ -247,7 +267,9 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
                 "organization_id": orgs.frame["id"].gather(f_org) if nf else pl.Series([], dtype=pl.String),
                 "name": sites["field_0"],
                 "location": sites["field_1"],
-                "timezone": sites["field_2"],
+                "timezone": sites["field_2"]
+                if zones is None
+                else pl.Series(zones, dtype=pl.String).fill_null(sites["field_2"]),
                 "code": pl.Series(f_org, dtype=pl.Int64).cast(pl.String).str.zfill(4)
                 + "-"
                 + pl.Series(f_idx, dtype=pl.Int64).cast(pl.String).str.zfill(3),
@@ -282,16 +304,28 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
     factories = factories.with_columns(
         pl.when(seen > 0).then(pl.format("{} {}", "name", seen + 1)).otherwise("name").alias("name")
     )
+    n_gateways = (
+        counts_for(f_keys, "gateways", spec.gateways_per_factory)
+        if orgs.tier is None
+        else shaped.tier_gateways(f_keys, orgs.tier[f_org], f_org, f_idx, shape)
+    )
+    if shape.scale != 1.0:  # rounded up or down by a keyed draw: totals stay in proportion
+        n_gateways = np.floor(n_gateways * shape.scale + unit(f_keys, "scale")).astype(np.int64)
     parents = {
         "keys": f_keys,
         "ids": f_ids,
         "org": f_org,
         "idx": f_idx,
-        "n_gateways": counts_for(f_keys, "gateways", spec.gateways_per_factory),
+        "n_gateways": n_gateways,
         "factory_row": np.arange(nf),
         "created_us": f_created,
     }
     return factories, parents
+
+
+def _deleted_at(keys: np.ndarray, gone: np.ndarray, as_of_us: int) -> pl.Series:
+    _, when = soft_deleted(keys, 1.0, as_of_us)
+    return when.zip_with(pl.Series(gone), pl.Series([None] * len(keys), dtype=when.dtype))
 
 
 def _site(p: Pool, i: np.ndarray, keys: np.ndarray) -> pl.Series:

@@ -68,12 +68,16 @@ def weighted(keys: np.ndarray, name: str, weights: list[float]) -> np.ndarray:
 
 
 def counts_for(keys: np.ndarray, name: str, count: Count) -> np.ndarray:
-    """Keyed draws of `count` (fixed, uniform or poisson) per parent."""
+    """Keyed draws of `count` (fixed, uniform, poisson or empirical) per parent."""
     n = len(keys)
     if count.kind == "fixed":
         return np.full(n, count.low, dtype=np.int64)
     if count.kind == "uniform":
         return count.low + pick(keys, name, count.high - count.low + 1)
+    if count.kind == "empirical":
+        lo, hi, w = (np.array(c) for c in zip(*count.bins, strict=True))
+        b = weighted(keys, name, list(w))
+        return (lo[b] + pick(keys, f"{name}:within", 1 << 30) % (hi[b] - lo[b] + 1)).astype(np.int64)
     return poisson_quantile(unit(keys, name), count.mean)
 
 

@@ -1,7 +1,8 @@
-"""Counts of children: a fixed number, a uniform range or a Poisson mean, and their parsing.
+"""Counts of children: a fixed number, a uniform range, a Poisson mean or an empirical histogram, and their parsing.
 
 `parse_count` reads every form a scenario file or a flag may use (7, "7", "3-8", {min, max},
-{distribution = "poisson", mean}) and appends a problem (prefixed with `where`) instead of raising,
+{distribution = "poisson", mean}, {distribution = "empirical", bins = [[LOW, HIGH, WEIGHT], ...]})
+and appends a problem (prefixed with `where`) instead of raising,
 so a spec can report every problem at once.
 """
 
@@ -14,16 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_COUNT = 100_000_000  # per level; a sanity bound, far above what a workbench needs
+MAX_BINS = 1_000  # bins of an empirical distribution
 
 
 @dataclass(frozen=True)
 class Count:
-    """How many children: fixed, uniform over [low, high], or poisson with a mean (drawn keyed)."""
+    """How many children: fixed, uniform over [low, high], poisson with a mean, or empirical: a bin
+    [low, high] chosen in proportion to its weight, then a whole number uniform within it (drawn keyed).
+    `fleetlab profile` writes empirical counts: a measured distribution, not just its mean."""
 
-    kind: str = "fixed"  # fixed | uniform | poisson
+    kind: str = "fixed"  # fixed | uniform | poisson | empirical
     low: int = 0
     high: int = 0
     mean: float = 0.0
+    bins: tuple[tuple[int, int, float], ...] = ()  # empirical: (low, high, weight), lows ascending
 
     @classmethod
     def fixed(cls, n: int) -> Count:
@@ -37,8 +42,16 @@ class Count:
     def poisson(cls, mean: float) -> Count:
         return cls("poisson", mean=float(mean))
 
+    @classmethod
+    def empirical(cls, bins) -> Count:
+        bins = tuple(sorted((int(lo), int(hi), float(w)) for lo, hi, w in bins))
+        return cls("empirical", min(b[0] for b in bins), max(b[1] for b in bins), bins=bins)
+
     @property
     def expected(self) -> float:
+        if self.kind == "empirical":
+            total = sum(w for _, _, w in self.bins)
+            return sum(w * (lo + hi) / 2 for lo, hi, w in self.bins) / total
         return self.mean if self.kind == "poisson" else (self.low + self.high) / 2
 
     def to_value(self) -> Any:
@@ -47,11 +60,19 @@ class Count:
             return self.low
         if self.kind == "uniform":
             return f"{self.low}-{self.high}"
+        if self.kind == "empirical":
+            return {"distribution": "empirical", "bins": [[lo, hi, _number(w)] for lo, hi, w in self.bins]}
         return {"distribution": "poisson", "mean": self.mean}
 
     def __str__(self) -> str:
+        if self.kind == "empirical":
+            return f"empirical({self.low}-{self.high}, mean {self.expected:.3g})"
         v = self.to_value()
         return f"poisson({self.mean:g})" if isinstance(v, dict) else str(v)
+
+
+def _number(w: float) -> int | float:
+    return int(w) if float(w).is_integer() else w
 
 
 _RANGE = re.compile(r"^\s*(-?[0-9]+)\s*-\s*(-?[0-9]+)\s*$")  # ASCII digits: int() would take any script's
@@ -104,12 +125,12 @@ def _count_from_mapping(value: Mapping[str, Any], where: str, problems: list[str
         else:
             problems.append(
                 f'{where}: a distribution table needs distribution = "uniform" (min, max), '
-                f'"poisson" (mean) or "fixed" (n); got keys {sorted(keys)}'
+                f'"poisson" (mean), "empirical" (bins) or "fixed" (n); got keys {sorted(keys)}'
             )
             return None
-    allowed = {"fixed": {"n"}, "uniform": {"min", "max"}, "poisson": {"mean"}}.get(dist)
+    allowed = {"fixed": {"n"}, "uniform": {"min", "max"}, "poisson": {"mean"}, "empirical": {"bins"}}.get(dist)
     if allowed is None:
-        problems.append(f"{where}: unknown distribution {dist!r}; use fixed, uniform or poisson")
+        problems.append(f"{where}: unknown distribution {dist!r}; use fixed, uniform, poisson or empirical")
         return None
     unknown = keys - allowed - {"distribution"}
     if unknown:
@@ -120,6 +141,9 @@ def _count_from_mapping(value: Mapping[str, Any], where: str, problems: list[str
         return None
     if dist == "fixed":
         return parse_count(value["n"], where, problems)
+    if dist == "empirical":
+        bins = parse_bins(value["bins"], where, problems, whole=True)
+        return None if bins is None else bounded(Count.empirical(bins), where, problems)
     if dist == "uniform":
         bad = [k for k in ("min", "max") if isinstance(value[k], bool) or not isinstance(value[k], int)]
         if bad:
@@ -131,6 +155,37 @@ def _count_from_mapping(value: Mapping[str, Any], where: str, problems: list[str
         problems.append(f"{where}: the poisson mean must be a number, not {mean!r}")
         return None
     return bounded(Count.poisson(mean), where, problems)
+
+
+def parse_bins(value: Any, where: str, problems: list[str], *, whole: bool) -> list[tuple] | None:
+    """Histogram bins [[LOW, HIGH, WEIGHT], ...]: LOW <= HIGH, not negative (whole numbers when
+    `whole`), weights positive; at least one bin, at most MAX_BINS."""
+    example = "bins = [[1, 1, 10], [2, 5, 4]] (low, high, weight)"
+    if not isinstance(value, list | tuple) or not value:
+        problems.append(f"{where}: bins must be a list of [low, high, weight] triples, e.g. {example}")
+        return None
+    if len(value) > MAX_BINS:
+        problems.append(f"{where}: {len(value):,} bins; at most {MAX_BINS:,}")
+        return None
+    out: list[tuple] = []
+    for i, b in enumerate(value):
+        nums = isinstance(b, list | tuple) and len(b) == 3 and all(_real(x) for x in b)
+        if not nums:
+            problems.append(f"{where}: bin {i + 1} is {b!r}, not [low, high, weight] numbers; e.g. {example}")
+            return None
+        lo, hi, w = b
+        if whole and not all(float(x).is_integer() for x in (lo, hi)):
+            problems.append(f"{where}: bin {i + 1}'s low and high must be whole numbers, not {lo!r}, {hi!r}")
+            return None
+        if lo < 0 or hi < lo or w <= 0:
+            problems.append(f"{where}: bin {i + 1} [{lo}, {hi}, {w}] needs 0 <= low <= high and a weight above 0")
+            return None
+        out.append((int(lo), int(hi), float(w)) if whole else (float(lo), float(hi), float(w)))
+    return out
+
+
+def _real(x: Any) -> bool:
+    return not isinstance(x, bool) and isinstance(x, int | float) and math.isfinite(x)
 
 
 def bounded(count: Count, where: str, problems: list[str]) -> Count | None:

@@ -47,7 +47,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import SpecError
+from . import shape as shaping
 from .counts import Count, bounded, parse_count, upper
+from .shape import Shape
 from .status import DEFAULT_STALE_AFTER_HOURS
 from .tables import WIDTHS
 from .values import (
@@ -128,6 +130,7 @@ class FleetSpec:
     reused_gateway_ids: float = 0.5
     models: tuple[tuple[str, float], ...] = DEFAULT_MODELS
     firmware: tuple[tuple[str, float], ...] = DEFAULT_FIRMWARE
+    shape: Shape = field(default_factory=Shape)  # tiers, joint mixes, silences, metadata keys (`model.shape`)
 
     def __post_init__(self) -> None:
         # weighted lists in name order: the draws do not depend on how a file (or a JSONB
@@ -159,6 +162,8 @@ class FleetSpec:
             else:
                 bounded(count, f"counts.{name}", out)
         counts = [self.organizations, self.factories_per_organization, self.gateways_per_factory]
+        if isinstance(self.shape, Shape) and self.shape.tiers:  # the tiers' counts replace the two per-parent ones
+            counts[1:] = [max((getattr(t, n) for t in self.shape.tiers), key=upper) for n in _COUNTS[1:]]
         if all(isinstance(c, Count) for c in counts):
             factories = upper(counts[0]) * upper(counts[1])
             if factories > MAX_FACTORIES:
@@ -166,9 +171,9 @@ class FleetSpec:
                     f"counts: up to {factories:,} factories in total; fleetlab holds the factories in memory while "
                     f"gateways stream, so at most {MAX_FACTORIES:,} (ask for more gateways per factory instead)"
                 )
-            elif factories * upper(counts[2]) > MAX_GATEWAYS:
+            elif (most := int(factories * upper(counts[2]) * _scale(self))) > MAX_GATEWAYS:
                 out.append(
-                    f"counts: up to {factories * upper(counts[2]):,} gateways in total, beyond what a workbench "
+                    f"counts: up to {most:,} gateways in total, beyond what a workbench "
                     f"holds; fleetlab generates at most {MAX_GATEWAYS:,} (about 10 million take a minute)"
                 )
         for name in FRACTIONS:
@@ -184,6 +189,8 @@ class FleetSpec:
         h = self.stale_after_hours
         if isinstance(h, bool) or not isinstance(h, int | float) or not (0 < h <= 24 * 365):
             out.append(f"stale_after_hours must be a number of hours in (0, 8760], not {h!r}")
+        if isinstance(self.shape, Shape) and isinstance(h, int | float) and not isinstance(h, bool):
+            out += self.shape.problems(h)
         parse_locales(self.locales, "locales", out)
         for name in ("models", "firmware"):
             mix = getattr(self, name)
@@ -238,6 +245,8 @@ class FleetSpec:
         }
         out["fractions"] = {n: getattr(self, n) for n in FRACTIONS}
         out["mix"] = {"models": dict(self.models), "firmware": dict(self.firmware)}
+        for key, value in self.shape.to_dict().items():  # only the parts that are set: older records stay as they were
+            out[key] = {**out[key], **value} if key == "mix" else value
         return out
 
     # -- overrides ---------------------------------------------------------------------------
@@ -279,6 +288,10 @@ class FleetSpec:
         return replace(self, as_of=as_of or datetime.now(UTC).replace(microsecond=0))
 
 
+def _scale(spec: FleetSpec) -> float:
+    return spec.shape.scale if isinstance(spec.shape, Shape) else 1.0
+
+
 _TOP = {
     "name",
     "description",
@@ -291,9 +304,10 @@ _TOP = {
     "counts",
     "fractions",
     "mix",
+    *shaping.KEYS,
 }
 _COUNTS = ("organizations", "factories_per_organization", "gateways_per_factory")
-_MIX = ("models", "firmware")
+_MIX = ("models", "firmware", *shaping.MIX_KEYS)
 
 
 def _parse_mapping(data: Mapping[str, Any], problems: list[str], pre: str) -> dict[str, Any]:
@@ -340,9 +354,13 @@ def _parse_mapping(data: Mapping[str, Any], problems: list[str], pre: str) -> di
     values.update(_table(data, "fractions", FRACTIONS, problems, pre))  # checked by FleetSpec.problems
     mix = _table(data, "mix", _MIX, problems, pre)
     for key, raw in mix.items():
-        m = parse_mix(raw, f"{pre}mix.{key}", problems)
-        if m is not None:
-            values[key] = m
+        if key in ("models", "firmware"):
+            m = parse_mix(raw, f"{pre}mix.{key}", problems)
+            if m is not None:
+                values[key] = m
+    found = shaping.parse(data, problems, pre)
+    if found:
+        values["shape"] = found
     return values
 
 

@@ -1,0 +1,180 @@
+"""The draws behind a spec's finer shape (`fleetlab.model.shape`): tiers of organizations, factories'
+time zones, model × firmware pairs, URL schemes, silences per status and metadata keys.
+
+Each function is used only when its part of the shape is set, so a spec without one generates the
+rows it always did. Every draw is keyed by the entity, as everywhere in the generator.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+
+from ..model.counts import Count
+from ..model.shape import OTHER, Shape
+from ..model.values import known_locales, shipped_locales
+from .hashing import counts_for, pick, unit, weighted
+
+HOUR_US = 3_600_000_000
+
+
+def quota(keys: np.ndarray, name: str, weights: list[float]) -> np.ndarray:
+    """A keyed index into `weights` per entity, in exact proportions (to a row): the entities in the
+    order of a keyed draw, cut at the weights' cumulative shares. A few hundred factories drawn one by
+    one would stray from a twin's shares by several percent; these do not."""
+    n = len(keys)
+    cdf = np.cumsum(np.asarray(weights, dtype=np.float64))
+    bounds = np.rint(cdf / cdf[-1] * n).astype(np.int64)
+    out = np.empty(n, dtype=np.int64)
+    out[np.argsort(unit(keys, name), kind="stable")] = np.searchsorted(bounds, np.arange(n), side="right")
+    return np.minimum(out, len(weights) - 1)
+
+
+def quota_counts(keys: np.ndarray, name: str, count: Count) -> np.ndarray:
+    """`counts_for`, with an empirical count's bins taken in exact proportions (`quota`)."""
+    if count.kind != "empirical":
+        return counts_for(keys, name, count)
+    lo, hi, w = (np.array(c) for c in zip(*count.bins, strict=True))
+    b = quota(keys, name, list(w))
+    return (lo[b] + pick(keys, f"{name}:within", 1 << 30) % (hi[b] - lo[b] + 1)).astype(np.int64)
+
+
+def tier_of(n: int, shape: Shape) -> np.ndarray:
+    """Each of `n` organizations' tier, by position: the first share of them the first tier's, and so on
+    (exact counts, so a tier of one biggest tenant holds exactly one organization)."""
+    bounds = np.rint(np.cumsum([t.share for t in shape.tiers]) * n).astype(np.int64)
+    bounds[-1] = n
+    return np.searchsorted(bounds, np.arange(n), side="right").astype(np.int64)
+
+
+def tier_counts(keys: np.ndarray, tier: np.ndarray, shape: Shape, which: str, name: str) -> np.ndarray:
+    """Each organization's factories (`which` = "factories_per_organization"), drawn in its tier's exact
+    proportions."""
+    out = np.zeros(len(keys), dtype=np.int64)
+    for i, t in enumerate(shape.tiers):
+        sel = np.flatnonzero(tier == i)
+        out[sel] = quota_counts(keys[sel], name, getattr(t, which))
+    return out
+
+
+def tier_gateways(keys: np.ndarray, tier: np.ndarray, org: np.ndarray, idx: np.ndarray, shape: Shape) -> np.ndarray:
+    """Each factory's gateways: its tier's sizes in exact proportions, dealt to the tier's organizations
+    biggest first in a snake order (forward, then back), so that organizations of one tier, which were
+    of about one size in the source, stay so (a random deal would make their totals stray)."""
+    out = np.zeros(len(keys), dtype=np.int64)
+    for i, t in enumerate(shape.tiers):
+        sel = np.flatnonzero(tier == i)
+        if not len(sel):
+            continue
+        sizes = np.sort(quota_counts(keys[sel], "gateways", t.gateways_per_factory))[::-1]
+        rank = np.unique(org[sel], return_inverse=True)[1]  # the organization's place in its tier
+        deal = np.lexsort((np.where(idx[sel] % 2 == 0, rank, -rank), idx[sel]))  # round by round, snaking
+        out[sel[deal]] = sizes
+    return out
+
+
+def tier_deleted(tier: np.ndarray, shape: Shape, default: float) -> np.ndarray:
+    """The soft-deleted share that applies to each organization: its tier's, else `default`."""
+    return np.array([default if t.deleted is None else t.deleted for t in shape.tiers], dtype=np.float64)[tier]
+
+
+def zone_locale(zone: str, preferred: list[str]) -> str | None:
+    """A Faker locale of `zone`'s country: one of `preferred` if any, else an English one, else the first."""
+    found = sorted(loc for loc, zones in (shipped_locales() or known_locales()).items() if zone in zones)
+    for pool in (preferred, [f for f in found if f.startswith("en_")], found):
+        for loc in pool:
+            if loc in found:
+                return loc
+    return None
+
+
+def factory_zones(shape: Shape, keys: np.ndarray, org_locale: np.ndarray, locales: list[str]):
+    """Each factory's drawn time zone (None for "other": its site's own), and the locale its site comes
+    from (its zone's country's; its organization's for "other" or a zone no locale knows), as an index
+    into the returned list of locales (the spec's, then the zones')."""
+    names = [z for z, _ in shape.timezones]
+    drawn = quota(keys, "timezone", [w for _, w in shape.timezones])
+    all_locales = list(locales)
+    zone_loc = []
+    for z in names:
+        loc = None if z == OTHER else zone_locale(z, locales)
+        if loc is not None and loc not in all_locales:
+            all_locales.append(loc)
+        zone_loc.append(-1 if loc is None else all_locales.index(loc))
+    loc_of_zone = np.array(zone_loc, dtype=np.int64)[drawn]
+    site_locale = np.where(loc_of_zone >= 0, loc_of_zone, org_locale)
+    zones = np.array([None if z == OTHER else z for z in names], dtype=object)[drawn]
+    return zones, site_locale, all_locales
+
+
+def cities_in_zones(pool_zones: pl.Series, zones: np.ndarray, keys: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """A pool city in each row's zone (keyed) where the pool has one, else the row's `fallback` city."""
+    out = fallback.copy()
+    pz = pool_zones.to_numpy()
+    for z in {z for z in zones if z is not None}:
+        candidates = np.flatnonzero(pz == z)
+        rows = np.flatnonzero(zones == z)
+        if len(candidates) and len(rows):
+            out[rows] = candidates[pick(keys[rows], "zone_city", len(candidates))]
+    return out
+
+
+def pairs(shape: Shape, keys: np.ndarray) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+    """Model and firmware drawn together: (model names, each row's model index, firmware names, index)."""
+    drawn = weighted(keys, "model_firmware", [w for _, _, w in shape.pairs])
+    models = list(dict.fromkeys(m for m, _, _ in shape.pairs))  # None (NULL) among them
+    firmware = list(dict.fromkeys(f for _, f, _ in shape.pairs))
+    m = np.array([models.index(p[0]) for p in shape.pairs], dtype=np.int64)[drawn]
+    f = np.array([firmware.index(p[1]) for p in shape.pairs], dtype=np.int64)[drawn]
+    return models, m, firmware, f
+
+
+def schemes(shape: Shape, keys: np.ndarray) -> pl.Series:
+    names = [s for s, _ in shape.url_schemes]
+    return pl.Series(names, dtype=pl.String).gather(weighted(keys, "scheme", [w for _, w in shape.url_schemes]))
+
+
+def silences(shape: Shape, keys: np.ndarray, status: np.ndarray, ago: np.ndarray, limits: dict) -> np.ndarray:
+    """`ago` (µs before as_of) with the statuses that have silence bins drawn from them instead, kept
+    inside their status's `limits` (µs: status → (low, high))."""
+    out = ago.copy()
+    for s, bins in shape.silence:
+        rows = np.flatnonzero(status == s)
+        if not len(rows):
+            continue
+        lo, hi, w = (np.array(c, dtype=np.float64) for c in zip(*bins, strict=True))
+        b = weighted(keys[rows], f"silence:{s}", list(w))
+        hours = lo[b] + unit(keys[rows], f"silence_in:{s}") * (hi[b] - lo[b])
+        low, high = limits[s]
+        out[rows] = np.clip((hours * HOUR_US).astype(np.int64), low, high)
+    return out
+
+
+def metadata(shape: Shape, keys: np.ndarray, known: dict[str, pl.Expr]) -> tuple[dict, pl.Expr]:
+    """Gateways' metadata with the shape's keys: each present in its share of rows, with fleetlab's own value
+    for a key it knows (`known`: key → expression giving the JSON text of the value) and a made-up value of
+    the key's JSON type for others (never a source value). Returns the columns to add and the expression."""
+    columns: dict[str, pl.Series] = {}
+    members = []
+    for i, (key, share, kind) in enumerate(shape.metadata):
+        present = pl.Series(unit(keys, f"meta:{key}") < share)
+        columns[f"_has{i}"] = present
+        if key in known:
+            value = known[key]
+        elif kind == "string":
+            columns[f"_v{i}"] = pl.Series(pick(keys, f"meta_value:{key}", 1 << 24))
+            value = pl.format('"{}"', pl.col(f"_v{i}").cast(pl.String).str.zfill(8))
+        elif kind == "number":
+            columns[f"_v{i}"] = pl.Series(pick(keys, f"meta_value:{key}", 1000))
+            value = pl.col(f"_v{i}").cast(pl.String)
+        elif kind == "boolean":
+            columns[f"_v{i}"] = pl.Series(unit(keys, f"meta_value:{key}") < 0.5)
+            value = pl.when(pl.col(f"_v{i}")).then(pl.lit("true")).otherwise(pl.lit("false"))
+        else:
+            value = pl.lit({"array": "[]", "object": "{}", "null": "null"}[kind])
+        member = pl.concat_str(pl.lit(json.dumps(key, ensure_ascii=False) + ":"), value)
+        members.append(pl.when(pl.col(f"_has{i}")).then(member))
+    body = pl.concat_str(members, separator=",", ignore_nulls=True) if members else pl.lit("")
+    return columns, pl.concat_str(pl.lit("{"), body, pl.lit("}"))

@@ -1,0 +1,213 @@
+"""Read a fleet's aggregates (a `fleetlab.model.twin.Survey`) from any database: the platform's own,
+a fleetlab twin, on any server.
+
+Everything is read in one read-only, repeatable-read transaction (a consistent snapshot), with
+plain SELECTs: a role that may do nothing but SELECT on the three tables is enough, and nothing is
+written, not even a temporary table. Only aggregates leave the server: counts grouped by
+organization and factory come back without their ids (an ordinal stands for the organization), and
+the only values that come back are the categorical ones a twin may name (models, firmware versions,
+time zones, URL schemes, metadata keys and JSON types). Each query is one pass over its table, so a
+million gateways take seconds and the client's memory depends on the number of factories, not rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import psycopg
+
+from ..dsn import DatabaseURL
+from ..errors import DatabaseError
+from ..model.status import ONLINE_WITHIN
+from ..model.twin import QUANTILES, Survey
+from .db import connect, translate_errors
+
+NEEDED = {
+    "organizations": ("id", "deleted_at"),
+    "factories": ("id", "organization_id", "timezone", "deleted_at"),
+    "gateways": (
+        "id",
+        "factory_id",
+        "gateway_id",
+        "url",
+        "model",
+        "firmware_version",
+        "last_seen_at",
+        "metadata",
+        "deleted_at",
+    ),
+}
+# fixed buckets of hours since last seen, per status, for distances: minutes while online, then doubling
+EDGES = [
+    0,
+    1 / 60,
+    2 / 60,
+    3 / 60,
+    4 / 60,
+    5 / 60,
+    0.25,
+    0.5,
+    1,
+    2,
+    4,
+    8,
+    12,
+    16,
+    20,
+    24,
+    48,
+    96,
+    192,
+    384,
+    768,
+    1536,
+    3072,
+    6144,
+]
+
+_STATUS = """CASE WHEN last_seen_at IS NULL THEN 'never_seen'
+     WHEN last_seen_at >= %(as_of)s - %(online)s THEN 'online'
+     WHEN last_seen_at >= %(as_of)s - %(stale)s THEN 'recent' ELSE 'stale' END"""
+_HOURS = "extract(epoch FROM (%(as_of)s - last_seen_at)) / 3600.0"
+
+
+def survey(url: DatabaseURL, as_of: datetime, stale_after_hours: float = 24.0) -> Survey:
+    """The aggregates of the fleet at `url`, statuses measured against `as_of`."""
+    with connect(url) as conn, translate_errors(url, "the profile's reads"):
+        conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            _check_tables(conn, url)
+            return _read(conn, as_of, stale_after_hours)
+
+
+def _check_tables(conn: psycopg.Connection, url: DatabaseURL) -> None:
+    rows = conn.execute(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+        (list(NEEDED),),
+    ).fetchall()
+    have: dict[str, set[str]] = {}
+    for table, column in rows:
+        have.setdefault(table, set()).add(column)
+    missing = [f"{t}.{c}" if t in have else t for t, cols in NEEDED.items() for c in cols if c not in have.get(t, ())]
+    missing = list(dict.fromkeys(m if "." in m else f"table {m}" for m in missing))
+    if missing:
+        raise DatabaseError(
+            f"{url.where} is not a database of the platform (missing: {', '.join(missing[:6])}): "
+            "give the URL of the database its migrations made, with SELECT on organizations, factories and gateways."
+        )
+
+
+def _frame(conn: psycopg.Connection, sql: str, params: dict, schema: dict) -> pl.DataFrame:
+    rows = conn.execute(sql, params).fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -> Survey:
+    from datetime import timedelta
+
+    p = {"as_of": as_of, "online": ONLINE_WITHIN, "stale": timedelta(hours=stale_after_hours)}
+    totals, deleted = {}, {}
+    for table in NEEDED:
+        n, d = conn.execute(f"SELECT count(*), count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM {table}").fetchone()
+        totals[table], deleted[table] = int(n), int(d)
+    per_factory = """
+        WITH gf AS (SELECT factory_id, count(*) AS g, count(*) FILTER (WHERE deleted_at IS NULL) AS ga
+                    FROM gateways GROUP BY factory_id),
+             o AS (SELECT id, row_number() OVER (ORDER BY id) AS org, deleted_at IS NULL AS active FROM organizations)
+        SELECT o.org, f.deleted_at IS NULL AS active, coalesce(gf.g, 0), coalesce(gf.ga, 0), count(*)
+        FROM factories f JOIN o ON o.id = f.organization_id LEFT JOIN gf ON gf.factory_id = f.id
+        GROUP BY 1, 2, 3, 4"""
+    factories = _frame(
+        conn,
+        per_factory,
+        p,
+        {"org": pl.Int64, "active": pl.Boolean, "gateways": pl.Int64, "gateways_active": pl.Int64, "n": pl.Int64},
+    )
+    orgs = _frame(
+        conn,
+        "SELECT row_number() OVER (ORDER BY id), deleted_at IS NULL FROM organizations",
+        p,
+        {"org": pl.Int64, "active": pl.Boolean},
+    )
+    live = factories.filter(pl.col("active"))
+    orgs = (
+        orgs.join(factories.group_by("org").agg(pl.col("n").sum().alias("factories")), on="org", how="left")
+        .join(
+            live.group_by("org").agg(
+                pl.col("n").sum().alias("factories_active"),
+                (pl.col("gateways_active") * pl.col("n")).sum().alias("gateways_active"),
+            ),
+            on="org",
+            how="left",
+        )
+        .fill_null(0)
+    )
+    statuses = dict(
+        conn.execute(f"SELECT {_STATUS}, count(*) FROM gateways WHERE deleted_at IS NULL GROUP BY 1", p).fetchall()
+    )
+    quantiles = {
+        s: list(q)
+        for s, q in conn.execute(
+            f"SELECT {_STATUS}, percentile_cont(%(q)s::float8[]) WITHIN GROUP (ORDER BY {_HOURS})"
+            " FROM gateways WHERE deleted_at IS NULL AND last_seen_at IS NOT NULL GROUP BY 1",
+            {**p, "q": list(QUANTILES)},
+        ).fetchall()
+    }
+    histogram = _frame(
+        conn,
+        f"SELECT {_STATUS}, width_bucket({_HOURS}, %(edges)s::float8[]), count(*)"
+        " FROM gateways WHERE deleted_at IS NULL GROUP BY 1, 2",
+        {**p, "edges": [float(e) for e in EDGES]},
+        {"status": pl.String, "bucket": pl.Int64, "n": pl.Int64},
+    )
+    pairs = _frame(
+        conn,
+        "SELECT model::text, firmware_version::text, count(*) FROM gateways WHERE deleted_at IS NULL GROUP BY 1, 2",
+        p,
+        {"model": pl.String, "firmware": pl.String, "n": pl.Int64},
+    )
+    zones = _frame(
+        conn,
+        "SELECT timezone::text, count(*) FROM factories WHERE deleted_at IS NULL GROUP BY 1",
+        p,
+        {"timezone": pl.String, "n": pl.Int64},
+    )
+    schemes = _frame(
+        conn,
+        "SELECT coalesce(lower(substring(url FROM '^([A-Za-z][A-Za-z0-9+.-]*):')), '(none)'), count(*)"
+        " FROM gateways WHERE deleted_at IS NULL GROUP BY 1",
+        p,
+        {"scheme": pl.String, "n": pl.Int64},
+    )
+    keys = _frame(
+        conn,
+        "SELECT e.key, jsonb_typeof(e.value), count(*) FROM gateways g,"
+        " jsonb_each(CASE WHEN jsonb_typeof(g.metadata) = 'object' THEN g.metadata ELSE '{}'::jsonb END) AS e"
+        " WHERE g.deleted_at IS NULL GROUP BY 1, 2",
+        p,
+        {"key": pl.String, "type": pl.String, "n": pl.Int64},
+    )
+    reused = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM gateways a"
+        " WHERE a.gateway_id = d.gateway_id AND a.deleted_at IS NULL))"
+        " FROM gateways d WHERE d.deleted_at IS NOT NULL"
+    ).fetchone()
+    return Survey(
+        as_of=as_of,
+        stale_after_hours=stale_after_hours,
+        totals=totals,
+        deleted=deleted,
+        orgs=orgs,
+        factories=factories,
+        statuses={s: int(n) for s, n in statuses.items()},
+        silence_quantiles=quantiles,
+        silence_histogram=histogram,
+        pairs=pairs,
+        timezones=zones,
+        schemes=schemes,
+        metadata_keys=keys,
+        reused=(int(reused[0]), int(reused[1])),
+    )

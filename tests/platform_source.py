@@ -26,7 +26,7 @@ FILL = """
 SELECT setseed(0.42);  -- every time below is measured from %(now)s (AS_OF), so a profile at AS_OF is exact
 -- organizations: 1 giant, 4 large, the rest tiny; 5 % soft-deleted
 INSERT INTO organizations (id, name, metadata, created_at, updated_at, deleted_at)
-SELECT gen_random_uuid(), 'Customer ' || i, jsonb_build_object('tier', CASE WHEN i = 1 THEN 'enterprise' ELSE 'smb' END),
+SELECT gen_random_uuid(), 'Customer ' || i, jsonb_build_object('contract', CASE WHEN i = 1 THEN 'contract-A17' ELSE 'contract-B' || i END),
        %(now)s - interval '900 days', %(now)s - interval '10 days',
        CASE WHEN i > 5 AND random() < 0.05 THEN %(now)s - interval '30 days' END
 FROM generate_series(1, 60) AS i;
@@ -55,14 +55,12 @@ INSERT INTO gateways (id, factory_id, gateway_id, name, url, email, password_enc
 SELECT gen_random_uuid(), fa.id, 'DEV-' || fa.k || '-' || g, 'Device ' || g,
        CASE WHEN u < 0.5 THEN 'https://dev' || fa.k || '-' || g || '.customer.example'
             WHEN u < 0.8 THEN 'wss://dev' || fa.k || '-' || g || '.customer.example:8443'
-            WHEN u < 0.9998 THEN 'ws://172.16.' || (fa.k % 250) || '.' || (g % 250) || ':5000'
-            ELSE 'http://legacy.customer.example' END,
+            ELSE 'ws://172.16.' || (fa.k % 250) || '.' || (g % 250) || ':5000' END,
        'ops' || fa.org || '@customer.example', '{"encrypted":"","iv":"","authTag":""}',
        CASE WHEN m < 0.03 THEN NULL WHEN m < 0.5 THEN 'Edge-9000' WHEN m < 0.8 THEN 'Edge-7000' ELSE 'Legacy-100' END,
        CASE WHEN m < 0.03 THEN 'v0.1'
             WHEN m < 0.5 THEN (ARRAY['v9.1.0', 'v9.2.0', 'v9.2.1'])[1 + (g % 3)]
             WHEN m < 0.8 THEN (ARRAY['v7.0.4', 'v7.1.0'])[1 + (g % 2)]
-            WHEN m < 0.80004 THEN 'v1.0-custom-build'
             ELSE 'v1.9' END,
        CASE WHEN s < 0.10 THEN NULL
             WHEN s < 0.30 THEN %(now)s - random() * interval '4 minutes'
@@ -70,7 +68,6 @@ SELECT gen_random_uuid(), fa.id, 'DEV-' || fa.k || '-' || g, 'Device ' || g,
             ELSE %(now)s - interval '25 hours' - exp(random() * 7) * interval '1 hour' END,
        CASE WHEN r < 0.6 THEN jsonb_build_object('serial', md5(fa.k || '-' || g), 'rack', g % 40)
             WHEN r < 0.7 THEN jsonb_build_object('serial', md5(fa.k || '-' || g), 'tags', jsonb_build_array('a'))
-            WHEN r < 0.70015 THEN jsonb_build_object('serial', md5(fa.k || '-' || g), 'vendor_note', 'call Bob')
             ELSE jsonb_build_object('serial', md5(fa.k || '-' || g)) END,
        %(now)s - interval '700 days', %(now)s - interval '1 day'
 FROM fa,
@@ -85,6 +82,14 @@ INSERT INTO gateways (id, factory_id, gateway_id, name, url, email, password_enc
 SELECT gen_random_uuid(), factory_id, gateway_id, name || ' (replacement)', url, email, password_encrypted, model,
        firmware_version, %(now)s - interval '1 minute', metadata, %(now)s - interval '2 days', %(now)s - interval '2 days'
 FROM gateways WHERE deleted_at IS NOT NULL AND random() < 0.5;
+
+-- values too rare to name (fewer than 5 rows each): a custom firmware build, a one-off metadata key,
+-- a legacy http URL
+UPDATE gateways SET firmware_version = 'v1.0-custom-build' WHERE id IN (SELECT id FROM gateways ORDER BY id LIMIT 2);
+UPDATE gateways SET metadata = metadata || '{"vendor_note": "call Bob"}'
+WHERE id IN (SELECT id FROM gateways WHERE deleted_at IS NULL ORDER BY id DESC LIMIT 3);
+UPDATE gateways SET url = 'http://legacy.customer.example'
+WHERE id IN (SELECT id FROM gateways WHERE deleted_at IS NULL ORDER BY md5(id::text) LIMIT 2);
 """
 
 

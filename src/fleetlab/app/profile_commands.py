@@ -13,15 +13,6 @@ from ..errors import ConfigError
 from .output import output_path, replace_with
 from .parsers import command
 
-HEADER = """fleetlab profile: the scenario of a synthetic twin. Make the twin with:
-  fleetlab reset --scenario {file} --yes
-Read from the source, in one read-only transaction, statuses measured at {as_of}: aggregates only
-(rows per table; factories per organization and gateways per factory, without ids; shares of statuses,
-soft-deleted rows and reused gateway ids; quantiles of how long gateways have been silent; counts of
-models, firmware versions, time zones, URL schemes and metadata keys).
-No row was copied: no name, location, email, gateway id, host, IP address, metadata value or id of the
-source is in this file. A value held by fewer than {k} rows is folded into "other".{scaled}"""
-
 
 def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     from ..dsn import DatabaseURL
@@ -45,13 +36,7 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     found = survey(source, as_of, args.stale_after_hours)
     if target is not None:
         mapping = twin.scenario(found, scale=args.scale, min_count=args.min_count, seed=args.seed)
-        scaled = (
-            f"\nScaled by {args.scale:g}: organizations multiplied, each one's shape and every share kept."
-            if args.scale != 1
-            else ""
-        )
-        header = HEADER.format(file=args.output, as_of=mapping["as_of"], k=args.min_count, scaled=scaled)
-        text = toml_text.dumps(mapping, header)
+        text = toml_text.dumps(mapping, twin.header(mapping, args.output, args.min_count, args.scale))
         _check(text)
         replace_with(target, lambda out: out.write(text.encode("utf-8")))
         counts = mapping["counts"]

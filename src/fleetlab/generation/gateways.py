@@ -45,8 +45,13 @@ def deleted_gateways(spec: FleetSpec, parents: dict[str, np.ndarray], factories_
     for a in range(0, len(n), factories_at_once):
         part = {k: v[a : a + factories_at_once] for k, v in parents.items()}
         count = n[a : a + factories_at_once]
-        _, _, keys = gateway_keys(part, np.zeros_like(count), count)
-        deleted += int(deleted_mask(keys, spec.deleted_gateways).sum())
+        rep, g, keys = gateway_keys(part, np.zeros_like(count), count)
+        gone = (
+            shaped.spaced(part["keys"][rep], g, spec.deleted_gateways)
+            if spec.shape
+            else deleted_mask(keys, spec.deleted_gateways)
+        )
+        deleted += int(gone.sum())
     return deleted
 
 
@@ -98,7 +103,9 @@ def gateways(
         status = np.select([online, never, stale], ["online", "never", "stale"], "recent")
         limits = {"online": (0, online_us - 1), "recent": (online_us, threshold), "stale": (threshold + 1, 1 << 62)}
         ago = shaped.silences(shape, keys, status, ago, limits)
-    deleted, deleted_at = soft_deleted(keys, spec.deleted_gateways, as_of_us)
+    # a twin's factories each lose their share exactly (`shaped.spaced`); else a keyed share of all
+    chosen = shaped.spaced(parents["keys"][rep], g, spec.deleted_gateways) if shape else None
+    deleted, deleted_at = soft_deleted(keys, spec.deleted_gateways, as_of_us, chosen)
     # a soft-deleted gateway may be the predecessor of the next one on its line: same device id.
     # Active gateways always carry their own (org, factory, index) id, so they stay unique.
     reuse = deleted & (g > 0) & (unit(keys, "reuse") < spec.reused_gateway_ids)

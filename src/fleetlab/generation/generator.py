@@ -256,10 +256,11 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
         else pl.DataFrame({f"field_{i}": [] for i in range(5)}, schema={f"field_{i}": pl.String for i in range(5)})
     )
     f_created = created(orgs.created_us[f_org], f_keys)
-    _, deleted_at = soft_deleted(f_keys, spec.deleted_factories, us(spec.as_of))
-    if shape:  # a twin's few hundred factories: the deleted share exact, not drawn one by one
-        gone = shaped.quota(f_keys, "deleted", [1 - spec.deleted_factories, spec.deleted_factories]) == 1
-        deleted_at = deleted_at if not spec.deleted_factories else _deleted_at(f_keys, gone, us(spec.as_of))
+    # a twin's few hundred factories: the deleted share exact (`shaped.quota`), not drawn one by one
+    # (within each drawn time zone, so the active factories keep the zones' shares)
+    share = [1 - spec.deleted_factories, spec.deleted_factories]
+    gone = shaped.quota(f_keys, "deleted", share, None if zones is None else zones.astype(str)) == 1 if shape else None
+    _, deleted_at = soft_deleted(f_keys, spec.deleted_factories, us(spec.as_of), gone)
     factories = (
         pl.DataFrame(
             {
@@ -269,7 +270,7 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
                 "location": sites["field_1"],
                 "timezone": sites["field_2"]
                 if zones is None
-                else pl.Series(zones, dtype=pl.String).fill_null(sites["field_2"]),
+                else shaped.zone_column(zones, sites["field_2"], spec.shape),
                 "code": pl.Series(f_org, dtype=pl.Int64).cast(pl.String).str.zfill(4)
                 + "-"
                 + pl.Series(f_idx, dtype=pl.Int64).cast(pl.String).str.zfill(3),
@@ -307,7 +308,7 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
     n_gateways = (
         counts_for(f_keys, "gateways", spec.gateways_per_factory)
         if orgs.tier is None
-        else shaped.tier_gateways(f_keys, orgs.tier[f_org], f_org, f_idx, shape)
+        else shaped.tier_gateways(f_keys, orgs.tier[f_org], f_org, f_idx, shape, orgs.keys)
     )
     if shape.scale != 1.0:  # rounded up or down by a keyed draw: totals stay in proportion
         n_gateways = np.floor(n_gateways * shape.scale + unit(f_keys, "scale")).astype(np.int64)
@@ -321,11 +322,6 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
         "created_us": f_created,
     }
     return factories, parents
-
-
-def _deleted_at(keys: np.ndarray, gone: np.ndarray, as_of_us: int) -> pl.Series:
-    _, when = soft_deleted(keys, 1.0, as_of_us)
-    return when.zip_with(pl.Series(gone), pl.Series([None] * len(keys), dtype=when.dtype))
 
 
 def _site(p: Pool, i: np.ndarray, keys: np.ndarray) -> pl.Series:

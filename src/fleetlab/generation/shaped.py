@@ -20,10 +20,16 @@ from .hashing import counts_for, pick, unit, weighted
 HOUR_US = 3_600_000_000
 
 
-def quota(keys: np.ndarray, name: str, weights: list[float]) -> np.ndarray:
-    """A keyed index into `weights` per entity, in exact proportions (to a row): the entities in the
-    order of a keyed draw, cut at the weights' cumulative shares. A few hundred factories drawn one by
-    one would stray from a twin's shares by several percent; these do not."""
+def quota(keys: np.ndarray, name: str, weights: list[float], groups: np.ndarray | None = None) -> np.ndarray:
+    """A keyed index into `weights` per entity, in exact proportions (to a row; within each of `groups`,
+    when given): the entities in the order of a keyed draw, cut at the weights' cumulative shares. A few
+    hundred factories drawn one by one would stray from a twin's shares by several percent; these do not."""
+    if groups is not None:
+        out = np.zeros(len(keys), dtype=np.int64)
+        for group in np.unique(groups):
+            rows = np.flatnonzero(groups == group)
+            out[rows] = quota(keys[rows], name, weights)
+        return out
     n = len(keys)
     cdf = np.cumsum(np.asarray(weights, dtype=np.float64))
     bounds = np.rint(cdf / cdf[-1] * n).astype(np.int64)
@@ -39,6 +45,14 @@ def quota_counts(keys: np.ndarray, name: str, count: Count) -> np.ndarray:
     lo, hi, w = (np.array(c) for c in zip(*count.bins, strict=True))
     b = quota(keys, name, list(w))
     return (lo[b] + pick(keys, f"{name}:within", 1 << 30) % (hi[b] - lo[b] + 1)).astype(np.int64)
+
+
+def spaced(factory_keys: np.ndarray, g: np.ndarray, fraction: float) -> np.ndarray:
+    """Which gateways of their factories are soft-deleted in a twin: every 1/fraction-th from a keyed
+    offset per factory (systematic sampling), so each factory loses its share to a gateway, not a
+    random number of them: small tenants keep their size."""
+    offset = unit(factory_keys, "deleted_offset")
+    return np.floor((g + 1) * fraction + offset) > np.floor(g * fraction + offset)
 
 
 def tier_of(n: int, shape: Shape) -> np.ndarray:
@@ -59,10 +73,13 @@ def tier_counts(keys: np.ndarray, tier: np.ndarray, shape: Shape, which: str, na
     return out
 
 
-def tier_gateways(keys: np.ndarray, tier: np.ndarray, org: np.ndarray, idx: np.ndarray, shape: Shape) -> np.ndarray:
+def tier_gateways(
+    keys: np.ndarray, tier: np.ndarray, org: np.ndarray, idx: np.ndarray, shape: Shape, org_keys: np.ndarray
+) -> np.ndarray:
     """Each factory's gateways: its tier's sizes in exact proportions, dealt to the tier's organizations
     biggest first in a snake order (forward, then back), so that organizations of one tier, which were
-    of about one size in the source, stay so (a random deal would make their totals stray)."""
+    of about one size in the source, stay so (a random deal would make their totals stray); with the
+    tier's gateways_per_organization, each organization's sizes then scaled to its drawn total."""
     out = np.zeros(len(keys), dtype=np.int64)
     for i, t in enumerate(shape.tiers):
         sel = np.flatnonzero(tier == i)
@@ -72,7 +89,27 @@ def tier_gateways(keys: np.ndarray, tier: np.ndarray, org: np.ndarray, idx: np.n
         rank = np.unique(org[sel], return_inverse=True)[1]  # the organization's place in its tier
         deal = np.lexsort((np.where(idx[sel] % 2 == 0, rank, -rank), idx[sel]))  # round by round, snaking
         out[sel[deal]] = sizes
+        if t.gateways_per_organization is not None:
+            orgs = np.unique(org[sel])
+            totals = quota_counts(org_keys[orgs], "gateways_per_organization", t.gateways_per_organization)
+            out[sel] = scaled_to(out[sel], rank, totals)
     return out
+
+
+def scaled_to(sizes: np.ndarray, group: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """`sizes` scaled within each `group` (0..k-1) to add up to `totals[group]`, rounded by largest
+    remainder (a group whose sizes are all 0 shares its total evenly)."""
+    sums = np.bincount(group, weights=sizes, minlength=len(totals))
+    members = np.bincount(group, minlength=len(totals))
+    share = np.where(sums[group] > 0, sizes / np.maximum(sums[group], 1), 1.0 / members[group])
+    raw = share * totals[group]
+    base = np.floor(raw).astype(np.int64)
+    short = totals - np.bincount(group, weights=base, minlength=len(totals)).astype(np.int64)
+    order = np.lexsort((-(raw - base), group))  # by group, biggest remainder first
+    starts = np.cumsum(members) - members
+    place = np.empty(len(sizes), dtype=np.int64)
+    place[order] = np.arange(len(sizes)) - starts[group[order]]
+    return base + (place < short[group])
 
 
 def tier_deleted(tier: np.ndarray, shape: Shape, default: float) -> np.ndarray:
@@ -107,6 +144,14 @@ def factory_zones(shape: Shape, keys: np.ndarray, org_locale: np.ndarray, locale
     site_locale = np.where(loc_of_zone >= 0, loc_of_zone, org_locale)
     zones = np.array([None if z == OTHER else z for z in names], dtype=object)[drawn]
     return zones, site_locale, all_locales
+
+
+def zone_column(zones: np.ndarray, own: pl.Series, shape: Shape) -> pl.Series:
+    """The factories' time zones: the drawn ones, and for "other" the site's own zone unless the mix names
+    it (then "UTC", the platform's default), so "other" stays other."""
+    named = [z for z, _ in shape.timezones if z != OTHER]
+    other = pl.when(own.is_in(named)).then(pl.lit("UTC")).otherwise(own)
+    return pl.select(pl.Series("z", zones, dtype=pl.String).fill_null(other)).to_series().alias(own.name)
 
 
 def cities_in_zones(pool_zones: pl.Series, zones: np.ndarray, keys: np.ndarray, fallback: np.ndarray) -> np.ndarray:

@@ -45,9 +45,11 @@ def deleted_mask(keys: np.ndarray, fraction: float) -> np.ndarray:
     return unit(keys, "deleted") < fraction
 
 
-def soft_deleted(keys: np.ndarray, fraction: float, as_of_us: int) -> tuple[np.ndarray, pl.Series]:
-    """Which entities are soft-deleted (a keyed `fraction` of them) and their deleted_at (else NULL):
-    between a day and DELETED_MAX_DAYS before as_of."""
-    deleted = deleted_mask(keys, fraction)
+def soft_deleted(
+    keys: np.ndarray, fraction: float, as_of_us: int, chosen: np.ndarray | None = None
+) -> tuple[np.ndarray, pl.Series]:
+    """Which entities are soft-deleted (a keyed `fraction` of them, or those `chosen`) and their deleted_at
+    (else NULL): between a day and DELETED_MAX_DAYS before as_of."""
+    deleted = deleted_mask(keys, fraction) if chosen is None else chosen
     ago = DAY_US + (unit(keys, "deleted_at") * (DELETED_MAX_DAYS - 1) * DAY_US).astype(np.int64)
     return deleted, timestamps(as_of_us, ago, deleted)

@@ -11,7 +11,8 @@ exactly what it did before they existed.
     share = 0.05                # each (by position: the first 5 % are this tier's), with their own
     factories_per_organization = { distribution = "empirical", bins = [[30, 40, 1]] }
     gateways_per_factory = "200-400"
-    deleted = 0.0               # optional: this tier's soft-deleted share (else fractions.deleted_organizations)
+    gateways_per_organization = "6000-9000"   # optional: each organization's total, its factories' sizes
+                                # (drawn as above) scaled to add up to it    deleted = 0.0               # optional: this tier's soft-deleted share (else fractions.deleted_organizations)
 
     [mix]                       # model and firmware drawn together (replaces mix.models and mix.firmware);
     pairs = [{ model = "Moxa UC-8210", firmware = "v2.4.0", weight = 7 }, { firmware = "v1.0", weight = 1 }]
@@ -62,13 +63,16 @@ class Tier:
     factories_per_organization: Count
     gateways_per_factory: Count
     deleted: float | None = None  # of this tier's organizations; None: fractions.deleted_organizations
+    gateways_per_organization: Count | None = None  # each organization's total; None: the sum of its factories'
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "share": self.share,
             "factories_per_organization": self.factories_per_organization.to_value(),
             "gateways_per_factory": self.gateways_per_factory.to_value(),
         }
+        if self.gateways_per_organization is not None:
+            out["gateways_per_organization"] = self.gateways_per_organization.to_value()
         return out if self.deleted is None else {**out, "deleted": self.deleted}
 
 
@@ -178,13 +182,14 @@ def _tiers(value: Any, problems: list[str], pre: str) -> tuple[Tier, ...] | None
         problems.append(f"{pre}tiers must be a list of tables ([[tiers]] with share, factories_per_organization, …)")
         return None
     out = []
-    allowed = {"share", "factories_per_organization", "gateways_per_factory", "deleted"}
+    optional = {"deleted", "gateways_per_organization"}
+    allowed = {"share", "factories_per_organization", "gateways_per_factory", *optional}
     for i, t in enumerate(value):
         where = f"{pre}tiers[{i + 1}]"
         if _table(t, where, problems) is None:
             return None
         unknown = sorted(set(t) - allowed)
-        missing = sorted(allowed - {"deleted"} - set(t))
+        missing = sorted(allowed - optional - set(t))
         if unknown or missing:
             problems.append(
                 f"{where}: "
@@ -195,15 +200,15 @@ def _tiers(value: Any, problems: list[str], pre: str) -> tuple[Tier, ...] | None
             )
             return None
         share, deleted = t["share"], t.get("deleted")
-        counts = [
-            parse_count(t[k], f"{where}.{k}", problems) for k in ("factories_per_organization", "gateways_per_factory")
-        ]
+        names = ("factories_per_organization", "gateways_per_factory", "gateways_per_organization")
+        counts = [parse_count(t[k], f"{where}.{k}", problems) if k in t else 0 for k in names]
         if not _fraction(share) or share == 0:
             problems.append(f"{where}.share must be a number in (0, 1], not {share!r}")
         elif deleted is not None and not _fraction(deleted):
             problems.append(f"{where}.deleted must be a number between 0 and 1, not {deleted!r}")
         elif None not in counts:
-            out.append(Tier(float(share), *counts, None if deleted is None else float(deleted)))
+            total = counts[2] if "gateways_per_organization" in t else None
+            out.append(Tier(float(share), counts[0], counts[1], None if deleted is None else float(deleted), total))
             continue
         return None
     return tuple(out)

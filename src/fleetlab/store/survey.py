@@ -77,6 +77,17 @@ _SCHEME = "CASE WHEN lower(left(url, strpos(url, '://') - 1)) IN ({}) THEN lower
 )
 
 
+def known_zones() -> set[str]:
+    """IANA time zone names: a factory's time zone leaves the server only when it is one of them (the
+    column is free text: anything else could be a customer's words, and counts as "other")."""
+    import zoneinfo
+
+    from ..model.values import known_locales, shipped_locales
+
+    zones = {z for zs in (shipped_locales() or known_locales()).values() for z in zs}
+    return zones | zoneinfo.available_timezones() | {"UTC"}
+
+
 def survey(url: DatabaseURL, as_of: datetime, stale_after_hours: float = 24.0) -> Survey:
     """The aggregates of the fleet at `url`, statuses measured against `as_of`."""
     with connect(url) as conn, translate_errors(url, "the profile's reads"):
@@ -187,8 +198,9 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
     }
     zones = _frame(
         conn,
-        "SELECT timezone::text, count(*) FROM factories WHERE deleted_at IS NULL GROUP BY 1",
-        p,
+        "SELECT CASE WHEN timezone = ANY(%(zones)s) THEN timezone::text ELSE 'other' END, count(*)"
+        " FROM factories WHERE deleted_at IS NULL GROUP BY 1",
+        {"zones": sorted(known_zones())},
         {"timezone": pl.String, "n": pl.Int64},
     )
     keys = _frame(

@@ -80,8 +80,11 @@ def gateways(
     threshold = int(spec.stale_after_hours * hour)
     online_us = ONLINE_WITHIN // timedelta(microseconds=1)  # "online": seen within this of as_of (model.status)
 
+    shape = spec.shape
+    # a twin's categories by even draws over the gateways' places in the fleet (`shaped.Even`)
+    even = shaped.Even(parents["start"][rep] + g, spec.seed) if shape else None
     # last seen: online / recent / stale / never, in proportions of the spec
-    u = unit(keys, "seen")
+    u = unit(keys, "seen") if even is None else even.unit("seen")
     t = unit(keys, "seen_at")
     c1 = spec.online
     c2 = c1 + spec.stale
@@ -98,21 +101,22 @@ def gateways(
             stale, threshold + 1 + (t * stale_span).astype(np.int64), online_us + (t * recent_span).astype(np.int64)
         ),
     )
-    shape = spec.shape
     if shape.silence:
         status = np.select([online, never, stale], ["online", "never", "stale"], "recent")
         limits = {"online": (0, online_us - 1), "recent": (online_us, threshold), "stale": (threshold + 1, 1 << 62)}
-        ago = shaped.silences(shape, keys, status, ago, limits)
+        ago = shaped.silences(shape, keys, even, status, ago, limits)
     # a twin's factories each lose their share exactly (`shaped.spaced`); else a keyed share of all
     chosen = shaped.spaced(parents["keys"][rep], g, spec.deleted_gateways) if shape else None
     deleted, deleted_at = soft_deleted(keys, spec.deleted_gateways, as_of_us, chosen)
     # a soft-deleted gateway may be the predecessor of the next one on its line: same device id.
     # Active gateways always carry their own (org, factory, index) id, so they stay unique.
-    reuse = deleted & (g > 0) & (unit(keys, "reuse") < spec.reused_gateway_ids)
+    reuse = (
+        deleted & (g > 0) & ((unit(keys, "reuse") if even is None else even.unit("reuse")) < spec.reused_gateway_ids)
+    )
     gid_index = g - reuse.astype(np.int64)
 
     if shape.pairs:
-        model_names, model, fw_names, firmware = shaped.pairs(shape, keys)
+        model_names, model, fw_names, firmware = shaped.pairs(shape, even)
     else:
         model_names = [m for m, _ in spec.models]
         fw_names = [f for f, _ in spec.firmware]
@@ -155,7 +159,7 @@ def gateways(
             "mac2": HEX2.gather(octet(h_mac, 8)),
             "mac3": HEX2.gather(octet(h_mac, 16)),
             "wss": pl.Series(unit(keys, "tls") < WSS_SHARE),
-            **({"scheme": shaped.schemes(shape, keys)} if shape.url_schemes else {}),
+            **({"scheme": shaped.schemes(shape, even)} if shape.url_schemes else {}),
             **times(created(parents["created_us"][rep], keys), deleted_at),
         }
     )
@@ -202,7 +206,7 @@ def gateways(
     if shape.metadata:
         known = {k: pl.format('"{}"', k) for k in ("protocol", "ip", "mac", "line")}
         known["tags"] = pl.format('["{}","{}","{}"]', "protocol", "slug", "env")
-        extra, meta = shaped.metadata(shape, keys, known)
+        extra, meta = shaped.metadata(shape, keys, even, known)
         frame = frame.with_columns(**extra)
     return frame.select(
         "id",

@@ -318,6 +318,7 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
         "org": f_org,
         "idx": f_idx,
         "n_gateways": n_gateways,
+        "start": np.cumsum(n_gateways) - n_gateways,  # each factory's first gateway's place in the fleet
         "factory_row": np.arange(nf),
         "created_us": f_created,
     }

@@ -8,6 +8,7 @@ rows it always did. Every draw is keyed by the entity, as everywhere in the gene
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import polars as pl
@@ -15,9 +16,33 @@ import polars as pl
 from ..model.counts import Count
 from ..model.shape import OTHER, Shape
 from ..model.values import known_locales, shipped_locales
-from .hashing import counts_for, pick, unit, weighted
+from .hashing import counts_for, draw, pick, root, unit
 
 HOUR_US = 3_600_000_000
+_PRIMES = [p for p in range(2, 8000) if all(p % d for d in range(2, int(p**0.5) + 1))]
+
+
+class Even:
+    """A twin's draws for its gateways' categories: a Weyl sequence per field, frac(position × √p + offset),
+    over each gateway's position in the fleet. Shares come out exact to a few gateways (independent draws
+    of 2,000 gateways over 35 model × firmware pairs stray by 0.04 in total variation), fields stay
+    independent of each other (distinct primes), and chunks need nothing from each other."""
+
+    def __init__(self, position: np.ndarray, seed: int):
+        self.position, self.seed = position.astype(np.float64), seed
+
+    def take(self, rows: np.ndarray) -> Even:
+        return Even(self.position[rows], self.seed)
+
+    def unit(self, name: str) -> np.ndarray:
+        h = int(draw(root(self.seed, "even"), name)[0])
+        alpha = math.sqrt(_PRIMES[h % len(_PRIMES)]) % 1.0
+        offset = (h >> 11) / (1 << 53)
+        return (self.position * alpha + offset) % 1.0
+
+    def weighted(self, name: str, weights: list[float]) -> np.ndarray:
+        cdf = np.cumsum(np.asarray(weights, dtype=np.float64))
+        return np.minimum(np.searchsorted(cdf / cdf[-1], self.unit(name), side="right"), len(weights) - 1)
 
 
 def quota(keys: np.ndarray, name: str, weights: list[float], groups: np.ndarray | None = None) -> np.ndarray:
@@ -166,9 +191,9 @@ def cities_in_zones(pool_zones: pl.Series, zones: np.ndarray, keys: np.ndarray, 
     return out
 
 
-def pairs(shape: Shape, keys: np.ndarray) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+def pairs(shape: Shape, even: Even) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     """Model and firmware drawn together: (model names, each row's model index, firmware names, index)."""
-    drawn = weighted(keys, "model_firmware", [w for _, _, w in shape.pairs])
+    drawn = even.weighted("model_firmware", [w for _, _, w in shape.pairs])
     models = list(dict.fromkeys(m for m, _, _ in shape.pairs))  # None (NULL) among them
     firmware = list(dict.fromkeys(f for _, f, _ in shape.pairs))
     m = np.array([models.index(p[0]) for p in shape.pairs], dtype=np.int64)[drawn]
@@ -176,12 +201,14 @@ def pairs(shape: Shape, keys: np.ndarray) -> tuple[list[str], np.ndarray, list[s
     return models, m, firmware, f
 
 
-def schemes(shape: Shape, keys: np.ndarray) -> pl.Series:
+def schemes(shape: Shape, even: Even) -> pl.Series:
     names = [s for s, _ in shape.url_schemes]
-    return pl.Series(names, dtype=pl.String).gather(weighted(keys, "scheme", [w for _, w in shape.url_schemes]))
+    return pl.Series(names, dtype=pl.String).gather(even.weighted("scheme", [w for _, w in shape.url_schemes]))
 
 
-def silences(shape: Shape, keys: np.ndarray, status: np.ndarray, ago: np.ndarray, limits: dict) -> np.ndarray:
+def silences(
+    shape: Shape, keys: np.ndarray, even: Even, status: np.ndarray, ago: np.ndarray, limits: dict
+) -> np.ndarray:
     """`ago` (µs before as_of) with the statuses that have silence bins drawn from them instead, kept
     inside their status's `limits` (µs: status → (low, high))."""
     out = ago.copy()
@@ -190,21 +217,21 @@ def silences(shape: Shape, keys: np.ndarray, status: np.ndarray, ago: np.ndarray
         if not len(rows):
             continue
         lo, hi, w = (np.array(c, dtype=np.float64) for c in zip(*bins, strict=True))
-        b = weighted(keys[rows], f"silence:{s}", list(w))
-        hours = lo[b] + unit(keys[rows], f"silence_in:{s}") * (hi[b] - lo[b])
+        b = even.take(rows).weighted(f"silence:{s}", list(w))
+        hours = lo[b] + even.take(rows).unit(f"silence_in:{s}") * (hi[b] - lo[b])
         low, high = limits[s]
         out[rows] = np.clip((hours * HOUR_US).astype(np.int64), low, high)
     return out
 
 
-def metadata(shape: Shape, keys: np.ndarray, known: dict[str, pl.Expr]) -> tuple[dict, pl.Expr]:
+def metadata(shape: Shape, keys: np.ndarray, even: Even, known: dict[str, pl.Expr]) -> tuple[dict, pl.Expr]:
     """Gateways' metadata with the shape's keys: each present in its share of rows, with fleetlab's own value
     for a key it knows (`known`: key → expression giving the JSON text of the value) and a made-up value of
     the key's JSON type for others (never a source value). Returns the columns to add and the expression."""
     columns: dict[str, pl.Series] = {}
     members = []
     for i, (key, share, kind) in enumerate(shape.metadata):
-        present = pl.Series(unit(keys, f"meta:{key}") < share)
+        present = pl.Series(even.unit(f"meta:{key}") < share)
         columns[f"_has{i}"] = present
         if key in known:
             value = known[key]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from .shape import OTHER
 from .twin import MIN_COUNT, SHARE_GOAL, SIZE_GOAL, TABLES, Survey, country, folded, tvd
 
 
@@ -53,7 +54,10 @@ def distances(source: Survey, twin: Survey, *, scale: float = 1.0, min_count: in
     categorical("model", _sum(source.pairs, "model"), _sum(twin.pairs, "model"), ["model"])
     categorical("firmware", _sum(source.pairs, "firmware"), _sum(twin.pairs, "firmware"), ["firmware"])
     categorical("time zone", source.timezones, twin.timezones, ["timezone"])
-    categorical("country", _countries(source), _countries(twin), ["country"])
+    s_zones = folded(source.timezones, ["timezone"], min_count)
+    t_zones = folded(twin.timezones, ["timezone"], min_count, named=set(s_zones))
+    s, t = _countries(s_zones), _countries(t_zones)
+    out.append(Distance("country", "share", len(s), len(t), tvd(s, t)))
     categorical("URL scheme", source.schemes, twin.schemes, ["scheme"])
     for status in ("online", "recent", "stale"):
         s, t = _silence(source, status), _silence(twin, status)
@@ -118,15 +122,28 @@ def _sum(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.group_by(column).agg(pl.col("n").sum())
 
 
-def _countries(survey: Survey) -> pl.DataFrame:
-    return survey.timezones.with_columns(
-        pl.col("timezone").map_elements(country, return_dtype=pl.String).alias("country")
-    ).pipe(_sum, "country")
+def _countries(zones: dict) -> dict:
+    """Counts per country of folded zones ("other" stays other: the twin gives its rare zones other names)."""
+    out: dict = {}
+    for (zone,), n in zones.items():
+        key = (OTHER if zone == OTHER else country(zone),)
+        out[key] = out.get(key, 0) + n
+    return out
 
 
 def _silence(survey: Survey, status: str) -> dict:
-    frame = survey.silence_histogram.filter(pl.col("status") == status)
-    return {(b,): n for _, b, n in frame.iter_rows()}
+    """Active gateways of `status` per fixed bucket of silence (EDGES), whatever finer edges the survey used."""
+    import bisect
+
+    from .twin import EDGES
+
+    edges = survey.silence_edges
+    out: dict = {}
+    for _, bucket, n in survey.silence_histogram.filter(pl.col("status") == status).iter_rows():
+        lower = edges[bucket - 1] if bucket >= 1 else -1.0
+        key = (bisect.bisect_right(EDGES, lower),)
+        out[key] = out.get(key, 0) + n
+    return out
 
 
 def _share(part: int, whole: int) -> float:

@@ -32,6 +32,33 @@ QUANTILES = tuple(i / 40 for i in range(41))  # silence bins: 40 of equal weight
 MAX_BINS = 24  # bins of a count distribution
 SIZE_TIERS = 20  # organizations below the five biggest, split in this many tiers by size
 TABLES = ("organizations", "factories", "gateways")
+# fixed buckets of hours since last seen, per status, for distances: minutes while online, then doubling
+EDGES = [
+    0,
+    1 / 60,
+    2 / 60,
+    3 / 60,
+    4 / 60,
+    5 / 60,
+    0.25,
+    0.5,
+    1,
+    2,
+    4,
+    8,
+    12,
+    16,
+    20,
+    24,
+    48,
+    96,
+    192,
+    384,
+    768,
+    1536,
+    3072,
+    6144,
+]
 
 
 @dataclass
@@ -48,7 +75,8 @@ class Survey:
     factories: pl.DataFrame  # (org, active, gateways, gateways_active, n): factories of that shape
     statuses: dict[str, int]  # active gateways per status
     silence_quantiles: dict[str, list[float]]  # status → QUANTILES of hours since last seen
-    silence_histogram: pl.DataFrame  # (status, bucket, n): active gateways per fixed bucket of silence
+    silence_histogram: pl.DataFrame  # (status, bucket, n): active gateways per bucket of silence_edges
+    silence_edges: list[float]  # hours: fixed edges (distances) and each status's quantiles (the twin's bins)
     pairs: pl.DataFrame  # (model, firmware, n) of active gateways; NULL kept
     timezones: pl.DataFrame  # (timezone, n) of active factories
     schemes: pl.DataFrame  # (scheme, n) of active gateways' URLs
@@ -246,12 +274,22 @@ def tiers(survey: Survey, min_count: int = MIN_COUNT) -> list[dict[str, Any]]:
 
 
 def _silence(survey: Survey) -> dict[str, list]:
+    """Per status, bins [low, high, gateways] in hours: the source's exact counts between consecutive edges
+    (its quantiles and the fixed edges distances use), each bin within the status's own range."""
+    edges = survey.silence_edges
     out = {}
     for status, q in survey.silence_quantiles.items():
         if status == "never_seen" or not q:
             continue
-        q = [max(0.0, x) for x in q]
-        out[status] = [[q[i], q[i + 1], 1] for i in range(len(q) - 1)]
+        low, high = max(0.0, q[0]), max(0.0, q[-1])
+        rows = survey.silence_histogram.filter(pl.col("status") == status).sort("bucket")
+        bins = []
+        for _, bucket, n in rows.iter_rows():
+            lo = edges[bucket - 1] if bucket >= 1 else low
+            hi = edges[bucket] if bucket < len(edges) else high
+            bins.append([min(max(lo, low), high), max(min(hi, high), low), int(n)])
+        if bins:
+            out[status] = bins
     return out
 
 

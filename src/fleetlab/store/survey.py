@@ -21,7 +21,7 @@ from ..dsn import DatabaseURL
 from ..errors import DatabaseError
 from ..model.shape import SCHEMES
 from ..model.status import ONLINE_WITHIN
-from ..model.twin import QUANTILES, Survey
+from ..model.twin import EDGES, QUANTILES, Survey
 from .db import connect, translate_errors
 
 NEEDED = {
@@ -39,33 +39,6 @@ NEEDED = {
         "deleted_at",
     ),
 }
-# fixed buckets of hours since last seen, per status, for distances: minutes while online, then doubling
-EDGES = [
-    0,
-    1 / 60,
-    2 / 60,
-    3 / 60,
-    4 / 60,
-    5 / 60,
-    0.25,
-    0.5,
-    1,
-    2,
-    4,
-    8,
-    12,
-    16,
-    20,
-    24,
-    48,
-    96,
-    192,
-    384,
-    768,
-    1536,
-    3072,
-    6144,
-]
 
 _STATUS = """CASE WHEN last_seen_at IS NULL THEN 'never_seen'
      WHEN last_seen_at >= %(as_of)s - %(online)s THEN 'online'
@@ -169,12 +142,22 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
         )
         .fill_null(0)
     )
-    # one pass over the active gateways for statuses, silences, models, firmware and URL schemes at once
+    quantiles = {
+        s: list(q)
+        for s, q in conn.execute(
+            f"SELECT {_STATUS}, percentile_cont(%(q)s::float8[]) WITHIN GROUP (ORDER BY {_HOURS})"
+            " FROM gateways WHERE deleted_at IS NULL AND last_seen_at IS NOT NULL GROUP BY 1",
+            {**p, "q": list(QUANTILES)},
+        ).fetchall()
+    }
+    # one pass over the active gateways for statuses, silences, models, firmware and URL schemes at once;
+    # silences in buckets cut at the fixed EDGES and at every status's quantiles (`Survey.silence_edges`)
+    edges = sorted({float(e) for e in EDGES} | {float(x) for q in quantiles.values() for x in q})
     combined = _frame(
         conn,
         f"SELECT {_STATUS}, width_bucket({_HOURS}, %(edges)s::float8[]), model::text, firmware_version::text,"
         f" {_SCHEME}, count(*) FROM gateways WHERE deleted_at IS NULL GROUP BY 1, 2, 3, 4, 5",
-        {**p, "edges": [float(e) for e in EDGES]},
+        {**p, "edges": edges},
         {
             "status": pl.String,
             "bucket": pl.Int64,
@@ -188,14 +171,6 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
     histogram = combined.group_by("status", "bucket").agg(pl.col("n").sum())
     pairs = combined.group_by("model", "firmware").agg(pl.col("n").sum())
     schemes = combined.group_by("scheme").agg(pl.col("n").sum())
-    quantiles = {
-        s: list(q)
-        for s, q in conn.execute(
-            f"SELECT {_STATUS}, percentile_cont(%(q)s::float8[]) WITHIN GROUP (ORDER BY {_HOURS})"
-            " FROM gateways WHERE deleted_at IS NULL AND last_seen_at IS NOT NULL GROUP BY 1",
-            {**p, "q": list(QUANTILES)},
-        ).fetchall()
-    }
     zones = _frame(
         conn,
         "SELECT CASE WHEN timezone = ANY(%(zones)s) THEN timezone::text ELSE 'other' END, count(*)"
@@ -226,6 +201,7 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
         statuses={s: int(n) for s, n in statuses.items()},
         silence_quantiles=quantiles,
         silence_histogram=histogram,
+        silence_edges=edges,
         pairs=pairs,
         timezones=zones,
         schemes=schemes,

@@ -247,3 +247,21 @@ def test_a_shaped_scenario_by_hand_gives_what_it_asks():
     assert all(m.startswith('{"ip":"10.') and '"rack":' in m for m in g["metadata"].to_list())
     silent = g.filter(g["last_seen_at"] < spec.as_of - timedelta(hours=24))["last_seen_at"]
     assert silent.len() > 0 and set(silent.to_list()) == {spec.as_of - timedelta(hours=100)}
+
+
+def test_an_empty_platform_database_gives_an_empty_twin(new_db, tmp_path):
+    url = new_db()
+    with db.connect(url) as conn:
+        for path in platform_source.PLATFORM:
+            conn.execute(path.read_text(encoding="utf-8"))
+        conn.commit()
+    for rows in ("", "INSERT INTO organizations (name) VALUES ('only one')"):
+        if rows:
+            with db.connect(url, autocommit=True) as conn:
+                conn.execute(rows)
+        out = cli_inprocess(
+            ["profile", url.render(masked=False), "-o", str(tmp_path / "t.toml"), "--overwrite"], base_env()
+        )
+        assert out.returncode == 0, out.output
+        spec = FleetSpec.from_mapping(tomllib.loads((tmp_path / "t.toml").read_text()))
+        assert plan(spec).counts() == {"organizations": 1 if rows else 0, "factories": 0, "gateways": 0}

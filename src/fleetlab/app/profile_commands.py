@@ -41,7 +41,7 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
         replace_with(target, lambda out: out.write(text.encode("utf-8")))
         counts = mapping["counts"]
         print(
-            f"wrote {args.output}: a twin of {counts['organizations']:,} organizations in {len(mapping['tiers'])} "
+            f"wrote {args.output}: a twin of {counts['organizations']:,} organizations in {len(mapping.get('tiers', []))} "
             f"tiers, from {found.totals['gateways']:,} gateways read as aggregates.\n"
             f"make it with: fleetlab reset --scenario {args.output} --yes"
         )

@@ -161,6 +161,9 @@ def bins(values: list[int], weights: list[int] | None = None, most: int = MAX_BI
 
 
 def count(values: list[int], weights: list[int] | None = None) -> Any:
+    """A count's mapping form: the one value all take, else their empirical histogram (0 for none)."""
+    if not values:
+        return 0
     b = bins(values, weights)
     if len(b) == 1 and b[0][0] == b[0][1]:
         return b[0][0]
@@ -216,6 +219,8 @@ def scenario(survey: Survey, *, scale: float = 1.0, min_count: int = MIN_COUNT, 
     for key in ("silence", "metadata"):
         if not any(out[key].values()):
             del out[key]
+    if not out["tiers"]:  # no organization at all
+        del out["tiers"]
     return out
 
 

@@ -70,9 +70,13 @@ def _compare(source, twin_url, as_of: datetime, args: argparse.Namespace) -> Non
     print(f"{'distribution':<{width}}  {'source':>12}  {'twin':>12}  distance  goal")
     for d in found:
         mark = "" if d.ok else "  ← beyond the goal"
-        print(f"{d.name:<{width}}  {d.source:>12,.4g}  {d.twin:>12,.4g}  {d.distance:8.4f}  {d.goal:g}{mark}")
+        print(f"{d.name:<{width}}  {_number(d.source):>12}  {_number(d.twin):>12}  {d.distance:8.4f}  {d.goal:g}{mark}")
     bad = [d for d in found if not d.ok]
     print(f"{len(found) - len(bad)} of {len(found)} distributions within their goal (shares ≤ 0.03, sizes ≤ 10 %).")
+
+
+def _number(x: float) -> str:
+    return f"{round(x):,}" if abs(x - round(x)) < 1e-9 else f"{x:,.4g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def register(sub) -> None:

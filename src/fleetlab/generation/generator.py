@@ -246,9 +246,12 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
         return _site(p, i, f_keys[r])
 
     locales = [loc for loc, _ in spec.locales]
+    # a twin's few hundred factories: the deleted share exact (`shaped.evenly`), not drawn one by one, and
+    # the time zones in exact shares among the active ones and among the deleted ones
+    gone = shaped.evenly(f_keys, "deleted", spec.deleted_factories) if shape else None
     zones, site_locale = None, orgs.locale[f_org]
     if shape.timezones:
-        zones, site_locale, locales = shaped.factory_zones(shape, f_keys, site_locale, locales)
+        zones, site_locale, locales = shaped.factory_zones(shape, f_keys, site_locale, locales, gone)
     site_parts = per_locale(site_locale, locales, spec.seed, site, pools).str.split_exact("\x1f", 4)
     sites = (
         pl.DataFrame({"s": site_parts}).unnest("s")
@@ -256,10 +259,6 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
         else pl.DataFrame({f"field_{i}": [] for i in range(5)}, schema={f"field_{i}": pl.String for i in range(5)})
     )
     f_created = created(orgs.created_us[f_org], f_keys)
-    # a twin's few hundred factories: the deleted share exact (`shaped.quota`), not drawn one by one
-    # (within each drawn time zone, so the active factories keep the zones' shares)
-    share = [1 - spec.deleted_factories, spec.deleted_factories]
-    gone = shaped.quota(f_keys, "deleted", share, None if zones is None else zones.astype(str)) == 1 if shape else None
     _, deleted_at = soft_deleted(f_keys, spec.deleted_factories, us(spec.as_of), gone)
     factories = (
         pl.DataFrame(

@@ -63,6 +63,18 @@ def quota(keys: np.ndarray, name: str, weights: list[float], groups: np.ndarray 
     return np.minimum(out, len(weights) - 1)
 
 
+def evenly(keys: np.ndarray, name: str, fraction: float, groups: np.ndarray | None = None) -> np.ndarray:
+    """Which entities are chosen: every 1/fraction-th of them (to one, overall) in the order of their
+    group, then of a keyed draw, so that each group gets its share too (systematic sampling)."""
+    order = np.argsort(unit(keys, name), kind="stable")
+    if groups is not None:
+        order = order[np.argsort(groups.astype(str)[order], kind="stable")]
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys))
+    offset = unit(keys[:1], f"{name}:offset")[0] if len(keys) else 0.0
+    return np.floor((rank + 1) * fraction + offset) > np.floor(rank * fraction + offset)
+
+
 def quota_counts(keys: np.ndarray, name: str, count: Count) -> np.ndarray:
     """`counts_for`, with an empirical count's bins taken in exact proportions (`quota`)."""
     if count.kind != "empirical":
@@ -152,12 +164,12 @@ def zone_locale(zone: str, preferred: list[str]) -> str | None:
     return None
 
 
-def factory_zones(shape: Shape, keys: np.ndarray, org_locale: np.ndarray, locales: list[str]):
+def factory_zones(shape: Shape, keys: np.ndarray, org_locale: np.ndarray, locales: list[str], gone: np.ndarray):
     """Each factory's drawn time zone (None for "other": its site's own), and the locale its site comes
     from (its zone's country's; its organization's for "other" or a zone no locale knows), as an index
     into the returned list of locales (the spec's, then the zones')."""
     names = [z for z, _ in shape.timezones]
-    drawn = quota(keys, "timezone", [w for _, w in shape.timezones])
+    drawn = quota(keys, "timezone", [w for _, w in shape.timezones], gone)
     all_locales = list(locales)
     zone_loc = []
     for z in names:

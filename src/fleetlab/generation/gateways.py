@@ -102,9 +102,9 @@ def gateways(
         ),
     )
     if shape.silence:
-        status = np.select([online, never, stale], ["online", "never", "stale"], "recent")
+        spans = {"online": (0.0, c1), "stale": (c1, c2), "recent": (c3, 1.0)}  # of u, as drawn above
         limits = {"online": (0, online_us - 1), "recent": (online_us, threshold), "stale": (threshold + 1, 1 << 62)}
-        ago = shaped.silences(shape, keys, even, status, ago, limits)
+        ago = shaped.silences(shape, even, u, spans, ago, limits)
     # a twin's factories each lose their share exactly (`shaped.spaced`); else a keyed share of all
     chosen = shaped.spaced(parents["keys"][rep], g, spec.deleted_gateways) if shape else None
     deleted, deleted_at = soft_deleted(keys, spec.deleted_gateways, as_of_us, chosen)

@@ -218,19 +218,21 @@ def schemes(shape: Shape, even: Even) -> pl.Series:
     return pl.Series(names, dtype=pl.String).gather(even.weighted("scheme", [w for _, w in shape.url_schemes]))
 
 
-def silences(
-    shape: Shape, keys: np.ndarray, even: Even, status: np.ndarray, ago: np.ndarray, limits: dict
-) -> np.ndarray:
+def silences(shape: Shape, even: Even, u: np.ndarray, spans: dict, ago: np.ndarray, limits: dict) -> np.ndarray:
     """`ago` (µs before as_of) with the statuses that have silence bins drawn from them instead, kept
-    inside their status's `limits` (µs: status → (low, high))."""
+    inside their status's `limits` (µs: status → (low, high)). A gateway's bin comes from where its
+    status draw `u` fell inside its status's span of [0, 1) (`spans`: status → (low, high)): the same
+    even sequence, so a status of a few hundred gateways fills its bins in exact proportions too."""
     out = ago.copy()
     for s, bins in shape.silence:
-        rows = np.flatnonzero(status == s)
+        a, b = spans[s]
+        rows = np.flatnonzero((u >= a) & (u < b))
         if not len(rows):
             continue
         lo, hi, w = (np.array(c, dtype=np.float64) for c in zip(*bins, strict=True))
-        b = even.take(rows).weighted(f"silence:{s}", list(w))
-        hours = lo[b] + even.take(rows).unit(f"silence_in:{s}") * (hi[b] - lo[b])
+        cdf = np.cumsum(w) / w.sum()
+        k = np.minimum(np.searchsorted(cdf, (u[rows] - a) / (b - a), side="right"), len(w) - 1)
+        hours = lo[k] + even.take(rows).unit(f"silence_in:{s}") * (hi[k] - lo[k])
         low, high = limits[s]
         out[rows] = np.clip((hours * HOUR_US).astype(np.int64), low, high)
     return out

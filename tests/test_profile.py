@@ -4,6 +4,7 @@ its distances to the source, what never leaves the source, and the scenario form
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from datetime import datetime, timedelta
@@ -201,7 +202,7 @@ def test_toml_text_reads_back_any_text():
         ({"counts": {"gateways_per_factory": {"distribution": "empirical", "bins": [[5, 2, 1]]}}}, "0 <= low <= high"),
         ({"counts": {"gateways_per_factory": {"distribution": "empirical", "bins": []}}}, "bins must be a list"),
         ({"metadata": {"gateways": {"k": {"share": 2, "type": "string"}}}}, "metadata.gateways.k"),
-        ({"metadata": {"factories": {}}}, "only [metadata.gateways]"),
+        ({"metadata": {"devices": {}}}, "tables are organizations, factories, gateways"),
         ({"scale": 0}, "scale must be a number above 0"),
     ],
 )
@@ -232,7 +233,9 @@ def test_a_shaped_scenario_by_hand_gives_what_it_asks():
             },
             "silence": {"stale": [[100, 100, 1]]},
             "metadata": {
-                "gateways": {"rack": {"share": 1.0, "type": "number"}, "ip": {"share": 1.0, "type": "string"}}
+                "gateways": {"rack": {"share": 1.0, "type": "number"}, "ip": {"share": 1.0, "type": "string"}},
+                "factories": {"lines": {"share": 1.0, "type": "number"}, "note": {"share": 0.5, "type": "boolean"}},
+                "organizations": {"tier": {"share": 0.6, "type": "string"}},
             },
             "scale": 2,
         }
@@ -245,6 +248,12 @@ def test_a_shaped_scenario_by_hand_gives_what_it_asks():
     assert set(g["url"].str.slice(0, 8).to_list()) == {"https://"}
     assert g.filter(g["model"].is_null())["firmware_version"].unique().to_list() == ["f2"]
     assert all(m.startswith('{"ip":"10.') and '"rack":' in m for m in g["metadata"].to_list())
+    factory_meta = [json.loads(m) for m in f["metadata"]]
+    assert all(set(m) <= {"lines", "note"} and isinstance(m["lines"], int) for m in factory_meta)
+    assert sum("note" in m for m in factory_meta) == 7  # half of 14, exactly: even draws
+    org_meta = [json.loads(m) for m in fleet.organizations["metadata"]]
+    assert sum(set(m) == {"tier"} and isinstance(m["tier"], str) for m in org_meta) == 6
+    assert sum(m == {} for m in org_meta) == 4
     silent = g.filter(g["last_seen_at"] < spec.as_of - timedelta(hours=24))["last_seen_at"]
     assert silent.len() > 0 and set(silent.to_list()) == {spec.as_of - timedelta(hours=100)}
 

@@ -203,10 +203,10 @@ def gateways(
         "slug",
         "env",
     )
-    if shape.metadata:
+    if shape.metadata_of("gateways"):
         known = {k: pl.format('"{}"', k) for k in ("protocol", "ip", "mac", "line")}
         known["tags"] = pl.format('["{}","{}","{}"]', "protocol", "slug", "env")
-        extra, meta = shaped.metadata(shape, keys, even, known)
+        extra, meta = shaped.metadata(shape, "gateways", keys, even, known)
         frame = frame.with_columns(**extra)
     return frame.select(
         "id",

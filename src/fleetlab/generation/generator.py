@@ -181,37 +181,27 @@ def _organizations(spec: FleetSpec, pools: Path | None) -> _Organizations:
         else shaped.tier_deleted(tier, spec.shape, spec.deleted_organizations)
     )
     _, deleted_at = soft_deleted(keys, deleted_share, as_of_us)
-    frame = (
-        pl.DataFrame(
-            {
-                "id": entity_uuids(ids),
-                "name": company,
-                "industry": pl.Series(INDUSTRIES).gather(pick(keys, "industry", len(INDUSTRIES))),
-                "plan": pl.Series(PLANS[0]).gather(weighted(keys, "plan", PLANS[1])),
-                "hq": city,
-                "country": country,
-                "domain": domain,
-                "locale": pl.Series(locales, dtype=pl.String).gather(locale),
-                **times(created_us, deleted_at),
-            }
-        )
-        .select(
-            "id",
-            "name",
-            pl.struct(
-                pl.col("industry"),
-                pl.col("plan"),
-                pl.col("locale"),
-                headquarters=pl.concat_str("hq", "country", separator=", "),
-                contact_email=pl.concat_str(pl.lit("ops@"), "domain"),
-            )
-            .struct.json_encode()
-            .alias("metadata"),
-            "created_at",
-            "updated_at",
-            "deleted_at",
-        )
-        .cast(ORGANIZATION_SCHEMA)
+    raw = pl.DataFrame(
+        {
+            "id": entity_uuids(ids),
+            "name": company,
+            "industry": pl.Series(INDUSTRIES).gather(pick(keys, "industry", len(INDUSTRIES))),
+            "plan": pl.Series(PLANS[0]).gather(weighted(keys, "plan", PLANS[1])),
+            "hq": city,
+            "country": country,
+            "domain": domain,
+            "locale": pl.Series(locales, dtype=pl.String).gather(locale),
+            **times(created_us, deleted_at),
+        }
+    ).with_columns(
+        headquarters=pl.concat_str("hq", "country", separator=", "),
+        contact_email=pl.concat_str(pl.lit("ops@"), "domain"),
+    )
+    raw, meta = _metadata(
+        spec, "organizations", raw, keys, ("industry", "plan", "locale", "headquarters", "contact_email")
+    )
+    frame = raw.select("id", "name", meta.alias("metadata"), "created_at", "updated_at", "deleted_at").cast(
+        ORGANIZATION_SCHEMA
     )  # type: ignore[arg-type]
     # Faker's pools repeat companies: a fleet's second "Carter Group" becomes "Carter Group 2", so every
     # organization of a fleet has its own name (lists, charts and GROUP BY name stay right); an
@@ -260,44 +250,39 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
     )
     f_created = created(orgs.created_us[f_org], f_keys)
     _, deleted_at = soft_deleted(f_keys, spec.deleted_factories, us(spec.as_of), gone)
-    factories = (
-        pl.DataFrame(
-            {
-                "id": entity_uuids(f_ids),
-                "organization_id": orgs.frame["id"].gather(f_org) if nf else pl.Series([], dtype=pl.String),
-                "name": sites["field_0"],
-                "location": sites["field_1"],
-                "timezone": sites["field_2"]
-                if zones is None
-                else shaped.zone_column(zones, sites["field_2"], spec.shape),
-                "code": pl.Series(f_org, dtype=pl.Int64).cast(pl.String).str.zfill(4)
-                + "-"
-                + pl.Series(f_idx, dtype=pl.Int64).cast(pl.String).str.zfill(3),
-                "lines": pl.Series(1 + pick(f_keys, "lines", 8)),
-                "shifts": pl.Series(1 + pick(f_keys, "shifts", 3)),
-                "area_m2": pl.Series(2_000 + 100 * pick(f_keys, "area", 400)),
-                "iso50001": pl.Series(unit(f_keys, "iso50001") < 0.4),
-                # where the site is (WGS 84 degrees, its city's): the explore notebook's map
-                "latitude": sites["field_3"].replace("", None).cast(pl.Float64),
-                "longitude": sites["field_4"].replace("", None).cast(pl.Float64),
-                **times(f_created, deleted_at),
-            }
-        )
-        .select(
-            "id",
-            "organization_id",
-            "name",
-            "location",
-            "timezone",
-            pl.struct("code", "lines", "shifts", "area_m2", "iso50001", "latitude", "longitude")
-            .struct.json_encode()
-            .alias("metadata"),
-            "created_at",
-            "updated_at",
-            "deleted_at",
-        )
-        .cast(FACTORY_SCHEMA)
-    )  # type: ignore[arg-type]
+    raw = pl.DataFrame(
+        {
+            "id": entity_uuids(f_ids),
+            "organization_id": orgs.frame["id"].gather(f_org) if nf else pl.Series([], dtype=pl.String),
+            "name": sites["field_0"],
+            "location": sites["field_1"],
+            "timezone": sites["field_2"] if zones is None else shaped.zone_column(zones, sites["field_2"], spec.shape),
+            "code": pl.Series(f_org, dtype=pl.Int64).cast(pl.String).str.zfill(4)
+            + "-"
+            + pl.Series(f_idx, dtype=pl.Int64).cast(pl.String).str.zfill(3),
+            "lines": pl.Series(1 + pick(f_keys, "lines", 8)),
+            "shifts": pl.Series(1 + pick(f_keys, "shifts", 3)),
+            "area_m2": pl.Series(2_000 + 100 * pick(f_keys, "area", 400)),
+            "iso50001": pl.Series(unit(f_keys, "iso50001") < 0.4),
+            # where the site is (WGS 84 degrees, its city's): the explore notebook's map
+            "latitude": sites["field_3"].replace("", None).cast(pl.Float64),
+            "longitude": sites["field_4"].replace("", None).cast(pl.Float64),
+            **times(f_created, deleted_at),
+        }
+    )
+    known = ("code", "lines", "shifts", "area_m2", "iso50001", "latitude", "longitude")
+    raw, meta = _metadata(spec, "factories", raw, f_keys, known)
+    factories = raw.select(
+        "id",
+        "organization_id",
+        "name",
+        "location",
+        "timezone",
+        meta.alias("metadata"),
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    ).cast(FACTORY_SCHEMA)  # type: ignore[arg-type]
     # Faker's pools repeat some cities: an organization's second "Springfield Plant" becomes
     # "Springfield Plant 2", so the platform's name-ordered lists see distinct names
     seen = pl.int_range(pl.len()).over("organization_id", "name")
@@ -322,6 +307,18 @@ def _factories(spec: FleetSpec, orgs: _Organizations, pools: Path | None) -> tup
         "created_us": f_created,
     }
     return factories, parents
+
+
+def _metadata(
+    spec: FleetSpec, table: str, raw: pl.DataFrame, keys: np.ndarray, known: tuple[str, ...]
+) -> tuple[pl.DataFrame, pl.Expr]:
+    """The metadata of a table's rows: fleetlab's own fields (`known`, columns of `raw`) as a JSON object,
+    or, when the spec's shape gives the table's keys, those keys (`shaped.metadata`)."""
+    if not spec.shape.metadata_of(table):
+        return raw, pl.struct(*known).struct.json_encode()
+    draws = shaped.Ranked(keys)
+    extra, meta = shaped.metadata(spec.shape, table, keys, draws, {k: shaped.json_value(k) for k in known})
+    return raw.with_columns(**extra), meta
 
 
 def _site(p: Pool, i: np.ndarray, keys: np.ndarray) -> pl.Series:

@@ -92,6 +92,19 @@ def spaced(factory_keys: np.ndarray, g: np.ndarray, fraction: float) -> np.ndarr
     return np.floor((g + 1) * fraction + offset) > np.floor(g * fraction + offset)
 
 
+class Ranked:
+    """Draws for entities made all at once (organizations, factories): each one's rank in a keyed order,
+    as a point of an even grid over [0, 1), so that `unit(name) < share` holds for share × n of them exactly."""
+
+    def __init__(self, keys: np.ndarray):
+        self.keys = keys
+
+    def unit(self, name: str) -> np.ndarray:
+        rank = np.empty(len(self.keys), dtype=np.float64)
+        rank[np.argsort(unit(self.keys, name), kind="stable")] = np.arange(len(self.keys))
+        return (rank + 0.5) / max(len(self.keys), 1)
+
+
 def tier_of(n: int, shape: Shape) -> np.ndarray:
     """Each of `n` organizations' tier, by position: the first share of them the first tier's, and so on
     (exact counts, so a tier of one biggest tenant holds exactly one organization)."""
@@ -238,14 +251,20 @@ def silences(shape: Shape, even: Even, u: np.ndarray, spans: dict, ago: np.ndarr
     return out
 
 
-def metadata(shape: Shape, keys: np.ndarray, even: Even, known: dict[str, pl.Expr]) -> tuple[dict, pl.Expr]:
-    """Gateways' metadata with the shape's keys: each present in its share of rows, with fleetlab's own value
+def json_value(column: str) -> pl.Expr:
+    """The JSON text of `column`'s value (a string quoted and escaped, a number as is, null as null)."""
+    prefix = len(json.dumps({column: 0}, ensure_ascii=False, separators=(",", ":"))) - 2  # {"column":
+    return pl.struct(pl.col(column)).struct.json_encode().str.slice(prefix).str.strip_suffix("}")
+
+
+def metadata(shape: Shape, table: str, keys: np.ndarray, even: Even, known: dict[str, pl.Expr]) -> tuple[dict, pl.Expr]:
+    """A table's metadata with the shape's keys: each present in its share of rows, with fleetlab's own value
     for a key it knows (`known`: key → expression giving the JSON text of the value) and a made-up value of
     the key's JSON type for others (never a source value). Returns the columns to add and the expression."""
     columns: dict[str, pl.Series] = {}
     members = []
-    for i, (key, share, kind) in enumerate(shape.metadata):
-        present = pl.Series(even.unit(f"meta:{key}") < share)
+    for i, (key, share, kind) in enumerate(shape.metadata_of(table)):
+        present = pl.Series(even.unit(f"meta:{table}:{key}") < share)
         columns[f"_has{i}"] = present
         if key in known:
             value = known[key]

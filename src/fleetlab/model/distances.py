@@ -68,11 +68,12 @@ def distances(source: Survey, twin: Survey, *, scale: float = 1.0, min_count: in
         out.append(Distance(f"soft-deleted {table}", "share", s, t, abs(s - t)))
     s, t = _share(source.reused[1], source.reused[0]), _share(twin.reused[1], twin.reused[0])
     out.append(Distance("reused gateway ids (of soft-deleted)", "share", s, t, abs(s - t)))
-    s_keys, t_keys = _keys(source, min_count), _keys(twin, 0)
-    if s_keys:
-        worst = max(s_keys, key=lambda k: abs(s_keys[k] - t_keys.get(k, 0)))
-        diff = abs(s_keys[worst] - t_keys.get(worst, 0))
-        out.append(Distance(f"metadata keys (worst: {worst!r})", "share", s_keys[worst], t_keys.get(worst, 0), diff))
+    for table in TABLES:
+        s_keys, t_keys = _keys(source, table, min_count), _keys(twin, table, 0)
+        if s_keys:
+            worst = max(s_keys, key=lambda k: abs(s_keys[k] - t_keys.get(k, 0)))
+            s, t = s_keys[worst], t_keys.get(worst, 0)
+            out.append(Distance(f"metadata keys of {table} (worst: {worst!r})", "share", s, t, abs(s - t)))
     s_org, t_org = _per_org(source), _per_org(twin)
     for top in (1, 5):
         s, t = _top(s_org, top), _top(t_org, top)
@@ -150,9 +151,9 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def _keys(survey: Survey, min_count: int) -> dict[str, float]:
-    active = survey.active_gateways or 1
-    per_key = survey.metadata_keys.group_by("key").agg(pl.col("n").sum())
+def _keys(survey: Survey, table: str, min_count: int) -> dict[str, float]:
+    active = (survey.totals[table] - survey.deleted[table]) or 1
+    per_key = survey.metadata_keys.filter(pl.col("table") == table).group_by("key").agg(pl.col("n").sum())
     return {k: n / active for k, n in per_key.iter_rows() if n >= min_count}
 
 

@@ -28,9 +28,9 @@ exactly what it did before they existed.
     recent = [[0.1, 2, 3], [2, 24, 1]]   # between 5 minutes and stale_after_hours
     stale = [[24, 72, 2], [72, 2160, 1]] # beyond stale_after_hours
 
-    [metadata.gateways]         # the keys of gateways' metadata: share of rows holding each, and its JSON type
-    protocol = { share = 1.0, type = "string" }
-    rack = { share = 0.3, type = "number" }
+    [metadata.gateways]         # the keys of a table's metadata (gateways, factories, organizations): the
+    protocol = { share = 1.0, type = "string" }   # share of rows holding each, and its JSON type; a key
+    rack = { share = 0.3, type = "number" }       # fleetlab knows gets fleetlab's value, others a made-up one
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ KEYS = ("scale", "tiers", "silence", "metadata")  # top-level keys; mix gains MI
 MAX_SCALE = 1_000_000.0
 MIX_KEYS = ("pairs", "timezones", "url_schemes")
 MAX_KEY = 200  # characters of a metadata key
+METADATA_TABLES = ("organizations", "factories", "gateways")
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,17 @@ class Shape:
     timezones: tuple[tuple[str, float], ...] = ()
     url_schemes: tuple[tuple[str, float], ...] = ()
     silence: tuple[tuple[str, tuple[tuple[float, float, float], ...]], ...] = ()  # status → bins in hours
-    metadata: tuple[tuple[str, float, str], ...] = ()  # gateways' keys: (key, share, JSON type)
+    metadata: tuple[
+        tuple[str, tuple[tuple[str, float, str], ...]], ...
+    ] = ()  # table → its keys' (key, share, JSON type)
     scale: float = 1.0  # every factory's gateways multiplied by this
 
     def __bool__(self) -> bool:
         parts = (self.tiers, self.pairs, self.timezones, self.url_schemes, self.silence, self.metadata)
         return any(parts) or self.scale != 1.0
+
+    def metadata_of(self, table: str) -> tuple[tuple[str, float, str], ...]:
+        return dict(self.metadata).get(table, ())
 
     def silence_of(self, status: str) -> tuple[tuple[float, float, float], ...]:
         return dict(self.silence).get(status, ())
@@ -115,7 +121,7 @@ class Shape:
         if self.silence:
             out["silence"] = {s: [list(b) for b in bins] for s, bins in self.silence}
         if self.metadata:
-            out["metadata"] = {"gateways": {k: {"share": s, "type": t} for k, s, t in self.metadata}}
+            out["metadata"] = {t: {k: {"share": s, "type": j} for k, s, j in keys} for t, keys in self.metadata}
         return out
 
     def problems(self, stale_after_hours: float) -> list[str]:
@@ -265,23 +271,29 @@ def _silence(value: Any, problems: list[str], where: str) -> tuple | None:
 def _metadata(value: Any, problems: list[str], where: str) -> tuple | None:
     if _table(value, where, problems) is None:
         return None
-    if set(value) - {"gateways"}:
-        problems.append(f"{where}: only [metadata.gateways] is known, not {sorted(set(value) - {'gateways'})}")
-        return None
-    keys = _table(value.get("gateways", {}), f"{where}.gateways", problems)
-    if keys is None:
+    unknown = sorted(set(value) - set(METADATA_TABLES))
+    if unknown:
+        problems.append(f"{where}: tables are {', '.join(METADATA_TABLES)}, not {unknown}")
         return None
     out = []
-    for key, spec in keys.items():
-        ok = isinstance(spec, Mapping) and set(spec) == {"share", "type"} and _fraction(spec["share"])
-        if not ok or spec["type"] not in JSON_TYPES:
-            problems.append(
-                f"{where}.gateways.{key}: expected {{ share = 0..1, type = one of {', '.join(JSON_TYPES)} }}"
-            )
+    for table in METADATA_TABLES:
+        if table not in value:
+            continue
+        keys = _table(value[table], f"{where}.{table}", problems)
+        if keys is None:
             return None
-        more = text_problems(key, f"{where}.gateways key", MAX_KEY)
-        if more:
-            problems += more
-            return None
-        out.append((key, float(spec["share"]), spec["type"]))
-    return tuple(sorted(out))
+        found = []
+        for key, spec in keys.items():
+            ok = isinstance(spec, Mapping) and set(spec) == {"share", "type"} and _fraction(spec["share"])
+            if not ok or spec["type"] not in JSON_TYPES:
+                problems.append(
+                    f"{where}.{table}.{key}: expected {{ share = 0..1, type = one of {', '.join(JSON_TYPES)} }}"
+                )
+                return None
+            more = text_problems(key, f"{where}.{table} key", MAX_KEY)
+            if more:
+                problems += more
+                return None
+            found.append((key, float(spec["share"]), spec["type"]))
+        out.append((table, tuple(sorted(found))))
+    return tuple(out)

@@ -80,7 +80,7 @@ class Survey:
     pairs: pl.DataFrame  # (model, firmware, n) of active gateways; NULL kept
     timezones: pl.DataFrame  # (timezone, n) of active factories
     schemes: pl.DataFrame  # (scheme, n) of active gateways' URLs
-    metadata_keys: pl.DataFrame  # (key, type, n): active gateways whose metadata holds key with a value of type
+    metadata_keys: pl.DataFrame  # (table, key, type, n): active rows whose metadata holds key with a value of type
     reused: tuple[int, int] = (0, 0)  # soft-deleted gateways, and those sharing an active one's gateway_id
     notes: list[str] = field(default_factory=list)
 
@@ -214,7 +214,7 @@ def scenario(survey: Survey, *, scale: float = 1.0, min_count: int = MIN_COUNT, 
         "tiers": tiers(survey, min_count),
         "mix": _mixes(pairs, zones, schemes),
         "silence": _silence(survey),
-        "metadata": {"gateways": _metadata(survey, min_count)},
+        "metadata": {t: keys for t in TABLES if (keys := _metadata(survey, t, min_count))},
     }
     for key in ("silence", "metadata"):
         if not any(out[key].values()):
@@ -298,9 +298,10 @@ def _silence(survey: Survey) -> dict[str, list]:
     return out
 
 
-def _metadata(survey: Survey, min_count: int) -> dict[str, Any]:
-    active = survey.active_gateways
-    keys = survey.metadata_keys.sort("n", descending=True)
+def _metadata(survey: Survey, table: str, min_count: int) -> dict[str, Any]:
+    """The keys of `table`'s metadata held by at least `min_count` active rows: their share, their usual type."""
+    active = survey.totals[table] - survey.deleted[table]
+    keys = survey.metadata_keys.filter(pl.col("table") == table).sort("n", descending=True)
     by_key = keys.group_by("key", maintain_order=True).agg(pl.col("n").sum(), pl.col("type").first())
     return {
         k: {"share": min(1.0, n / active), "type": t} for k, n, t in by_key.iter_rows() if n >= min_count and active

@@ -25,8 +25,8 @@ from ..model.twin import EDGES, QUANTILES, Survey
 from .db import connect, translate_errors
 
 NEEDED = {
-    "organizations": ("id", "deleted_at"),
-    "factories": ("id", "organization_id", "timezone", "deleted_at"),
+    "organizations": ("id", "metadata", "deleted_at"),
+    "factories": ("id", "organization_id", "timezone", "metadata", "deleted_at"),
     "gateways": (
         "id",
         "factory_id",
@@ -178,13 +178,18 @@ def _read(conn: psycopg.Connection, as_of: datetime, stale_after_hours: float) -
         {"zones": sorted(known_zones())},
         {"timezone": pl.String, "n": pl.Int64},
     )
-    keys = _frame(
-        conn,
-        "SELECT k, jsonb_typeof(g.metadata -> k), count(*) FROM gateways g,"
-        " jsonb_object_keys(CASE WHEN jsonb_typeof(g.metadata) = 'object' THEN g.metadata ELSE '{}'::jsonb END) AS k"
-        " WHERE g.deleted_at IS NULL GROUP BY 1, 2",
-        p,
-        {"key": pl.String, "type": pl.String, "n": pl.Int64},
+    keys = pl.concat(
+        [
+            _frame(
+                conn,
+                f"SELECT '{table}', k, jsonb_typeof(t.metadata -> k), count(*) FROM {table} t,"
+                " jsonb_object_keys(CASE WHEN jsonb_typeof(t.metadata) = 'object' THEN t.metadata ELSE '{}' END) AS k"
+                " WHERE t.deleted_at IS NULL GROUP BY 2, 3",
+                p,
+                {"table": pl.String, "key": pl.String, "type": pl.String, "n": pl.Int64},
+            )
+            for table in NEEDED
+        ]
     )
     reused = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM gateways a"

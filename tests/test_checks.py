@@ -22,6 +22,7 @@ CHECKS = [
     "counts match the recorded scenario",
     "every password decrypts",
     "values the platform accepts",
+    "values as fleetlab writes them",
 ]
 
 
@@ -59,13 +60,13 @@ def test_a_good_database_passes(conn, keys, seeded):
     text = report.render()
     assert text.splitlines()[0] == "fleetlab check of here"
     assert "6 passwords decrypt" in text and "1 organizations, 3 factories, 6 gateways" in text
-    assert text.endswith("all 8 checks passed.")
+    assert text.endswith("all 9 checks passed.")
 
 
 def test_cli_on_a_good_database(cli_env, seeded):
     done = cli(cli_env, "check")
     assert done.returncode == 0, done.stderr
-    assert "all 8 checks passed." in done.stdout and "FAIL" not in done.stdout
+    assert "all 9 checks passed." in done.stdout and "FAIL" not in done.stdout
 
 
 def test_orphan_gateway(conn, keys, seeded):
@@ -153,21 +154,45 @@ def test_values_the_platform_would_refuse(conn, keys, seeded):
         "UPDATE gateways SET email = 'no..dots@example.com', name = 'North Wing Gateway' "
         "WHERE gateway_id = 'GW-SPR-002'"
     )
+    conn.execute("UPDATE gateways SET url = '10.0.0.5' WHERE gateway_id = 'GW-DET-001'")
     conn.execute("UPDATE factories SET metadata = '[1, 2]' WHERE name = 'Austin Facility'")
     # the platform's API answers 500 for a whole list holding an id that is not an RFC UUID
     conn.execute("INSERT INTO organizations (id, name) VALUES ('11111111-1111-1111-1111-111111111111', 'Odd Id')")
     conn.commit()
     res = results(conn, keys)
-    assert failing(conn, keys) == {"values the platform accepts"}
-    detail = res["values the platform accepts"].text
-    assert (
-        "1 gateways with url is not a ws:// or wss:// URL the acquisition client takes (e.g. 'https://gw.example.com')"
-        in detail
-    )
-    assert "1 gateways with email is not an address the API accepts (e.g. 'no..dots@example.com')" in detail
-    assert "2 gateways with a name another gateway of its factory has (e.g. 'North Wing Gateway'" in detail
-    assert "1 factories with metadata is not a JSON object" in detail
-    assert "1 organizations with id is not an RFC UUID (e.g. '11111111-1111-1111-1111-111111111111')" in detail
+    assert failing(conn, keys) == {"values the platform accepts", "values as fleetlab writes them"}
+    errors = res["values the platform accepts"]
+    assert not errors.warning
+    assert "1 gateways with email is not an address the API accepts (e.g. 'no..dots@example.com')" in errors.text
+    assert "1 factories with metadata is not a JSON object" in errors.text
+    assert "1 organizations with id is not an RFC UUID (e.g. '11111111-1111-1111-1111-111111111111')" in errors.text
+    # an address without a scheme: zod's url() (WHATWG `new URL`) refuses it
+    assert "1 gateways with url is not a URL the API accepts (e.g. '10.0.0.5')" in errors.text
+    # what the platform's API takes, but fleetlab would not write: warnings
+    warnings = res["values as fleetlab writes them"]
+    assert warnings.warning
+    assert "2 gateways with url is not a ws:// or wss:// URL the acquisition client takes" in warnings.text
+    assert "'https://gw.example.com'" in warnings.text
+    assert "2 gateways with a name another gateway of its factory has (e.g. 'North Wing Gateway'" in warnings.text
+
+
+def test_rows_the_api_takes_are_warnings_and_check_passes(conn, keys, seeded, cli_env):
+    """An https URL passes the platform's zod schema (its API writes it): check lists it and exits 0."""
+    conn.execute("UPDATE gateways SET url = 'https://gw-1.example.com/live' WHERE gateway_id = 'GW-SPR-001'")
+    conn.execute("UPDATE gateways SET url = 'ws://10.0.0.1:0' WHERE gateway_id = 'GW-SPR-002'")
+    conn.commit()
+    report = checks.run(conn, keys)
+    assert report.ok and not report.failed
+    assert [r.name for r in report.warned] == ["values as fleetlab writes them"]
+    done = cli(cli_env, "check")
+    assert done.returncode == 0, done.output
+    assert "  warn  values as fleetlab writes them" in done.stdout
+    assert "- 1 gateways with url is not a ws:// or wss:// URL the acquisition client takes" in done.stdout
+    assert "- 1 gateways with a url whose port is 0 (nothing to dial)" in done.stdout
+    assert done.stdout.splitlines()[-2:] == [
+        "all 8 checks passed.",
+        "1 warning(s): rows the platform accepts but fleetlab would not write (not a failure).",
+    ]
 
 
 def test_a_renamed_index_breaks_the_schema_check(conn, keys, seeded):
@@ -238,7 +263,7 @@ def test_cli_on_a_broken_database(cli_env, conn, seeded):
     assert done.returncode == 1
     assert "FAIL  active gateway_id unique" in done.stdout
     assert "FAIL  counts match the recorded scenario" in done.stdout
-    assert "3 of 8 checks failed." in done.stdout
+    assert "3 of 9 checks failed." in done.stdout
     assert "Traceback" not in done.stderr
 
 

@@ -97,4 +97,4 @@ def test_the_installed_wheel_resets_outside_the_repository(wheel, tmp_path, new_
     assert applied == len(migrate.discover())
     checked = fleetlab("check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "all 8 checks passed" in checked.stdout
+    assert "all 9 checks passed" in checked.stdout

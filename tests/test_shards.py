@@ -74,7 +74,7 @@ def test_export_shards_copy_into_postgresql_and_pass_fleetlab_check(tmp_path, cl
         loaded = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
     assert loaded == fleetlab.generate(spec()).counts()
     check = cli(["check"], env)
-    assert check.returncode == 0 and "all 8 checks passed" in check.stdout, check.output
+    assert check.returncode == 0 and "all 9 checks passed" in check.stdout, check.output
 
 
 def test_parquet_export_holds_the_same_rows_and_refuses_to_overwrite(tmp_path, cli_env):

@@ -242,7 +242,7 @@ def test_a_skipped_check_says_what_it_needs(seeded, env):
     assert values.startswith("  ok") and values.endswith(
         "(the rules that read table organizations: not checked, missing)"
     )
-    assert run.stdout.splitlines()[-1] == "2 of 8 checks failed, 2 could not run."
+    assert run.stdout.splitlines()[-1] == "2 of 9 checks failed, 2 could not run."
 
 
 def test_a_check_the_server_refuses_fails_alone(seeded, env):
@@ -287,13 +287,11 @@ def test_url_ports_outside_1_to_65535(seeded, env):
         "UPDATE gateways SET url = 'wss://gw.example.com:65535/ok' WHERE gateway_id = 'GW-DET-001'",
     )
     run = checked(env)
-    assert (
-        "2 gateways with a url whose port is not 1 to 65535 (e.g. 'ws://192.168.1.100:70000', "
-        "'ws://gw.example.com:0/live')"
-        in findings(run)
-        or "2 gateways with a url whose port is not 1 to 65535 (e.g. 'ws://gw.example.com:0/live', "
-        "'ws://192.168.1.100:70000')"
-        in findings(run)
+    assert run.returncode == 1  # the API's `new URL` refuses port 70000: an error
+    assert "1 gateways with a url whose port is above 65535 (e.g. 'ws://192.168.1.100:70000')" in findings(run)
+    # port 0 parses (the API takes it) but nothing listens there: a warning
+    assert "1 gateways with a url whose port is 0 (nothing to dial) (e.g. 'ws://gw.example.com:0/live')" in findings(
+        run
     ), run.stdout
     assert "65535/ok" not in run.stdout
 
@@ -304,8 +302,8 @@ def test_the_frame_rules_know_the_ports_too():
     urls = ["ws://192.168.1.100:70000", "ws://gw.example.com:0/live", "wss://gw.example.com:65535/ok"]
     fleet.gateways = fleet.gateways.with_columns(pl.Series("url", [*urls, *fleet.gateways["url"][3:]]))
     assert platform.problems(fleet) == [
-        "gateways: 2 row(s) with a url whose port is not 1 to 65535, e.g. 'ws://192.168.1.100:70000', "
-        "'ws://gw.example.com:0/live'"
+        "gateways: 1 row(s) with a url whose port is above 65535, e.g. 'ws://192.168.1.100:70000'",
+        "gateways: 1 row(s) with a url whose port is 0 (nothing to dial), e.g. 'ws://gw.example.com:0/live'",
     ]
 
 

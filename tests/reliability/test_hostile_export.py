@@ -284,7 +284,7 @@ def test_load_sql_loads_from_any_folder_and_the_database_passes_check(tmp_path, 
         counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in record["counts"]}
     assert counts == record["counts"] and all(counts.values())
     check = _check(url, env)
-    assert check.returncode == 0 and "all 8 checks passed" in check.stdout, check.output
+    assert check.returncode == 0 and "all 9 checks passed" in check.stdout, check.output
 
 
 @pytest.mark.skipif(PSQL is None, reason="no psql client on PATH")
@@ -333,7 +333,7 @@ def test_load_sql_into_the_platforms_own_empty_schema_loads_and_passes_check(tmp
     loaded = _load(json.loads((out / "fleet.json").read_text()), url, tmp_path)
     assert loaded.returncode == 0 and "no fleetlab_marker table" in loaded.stdout, loaded.stderr
     check = _check(url, env)  # nothing recorded to compare the counts with; everything else checked
-    assert check.returncode == 0 and "all 8 checks passed" in check.stdout, check.output
+    assert check.returncode == 0 and "all 9 checks passed" in check.stdout, check.output
     assert "no fleetlab marker, so no recorded counts" in check.stdout and " passwords decrypt" in check.stdout
 
 

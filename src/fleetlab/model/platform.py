@@ -6,8 +6,16 @@ client's URL rule (`backend/src/config.ts`: `ws://` or `wss://` only; `new URL` 
 within a factory). Widths come from `fleetlab.model.tables.WIDTHS`; `SQL_RULES` checks them too, for
 a column someone widened by hand.
 
-`problems(fleet)` returns one line per broken rule (with a count and an example), empty when the
-platform would take every row; the tests run it over every preset scenario.
+Each rule has a severity. An **error** is what the platform refuses or cannot work with: what its API's
+zod schemas refuse (an id that is not an RFC UUID, a width, an empty name, an address or a URL zod does
+not parse, metadata that is not an object). A **warning** is what only fleetlab's realism flags, for rows
+the platform's API accepts: a URL its acquisition client will not dial (any scheme but ws:// and wss://,
+port 0), names shared within a factory (its name-ordered pages then shift). `fleetlab check` exits 1 on
+errors only and lists the warnings.
+
+`problems(fleet)` returns one line per broken rule of either severity (with a count and an example),
+empty when the platform would take every row and fleetlab would have written it; the tests run it over
+every preset scenario.
 """
 
 from __future__ import annotations
@@ -43,10 +51,16 @@ class Rule(NamedTuple):
     bad: str
     show: str
     needs: tuple[str, ...]  # the columns `bad` and `show` read: a rule whose column is missing is skipped
+    warning: bool = False  # the platform's API takes such a row; only fleetlab's realism flags it
 
 
-# the port of a URL GATEWAY_URL accepts, when it has one (WHATWG URLs, so `ws`, take 0-65535; 0 is no port to dial)
-URL_PORT = r"^wss?://[^/:]+:([0-9]{1,5})(/|$)"
+# the port of a URL, when it has one (WHATWG URLs take 0-65535: beyond, `new URL` throws and zod refuses;
+# 0 parses, but there is no port 0 to dial)
+URL_PORT = r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/:?#]+:([0-9]{1,6})([/?#]|$)"
+# what zod 4's z.string().url() takes (`new URL(value)` parses it): a scheme, and for the special schemes
+# (http, https, ws, wss, ftp) a host without white space
+API_URL = r"^[A-Za-z][A-Za-z0-9+.\-]*:"
+SPECIAL_WITHOUT_HOST = r"^(https?|wss?|ftp):(?!//[^/?#\s]*[^/?#\s:@][^/?#\s]*([/?#]|$))"
 SQL_RULES: list[Rule] = [
     # the version nibble (1-8) and the variant bits (10), read from the bytes: no text conversion
     *(
@@ -72,17 +86,33 @@ SQL_RULES: list[Rule] = [
     Rule("gateways", "an empty gateway_id or name", "gateway_id = '' OR name = ''", "id", ("id", "gateway_id", "name")),
     Rule(
         "gateways",
-        "url is not a ws:// or wss:// URL the acquisition client takes",
-        f"url !~ {_lit(GATEWAY_URL)}",
+        "url is not a URL the API accepts",
+        f"url !~ {_lit(API_URL)} OR lower(url) ~ {_lit(SPECIAL_WITHOUT_HOST)} OR url ~ '[[:space:]]'",
         "url",
         ("url",),
     ),
     Rule(
         "gateways",
-        "a url whose port is not 1 to 65535",
-        f"substring(url from {_lit(URL_PORT)})::int NOT BETWEEN 1 AND 65535",
+        "a url whose port is above 65535",
+        f"substring(url from {_lit(URL_PORT)})::int > 65535",
         "url",
         ("url",),
+    ),
+    Rule(
+        "gateways",
+        "url is not a ws:// or wss:// URL the acquisition client takes",
+        f"url !~ {_lit(GATEWAY_URL)}",
+        "url",
+        ("url",),
+        warning=True,
+    ),
+    Rule(
+        "gateways",
+        "a url whose port is 0 (nothing to dial)",
+        f"substring(url from {_lit(URL_PORT)})::int = 0",
+        "url",
+        ("url",),
+        warning=True,
     ),
     Rule(
         "gateways",
@@ -97,6 +127,7 @@ SQL_RULES: list[Rule] = [
         "(factory_id, name) IN (SELECT factory_id, name FROM gateways GROUP BY 1, 2 HAVING count(*) > 1)",
         "name",
         ("factory_id", "name"),
+        warning=True,
     ),
 ]
 
@@ -141,9 +172,8 @@ def problems(fleet) -> list[str]:
         "url",
     )
     port = pl.col("url").str.extract(URL_PORT, 1).cast(pl.Int32)
-    out += _check(
-        gateways, "gateways", port.is_null() | port.is_between(1, 65535), "a url whose port is not 1 to 65535", "url"
-    )
+    out += _check(gateways, "gateways", port.is_null() | (port <= 65535), "a url whose port is above 65535", "url")
+    out += _check(gateways, "gateways", port.is_null() | (port != 0), "a url whose port is 0 (nothing to dial)", "url")
     email = pl.col("email")
     out += _check(
         gateways,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from psycopg.types.json import Jsonb
 
 from fleetlab.generation.acme import acme_fleet
 from fleetlab.store import checks
@@ -282,3 +285,48 @@ def test_a_generated_fleet_passes_every_check(fleetlab_db):
     assert [r.name for r in report.results] == CHECKS
     assert all(r.ok for r in report.results), [r for r in report.results if not r.ok]
     assert fleetlab_db.read_sql("SELECT * FROM organizations").height == 4
+
+
+API_WRITES = json.loads((Path(__file__).parent / "fixtures" / "platform_api_writes.json").read_text())
+
+
+def _insert_like_the_api(conn, row: dict, keys) -> None:
+    """A gateway as the platform's POST /api/gateways wrote it (its columns; the password encrypted)."""
+    conn.execute(
+        "INSERT INTO gateways (factory_id, gateway_id, name, url, email, password_encrypted, model,"
+        " firmware_version, metadata) SELECT id, %s, %s, %s, %s, %s, %s, %s, %s FROM factories WHERE name = %s",
+        (
+            row["gateway_id"],
+            row["name"],
+            row["url"],
+            row["email"],
+            keys.encrypt("from-the-api"),
+            row.get("model"),
+            row.get("firmware_version"),
+            Jsonb(row.get("metadata") or {}),
+            row["factory"],
+        ),
+    )
+
+
+def test_what_the_real_platform_api_wrote_passes_with_warnings(conn, keys, seeded, cli_env):
+    for row in API_WRITES["written"]:
+        _insert_like_the_api(conn, row, keys)
+    conn.commit()
+    done = cli(cli_env, "check")
+    assert done.returncode == 0, done.output
+    assert "  ok    values the platform accepts" in done.stdout
+    assert "  warn  values as fleetlab writes them" in done.stdout
+    assert "(e.g. 'mailto:ops@example.com', 'https://gw-api.example.com/ws')" in done.stdout
+    assert "1 gateways with a url whose port is 0 (nothing to dial)" in done.stdout
+
+
+@pytest.mark.parametrize("refused", API_WRITES["refused"], ids=lambda r: r["gateway_id"])
+def test_what_the_real_platform_api_refused_is_an_error(conn, keys, seeded, cli_env, refused):
+    row = {**API_WRITES["written"][0], "gateway_id": refused["gateway_id"]}
+    row.update({k: refused[k] for k in ("url", "email") if k in refused})
+    _insert_like_the_api(conn, row, keys)
+    conn.commit()
+    done = cli(cli_env, "check")
+    assert done.returncode == 1, done.output
+    assert "  FAIL  values the platform accepts" in done.stdout

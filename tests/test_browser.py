@@ -135,7 +135,7 @@ def test_reset_app_resets_with_the_counts_set_in_the_form(reset_app, workbench, 
 def marker_created(settings: Settings):
     """When the database was made (a reset makes a new one): the marker's created_at."""
     with psycopg.connect(settings.database_url) as conn:
-        return conn.execute("SELECT created_at FROM fleetlab_marker").fetchone()[0]
+        return conn.execute("SELECT created_at FROM fleetlab_meta.fleetlab_marker").fetchone()[0]
 
 
 def test_reset_app_replaces_a_fleet_only_once_confirmed_and_asks_again_after(reset_app, workbench, page):

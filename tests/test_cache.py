@@ -76,7 +76,9 @@ def test_a_second_reset_clones_and_gives_exactly_a_fresh_builds_content(cached, 
     key = base64.b64decode(cached.secret_key)
     assert content(db_url, key) == content(fresh_url, key)
     with db.connect(db_url) as conn:  # the clone says it was created now, by this reset
-        created = conn.execute("SELECT created_at > now() - interval '1 minute' FROM fleetlab_marker").fetchone()[0]
+        created = conn.execute(
+            "SELECT created_at > now() - interval '1 minute' FROM fleetlab_meta.fleetlab_marker"
+        ).fetchone()[0]
     assert created
 
 

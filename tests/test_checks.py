@@ -251,7 +251,7 @@ def test_unseeded_database_and_missing_key(conn):
 
 
 def test_no_marker(conn, keys):
-    conn.execute("DROP TABLE fleetlab_marker")
+    conn.execute("DROP TABLE fleetlab_meta.fleetlab_marker")
     conn.commit()
     counts = results(conn, keys)["counts match the recorded scenario"]
     assert counts.ok and "no fleetlab marker, so no recorded counts" in counts.detail  # nothing recorded
@@ -317,7 +317,8 @@ def test_what_the_real_platform_api_wrote_passes_with_warnings(conn, keys, seede
     assert done.returncode == 0, done.output
     assert "  ok    values the platform accepts" in done.stdout
     assert "  warn  values as fleetlab writes them" in done.stdout
-    assert "(e.g. 'mailto:ops@example.com', 'https://gw-api.example.com/ws')" in done.stdout
+    assert "2 gateways with url is not a ws:// or wss:// URL the acquisition client takes" in done.stdout
+    assert "'mailto:ops@example.com'" in done.stdout and "'https://gw-api.example.com/ws'" in done.stdout
     assert "1 gateways with a url whose port is 0 (nothing to dial)" in done.stdout
 
 

@@ -70,7 +70,7 @@ def test_generated_fleet_loads(settings, db_url):
     result = seed(settings, plan(spec()))
     assert result.counts == {"organizations": 5, "factories": 20, "gateways": 200}
     with db.connect(db_url) as c:
-        recorded = c.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0]
+        recorded = c.execute("SELECT scenario FROM fleetlab_meta.fleetlab_marker").fetchone()[0]
         assert recorded["counts"] == result.counts
         assert FleetSpec.from_mapping(recorded["spec"]) == spec()
         token, row_id = c.execute("SELECT password_encrypted, id::text FROM gateways LIMIT 1").fetchone()

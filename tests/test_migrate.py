@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from fleetlab.errors import LockTimeout, MigrationError
-from fleetlab.store import databases, db, migrate
+from fleetlab.store import databases, db, marker, migrate
 
 from .reliability.harness import cli_inprocess
 
@@ -34,6 +34,7 @@ def test_files_keep_original_timestamps():
         "1707345600003_create_gateways.sql",
         "1707345600004_match_platform_schema.sql",
         "1707345600005_record_platform_migrations.sql",
+        "1707345600006_fleetlab_schema.sql",
     ]
 
 
@@ -41,9 +42,9 @@ def test_apply_records_each_file(empty_url):
     with db.connect(empty_url, autocommit=True) as c:
         assert [m.version for m in migrate.pending(c)] == [m.version for m in migrate.discover()]
         done = migrate.apply(c)
-        assert len(done) == 5
+        assert len(done) == 6
         rows = c.execute(
-            "SELECT version, name, checksum, execution_ms >= 0, applied_at IS NOT NULL FROM schema_migrations ORDER BY 1"
+            "SELECT version, name, checksum, execution_ms >= 0, applied_at IS NOT NULL FROM fleetlab_meta.schema_migrations ORDER BY 1"
         ).fetchall()
         assert [(r[0], r[1]) for r in rows] == [(m.version, m.name) for m in done]
         assert [r[2] for r in rows] == [m.checksum for m in done]
@@ -72,7 +73,7 @@ def test_a_new_database_gets_every_migration_in_one_batch_recorded_as_one_by_one
     with db.connect(empty_url, autocommit=True) as fresh, db.connect(one_by_one, autocommit=True) as c:
         assert migrate.apply_fresh(fresh) == migrate.discover()
         migrate.apply(c)
-        records = "SELECT version, name, checksum, execution_ms >= 0 FROM schema_migrations ORDER BY 1"
+        records = "SELECT version, name, checksum, execution_ms >= 0 FROM fleetlab_meta.schema_migrations ORDER BY 1"
         assert fresh.execute(records).fetchall() == c.execute(records).fetchall()
         assert schema.describe(fresh) == schema.describe(c)
         assert migrate.pending(fresh) == []
@@ -144,7 +145,9 @@ def test_concurrent_runners_apply_each_migration_once(empty_url):
     assert errors == []
     assert sorted(applied) == [m.version for m in migrate.discover()]
     with db.connect(empty_url) as c:
-        assert c.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(migrate.discover())
+        assert c.execute("SELECT count(*) FROM fleetlab_meta.schema_migrations").fetchone()[0] == len(
+            migrate.discover()
+        )
 
 
 def test_waiting_runner_gives_up_with_clear_message(empty_url):
@@ -176,7 +179,7 @@ def test_cli_migrate_dry_run_and_status(empty_url, cli_env):
     st = run("status")
     assert st.returncode == 0 and st.stdout.count("applied") == len(migrate.discover())
     with db.connect(empty_url, autocommit=True) as c:
-        c.execute("UPDATE schema_migrations SET checksum = 'x' WHERE version = 1707345600001")
+        c.execute("UPDATE fleetlab_meta.schema_migrations SET checksum = 'x' WHERE version = 1707345600001")
     st = run("status")
     assert st.returncode == 1 and "1707345600001_create_organizations.sql was changed" in st.stdout
     mig = run("migrate")
@@ -206,3 +209,87 @@ def test_a_schema_changed_by_hand_is_seen_by_status_check_and_seed(cli_env, conn
     assert seeded.returncode == 1 and "gateways_gateway_id_unique_idx: missing" in seeded.stderr
     assert run("reset", "--yes").returncode == 0
     assert run("status").returncode == 0
+
+
+# -- fleetlab's bookkeeping in its own schema --------------------------------------------------------
+
+PLATFORM_TABLES = ["factories", "gateways", "organizations", "pgmigrations"]  # what the platform's migrations make
+
+
+def _tables(c, schema: str) -> list[str]:
+    return [
+        r[0]
+        for r in c.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (schema,)).fetchall()
+    ]
+
+
+def test_public_holds_exactly_the_platforms_tables(empty_url):
+    with db.connect(empty_url, autocommit=True) as c:
+        marker.create(c)
+        migrate.apply(c)
+        assert _tables(c, "public") == PLATFORM_TABLES
+        assert _tables(c, "fleetlab_meta") == ["fleetlab_marker", "schema_migrations"]
+        # nothing of fleetlab's elsewhere either: no sequence, view or function outside the two schemas
+        others = c.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname NOT IN ('public', 'fleetlab_meta', 'pg_catalog', 'information_schema', 'pg_toast')"
+        ).fetchall()
+        assert others == []
+
+
+OLD_MARKER = """
+CREATE TABLE public.fleetlab_marker (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id), created_at timestamptz NOT NULL DEFAULT now(),
+    fleetlab_version text NOT NULL, protected boolean NOT NULL DEFAULT false, scenario jsonb, seeded_at timestamptz
+);
+INSERT INTO public.fleetlab_marker (fleetlab_version, scenario, created_at)
+VALUES ('0.0.9', '{"name": "old"}', '2025-06-01Z');
+CREATE TABLE public.schema_migrations (
+    version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(), execution_ms double precision NOT NULL
+);
+"""
+
+
+def _old_layout(c) -> None:
+    """A database as a fleetlab before migration 1707345600006 left it: history and marker in public."""
+    c.execute(OLD_MARKER)
+    for m in migrate.discover()[:5]:
+        c.execute(m.sql)
+        c.execute(
+            "INSERT INTO public.schema_migrations (version, name, checksum, applied_at, execution_ms) "
+            "VALUES (%s, %s, %s, '2025-06-01Z', 1)",
+            (m.version, m.name, m.checksum),
+        )
+
+
+def test_a_database_of_the_old_layout_is_ours_and_moves_in_place(empty_url):
+    with db.connect(empty_url, autocommit=True) as c:
+        _old_layout(c)
+        found = marker.read(c)
+        assert found is not None and found.scenario == {"name": "old"}  # still ours before it moves
+        st = migrate.status(c)
+        assert [a.version for a in st.applied] == [m.version for m in migrate.discover()[:5]] and not st.drift
+        assert [m.filename for m in migrate.apply(c)] == ["1707345600006_fleetlab_schema.sql"]
+        assert _tables(c, "public") == PLATFORM_TABLES
+        assert _tables(c, "fleetlab_meta") == ["fleetlab_marker", "schema_migrations"]
+        history = c.execute(
+            "SELECT version, applied_at < '2025-06-02Z' FROM fleetlab_meta.schema_migrations ORDER BY 1"
+        )
+        assert [r[1] for r in history.fetchall()] == [True] * 5 + [False]  # the old records kept, the move added
+        moved = marker.read(c)
+        assert moved is not None and moved.scenario == {"name": "old"} and moved.fleetlab_version == "0.0.9"
+        assert migrate.pending(c) == [] and migrate.apply(c) == []  # once
+
+
+def test_fleetlab_migrate_moves_an_old_database(empty_url, tmp_path):
+    from .reliability.harness import base_env
+
+    with db.connect(empty_url, autocommit=True) as c:
+        _old_layout(c)
+    env = base_env(DATABASE_URL=empty_url.render(masked=False), FLEETLAB_HOME=str(tmp_path / "home"))
+    run = cli_inprocess(["migrate"], env)
+    assert run.returncode == 0, run.output
+    assert "1707345600006_fleetlab_schema" in run.output
+    status = cli_inprocess(["status"], env)
+    assert status.returncode == 0 and "CHANGED" not in status.output, status.output

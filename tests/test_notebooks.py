@@ -307,7 +307,7 @@ def fingerprint(url: str) -> tuple:
             "SELECT md5(string_agg(id::text, ',' ORDER BY id)) FROM "
             "(SELECT id FROM organizations UNION ALL SELECT id FROM factories UNION ALL SELECT id FROM gateways) t"
         ).fetchone()[0]
-        marker = conn.execute("SELECT * FROM fleetlab_marker").fetchall()
+        marker = conn.execute("SELECT * FROM fleetlab_meta.fleetlab_marker").fetchall()
     return counts(url), digest, marker
 
 

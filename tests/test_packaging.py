@@ -93,7 +93,7 @@ def test_the_installed_wheel_resets_outside_the_repository(wheel, tmp_path, new_
     assert done.returncode == 0, done.stderr
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM organizations").fetchone()[0] == 2
-        applied = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+        applied = conn.execute("SELECT count(*) FROM fleetlab_meta.schema_migrations").fetchone()[0]
     assert applied == len(migrate.discover())
     checked = fleetlab("check")
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -107,7 +107,7 @@ def test_parallel_reset_loads_the_same_rows_as_one_stream(settings, db_url, stre
     assert schema_objects(db_url) == serial_schema
     with db.connect(db_url) as c:
         assert schema.differences(schema.describe(c)) == []  # keys attached to their indexes: the platform's catalog
-        marker = c.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0]
+        marker = c.execute("SELECT scenario FROM fleetlab_meta.fleetlab_marker").fetchone()[0]
         assert marker["counts"] == result.counts
         assert analyzed(c)["gateways"] == 11  # the statistics gathered, from a small sample, as one stream does
         sample = c.execute(

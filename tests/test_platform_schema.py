@@ -103,6 +103,7 @@ def test_an_existing_database_upgrades_in_place(new_db, first_three):
         assert [m.filename for m in migrate.apply(c)] == [
             "1707345600004_match_platform_schema.sql",
             "1707345600005_record_platform_migrations.sql",
+            "1707345600006_fleetlab_schema.sql",
         ]
         assert differences(describe(c)) == []
         row = c.execute("SELECT gateway_id, model, password_encrypted LIKE 'v1.%', updated_at FROM gateways").fetchone()

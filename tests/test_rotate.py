@@ -124,7 +124,7 @@ def test_key_rotate_command(cli_env, conn, mixed):
 
 
 def test_key_rotate_refuses_a_database_without_marker(cli_env, conn):
-    conn.execute("DROP TABLE fleetlab_marker")
+    conn.execute("DROP TABLE fleetlab_meta.fleetlab_marker")
     conn.commit()
     done = cli(cli_env, "key", "rotate")
     assert done.returncode != 0 and "no fleetlab marker" in done.stderr and "Traceback" not in done.stderr

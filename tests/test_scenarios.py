@@ -127,7 +127,7 @@ def test_cli_bad_input_all_at_once_and_nothing_touched(cli_env, conn):
         "unknown locale 'xx_XX'",
     ]:
         assert fragment in out.stderr, out.stderr
-    assert conn.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0] is None
+    assert conn.execute("SELECT scenario FROM fleetlab_meta.fleetlab_marker").fetchone()[0] is None
 
 
 def test_cli_seed_with_overrides(cli_env, conn):
@@ -151,6 +151,6 @@ def test_cli_seed_with_overrides(cli_env, conn):
     assert out.returncode == 0, out.stderr
     assert conn.execute("SELECT count(*) FROM factories").fetchone()[0] == 6
     assert conn.execute("SELECT count(*) FROM factories WHERE timezone <> 'Europe/Berlin'").fetchone()[0] == 0
-    scenario = conn.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0]
+    scenario = conn.execute("SELECT scenario FROM fleetlab_meta.fleetlab_marker").fetchone()[0]
     assert scenario["seed"] == 42 and scenario["counts"]["factories"] == 6
     assert scenario["as_of"] == "2026-01-01T00:00:00Z"

@@ -125,7 +125,9 @@ def test_one_handle_one_connection_read_only_and_the_clock_read_once(db_url, acm
     assert db.scenario["name"] == "acme-test" and db.clock.stale_after == timedelta(minutes=45)
 
     # the clock is the one the handle read when it was made: a marker changed since moves a new handle only
-    conn.execute("UPDATE fleetlab_marker SET scenario = jsonb_set(scenario, '{as_of}', '\"2030-01-01T01:00:00Z\"')")
+    conn.execute(
+        "UPDATE fleetlab_meta.fleetlab_marker SET scenario = jsonb_set(scenario, '{as_of}', '\"2030-01-01T01:00:00Z\"')"
+    )
     conn.commit()
     assert db.clock.as_of == AS_OF and db.fleet_summary().equals(before)
     later = Workbench(db_url)

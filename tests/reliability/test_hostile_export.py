@@ -300,7 +300,7 @@ def test_shards_loaded_one_after_another_add_up_in_the_marker(tmp_path, env, new
         assert loaded.returncode == 0, loaded.stderr
         total = {t: total.get(t, 0) + n for t, n in record["counts"].items()}
     with db.connect(url) as conn:
-        recorded = conn.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0]
+        recorded = conn.execute("SELECT scenario FROM fleetlab_meta.fleetlab_marker").fetchone()[0]
     assert recorded["counts"] == total and recorded["name"] == "multi-tenant"
     check = _check(url, env)
     assert check.returncode == 0 and "added since" not in check.stdout, check.output
@@ -320,7 +320,7 @@ def test_a_load_that_fails_loads_nothing(tmp_path, env, new_db, template_db):
             conn.execute("SELECT (SELECT count(*) FROM organizations) + (SELECT count(*) FROM factories)").fetchone()[0]
             == 0
         )
-        assert conn.execute("SELECT scenario FROM fleetlab_marker").fetchone()[0] is None
+        assert conn.execute("SELECT scenario FROM fleetlab_meta.fleetlab_marker").fetchone()[0] is None
 
 
 @pytest.mark.skipif(PSQL is None, reason="no psql client on PATH")
@@ -331,7 +331,7 @@ def test_load_sql_into_the_platforms_own_empty_schema_loads_and_passes_check(tmp
     target = {**env, "DATABASE_URL": url.render(masked=False)}
     assert cli(["migrate"], target).returncode == 0
     loaded = _load(json.loads((out / "fleet.json").read_text()), url, tmp_path)
-    assert loaded.returncode == 0 and "no fleetlab_marker table" in loaded.stdout, loaded.stderr
+    assert loaded.returncode == 0 and "no fleetlab marker here" in loaded.stdout, loaded.stderr
     check = _check(url, env)  # nothing recorded to compare the counts with; everything else checked
     assert check.returncode == 0 and "all 9 checks passed" in check.stdout, check.output
     assert "no fleetlab marker, so no recorded counts" in check.stdout and " passwords decrypt" in check.stdout

@@ -48,7 +48,9 @@ def test_ten_concurrent_migrate_apply_each_migration_once(new_db, env):
     results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
     applied_lines = sum(out.count("applied ") for _, out, _ in results)
     with db.connect(url, autocommit=True) as c:
-        rows, distinct = c.execute("SELECT count(*), count(DISTINCT version) FROM schema_migrations").fetchone()
+        rows, distinct = c.execute(
+            "SELECT count(*), count(DISTINCT version) FROM fleetlab_meta.schema_migrations"
+        ).fetchone()
     double = (applied_lines - MIGRATIONS) + (rows - distinct)
     observe("double_applied_migrations", max(double, 0))
     assert all(code == 0 for code, _, _ in results), [err for code, _, err in results if code]
@@ -84,7 +86,7 @@ def test_runner_killed_holding_the_lock_does_not_block_the_next(new_db, env):
     # client_connection_check_interval ends the orphaned backend within about a second
     assert run.elapsed < 10, f"the next runner waited {run.elapsed:.1f}s for a dead client's lock"
     with db.connect(url, autocommit=True) as c:
-        assert c.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == MIGRATIONS
+        assert c.execute("SELECT count(*) FROM fleetlab_meta.schema_migrations").fetchone()[0] == MIGRATIONS
 
 
 def test_waiting_runner_gives_up_with_a_clear_message(new_db, env):

@@ -57,7 +57,9 @@ def _after_kill(url, before, expect: str) -> None:
 
 def _seed_of(url) -> int:
     with db.connect(url, autocommit=True) as conn:
-        return int(conn.execute("SELECT scenario -> 'spec' ->> 'seed' FROM fleetlab_marker").fetchone()[0])
+        return int(
+            conn.execute("SELECT scenario -> 'spec' ->> 'seed' FROM fleetlab_meta.fleetlab_marker").fetchone()[0]
+        )
 
 
 def _recovers(url, env, server_url=None) -> None:
@@ -130,7 +132,9 @@ def test_migrate_killed_mid_migration(new_db, env):
     run = cli(["migrate"], {**e, "FLEETLAB_LOCK_TIMEOUT": "20"})
     assert run.returncode == 0, run.output
     with db.connect(url, autocommit=True) as c:
-        rows, distinct = c.execute("SELECT count(*), count(DISTINCT version) FROM schema_migrations").fetchone()
+        rows, distinct = c.execute(
+            "SELECT count(*), count(DISTINCT version) FROM fleetlab_meta.schema_migrations"
+        ).fetchone()
     observe("double_applied_migrations", rows - distinct)
     assert rows == distinct == len(migrate.discover())
 

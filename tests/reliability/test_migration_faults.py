@@ -82,7 +82,9 @@ def test_failing_statement_rolls_the_migration_back_whole(migrated, folder):
     with db.connect(migrated, autocommit=True) as c:
         assert [m.filename for m in migrate.apply(c, folder)] == ["1707345600090_add_sites.sql"]
         assert migrate.apply(c, folder) == []
-        rows, distinct = c.execute("SELECT count(*), count(DISTINCT version) FROM schema_migrations").fetchone()
+        rows, distinct = c.execute(
+            "SELECT count(*), count(DISTINCT version) FROM fleetlab_meta.schema_migrations"
+        ).fetchone()
     observe("double_applied_migrations", rows - distinct)
     assert rows == distinct == len(migrate.discover()) + 1
 

@@ -44,7 +44,7 @@ def fleetlab(home: Path, *args: str) -> subprocess.CompletedProcess:
 def seed_of(pgdata: Path) -> int:
     url = server.running_url(pgdata)
     with psycopg.connect(**url.with_dbname("fleetlab").connect_kwargs()) as conn:
-        return conn.execute("SELECT (scenario->>'seed')::int FROM fleetlab_marker").fetchone()[0]
+        return conn.execute("SELECT (scenario->>'seed')::int FROM fleetlab_meta.fleetlab_marker").fetchone()[0]
 
 
 def test_a_copied_tree_is_its_own_server_and_never_touches_the_original(homes):

@@ -3,7 +3,8 @@
 - `TABLES`: organizations → factories → gateways, parents first (the order rows are loaded in);
 - `WIDTHS`: the character limit of every varchar column (the platform's migrations), the one place
   spec validation, the platform's value rules and the schema comparison take their limits from;
-- `OWN_TABLES`: tables in a fleetlab database that are not the platform's.
+- `OWN_TABLES`: tables in `public` of a fleetlab database that the platform's migrations do not describe
+  (node-pg-migrate's history; fleetlab's own bookkeeping lives in the schema `fleetlab`).
 """
 
 from __future__ import annotations
@@ -24,5 +25,6 @@ WIDTHS: dict[tuple[str, str], int] = {
     ("gateways", "firmware_version"): 50,
 }
 
-# tables that are not the platform's: fleetlab's history and marker, node-pg-migrate's history
-OWN_TABLES = ("schema_migrations", "fleetlab_marker", "pgmigrations")
+# in public beside the platform's tables: node-pg-migrate's history (the platform's own tool makes it there)
+OWN_TABLES = ("pgmigrations",)
+BOOKKEEPING_SCHEMA = "fleetlab_meta"  # fleetlab's migration history and marker

@@ -1,4 +1,5 @@
-"""The marker: a one-row table that says "this database was made by fleetlab".
+"""The marker: a one-row table that says "this database was made by fleetlab" (`fleetlab_meta.fleetlab_marker`;
+in a database made before migration 1707345600006, `public.fleetlab_marker` until that migration moves it).
 
 A reset drops only databases that carry it (or hold no tables at all), and never one whose
 marker says `protected`. The seed records its scenario there, so `fleetlab check` can compare.
@@ -19,9 +20,12 @@ from ..errors import ResetRefused
 from ..model.tables import TABLES
 from .db import connect
 
-TABLE = "fleetlab_marker"
+TABLE = "fleetlab_meta.fleetlab_marker"
+PLACES = (TABLE, "public.fleetlab_marker")  # where it is, newest layout first
+_WHERE = "SELECT coalesce(to_regclass('fleetlab_meta.fleetlab_marker'), to_regclass('public.fleetlab_marker'))::text"
 
 DDL = f"""
+CREATE SCHEMA IF NOT EXISTS fleetlab_meta;
 CREATE TABLE {TABLE} (
     id                boolean     PRIMARY KEY DEFAULT true CHECK (id),
     created_at        timestamptz NOT NULL DEFAULT now(),
@@ -48,11 +52,20 @@ def create(conn: psycopg.Connection) -> None:
     conn.execute(f"INSERT INTO {TABLE} (fleetlab_version) VALUES (%s)", (__version__,))
 
 
+def where(conn) -> str | None:
+    """The marker table's name as SQL (its place, `PLACES`), or None without one. Any DB-API connection."""
+    with conn.cursor() as cur:
+        cur.execute(_WHERE)
+        row = cur.fetchone()
+    return row[0] if row and row[0] else None
+
+
 def read(conn: psycopg.Connection) -> Marker | None:
     """The marker of the connected database, or None if it has none."""
-    if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{TABLE}",)).fetchone()[0] is False:
+    table = where(conn)
+    if table is None:
         return None
-    row = conn.execute(f"SELECT created_at, fleetlab_version, protected, scenario, seeded_at FROM {TABLE}").fetchone()
+    row = conn.execute(f"SELECT created_at, fleetlab_version, protected, scenario, seeded_at FROM {table}").fetchone()
     return None if row is None else Marker(*row)
 
 
@@ -61,11 +74,11 @@ def recorded_scenario(conn) -> dict[str, Any]:
 
     `conn` is any DB-API connection to the database: psycopg's, or the read layer's ADBC one (the
     statements take no parameters, so either driver's placeholder style will do)."""
+    table = where(conn)
+    if table is None:
+        return {}
     with conn.cursor() as cur:
-        cur.execute(f"SELECT to_regclass('public.{TABLE}') IS NOT NULL")
-        if not cur.fetchone()[0]:
-            return {}
-        cur.execute(f"SELECT scenario::text FROM {TABLE}")
+        cur.execute(f"SELECT scenario::text FROM {table}")
         row = cur.fetchone()
     value = json.loads(row[0]) if row is not None and row[0] is not None else None
     return value if isinstance(value, dict) else {}
@@ -74,11 +87,11 @@ def recorded_scenario(conn) -> dict[str, Any]:
 def stamp(conn) -> tuple[str, str] | None:
     """When the database was made and last seeded (as text), or None without a marker: a reset or a
     seed changes it, so a reader can tell that the fleet it read is gone. Any DB-API connection."""
+    table = where(conn)
+    if table is None:
+        return None
     with conn.cursor() as cur:
-        cur.execute(f"SELECT to_regclass('public.{TABLE}') IS NOT NULL")
-        if not cur.fetchone()[0]:
-            return None
-        cur.execute(f"SELECT created_at::text, coalesce(seeded_at::text, '') FROM {TABLE}")
+        cur.execute(f"SELECT created_at::text, coalesce(seeded_at::text, '') FROM {table}")
         row = cur.fetchone()
     return None if row is None else (row[0], row[1])
 
@@ -98,7 +111,7 @@ def user_tables(conn: psycopg.Connection) -> list[str]:
 
 
 def set_protected(conn: psycopg.Connection, protected: bool) -> None:
-    conn.execute(f"UPDATE {TABLE} SET protected = %s", (protected,))
+    conn.execute(f"UPDATE {where(conn)} SET protected = %s", (protected,))
 
 
 def protect(url: DatabaseURL, protected: bool) -> None:
@@ -110,11 +123,12 @@ def protect(url: DatabaseURL, protected: bool) -> None:
 
 
 def record_seed(conn: psycopg.Connection, scenario: dict[str, Any]) -> None:
-    conn.execute(f"UPDATE {TABLE} SET scenario = %s::jsonb, seeded_at = now()", (json.dumps(scenario, default=str),))
+    table = where(conn)
+    conn.execute(f"UPDATE {table} SET scenario = %s::jsonb, seeded_at = now()", (json.dumps(scenario, default=str),))
 
 
 def restamp(conn: psycopg.Connection) -> dict[str, int]:
     """A database cloned from a template was created now: say so, and return the rows its seed recorded."""
-    row = conn.execute(f"UPDATE {TABLE} SET created_at = now() RETURNING scenario").fetchone()
+    row = conn.execute(f"UPDATE {where(conn)} SET created_at = now() RETURNING scenario").fetchone()
     counts = ((row[0] if row else None) or {}).get("counts") or {}
     return {t: int(counts[t]) for t in TABLES if t in counts}  # jsonb keeps its own key order

@@ -1,7 +1,9 @@
 """Append-only SQL migrations: `pending()`, `applied()`, `apply()`.
 
 Each migration is a file `migrations/<version>_<name>.sql` (top level of the project). Applying one runs the file and
-records it in `schema_migrations` in the same transaction. A session-level advisory lock
+records it in `fleetlab_meta.schema_migrations` in the same transaction. (A database made before migration
+1707345600006 keeps its history in `public.schema_migrations` until that migration moves it: the runner
+reads the history where it is, and records each migration where the history is once the file has run.) A session-level advisory lock
 serialises concurrent runners. The history is checked before anything runs: an applied file
 that changed, vanished, or a new file ordered before an applied one is refused by name.
 """
@@ -41,8 +43,11 @@ MIGRATIONS_DIR = _migrations_dir()
 
 _NAME = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.sql$")
 
+HISTORY = "fleetlab_meta.schema_migrations"
+OLD_HISTORY = "public.schema_migrations"  # before 1707345600006_fleetlab_schema moved it
 TRACKING_DDL = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
+CREATE SCHEMA IF NOT EXISTS fleetlab_meta;
+CREATE TABLE IF NOT EXISTS fleetlab_meta.schema_migrations (
     version       bigint      PRIMARY KEY,
     name          text        NOT NULL,
     checksum      text        NOT NULL,
@@ -117,13 +122,22 @@ def fingerprint(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str]]:
     return [(m.version, m.checksum) for m in discover(directory)]
 
 
+def history(conn: psycopg.Connection) -> str | None:
+    """Where the migration history is: `fleetlab_meta.schema_migrations`, or in a database made before
+    migration 1707345600006 `public.schema_migrations`; None before any migration."""
+    for name in (HISTORY, OLD_HISTORY):
+        if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]:
+            return name
+    return None
+
+
 def applied(conn: psycopg.Connection) -> list[AppliedMigration]:
-    """The migrations recorded in `schema_migrations` (empty if the table does not exist)."""
-    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
-    if not exists:
+    """The migrations recorded in the history (empty if there is none yet)."""
+    where = history(conn)
+    if where is None:
         return []
     rows = conn.execute(
-        "SELECT version, name, checksum, applied_at, execution_ms FROM schema_migrations ORDER BY version"
+        f"SELECT version, name, checksum, applied_at, execution_ms FROM {where} ORDER BY version"
     ).fetchall()
     if not conn.autocommit:
         conn.commit()
@@ -186,7 +200,8 @@ def apply(
     )
     # the lock also has the server notice a dead client during the migrations' statements
     with advisory_lock(conn, MIGRATE_LOCK_CLASS, conn.info.dbname, wait=lock_timeout, busy=busy):
-        conn.execute(TRACKING_DDL)
+        if history(conn) is None:
+            conn.execute(TRACKING_DDL)
         todo = pending(conn, directory)
         done: list[Migration] = []
         for m in todo:
@@ -198,8 +213,8 @@ def apply(
                     conn.execute(m.sql)
                     faults.reached("migrate:before-record")
                     elapsed_ms = (time.perf_counter() - started) * 1000
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum, execution_ms) VALUES (%s, %s, %s, %s)",
+                    conn.execute(  # where the history is now: the migration may have moved it
+                        f"INSERT INTO {history(conn)} (version, name, checksum, execution_ms) VALUES (%s, %s, %s, %s)",
                         (m.version, m.name, m.checksum, elapsed_ms),
                     )
             except psycopg.OperationalError as exc:
@@ -237,7 +252,7 @@ def apply_fresh(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> l
     parts = [TRACKING_DDL.strip() + ";"]
     for m in todo:
         record = sql.SQL(
-            "INSERT INTO schema_migrations (version, name, checksum, execution_ms) VALUES ({}, {}, {}, "
+            "INSERT INTO fleetlab_meta.schema_migrations (version, name, checksum, execution_ms) VALUES ({}, {}, {}, "
             "extract(epoch FROM clock_timestamp() - current_setting('fleetlab.migration_started')::timestamptz) "
             "* 1000);"
         ).format(sql.Literal(m.version), sql.Literal(m.name), sql.Literal(m.checksum))

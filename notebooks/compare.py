@@ -13,10 +13,10 @@ def _():
 
 @app.cell
 def _():
-    from fleetlab.app import charts, compare
+    from fleetlab.app import charts, compare, twin_view
     from fleetlab.app import notebook as fnb
 
-    return charts, compare, fnb
+    return charts, compare, fnb, twin_view
 
 
 @app.cell(hide_code=True)
@@ -119,6 +119,101 @@ def _(charts, compare, figures, mo):
                 ("firmware_version", "Firmware versions"),
                 ("locale", "Locale of the organization"),
             ]
+        ]
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(r"""
+    # A source and its synthetic twin
+
+    `fleetlab profile SOURCE_URL --output twin.toml` reads a platform database's aggregates (read only, no
+    row copied) and writes the scenario of its twin; `fleetlab reset --scenario twin.toml` makes it. Give
+    the source's URL below (and the twin's, else the workbench's own database is the twin): both are read
+    the same way, and every distribution is compared with its distance.
+    """)
+    return
+
+
+@app.cell
+def _(mo):
+    twin_form = (
+        mo.md(
+            """
+            {source} {twin}
+
+            {as_of} {scale}
+            """
+        )
+        .batch(
+            source=mo.ui.text(kind="password", label="Source URL", full_width=True),
+            twin=mo.ui.text(kind="password", label="Twin URL (empty: the workbench)", full_width=True),
+            as_of=mo.ui.text(label="as_of (empty: the twin's)", placeholder="2026-06-01T12:00:00Z"),
+            scale=mo.ui.number(start=0.001, stop=1_000_000, value=1, label="scale"),
+        )
+        .form(submit_button_label="Compare", bordered=False)
+    )
+    twin_form
+    return (twin_form,)
+
+
+@app.cell
+def _(fnb, mo, twin_form, twin_view):
+    _given = twin_form.value or {}
+    pair = None
+    if (_given.get("source") or "").strip():
+        pair = fnb.stop_on_error(
+            lambda: twin_view.survey_pair(
+                _given["source"], _given.get("twin") or "", _given.get("as_of") or "", _given["scale"]
+            ),
+            "Could not read both databases",
+        )
+    mo.md(
+        "No source yet. To make one and its twin: `fleetlab profile SOURCE_URL --as-of T --output twin.toml`, "
+        "then `fleetlab reset --scenario twin.toml --yes`; give SOURCE_URL above."
+    ) if pair is None else None
+    return (pair,)
+
+
+@app.cell
+def _(mo, pair, twin_view):
+    None if pair is None else mo.vstack(
+        [
+            mo.md(f"**Source** {pair.source_where} · **twin** {pair.twin_where}"),
+            mo.md(twin_view.verdict(pair)),
+            mo.ui.table(twin_view.distance_frame(pair), page_size=40, selection=None),
+            mo.md(twin_view.other_note()),
+        ]
+    )
+    return
+
+
+@app.cell
+def _(charts, mo, pair, twin_view):
+    None if pair is None else mo.vstack(
+        [
+            twin_view.tenant_chart(twin_view.tenants(pair)),
+            *(
+                charts.compared(twin_view.shares(pair, what), title, of=of)
+                for what, title, of in [
+                    ("status", "Connectivity status", "active gateways"),
+                    ("model / firmware", "Model and firmware, together", "active gateways"),
+                    ("time zone", "Factories' time zones", "active factories"),
+                    ("URL scheme", "URL schemes", "active gateways"),
+                ]
+            ),
+            *(
+                charts.compared(
+                    twin_view.silence(pair, status),
+                    f"Silent for, among {status} gateways",
+                    top=30,
+                    of=f"{status} gateways",
+                    order=twin_view.silence_order(),
+                )
+                for status in ("online", "recent", "stale")
+            ),
         ]
     )
     return

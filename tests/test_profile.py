@@ -274,3 +274,38 @@ def test_an_empty_platform_database_gives_an_empty_twin(new_db, tmp_path):
         assert out.returncode == 0, out.output
         spec = FleetSpec.from_mapping(tomllib.loads((tmp_path / "t.toml").read_text()))
         assert plan(spec).counts() == {"organizations": 1 if rows else 0, "factories": 0, "gateways": 0}
+
+
+def test_the_compare_notebooks_twin_part_shows_both_fleets(source, new_db, tmp_path):
+    from fleetlab.app import charts, twin_view
+
+    _, url = twin_of(source, new_db, tmp_path / "home")
+    pair = twin_view.survey_pair(source.render(masked=False), url.render(masked=False), platform_source.AS_OF)
+    assert pair.source_where == source.where and "@" not in pair.twin_where
+    frame = twin_view.distance_frame(pair)
+    assert frame.height >= 30 and frame["ok"].all()
+    assert twin_view.verdict(pair).startswith(f"**{frame.height} of {frame.height}**")
+    for what in ("status", "model / firmware", "time zone", "URL scheme"):
+        long = twin_view.shares(pair, what)
+        assert set(long["fleet"]) == {"source", "twin"}
+        assert abs(long.filter(long["fleet"] == "twin")["share"].sum() - 1) < 1e-9
+        charts.compared(long, what).to_dict()  # draws
+    assert "Plant 7 local time" not in twin_view.shares(pair, "time zone")["value"].to_list()
+    stale = twin_view.silence(pair, "stale")
+    assert set(stale["value"]) <= set(twin_view.silence_order()) and stale.height > 4
+    curve = twin_view.tenants(pair)
+    assert curve.filter(curve["fleet"] == "source")["gateways"].max() == 1.0
+    twin_view.tenant_chart(curve).to_dict()
+
+
+def test_the_compare_notebook_says_what_is_wrong(new_db):
+    from fleetlab.app import twin_view
+    from fleetlab.errors import FleetlabError
+
+    with pytest.raises(FleetlabError, match="give the URL of the source"):
+        twin_view.survey_pair("  ")
+    empty = new_db()
+    with pytest.raises(FleetlabError, match="is not a database of the platform"):
+        twin_view.survey_pair(empty.render(masked=False), empty.render(masked=False), "2026-01-01T00:00:00Z")
+    with pytest.raises(FleetlabError, match="as_of"):
+        twin_view.survey_pair(empty.render(masked=False), empty.render(masked=False), "yesterday")

@@ -301,9 +301,13 @@ def models_by_firmware(by_model: pl.DataFrame) -> alt.Chart:
     )
 
 
-def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
+def compared(
+    long: pl.DataFrame, title: str, *, top: int = 12, of: str = "active gateways", order: list[str] | None = None
+) -> alt.Chart:
     """Several fleets' shares of one dimension (a `compare.side_by_side` frame) as grouped bars on one
-    shared scale, in per cent: the `top` values most common across the fleets, the rest as "other"."""
+    shared scale, in per cent: the `top` values most common across the fleets, the rest as "other"; the
+    values in `order` when given, else by size (statuses in their own order)."""
+    given = order
     ranked = long.group_by("value").agg(pl.col("share").max()).sort(["share", "value"], descending=[True, False])
     keep = ranked.head(top)["value"]
     frame = (
@@ -317,13 +321,13 @@ def compared(long: pl.DataFrame, title: str, *, top: int = 12) -> alt.Chart:
     order = [*keep.to_list(), *(["other"] if frame["value"].eq("other").any() else [])]
     if set(order) <= set(STATUSES):  # statuses in their own order, not by size
         order = [s for s in STATUSES if s in order]
+    if given is not None:  # an order of the values' own (buckets of time), not by size
+        order = [v for v in given if v in order] + [v for v in order if v not in given]
     return (
         alt.Chart(frame, title=title, usermeta=SVG, width=520)
         .mark_bar()
         .encode(
-            x=alt.X(
-                "share:Q", title="share of active gateways", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
-            ),
+            x=alt.X("share:Q", title=f"share of {of}", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("value:N", sort=order, title=None),
             yOffset=alt.YOffset("fleet:N"),
             color=alt.Color("fleet:N", title=None, legend=alt.Legend(orient="top")),

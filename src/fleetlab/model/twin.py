@@ -182,7 +182,8 @@ def scenario(survey: Survey, *, scale: float = 1.0, min_count: int = MIN_COUNT, 
     # it is its factory's first) and that one is active (a twin's deletions are evenly spaced: below a
     # half, a deleted gateway's predecessor is active)
     d = deleted["gateways"]
-    reachable = (1 - n_fac / n_gw) * (min(1.0, (1 - d) / d) if d else 1.0) if n_gw else 0
+    scaled = n_gw * scale  # the twin's gateways: a factory's first is a bigger share of fewer
+    reachable = (1 - min(1.0, n_fac / scaled)) * (min(1.0, (1 - d) / d) if d else 1.0) if n_gw else 0
     deleted_gw, reused = survey.reused
     reuse = min(1.0, reused / deleted_gw / reachable) if deleted_gw and reachable > 0 else 0.0
     pairs = folded(survey.pairs, ["model", "firmware"], min_count)

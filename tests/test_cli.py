@@ -163,8 +163,19 @@ def test_every_help_ends_with_an_example_that_parses():
 
 
 # examples that change more than a fresh workbench, or stop the server, or write outside the test, or read
-# another server (profile)
-CHANGING = {"reset", "seed", "export", "profile", "key rotate", "db stop", "db protect", "db unprotect", "cache clear"}
+# another server (profile), or need the key in a file where the suite gives it in a variable (key path)
+CHANGING = {
+    "reset",
+    "seed",
+    "export",
+    "profile",
+    "key path",
+    "key rotate",
+    "db stop",
+    "db protect",
+    "db unprotect",
+    "cache clear",
+}
 
 
 def test_the_examples_that_only_read_run_as_shown(cli_env):
@@ -257,3 +268,44 @@ def test_help_imports_no_driver_and_no_dataframe_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_version():
+    out = subprocess.run([sys.executable, "-m", "fleetlab", "--version"], capture_output=True, text=True, check=False)
+    from fleetlab import __version__
+
+    assert out.returncode == 0 and out.stdout.strip() == f"fleetlab {__version__}"
+
+
+def test_a_reset_refused_for_want_of_yes_creates_nothing(tmp_path):
+    """A new user's first `fleetlab reset` from a script: refused, and no server, key or folder made."""
+    from .reliability.harness import base_env
+
+    home = tmp_path / "home"
+    out = run(base_env(FLEETLAB_HOME=str(home)), "reset")
+    assert_clean_failure(out, "would create database 'fleetlab' on a new embedded server", "pass --yes")
+    assert "Nothing was created" in out.stderr
+    assert not home.exists()
+
+
+def test_a_refused_reset_of_an_existing_database_says_replace(cli_env, tmp_path):
+    assert run(cli_env, "reset", "--yes").returncode == 0
+    out = run(cli_env, "reset")
+    assert_clean_failure(out, "would replace database", "pass --yes")
+    name = DatabaseURL.parse(cli_env["DATABASE_URL"]).database
+    gone = run(
+        {**cli_env, "DATABASE_URL": cli_env["DATABASE_URL"].replace(f"/{name}", "/fltest_nothing_here")}, "reset"
+    )
+    assert_clean_failure(gone, "would create database 'fltest_nothing_here'")
+
+
+def test_key_path_says_where_the_key_file_is(cli_env, tmp_path):
+    from .reliability.harness import base_env
+
+    home = tmp_path / "keyhome"
+    env = base_env(FLEETLAB_HOME=str(home), DATABASE_URL=cli_env["DATABASE_URL"])
+    assert_clean_failure(run_here(env, "key", "path"), "no key file yet", "`fleetlab reset` makes it")
+    assert run_here(env, "reset", "--yes").returncode == 0
+    out = run_here(env, "key", "path")
+    assert out.returncode == 0 and out.stdout.strip() == str(home / "secret.key")
+    assert_clean_failure(run_here(cli_env, "key", "path"), "the key comes from FLEETLAB_SECRET_KEY")

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .._version import __version__
 from ..config import Settings
 from . import (
     cache_commands,
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog("fleetlab reset --scenario multi-tenant --yes"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"fleetlab {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)

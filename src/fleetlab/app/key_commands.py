@@ -1,4 +1,4 @@
-"""`fleetlab key new|rotate` and `fleetlab decrypt`: the secret key and the gateway passwords under it."""
+"""`fleetlab key new|path|rotate` and `fleetlab decrypt`: the secret key and the gateway passwords under it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,19 @@ def cmd_key_new(args: argparse.Namespace, settings: Settings) -> int:
     from ..store.crypto import new_key
 
     print(new_key())
+    return 0
+
+
+def cmd_key_path(args: argparse.Namespace, settings: Settings) -> int:
+    """Where the key file is (FLEETLAB_HOME's), for `export ENCRYPTION_KEY=$(cat "$(fleetlab key path)")`."""
+    from ..errors import ConfigError
+
+    if settings.secret_key is not None or settings.platform_key is not None:
+        source = "FLEETLAB_SECRET_KEY" if settings.secret_key is not None else "ENCRYPTION_KEY"
+        raise ConfigError(f"the key comes from {source}, not from a file: use that variable's value.")
+    if not settings.key_file.exists():
+        raise ConfigError(f"no key file yet at {settings.key_file}; `fleetlab reset` makes it.")
+    print(settings.key_file)
     return 0
 
 
@@ -47,7 +60,7 @@ def register(sub) -> None:
     p = command(
         sub,
         "key",
-        "secret keys: `key new` prints a fresh base64 key, `key rotate` re-encrypts",
+        "secret keys: `key new` prints a fresh base64 key, `key path` where the key file is, `key rotate` re-encrypts",
         "fleetlab key new",
     )
     actions = p.add_subparsers(title="key commands", metavar="ACTION", dest="action", required=True)
@@ -58,6 +71,13 @@ def register(sub) -> None:
         "fleetlab key new",
     )
     q.set_defaults(func=cmd_key_new)
+    q = command(
+        actions,
+        "path",
+        "print where the key file is (in FLEETLAB_HOME), to hand the key to the platform",
+        "fleetlab key path",
+    )
+    q.set_defaults(func=cmd_key_path)
     q = command(
         actions,
         "rotate",

@@ -18,6 +18,10 @@ def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     from .progress import terminal_progress
 
     spec = options.spec_for(args.scenario, options.given(args))  # planned by the reset, only if it builds
+    if not args.yes and not sys.stdin.isatty():  # refused before anything is made: no server, no key
+        raise ResetRefused(
+            f"`fleetlab reset` {would(settings)}; without a terminal to ask, pass --yes. Nothing was created."
+        )
     if args.streams is not None:
         settings = settings.replace(load_streams=args.streams)
     new_key = settings.key_file_missing
@@ -65,6 +69,24 @@ def cmd_scenarios(args: argparse.Namespace, settings: Settings) -> int:
     for name, description in presets.items():
         print(f"{name:<{width}}  {description}")
     return 0
+
+
+def would(settings: Settings) -> str:
+    """What a reset would do, found without side effects: no server started, no file made."""
+    if settings.database_url is None:
+        if not (settings.pgdata / "PG_VERSION").exists():
+            return f"would create database 'fleetlab' on a new embedded server in {settings.home}"
+        return f"would replace database 'fleetlab' on the embedded server in {settings.home}"
+    from ..errors import FleetlabError
+    from ..store import db
+
+    url = DatabaseURL.parse(settings.database_url)
+    try:
+        with db.connect(db.maintenance(url), autocommit=True, connect_timeout=3) as conn:
+            exists = db.database_exists(conn, url.database)
+    except FleetlabError:
+        return f"would replace (or create) database {url.database!r} at {url.where}"
+    return f"would {'replace' if exists else 'create'} database {url.database!r} at {url.where}"
 
 
 def confirm_target(args: argparse.Namespace, what: str):

@@ -134,10 +134,12 @@ def reset(
     url = url or target(settings)
     check_database_name(url.database)
     _refuse_a_template(url)
-    keys = keyring_for(settings, create=True)
+    # a bad key fails here, before anything changes; a missing key file is made only once confirmed
+    keys = None if settings.key_file_missing else keyring_for(settings, create=False)
     wanted = Planned(fleet, pools=settings.home / "pools")
     if confirm is not None and not confirm(url):
         raise ResetRefused("reset cancelled; nothing was changed.")
+    keys = keys or keyring_for(settings, create=True)
     steps = {"prepare": time.perf_counter() - started}
     busy = f"a reset of {url.where} is in progress in another process; wait for it to finish and try again."
     with connect_admin(url) as admin, advisory_lock(admin, RESET_LOCK_CLASS, url.database, wait=0, busy=busy):

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from fleetlab.store import cache
@@ -168,3 +169,56 @@ def test_fleetlab_tx_rolls_each_test_back_in_a_shared_database_and_hits_are_reco
         assert sorted((e.spec.get("seed"), e.hits) for e in made) == [(0, 1), (SEED + 1, 5)], made
     finally:
         drop_templates(admin, tmp_path / "home")
+
+
+FAILING_TESTS = textwrap.dedent("""
+    def test_passes(fleetlab_db):
+        assert fleetlab_db.conn.execute("SELECT count(*) FROM gateways").fetchone()[0] == 6
+
+    def test_fails_after_writing(fleetlab_db):
+        fleetlab_db.conn.execute("UPDATE gateways SET name = 'look at me' WHERE gateway_id = 'GW-SPR-001'")
+        fleetlab_db.conn.commit()
+        assert False, "a failure to look into"
+""")
+
+
+def test_keep_failed_keeps_a_failed_tests_database_until_cache_clear(tmp_path, server_url, admin):
+    from .reliability.harness import base_env, cli_inprocess
+
+    project = tmp_path / "their_project"
+    project.mkdir()
+    (project / "test_keep.py").write_text(FAILING_TESTS)
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEETLAB_", "DATABASE_URL", "PYTEST_"))}
+    env.update(
+        FLEETLAB_TEST_DATABASE_URL=server_url.with_dbname("their_db").render(masked=False),
+        FLEETLAB_HOME=str(home),
+        FLEETLAB_SECRET_KEY=TEST_KEY,
+    )
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(project)]
+    try:
+        proc = subprocess.run([*cmd, "--fleetlab-keep-failed"], cwd=project, env=env, capture_output=True, text=True)
+        assert proc.returncode == 1 and "1 failed, 1 passed" in proc.stdout, proc.stdout[-3000:]
+        assert "fleetlab: databases kept after a failure" in proc.stdout
+        line = next(x for x in proc.stdout.splitlines() if x.startswith("test_keep.py::test_fails_after_writing: "))
+        name = re.search(r"fleetlab_kept_[0-9a-f]{12}_\d+", line).group(0)
+        with psycopg.connect(server_url.with_dbname(name).render(masked=False)) as conn:
+            assert conn.execute("SELECT count(*) FROM gateways WHERE name = 'look at me'").fetchone()[0] == 1
+        # a later run (without the flag) leaves it; only the passing test's database was dropped
+        again = subprocess.run([*cmd, "-k", "passes"], cwd=project, env=env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stdout[-2000:]
+        assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+        cleared = cli_inprocess(
+            ["cache", "clear"],
+            base_env(
+                FLEETLAB_HOME=str(home), DATABASE_URL=env["FLEETLAB_TEST_DATABASE_URL"], FLEETLAB_SECRET_KEY=TEST_KEY
+            ),
+        )
+        assert "dropped 1 test database(s)" in cleared.stdout, cleared.output
+        assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
+    finally:
+        drop_templates(admin, home)
+        for (left,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'fleetlab_kept_%'").fetchall():
+            from fleetlab.store import databases
+
+            databases.drop(admin, left, ours="this test's kept database")

@@ -36,6 +36,10 @@ session drops the test databases of ours whose run is gone (a run killed by SIGK
 Database names carry the token and a template is built under a lock, so pytest-xdist workers share
 templates and never databases.
 
+With `--fleetlab-keep-failed`, a failed test's database is kept for a look instead of dropped (as
+pgtestdb does): renamed `fleetlab_kept_…`, sealed as kept, and listed with its URL (password masked) at
+the end of the run; a later run leaves it, `fleetlab cache clear` drops it.
+
 Whatever goes wrong in the plugin fails the test's setup with one line, never a traceback: so no
 password or key can show up, not even with `-l`.
 """
@@ -61,6 +65,8 @@ from .store.runs import PREFIX, sweep  # noqa: F401 - the plugin's names for the
 
 DEFAULT_AS_OF = "2026-01-01T00:00:00Z"
 MARKER = "@pytest.mark.fleetlab"
+_REPORTS = pytest.StashKey[dict]()  # a test's reports by phase (setup, call, teardown)
+_KEPT = pytest.StashKey[list]()  # (test id, masked URL) of the databases kept after a failure
 
 
 @dataclass
@@ -86,6 +92,37 @@ class FleetlabDB:
         from .read.query import read_sql
 
         return read_sql(query, url=self.url, params=params)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fleetlab")
+    group.addoption(
+        "--fleetlab-keep-failed",
+        action="store_true",
+        default=False,
+        help="keep a failed test's fleetlab_db database for a look (listed at the end; `fleetlab cache clear` "
+        "drops it)",
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    outcome = yield
+    report = outcome.get_result()
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    kept = config.stash.get(_KEPT, [])
+    if kept:
+        terminalreporter.section("fleetlab: databases kept after a failure")
+        for nodeid, url in kept:
+            terminalreporter.write_line(f"{nodeid}: {url}")
+        terminalreporter.write_line("(a later run leaves them; `fleetlab cache clear` drops them)")
+
+
+def _failed(item: pytest.Item) -> bool:
+    return any(r.failed for r in item.stash.get(_REPORTS, {}).values())
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -189,7 +226,13 @@ def fleetlab_db(
         yield made
     finally:
         made.conn.close()
-        run.drop_later(made.name)  # while the next test's database is made
+        if request.config.getoption("fleetlab_keep_failed") and _failed(request.node):
+            with _plainly(f"keeping {made.name}"):
+                url, renamed = run.keep(made.name)
+                note = "" if renamed else " (still in use: kept under its name until the next run)"
+                request.config.stash.setdefault(_KEPT, []).append((request.node.nodeid, f"{url}{note}"))
+        else:
+            run.drop_later(made.name)  # while the next test's database is made
 
 
 @pytest.fixture

@@ -94,10 +94,15 @@ def cmd_cache_clear(args: argparse.Namespace, settings: Settings) -> int:
 
     url = target(settings)  # the remote-host guard of a reset: clear drops databases too
     admin, templates = _open(settings, url)
+    from ..store import db, runs
+
     with admin:
         dropped = templates.clear()
         left = templates.entries()
+        tests = runs.clear(admin, templates.seal, db.maintenance(url))
     print(f"dropped {len(dropped)} template(s), {_size(sum(e.size for e in dropped))} on {url.where}")
+    if tests:
+        print(f"dropped {len(tests)} test database(s): left by killed test runs, or kept after a failure")
     others = [e for e in left if not e.ours]
     if others:
         print(f"kept {len(others)} database(s) named like templates that are not ours (`fleetlab cache list` says why)")

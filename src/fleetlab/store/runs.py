@@ -27,6 +27,9 @@ from .crypto import keyring_for
 
 PREFIX = "fleetlab_test_"
 NAME = re.compile(rf"^{PREFIX}([0-9a-f]{{12}})_\d+$")
+# a failed test's database kept for a look (--fleetlab-keep-failed): out of the sweep's way, sealed as kept
+KEPT_PREFIX = "fleetlab_kept_"
+KEPT = re.compile(rf"^{KEPT_PREFIX}([0-9a-f]{{12}})_\d+$")
 _counter = itertools.count()
 
 
@@ -108,6 +111,21 @@ class Run:
                 databases.drop(self.conn, made.name, made.url, ours="a database fleetlab_tx's tests shared")
         self.shared.clear()
 
+    def keep(self, name: str) -> tuple[DatabaseURL, bool]:
+        """Keep a failed test's database for a look instead of dropping it: renamed `fleetlab_kept_…` (the
+        next run's sweep leaves it; `fleetlab cache clear` drops it) and sealed as kept. Its URL, and
+        whether the rename worked (when a session of the test's still holds it, it keeps its name, and the
+        next run's sweep drops it)."""
+        kept = KEPT_PREFIX + name.removeprefix(PREFIX)
+        try:
+            self.conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(kept))
+            )
+        except psycopg.Error:
+            return self.server.with_dbname(name), False
+        _seal(self.conn, self.seal, kept, {"fleetlab_kept": self.token})
+        return self.server.with_dbname(kept), True
+
     def next_name(self) -> str:
         return f"{PREFIX}{self.token}_{next(_counter)}"
 
@@ -187,12 +205,34 @@ def sweep(run: Run) -> list[str]:
     return dropped
 
 
-def sealed(seal: cache.Seal, name: str, oid: int, token: str, comment: str | None) -> bool:
+def sealed(seal: cache.Seal, name: str, oid: int, token: str, comment: str | None, what: str = "fleetlab_test") -> bool:
     try:
         doc = json.loads(comment or "") if len(comment or "") < 4096 else None
     except (ValueError, RecursionError):
         return False
-    return isinstance(doc, dict) and seal.verifies(name, oid, {"fleetlab_test": token}, doc.get("seal"))
+    return isinstance(doc, dict) and seal.verifies(name, oid, {what: token}, doc.get("seal"))
+
+
+def clear(conn: psycopg.Connection, seal: cache.Seal | None, server: DatabaseURL) -> list[str]:
+    """Drop the test databases of this FLEETLAB_HOME that no running session holds: those a killed run
+    left, and the failed tests' databases kept for a look (`fleetlab cache clear`). Their names."""
+    if seal is None:
+        return []
+    import secrets
+
+    dropped = sweep(Run(server, secrets.token_hex(6), conn, seal))
+    rows = conn.execute(
+        "SELECT datname, oid::bigint, shobj_description(oid, 'pg_database') FROM pg_database "
+        "WHERE starts_with(datname, %s) AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+        (KEPT_PREFIX,),
+    ).fetchall()
+    for name, oid, comment in rows:
+        m = KEPT.match(name)
+        if m and sealed(seal, name, oid, m.group(1), comment, "fleetlab_kept"):
+            with contextlib.suppress(DatabaseError):
+                databases.drop(conn, name, server, ours="a failed test's database kept for a look")
+                dropped.append(name)
+    return dropped
 
 
 def template_for(settings: Settings, server: DatabaseURL, spec) -> cache.Entry:
@@ -220,8 +260,13 @@ def template_for(settings: Settings, server: DatabaseURL, spec) -> cache.Entry:
 
 
 def seal_test_database(run: Run, name: str) -> None:
-    if run.seal is None:
+    _seal(run.conn, run.seal, name, {"fleetlab_test": run.token})
+
+
+def _seal(conn: psycopg.Connection, seal: cache.Seal | None, name: str, record: dict[str, str]) -> None:
+    """Sign `record` for database `name` in its COMMENT (HMAC of FLEETLAB_HOME's seal): it is ours."""
+    if seal is None:
         return
-    oid = run.conn.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]
-    doc = {"fleetlab_test": run.token, "seal": run.seal.sign(name, oid, {"fleetlab_test": run.token})}
-    run.conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(json.dumps(doc))))
+    oid = conn.execute("SELECT oid::bigint FROM pg_database WHERE datname = %s", (name,)).fetchone()[0]
+    doc = {**record, "seal": seal.sign(name, oid, record)}
+    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(json.dumps(doc))))

@@ -251,7 +251,7 @@ CREATE TABLE public.schema_migrations (
 """
 
 
-def _old_layout(c) -> None:
+def old_layout(c) -> None:
     """A database as a fleetlab before migration 1707345600006 left it: history and marker in public."""
     c.execute(OLD_MARKER)
     for m in migrate.discover()[:5]:
@@ -265,7 +265,7 @@ def _old_layout(c) -> None:
 
 def test_a_database_of_the_old_layout_is_ours_and_moves_in_place(empty_url):
     with db.connect(empty_url, autocommit=True) as c:
-        _old_layout(c)
+        old_layout(c)
         found = marker.read(c)
         assert found is not None and found.scenario == {"name": "old"}  # still ours before it moves
         st = migrate.status(c)
@@ -286,10 +286,59 @@ def test_fleetlab_migrate_moves_an_old_database(empty_url, tmp_path):
     from .reliability.harness import base_env
 
     with db.connect(empty_url, autocommit=True) as c:
-        _old_layout(c)
+        old_layout(c)
     env = base_env(DATABASE_URL=empty_url.render(masked=False), FLEETLAB_HOME=str(tmp_path / "home"))
+    check = cli_inprocess(["check"], env)  # before the move: the bookkeeping in public is named, with the cure
+    assert "table schema_migrations: not in the platform schema" in check.stdout, check.output
+    assert "table fleetlab_marker: not in the platform schema" in check.stdout and "`fleetlab migrate`" in check.stdout
     run = cli_inprocess(["migrate"], env)
     assert run.returncode == 0, run.output
     assert "1707345600006_fleetlab_schema" in run.output
     status = cli_inprocess(["status"], env)
     assert status.returncode == 0 and "CHANGED" not in status.output, status.output
+
+
+def test_the_move_rolls_back_with_its_record(empty_url, mdir):
+    """Migration 6 failing after its move (here: a statement appended to it) leaves the old layout whole,
+    still ours, and the real file moves it afterwards."""
+    with db.connect(empty_url, autocommit=True) as c:
+        old_layout(c)
+        move = mdir / "1707345600006_fleetlab_schema.sql"
+        real = move.read_text()
+        move.write_text(real + "\nSELECT 1 / 0;\n")
+        with pytest.raises(MigrationError, match="1707345600006_fleetlab_schema.sql failed and was rolled back"):
+            migrate.apply(c, mdir)
+        assert _tables(c, "public") == sorted([*PLATFORM_TABLES, "fleetlab_marker", "schema_migrations"])
+        assert c.execute("SELECT to_regnamespace('fleetlab_meta')").fetchone()[0] is None
+        assert migrate.history(c) == "public.schema_migrations" and len(migrate.applied(c)) == 5
+        assert marker.read(c) is not None
+        move.write_text(real)
+        assert [m.filename for m in migrate.apply(c, mdir)] == ["1707345600006_fleetlab_schema.sql"]
+        assert migrate.history(c) == "fleetlab_meta.schema_migrations" and len(migrate.applied(c)) == 6
+
+
+def test_the_move_run_again_changes_nothing(empty_url):
+    """Migration 6 by hand on a database already moved (or made new) is a no-op: the tables stay, rows and all."""
+    with db.connect(empty_url, autocommit=True) as c:
+        old_layout(c)
+        migrate.apply(c)
+        before = c.execute("SELECT * FROM fleetlab_meta.schema_migrations ORDER BY version").fetchall()
+        c.execute(migrate.discover()[5].sql)
+        assert _tables(c, "public") == PLATFORM_TABLES
+        assert _tables(c, "fleetlab_meta") == ["fleetlab_marker", "schema_migrations"]
+        assert c.execute("SELECT * FROM fleetlab_meta.schema_migrations ORDER BY version").fetchall() == before
+        assert marker.read(c).fleetlab_version == "0.0.9"
+
+
+def test_the_bookkeeping_schema_is_not_named_like_a_role_fleetlab_documents():
+    """A schema named like the connecting role comes first in the default search_path ("$user", public):
+    the platform's unqualified CREATE TABLEs would land in it. compose.yaml's role is the one to avoid."""
+    import re
+    from pathlib import Path
+
+    from fleetlab.model.tables import BOOKKEEPING_SCHEMA
+
+    root = Path(__file__).resolve().parents[1]
+    role = re.search(r"POSTGRES_USER:\s*(\S+)", (root / "compose.yaml").read_text()).group(1)
+    assert BOOKKEEPING_SCHEMA not in (role, "postgres", "public")
+    assert f"postgresql://{role}:" in (root / "README.md").read_text()  # the URL the README tells people to use

@@ -37,7 +37,13 @@ def test_reference_has_the_platforms_names_and_widths():
         "organizations_pkey",
         "factories_pkey",
         "gateways_pkey",
+        "pgmigrations_pkey",  # node-pg-migrate's history: id SERIAL PRIMARY KEY
     } == PLATFORM_INDEXES
+    assert ref["columns"]["pgmigrations"] == [  # as node-pg-migrate creates it (and migration 5 does)
+        ["id", "integer", True, "nextval('pgmigrations_id_seq'::regclass)"],
+        ["name", "character varying(255)", True, None],
+        ["run_on", "timestamp without time zone", True, None],
+    ]
     assert {r[1] for r in ref["triggers"]} == {
         f"update_{t}_updated_at" for t in ("organizations", "factories", "gateways")
     }
@@ -45,6 +51,7 @@ def test_reference_has_the_platforms_names_and_widths():
     widths = {
         (t, c[0]): int(c[1].split("(")[1].rstrip(")"))
         for t, cols in ref["columns"].items()
+        if t != "pgmigrations"  # node-pg-migrate's, not a table fleetlab writes
         for c in cols
         if c[1].startswith("character varying")
     }
@@ -63,6 +70,20 @@ def test_differences_are_named(conn):
     assert "column factories.location: character varying(255), platform: character varying(500)" in diff
     assert "index gateways.gateways_last_seen_at_idx: missing" in diff
     assert "index gateways.seen_idx: not in the platform schema" in diff
+
+
+def test_public_is_compared_whole_and_fleetlabs_own_schema_not_at_all(conn):
+    assert sorted(describe(conn)["columns"]) == ["factories", "gateways", "organizations", "pgmigrations"]
+    conn.execute("CREATE TABLE fleetlab_meta.notes (x int)")  # fleetlab's schema: not the platform's business
+    assert differences(describe(conn)) == []
+    conn.execute("ALTER TABLE fleetlab_meta.schema_migrations SET SCHEMA public")  # a table more in public
+    conn.execute("DROP TABLE pgmigrations")  # and one less: the platform's db:migrate would start over
+    diff = differences(describe(conn))
+    conn.rollback()
+    assert diff == [
+        "table pgmigrations: missing (dropped or renamed?), and with it its constraints, indexes and triggers",
+        "table schema_migrations: not in the platform schema",
+    ]
 
 
 @pytest.fixture

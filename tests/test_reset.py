@@ -240,3 +240,76 @@ def test_reset_says_which_sessions_it_ended_or_refuses_to(cli_env, db_url, admin
         assert f"ended 1 other session(s) on {db_url.database!r}: team-notebook (" in done.stderr
     finally:
         other.close()
+
+
+# -- public is the platform's; fleetlab's bookkeeping in its own schema ------------------------------
+
+PLATFORM_TABLES = ["factories", "gateways", "organizations", "pgmigrations"]  # what the platform's migrations make
+
+
+def _tables_by_schema(c) -> dict[str, list[str]]:
+    rows = c.execute(
+        "SELECT table_schema, array_agg(table_name::text ORDER BY table_name) FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') GROUP BY 1"
+    ).fetchall()
+    return dict(rows)
+
+
+def test_a_reset_leaves_public_to_the_platform(settings):
+    result = reset(settings, acme_fleet(AS_OF))
+    with db.connect(result.url, autocommit=True) as c:
+        assert _tables_by_schema(c) == {
+            "public": PLATFORM_TABLES,
+            "fleetlab_meta": ["fleetlab_marker", "schema_migrations"],
+        }
+        listed = c.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").fetchall()
+        assert [r[0] for r in listed] == PLATFORM_TABLES
+        # the platform's way in: the default search_path, unqualified names, its own tool's history
+        assert c.execute("SELECT current_setting('search_path')").fetchone()[0] == '"$user", public'
+        assert c.execute("SELECT count(*) FROM gateways").fetchone()[0] == 6
+        assert c.execute("SELECT count(*) FROM pgmigrations").fetchone()[0] == 3
+        with c.transaction(force_rollback=True):  # and what it creates unqualified lands in public
+            c.execute("CREATE TABLE probe (x int)")
+            assert c.execute("SELECT to_regclass('probe')::text").fetchone()[0] == "probe"
+            assert c.execute("SELECT to_regclass('public.probe') IS NOT NULL").fetchone()[0]
+
+
+def _old_workbench(url, *, protected: bool = False) -> None:
+    """The workbench as a fleetlab before migration 1707345600006 left it: bookkeeping in public, a fleet."""
+    from .test_migrate import old_layout
+
+    with db.connect(url, autocommit=True) as c:
+        old_layout(c)
+        c.execute("INSERT INTO organizations (name) VALUES ('Old Org')")
+        c.execute("UPDATE public.fleetlab_marker SET protected = %s", (protected,))
+
+
+def test_a_reset_replaces_a_workbench_of_the_old_layout(new_db, tmp_path):
+    from tests.conftest import TEST_KEY
+
+    url = new_db()
+    _old_workbench(url)
+    s = Settings(database_url=url.render(masked=False), home=tmp_path, secret_key=TEST_KEY, cache_entries=0)
+    with pytest.raises(ResetRefused, match="not fully migrated; run `fleetlab migrate`"):
+        seed(s, acme_fleet(AS_OF))  # rows in place need the move first
+    reset(s, acme_fleet(AS_OF))  # recognised as ours by its marker in public, and rebuilt
+    assert counts(url) == (1, 3, 6)
+    with db.connect(url, autocommit=True) as c:
+        assert _tables_by_schema(c) == {
+            "public": PLATFORM_TABLES,
+            "fleetlab_meta": ["fleetlab_marker", "schema_migrations"],
+        }
+        m = marker.read(c)
+        assert m is not None and m.scenario["counts"] == {"organizations": 1, "factories": 3, "gateways": 6}
+
+
+def test_a_protected_workbench_of_the_old_layout_is_kept(new_db, tmp_path):
+    from tests.conftest import TEST_KEY
+
+    url = new_db()
+    _old_workbench(url, protected=True)
+    s = Settings(database_url=url.render(masked=False), home=tmp_path, secret_key=TEST_KEY, cache_entries=0)
+    for run in (reset, seed):
+        with pytest.raises(ResetRefused, match="protected"):
+            run(s, acme_fleet(AS_OF))
+    assert counts(url) == (1, 0, 0)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import psycopg
 
 from fleetlab.dsn import DatabaseURL
+from fleetlab.model.tables import BOOKKEEPING_SCHEMA
 from fleetlab.store import db
 
 METRICS = (
@@ -188,7 +189,8 @@ def databases(admin_url: DatabaseURL) -> set[str]:
 
 
 def content_hash(url: DatabaseURL) -> dict[str, str]:
-    """A fingerprint of everything fleetlab owns in the database: its tables and their rows.
+    """A fingerprint of everything fleetlab owns in the database: the tables of `public` and of its own
+    schema (`fleetlab_meta`: the history and the marker), and their rows.
 
     {"database": "absent"} when it does not exist.
     """
@@ -199,20 +201,19 @@ def content_hash(url: DatabaseURL) -> dict[str, str]:
             return {"database": "absent"}
         raise
     with conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1"
-            )
-        ]
-        out = {"tables": ",".join(tables)}
-        for t in tables:
+        tables = conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname IN ('public', %s) AND c.relkind IN ('r', 'p') ORDER BY n.nspname <> 'public', 1, 2",
+            (BOOKKEEPING_SCHEMA,),
+        ).fetchall()
+        names = [t if schema == "public" else f"{schema}.{t}" for schema, t in tables]
+        out = {"tables": ",".join(names)}
+        for name, (schema, t) in zip(names, tables, strict=True):
             q = psycopg.sql.SQL(
                 "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
             )
-            n, h = conn.execute(q.format(psycopg.sql.Identifier(t))).fetchone()
-            out[t] = f"{n}:{h}"
+            n, h = conn.execute(q.format(psycopg.sql.Identifier(schema, t))).fetchone()
+            out[name] = f"{n}:{h}"
         return out
 
 

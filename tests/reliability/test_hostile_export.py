@@ -306,6 +306,33 @@ def test_shards_loaded_one_after_another_add_up_in_the_marker(tmp_path, env, new
     assert check.returncode == 0 and "added since" not in check.stdout, check.output
 
 
+OLD_LAYOUT = """
+ALTER TABLE fleetlab_meta.fleetlab_marker SET SCHEMA public;
+ALTER TABLE fleetlab_meta.schema_migrations SET SCHEMA public;
+DELETE FROM public.schema_migrations WHERE version >= 1707345600006;
+DROP SCHEMA fleetlab_meta;
+"""
+
+
+@pytest.mark.skipif(PSQL is None, reason="no psql client on PATH")
+def test_load_sql_records_in_the_marker_of_a_database_of_the_old_layout(tmp_path, env, new_db, template_db):
+    """A database made before migration 1707345600006 has its marker in public: load.sql finds it there,
+    and `fleetlab migrate` then moves it, the load's record with it."""
+    url = new_db(template_db)
+    with db.connect(url, autocommit=True) as conn:
+        conn.execute(OLD_LAYOUT)
+    out = tmp_path / "out"
+    assert cli_inprocess(["export", str(out), *SMALL], env).returncode == 0
+    record = json.loads((out / "fleet.json").read_text())
+    loaded = _load(record, url, tmp_path)
+    assert loaded.returncode == 0 and "no fleetlab marker" not in loaded.stdout, loaded.stderr
+    with db.connect(url) as conn:
+        assert conn.execute("SELECT scenario FROM public.fleetlab_marker").fetchone()[0]["counts"] == record["counts"]
+    assert cli_inprocess(["migrate"], {**env, "DATABASE_URL": url.render(masked=False)}).returncode == 0
+    check = _check(url, env)
+    assert check.returncode == 0 and "all 9 checks passed" in check.stdout, check.output
+
+
 @pytest.mark.skipif(PSQL is None, reason="no psql client on PATH")
 def test_a_load_that_fails_loads_nothing(tmp_path, env, new_db, template_db):
     out = tmp_path / "out"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetlab.store import db, migrate, server
+from fleetlab.store import db, marker, migrate, server
 from fleetlab.store.databases import build_name, previous_name
 
 from .harness import Background, base_env, cli, cli_inprocess, content_hash, databases, fleet_state, observe, paused_pid
@@ -137,6 +137,31 @@ def test_migrate_killed_mid_migration(new_db, env):
         ).fetchone()
     observe("double_applied_migrations", rows - distinct)
     assert rows == distinct == len(migrate.discover())
+
+
+def test_migrate_killed_mid_move_of_the_bookkeeping(new_db, env):
+    """Killed after migration 1707345600006 moved the history and marker, before its record: the old
+    layout is whole (still ours, its history where it was), and the next `fleetlab migrate` moves it."""
+    from ..test_migrate import old_layout
+
+    url = new_db()
+    with db.connect(url, autocommit=True) as c:
+        old_layout(c)
+    e = {**env, "DATABASE_URL": url.render(masked=False)}
+    run = cli(["migrate"], {**e, "FLEETLAB_FAULT": "migrate:before-record"})
+    assert run.returncode == -9, run.output
+    observe("kill_points_tried")
+    with db.connect(url, autocommit=True) as c:
+        assert migrate.history(c) == "public.schema_migrations" and len(migrate.applied(c)) == 5
+        assert c.execute("SELECT to_regnamespace('fleetlab_meta')").fetchone()[0] is None
+        assert marker.read(c) is not None
+    run = cli(["migrate"], {**e, "FLEETLAB_LOCK_TIMEOUT": "20"})
+    assert run.returncode == 0, run.output
+    with db.connect(url, autocommit=True) as c:
+        assert migrate.history(c) == "fleetlab_meta.schema_migrations"
+        assert [a.version for a in migrate.applied(c)] == [m.version for m in migrate.discover()]
+        assert c.execute("SELECT to_regclass('public.fleetlab_marker')").fetchone()[0] is None
+        assert marker.read(c).fleetlab_version == "0.0.9"
 
 
 def test_backend_terminated_mid_seed(seeded, env, admin):

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from fleetlab.store import db, server
+from fleetlab.store import db, marker, server
 from fleetlab.store.databases import build_name
 from fleetlab.store.databases import create as create_database
 from fleetlab.store.databases import drop as drop_database
@@ -118,6 +118,43 @@ def test_database_with_tables_and_no_marker_is_kept(admin, new_db, env):
         assert run.returncode != 0 and not run.traceback, run.output
         assert "marker" in run.stderr, run.stderr
         assert content_hash(url) == before
+
+
+def test_an_empty_marker_table_planted_in_fleetlabs_schema_does_not_make_a_database_ours(admin, new_db, env):
+    """fleetlab's bookkeeping schema holds the marker now; a marker table there without its row is no
+    marker, as one in public never was."""
+    url = _unmarked(admin, new_db)
+    with db.connect(url, autocommit=True) as c:
+        c.execute(marker.DDL)  # the table, not the row
+    env = {**env, "DATABASE_URL": url.render(masked=False)}
+    before = content_hash(url)
+    for command in (["reset", "--yes"], ["seed", "--yes"]):
+        run = cli_inprocess(command, env)
+        assert run.returncode != 0 and not run.traceback and "no fleetlab marker" in run.stderr, run.output
+        assert content_hash(url) == before
+
+
+def test_a_marker_planted_in_fleetlabs_schema_does_not_unprotect_an_old_workbench(new_db, env):
+    """A workbench of the old layout (marker in public) marked protected stays protected when an
+    unprotected marker is planted in fleetlab_meta beside it; `fleetlab db unprotect` clears both."""
+    from ..test_migrate import old_layout
+
+    url = new_db()
+    with db.connect(url, autocommit=True) as c:
+        old_layout(c)
+        c.execute("INSERT INTO organizations (name) VALUES ('the only copy')")
+        c.execute("UPDATE public.fleetlab_marker SET protected = true")
+        marker.create(c)  # fleetlab_meta.fleetlab_marker, protected = false
+    env = {**env, "DATABASE_URL": url.render(masked=False)}
+    before = content_hash(url)
+    for command in (["reset", "--yes"], ["seed", "--yes"]):
+        run = cli_inprocess(command, env)
+        assert run.returncode != 0 and not run.traceback and "protected" in run.stderr, run.output
+        assert content_hash(url) == before
+    assert cli_inprocess(["db", "unprotect"], env).returncode == 0
+    with db.connect(url, autocommit=True) as c:
+        assert marker.read(c).protected is False
+        assert c.execute("SELECT protected FROM public.fleetlab_marker").fetchone()[0] is False
 
 
 def test_unmarked_database_under_the_side_name_is_kept(admin, new_db, seeded, env):

@@ -3,8 +3,10 @@
 - `TABLES`: organizations → factories → gateways, parents first (the order rows are loaded in);
 - `WIDTHS`: the character limit of every varchar column (the platform's migrations), the one place
   spec validation, the platform's value rules and the schema comparison take their limits from;
-- `OWN_TABLES`: tables in `public` of a fleetlab database that the platform's migrations do not describe
-  (node-pg-migrate's history; fleetlab's own bookkeeping lives in the schema `fleetlab`).
+- `BOOKKEEPING_SCHEMA`: the schema of fleetlab's own tables (its migration history and its marker), kept out of
+  `public`. Not `fleetlab`: a schema named like the connecting role comes first in the default search_path
+  (`"$user", public`), and compose.yaml's role is `fleetlab`; every unqualified CREATE TABLE, the platform's
+  migrations' included, would land there.
 """
 
 from __future__ import annotations
@@ -25,6 +27,4 @@ WIDTHS: dict[tuple[str, str], int] = {
     ("gateways", "firmware_version"): 50,
 }
 
-# in public beside the platform's tables: node-pg-migrate's history (the platform's own tool makes it there)
-OWN_TABLES = ("pgmigrations",)
 BOOKKEEPING_SCHEMA = "fleetlab_meta"  # fleetlab's migration history and marker

@@ -1,14 +1,16 @@
 """The marker: a one-row table that says "this database was made by fleetlab" (`fleetlab_meta.fleetlab_marker`;
-in a database made before migration 1707345600006, `public.fleetlab_marker` until that migration moves it).
+in a database made before migration 1707345600006, `public.fleetlab_marker` until that migration moves it:
+it is read in either place, the new one first).
 
 A reset drops only databases that carry it (or hold no tables at all), and never one whose
 marker says `protected`. The seed records its scenario there, so `fleetlab check` can compare.
+A marker table without its row is no marker, wherever it is.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +19,15 @@ import psycopg
 from .._version import __version__
 from ..dsn import DatabaseURL
 from ..errors import ResetRefused
-from ..model.tables import TABLES
+from ..model.tables import BOOKKEEPING_SCHEMA, TABLES
 from .db import connect
 
-TABLE = "fleetlab_meta.fleetlab_marker"
+TABLE = f"{BOOKKEEPING_SCHEMA}.fleetlab_marker"
 PLACES = (TABLE, "public.fleetlab_marker")  # where it is, newest layout first
-_WHERE = "SELECT coalesce(to_regclass('fleetlab_meta.fleetlab_marker'), to_regclass('public.fleetlab_marker'))::text"
+_WHERE = "SELECT coalesce(" + ", ".join(f"to_regclass('{place}')" for place in PLACES) + ")::text"
 
 DDL = f"""
-CREATE SCHEMA IF NOT EXISTS fleetlab_meta;
+CREATE SCHEMA IF NOT EXISTS {BOOKKEEPING_SCHEMA};
 CREATE TABLE {TABLE} (
     id                boolean     PRIMARY KEY DEFAULT true CHECK (id),
     created_at        timestamptz NOT NULL DEFAULT now(),
@@ -60,13 +62,32 @@ def where(conn) -> str | None:
     return row[0] if row and row[0] else None
 
 
+def _tables(conn: psycopg.Connection) -> list[str]:
+    """The marker tables the database has, in the order of `PLACES`."""
+    rows = conn.execute(
+        "SELECT p FROM unnest(%s::text[]) WITH ORDINALITY t(p, i) WHERE to_regclass(p) IS NOT NULL ORDER BY i",
+        (list(PLACES),),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def read(conn: psycopg.Connection) -> Marker | None:
-    """The marker of the connected database, or None if it has none."""
-    table = where(conn)
-    if table is None:
+    """The marker of the connected database, or None if it has none.
+
+    fleetlab moves the old marker, never copies it, so only a hand makes one in both places: then a
+    table without its row means no marker, and either one saying `protected` protects, as the old
+    place alone did before the move."""
+    found = []
+    for table in _tables(conn):
+        row = conn.execute(
+            f"SELECT created_at, fleetlab_version, protected, scenario, seeded_at FROM {table}"
+        ).fetchone()
+        if row is None:
+            return None
+        found.append(Marker(*row))
+    if not found:
         return None
-    row = conn.execute(f"SELECT created_at, fleetlab_version, protected, scenario, seeded_at FROM {table}").fetchone()
-    return None if row is None else Marker(*row)
+    return replace(found[0], protected=any(m.protected for m in found))
 
 
 def recorded_scenario(conn) -> dict[str, Any]:
@@ -111,7 +132,8 @@ def user_tables(conn: psycopg.Connection) -> list[str]:
 
 
 def set_protected(conn: psycopg.Connection, protected: bool) -> None:
-    conn.execute(f"UPDATE {where(conn)} SET protected = %s", (protected,))
+    for table in _tables(conn):  # both places, when a hand made two (`read`)
+        conn.execute(f"UPDATE {table} SET protected = %s", (protected,))
 
 
 def protect(url: DatabaseURL, protected: bool) -> None:

@@ -1,11 +1,13 @@
 """Append-only SQL migrations: `pending()`, `applied()`, `apply()`.
 
 Each migration is a file `migrations/<version>_<name>.sql` (top level of the project). Applying one runs the file and
-records it in `fleetlab_meta.schema_migrations` in the same transaction. (A database made before migration
+records it in `fleetlab_meta.schema_migrations` in the same transaction. A database made before migration
 1707345600006 keeps its history in `public.schema_migrations` until that migration moves it: the runner
-reads the history where it is, and records each migration where the history is once the file has run.) A session-level advisory lock
-serialises concurrent runners. The history is checked before anything runs: an applied file
-that changed, vanished, or a new file ordered before an applied one is refused by name.
+reads the history where it is (`history()`), and records each migration where the history is once the file
+has run, so the move's own record lands in the moved table, in the move's transaction (a rollback leaves
+both where they were). A session-level advisory lock serialises concurrent runners. The history is checked
+before anything runs: an applied file that changed, vanished, or a new file ordered before an applied one is
+refused by name.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from psycopg import sql
 from .. import faults
 from ..dsn import DatabaseURL
 from ..errors import MigrationError
+from ..model.tables import BOOKKEEPING_SCHEMA
 from . import marker
 from .databases import MIGRATE_LOCK_CLASS, advisory_lock
 from .db import connect, first_line
@@ -43,11 +46,11 @@ MIGRATIONS_DIR = _migrations_dir()
 
 _NAME = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.sql$")
 
-HISTORY = "fleetlab_meta.schema_migrations"
+HISTORY = f"{BOOKKEEPING_SCHEMA}.schema_migrations"
 OLD_HISTORY = "public.schema_migrations"  # before 1707345600006_fleetlab_schema moved it
-TRACKING_DDL = """
-CREATE SCHEMA IF NOT EXISTS fleetlab_meta;
-CREATE TABLE IF NOT EXISTS fleetlab_meta.schema_migrations (
+TRACKING_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {BOOKKEEPING_SCHEMA};
+CREATE TABLE IF NOT EXISTS {HISTORY} (
     version       bigint      PRIMARY KEY,
     name          text        NOT NULL,
     checksum      text        NOT NULL,
@@ -252,7 +255,7 @@ def apply_fresh(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> l
     parts = [TRACKING_DDL.strip() + ";"]
     for m in todo:
         record = sql.SQL(
-            "INSERT INTO fleetlab_meta.schema_migrations (version, name, checksum, execution_ms) VALUES ({}, {}, {}, "
+            f"INSERT INTO {HISTORY} (version, name, checksum, execution_ms) VALUES ({{}}, {{}}, {{}}, "
             "extract(epoch FROM clock_timestamp() - current_setting('fleetlab.migration_started')::timestamptz) "
             "* 1000);"
         ).format(sql.Literal(m.version), sql.Literal(m.name), sql.Literal(m.checksum))

@@ -5,10 +5,13 @@ schema is the platform's, names and widths included. Two things live here:
 
 - the widths of its varchar columns live in `fleetlab.model.tables.WIDTHS` (plain data, shared with
   spec validation and the platform's value rules);
-- `describe(conn)`: the schema of a database as plain data (columns with types, nullability and
-  defaults in order; constraints; indexes; triggers; the trigger function's source), history and
-  marker tables aside. `REFERENCE` is that description for a database built by the platform's own
-  node-pg-migrate migrations; `fleetlab check` and the tests compare against it.
+- `describe(conn)`: the schema `public` of a database as plain data (columns with types, nullability
+  and defaults in order; constraints; indexes; triggers; the trigger function's source), every table
+  in it. `reference()` is that description for a database built by the platform's own node-pg-migrate
+  migrations: its three tables and node-pg-migrate's `pgmigrations`, nothing else, so a table more or
+  less in `public` is a difference. fleetlab's own tables live in their own schema
+  (`model.tables.BOOKKEEPING_SCHEMA`), which is not described. `fleetlab check` and the tests compare
+  against the reference.
 
 Regenerate the reference from a database the platform's migrations built:
 `uv run python -m fleetlab.store.schema postgresql://…/platform_db > src/fleetlab/store/platform_schema.json`.
@@ -22,15 +25,12 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from ..model.tables import OWN_TABLES
-
 if TYPE_CHECKING:
     import psycopg
 
 
 def describe(conn: psycopg.Connection) -> dict[str, Any]:
-    """The public schema of `conn`'s database as JSON-able data, without the history/marker tables."""
-    skip = list(OWN_TABLES)
+    """The schema `public` of `conn`'s database as JSON-able data, every table in it."""
     columns: dict[str, list[list[Any]]] = {}
     for table, name, typ, notnull, default in conn.execute(
         """
@@ -41,34 +41,29 @@ def describe(conn: psycopg.Connection) -> dict[str, Any]:
         JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
-          AND c.relname <> ALL(%s)
         ORDER BY c.relname, a.attnum
-        """,
-        (skip,),
+        """
     ).fetchall():
         columns.setdefault(table, []).append([name, typ, notnull, default])
 
-    def rows(query: str, params: tuple = (skip,)) -> list[list[Any]]:
-        return [list(r) for r in conn.execute(query, params).fetchall()]
+    def rows(query: str) -> list[list[Any]]:
+        return [list(r) for r in conn.execute(query).fetchall()]
 
     constraints = rows(
         """
         SELECT c.relname, k.conname, pg_get_constraintdef(k.oid)
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relname <> ALL(%s)
+        WHERE n.nspname = 'public'
           AND k.contype <> 'n'  -- PostgreSQL 18 lists NOT NULL as constraints; columns say it already
         ORDER BY 1, 2
         """
     )
-    indexes = rows(
-        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
-        "AND tablename <> ALL(%s) ORDER BY 1, 2"
-    )
+    indexes = rows("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2")
     triggers = rows(
         """
         SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid)
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND NOT t.tgisinternal AND c.relname <> ALL(%s)
+        WHERE n.nspname = 'public' AND NOT t.tgisinternal
         ORDER BY 1, 2
         """
     )
@@ -79,8 +74,7 @@ def describe(conn: psycopg.Connection) -> dict[str, Any]:
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
         WHERE n.nspname = 'public'
         ORDER BY 1, 2
-        """,
-        (),
+        """
     )
     if not conn.autocommit:
         conn.rollback()

@@ -85,4 +85,6 @@ def test_check_reports_a_broken_key_and_checks_the_rest(seeded, env):
     line = next(x for x in run.stdout.splitlines() if "every password decrypts" in x)
     assert line.startswith("  FAIL") and "FLEETLAB_SECRET_KEY has white space inside it" in line
     assert TEST_KEY[:20] not in run.output and TEST_KEY[20:] not in run.output
-    assert run.stdout.splitlines()[-1].startswith("1 of ") and run.stdout.endswith(" checks failed.\n")
+    assert run.stdout.splitlines()[-1].startswith("1 error, 0 warnings: 1 of ") and run.stdout.endswith(
+        " checks failed.\n"
+    )

@@ -1,4 +1,4 @@
-"""`fleetlab check`: the database's invariants, one line each (fleetlab.store.checks)."""
+"""`fleetlab check`: the database's invariants, one line each (fleetlab.store.checks); exit 1 on errors only."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def register(sub) -> None:
         sub,
         "check",
         "check the database: the platform's schema and behaviour, orphans, unique ids, counts, passwords, "
-        "values (exit 1 on failure)",
+        "values; exit 1 on errors (what the platform refuses), warnings listed (what only fleetlab flags)",
         "fleetlab check",
     )
     p.set_defaults(func=cmd_check)

@@ -1,7 +1,11 @@
 """Invariants of a seeded fleet database, checked and reported (`fleetlab check`).
 
-Each check returns a Result with a one-line detail and, when it fails, its findings one per line;
-`run` returns them all in a Report, and a failing check never stops the others: a check that needs
+Each check returns a Result with a one-line detail and, when it fails, its findings one per line, and a
+severity: an **error** (the platform would refuse the database or could not work with it: a schema or
+behaviour that is not its own, orphans, a shared active gateway_id, a password it cannot decrypt, a value
+its API refuses) fails the check and makes `fleetlab check` exit 1; a **warning** (what only fleetlab's
+realism flags: rows the platform's API accepts that fleetlab would not write, rows lost since the seed)
+is listed and passes. `run` returns them all in a Report, and a failing check never stops the others: a check that needs
 a table or column that is missing is skipped (the schema check names what is missing), and one the
 server refuses (a column of another type…) fails with the server's one-line message. The schema's
 foreign keys and unique index make the orphan and gateway_id checks impossible to break through
@@ -18,6 +22,7 @@ import psycopg
 
 from ..dsn import DatabaseURL
 from ..errors import shown
+from ..model.platform import ERROR, WARNING, Severity
 from ..model.tables import TABLES
 from . import marker
 from .crypto import Keyring
@@ -36,6 +41,7 @@ COUNTS = "counts match the recorded scenario"
 PASSWORDS = "every password decrypts"
 VALUES = "values the platform accepts"
 REALISM = "values as fleetlab writes them"  # warnings only: the platform's API takes these rows
+LABELS = {ERROR: "FAIL", WARNING: "warn"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,13 @@ class Result:
     ok: bool
     detail: str
     findings: tuple[str, ...] = ()  # one line each: what is wrong, where
-    skipped: bool = False  # not run: what it needs is missing (never ok)
-    warning: bool = False  # its findings are warnings: the platform takes such rows, so the database passes
+    skipped: bool = False  # not run: what it needs is missing (never ok, always an error)
+    severity: Severity = ERROR  # when not ok: an error fails the database, a warning is listed and passes
+
+    @property
+    def status(self) -> str:
+        """'ok', 'skipped', 'error' or 'warning'."""
+        return "ok" if self.ok else "skipped" if self.skipped else self.severity
 
     @property
     def text(self) -> str:
@@ -60,41 +71,50 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """No error: warnings do not count (the platform takes those rows)."""
-        return all(r.ok or r.warning for r in self.results)
+        """No error: warnings do not count."""
+        return not self.failed
 
     @property
     def failed(self) -> list[Result]:
-        """The checks that failed or could not run (warnings aside)."""
-        return [r for r in self.results if not r.ok and not r.warning]
+        """The checks with errors or that could not run."""
+        return [r for r in self.results if r.status in ("error", "skipped")]
 
     @property
     def warned(self) -> list[Result]:
-        return [r for r in self.results if not r.ok and r.warning]
+        """The checks with warnings only."""
+        return [r for r in self.results if r.status == "warning"]
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(errors, warnings): a failed check counts its findings (one when it has none), so does a warned one."""
+        errors = sum(max(len(r.findings), 1) for r in self.failed)
+        return errors, sum(max(len(r.findings), 1) for r in self.warned)
 
     def render(self) -> str:
+        """The report: one line per check, its findings under it (a warning's start with 'warning:'),
+        and a last line '2 errors, 1 warning: 1 of 9 checks failed.'"""
         lines = [f"fleetlab check of {self.where}"]
         width = max((len(r.name) for r in self.results), default=0)
         for r in self.results:
-            label = "ok  " if r.ok else "skip" if r.skipped else "warn" if r.warning else "FAIL"
+            label = "ok  " if r.ok else "skip" if r.skipped else LABELS[r.severity]
+            prefix = "warning: " if r.status == "warning" else ""
             lines.append(f"  {label}  {r.name:<{width}}  {r.detail}")
-            lines += [f"          - {f}" for f in r.findings[:FINDINGS]]
+            lines += [f"          - {prefix}{f}" for f in r.findings[:FINDINGS]]
             if len(r.findings) > FINDINGS:
                 lines.append(f"          … and {len(r.findings) - FINDINGS:,} more")
         n, skipped = len(self.results), sum(r.skipped for r in self.results)
-        bad, warned = len(self.failed) - skipped, len(self.warned)
-        also = (
-            f" {warned} warning(s): rows the platform accepts but fleetlab would not write (not a failure)."
-            if warned
-            else ""
-        )
-        if not bad and not skipped:
-            lines.append(f"all {n - warned} checks passed." if warned else f"all {n} checks passed.")
+        errors, warnings = self.counts
+        tally = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}: "
+        if not self.failed:
+            lines.append(tally + f"all {n} checks passed" + (" (warnings do not fail)." if warnings else "."))
         else:
-            lines.append(f"{bad} of {n} checks failed" + (f", {skipped} could not run." if skipped else "."))
-        if also:
-            lines.append(also.strip())
+            bad = len(self.failed) - skipped
+            lines.append(tally + f"{bad} of {n} checks failed" + (f", {skipped} could not run." if skipped else "."))
         return "\n".join(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 # a check: its name, the columns it reads per table (an empty tuple: the table only), and the check itself
@@ -136,7 +156,7 @@ def run(conn: psycopg.Connection, keyring: Keyring | None, *, where: str = "", k
             lambda: passwords_decrypt(conn, keyring, key_problem),
         ),
         (VALUES, {}, lambda: platform_values(conn, have)),
-        (REALISM, {}, lambda: platform_values(conn, have, warnings=True)),
+        (REALISM, {}, lambda: platform_values(conn, have, WARNING)),
     ]
     for name, needs, check in checks:
         report.results.append(_attempt(conn, name, _missing(needs, have), check))
@@ -220,19 +240,21 @@ def behaves_as_platform(conn: psycopg.Connection) -> Result:
 
 
 def platform_values(
-    conn: psycopg.Connection, have: dict[str, set[str]] | None = None, *, warnings: bool = False
+    conn: psycopg.Connection, have: dict[str, set[str]] | None = None, severity: Severity = ERROR
 ) -> Result:
-    """Every row holds values the platform's API accepts (fleetlab.model.platform's errors); with `warnings`,
-    values as fleetlab writes them (its warnings: the acquisition client's URLs, names within a factory).
+    """Every row holds values the platform accepts (fleetlab.model.platform's errors, the default) or, with
+    severity WARNING, values as fleetlab writes them (its warnings: the acquisition client's URLs, names
+    within a factory…).
 
     A rule that reads a missing column is skipped (and said so), one the server refuses fails alone.
     """
     from ..model.platform import SQL_RULES
 
+    warnings = severity == WARNING
     name = REALISM if warnings else VALUES
     have = present(conn) if have is None else have
     broken, refused, skipped = [], [], []
-    for rule in (r for r in SQL_RULES if r.warning == warnings):
+    for rule in (r for r in SQL_RULES if r.severity == severity):
         missing = _missing({rule.table: ("id", *rule.needs)}, have)  # examples are ordered by id
         if missing:
             skipped += [m for m in missing if m not in skipped]
@@ -240,7 +262,7 @@ def platform_values(
         try:
             with conn.transaction():
                 n, examples = conn.execute(  # no parameters: the rules' LIKE patterns hold % signs
-                    f"SELECT count(*), (array_agg(left(t.{rule.show}::text, 61) ORDER BY t.id))[1:{EXAMPLES}] "
+                    f"SELECT count(*), (array_agg(left(({rule.show})::text, 61) ORDER BY t.id))[1:{EXAMPLES}] "
                     f"FROM {rule.table} t WHERE {rule.bad}"
                 ).fetchone()
         except psycopg.Error as exc:
@@ -255,13 +277,13 @@ def platform_values(
         counts = [f"{len(broken)} rule(s) broken"] * bool(broken) + [f"{len(refused)} refused by PostgreSQL"] * bool(
             refused
         )
-        return Result(name, False, f"{', '.join(counts)}{unchecked}:", (*broken, *refused), warning=warnings)
+        return Result(name, False, f"{', '.join(counts)}{unchecked}:", (*broken, *refused), severity=severity)
     what = (
-        "URLs the acquisition client dials, names distinct within a factory"
+        "URLs the acquisition client dials, names distinct within a factory or organization, metadata objects"
         if warnings
-        else "ids, URLs, ports, e-mail addresses, metadata, names and widths as its API takes them"
+        else "ids, timestamps, URLs, ports, e-mail addresses, metadata, names and widths as its API takes them"
     )
-    return Result(name, True, what + unchecked, warning=warnings)
+    return Result(name, True, what + unchecked, severity=severity)
 
 
 def _example(value: str | None) -> str:
@@ -305,7 +327,11 @@ def counts_match_marker(conn: psycopg.Connection, have: dict[str, set[str]] | No
     """No table has fewer rows than the seed recorded in the marker (a missing table has none).
 
     More rows pass: the platform adds rows through its API (and only soft-deletes), so a database
-    in use grows; a table with fewer rows lost some to a hard DELETE or a partial restore.
+    in use grows; a table with fewer rows lost some to a hard DELETE or a partial restore. That is a
+    warning, not an error: the platform works on any number of rows (what a lost row can break, a
+    child left without its parent, is the orphan checks' error); the database is only no longer the
+    scenario its marker records, which matters to fleetlab's readers, not to the platform. A marker
+    with no counts to compare is a warning too; a missing table is the schema check's error.
     """
     name = COUNTS
     m = marker.read(conn)
@@ -315,7 +341,10 @@ def counts_match_marker(conn: psycopg.Connection, have: dict[str, set[str]] | No
     expected = scenario.get("counts")
     if not isinstance(expected, dict) or not all(isinstance(expected.get(t), int) for t in TABLES):
         return Result(
-            name, False, "the marker records no seeded row counts; seed with `fleetlab reset` or `fleetlab seed`."
+            name,
+            False,
+            "the marker records no seeded row counts; seed with `fleetlab reset` or `fleetlab seed`.",
+            severity=WARNING,
         )
     have = present(conn) if have is None else have
     actual = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] if t in have else None for t in TABLES}
@@ -326,7 +355,7 @@ def counts_match_marker(conn: psycopg.Connection, have: dict[str, set[str]] | No
         if actual[t] is None or actual[t] < expected[t]
     ]
     if wrong:
-        return Result(name, False, f"{label} recorded more rows than there are: " + ", ".join(wrong))
+        return Result(name, False, f"{label} recorded more rows than there are: " + ", ".join(wrong), severity=WARNING)
     added = [f"{actual[t] - expected[t]:,} {t}" for t in TABLES if actual[t] > expected[t]]
     since = f"; added since the seed (by the platform or by hand): {', '.join(added)}" if added else ""
     return Result(name, True, f"{label}: " + ", ".join(f"{expected[t]:,} {t}" for t in TABLES) + since)

@@ -163,13 +163,16 @@ def test_every_help_ends_with_an_example_that_parses():
 
 
 # examples that change more than a fresh workbench, or stop the server, or write outside the test, or read
-# another server (profile), or need the key in a file where the suite gives it in a variable (key path)
+# another server (profile), or need the key in a file where the suite gives it in a variable (key path), or
+# serve until stopped (notebooks run, edit)
 CHANGING = {
     "reset",
     "seed",
     "export",
     "profile",
     "key path",
+    "notebooks run",  # serves until stopped
+    "notebooks edit",  # writes a copy into the current folder, opens an editor
     "key rotate",
     "db stop",
     "db protect",
@@ -309,3 +312,44 @@ def test_key_path_says_where_the_key_file_is(cli_env, tmp_path):
     out = run_here(env, "key", "path")
     assert out.returncode == 0 and out.stdout.strip() == str(home / "secret.key")
     assert_clean_failure(run_here(cli_env, "key", "path"), "the key comes from FLEETLAB_SECRET_KEY")
+
+
+def test_notebooks_lists_what_fleetlab_ships(cli_env):
+    out = run_here(cli_env, "notebooks")
+    assert out.returncode == 0
+    assert [line.split()[0] for line in out.stdout.splitlines()[:3]] == ["compare", "explore", "reset"]
+    assert_clean_failure(run_here(cli_env, "notebooks", "run", "nope"), "no notebook 'nope'", "compare, explore, reset")
+
+
+def test_notebooks_edit_works_on_a_copy_in_the_users_folder(cli_env, tmp_path, monkeypatch):
+    """`edit` copies the notebook into the current folder (an existing copy is kept as it is) and hands
+    marimo the copy, never the installed file; arguments after `--` reach the notebook."""
+    from fleetlab.app import notebook_commands
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(
+        notebook_commands.subprocess, "run", lambda cmd, check: ran.append(cmd) or subprocess.CompletedProcess(cmd, 0)
+    )
+    monkeypatch.chdir(tmp_path)
+    out = run_here(cli_env, "notebooks", "edit", "explore", "--headless", "--port", "2799", "--", "--scenario", "large")
+    assert out.returncode == 0, out.output
+    copy = tmp_path / "explore.py"
+    assert copy.read_text() == (notebook_commands.notebooks_dir() / "explore.py").read_text()
+    assert ran[-1][1:] == [
+        "-m",
+        "marimo",
+        "edit",
+        str(copy),
+        "--port",
+        "2799",
+        "--headless",
+        "--",
+        "--scenario",
+        "large",
+    ]
+    copy.write_text(copy.read_text() + "\n# mine\n")
+    assert run_here(cli_env, "notebooks", "edit", "explore").returncode == 0
+    assert copy.read_text().endswith("# mine\n")  # the user's copy, as it was
+    run_cmd = run_here(cli_env, "notebooks", "run", "compare")
+    assert run_cmd.returncode == 0 and ran[-1][3:5] == ["run", str(notebook_commands.notebooks_dir() / "compare.py")]
+    assert_clean_failure(run_here(cli_env, "reset", "--", "x"), "unrecognized arguments: -- x")

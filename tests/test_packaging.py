@@ -1,7 +1,8 @@
 """The wheel works on its own: built, installed in a fresh virtualenv outside the repository, it resets.
 
 It carries what an installed fleetlab needs (migrations, the platform's schema, the presets) and
-none of the development tooling (scripts, tests, notebooks, benchmarks).
+the notebooks (`fleetlab notebooks` serves them), and none of the development tooling (scripts, tests,
+benchmarks).
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ def test_wheel_ships_the_package_data_and_no_dev_tooling(wheel):
     assert "fleetlab/store/platform_schema.json" in names
     assert {"fleetlab/app/world-110m.json", "fleetlab/app/world-110m.LICENSE"} <= names  # the map, offline
     assert {f"fleetlab/model/scenarios/{p.name}" for p in (PACKAGE / "model/scenarios").glob("*.toml")} <= names
-    modules = {n for n in names if n.startswith("fleetlab/") and n.endswith(".py")}
+    notebooks = {f"fleetlab/notebooks/{p.name}" for p in (ROOT / "notebooks").glob("*.py")}
+    assert len(notebooks) == 3 and notebooks <= names  # `fleetlab notebooks` serves them from the package
+    modules = {n for n in names if n.startswith("fleetlab/") and n.endswith(".py")} - notebooks
     assert modules == {f"fleetlab/{p.relative_to(PACKAGE)}" for p in PACKAGE.rglob("*.py")}
-    # nothing but the package (and its metadata): no snapshot tooling, tests or notebooks
+    # nothing but the package (and its metadata): no snapshot tooling, tests or benchmarks
     assert {n.split("/")[0] for n in names} == {"fleetlab", f"fleetlab-{__version__}.dist-info"}
 
 
@@ -98,3 +101,49 @@ def test_the_installed_wheel_resets_outside_the_repository(wheel, tmp_path, new_
     checked = fleetlab("check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "all 9 checks passed" in checked.stdout
+    # the notebooks travel with the package: each is served from the installed wheel, and its page loads
+    listed = fleetlab("notebooks")
+    assert listed.returncode == 0 and [line.split()[0] for line in listed.stdout.splitlines()[:3]] == [
+        "compare",
+        "explore",
+        "reset",
+    ]
+    assert str(venv) in listed.stdout  # the package's own copies, not the checkout's
+    for name, heading in (("explore", "Explore the fleet"), ("compare", "Compare two scenarios"), ("reset", "Reset")):
+        assert heading in _served_page(venv, env, away, name), name
+
+
+def _served_page(venv: Path, env: dict[str, str], cwd: Path, name: str) -> str:
+    """The text of notebook `name` served by the installed `fleetlab notebooks run`, read in Chromium."""
+    import time
+    import urllib.request
+
+    from browser import chromium, free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "fleetlab"), "notebooks", "run", name, "--headless", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.wait_for_timeout(8000)
+            text = page.inner_text("body")
+        assert "Traceback" not in text and "error occurred" not in text, text[:2000]
+        return text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

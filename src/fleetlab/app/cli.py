@@ -19,6 +19,7 @@ from . import (
     db_commands,
     export_commands,
     key_commands,
+    notebook_commands,
     profile_commands,
     query_commands,
     reset_commands,
@@ -36,12 +37,22 @@ GROUPS = (
     query_commands,  # query
     check_commands,  # check
     profile_commands,  # profile
+    notebook_commands,  # notebooks, notebooks run|edit
 )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed: list[str] = []
+    if "--" in argv:  # what follows `--` goes to a notebook (`fleetlab notebooks run NAME -- ARGS`)
+        at = argv.index("--")
+        argv, passed = argv[:at], argv[at + 1 :]
     args = parser.parse_args(argv)
+    if passed and not hasattr(args, "notebook_args"):
+        parser.error(f"unrecognized arguments: -- {' '.join(passed)}")
+    if passed:
+        args.notebook_args = passed
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
